@@ -1,0 +1,3 @@
+"""CLI commands of this domain (filled in by its engine)."""
+
+COMMANDS: list = []

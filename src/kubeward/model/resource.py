@@ -1,0 +1,116 @@
+"""A Kubernetes object as kubeward sees it: its data and where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubeward.sources.loader import SourceFile
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an object was read: the file, the document, its first line, and the path of the
+    object inside that document (non-empty for items of a `*List`)."""
+
+    file: SourceFile | None
+    document: int = 0
+    line: int = 1
+    prefix: Path = ()
+
+    @property
+    def filename(self) -> str:
+        return self.file.name if self.file else ""
+
+    def line_of(self, path: Path) -> int:
+        """Line of the deepest existing node along `path`; composed lazily, only for findings."""
+        if self.file is None:
+            return self.line
+        trees = self.file.composed
+        if self.document >= len(trees):
+            return self.line
+        node = trees[self.document]
+        line = node.start_mark.line + 1
+        for step in (*self.prefix, *path):
+            node = _child(node, step)
+            if node is None:
+                break
+            line = node.start_mark.line + 1
+        return line
+
+
+def _child(node, step):
+    value = getattr(node, "value", None)
+    if isinstance(step, int):
+        if isinstance(value, list) and 0 <= step < len(value) and not isinstance(value[0], tuple):
+            return value[step]
+        return None
+    if isinstance(value, list):
+        for key, child in value:
+            if getattr(key, "value", None) == step:
+                return child
+    return None
+
+
+def as_dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+class Resource:
+    """One object. `obj` is the parsed manifest, never modified."""
+
+    __slots__ = ("obj", "api_version", "kind", "name", "namespace", "origin", "cluster")
+
+    def __init__(self, obj: dict, namespace: str | None, origin: Origin, cluster: str | None = None):
+        self.obj = obj
+        self.api_version = obj.get("apiVersion") if isinstance(obj.get("apiVersion"), str) else ""
+        self.kind = obj.get("kind") if isinstance(obj.get("kind"), str) else ""
+        name = as_dict(obj.get("metadata")).get("name")
+        if not isinstance(name, str):
+            name = as_dict(obj.get("metadata")).get("generateName") or ""
+            name = name if isinstance(name, str) else str(name)
+        self.name = name
+        self.namespace = namespace
+        self.origin = origin
+        self.cluster = cluster
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def metadata(self) -> dict:
+        return as_dict(self.obj.get("metadata"))
+
+    @property
+    def labels(self) -> dict:
+        labels = as_dict(self.metadata.get("labels"))
+        return {str(k): str(v) for k, v in labels.items()} if labels else {}
+
+    @property
+    def annotations(self) -> dict:
+        return as_dict(self.metadata.get("annotations"))
+
+    @property
+    def spec(self) -> dict:
+        return as_dict(self.obj.get("spec"))
+
+    @property
+    def key(self) -> tuple[str, str | None, str]:
+        return (self.kind, self.namespace, self.name)
+
+    def ref(self) -> dict:
+        return {"apiVersion": self.api_version, "kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+    def display(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{where}{self.name}"
+
+    def __repr__(self) -> str:
+        return f"Resource({self.display()})"

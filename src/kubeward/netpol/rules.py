@@ -1,0 +1,1 @@
+"""Rules of this domain, registered in the catalogue on import."""

@@ -1,0 +1,207 @@
+"""Read manifests: files, directories (recursive), stdin; multi-document YAML and JSON.
+
+Every failure becomes a LoadIssue naming the file (and line when known); loading goes on
+with the rest. Nothing here knows about Kubernetes kinds beyond "is this an object".
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import orjson
+import yaml
+
+from kubeward.sources.yamlio import KubeComposer, KubeLoader
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+MAX_FILE_BYTES = 32 * 1024 * 1024
+# A document whose aliases would expand past this many nodes is an alias bomb: real manifests
+# stay far below (the largest CRD in the corpus has ~60k nodes).
+MAX_EXPANDED_NODES = 2_000_000
+STDIN = "-"
+
+
+@dataclass(eq=False)
+class SourceFile:
+    """A file (or stdin) that documents came from; keeps what is needed to find field lines."""
+
+    name: str
+    text_if_stdin: str | None = None
+
+    def text(self) -> str:
+        if self.text_if_stdin is not None:
+            return self.text_if_stdin
+        return Path(self.name).read_text(encoding="utf-8-sig", errors="replace")
+
+    @cached_property
+    def composed(self) -> list[yaml.Node]:
+        """Node trees (with line marks) of every document; computed only when a finding asks."""
+        try:
+            return list(yaml.compose_all(self.text(), Loader=KubeComposer))
+        except (yaml.YAMLError, OSError, ValueError):
+            return []
+
+
+@dataclass(slots=True)
+class Document:
+    """One parsed document: its data, where it starts, and its position in the file."""
+
+    data: object
+    file: SourceFile
+    index: int
+    line: int
+
+
+@dataclass(slots=True)
+class LoadIssue:
+    file: str
+    line: int | None
+    message: str
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    errors: list[LoadIssue] = field(default_factory=list)
+    notes: list[LoadIssue] = field(default_factory=list)
+    files: int = 0
+
+    def extend(self, other: "LoadResult") -> None:
+        self.documents.extend(other.documents)
+        self.errors.extend(other.errors)
+        self.notes.extend(other.notes)
+        self.files += other.files
+
+
+def iter_manifest_files(paths: Iterable[str]) -> Iterator[str]:
+    """Expand directories recursively (sorted, hidden entries skipped); keep files as given."""
+    for path in paths:
+        if path == STDIN or not os.path.isdir(path):
+            yield path
+            continue
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
+                    yield os.path.join(root, name)
+
+
+def load_paths(paths: Iterable[str], stdin=None) -> LoadResult:
+    result = LoadResult()
+    for path in iter_manifest_files(paths):
+        if path == STDIN:
+            raw = (stdin or sys.stdin.buffer).read()
+            result.extend(load_bytes(raw, "<stdin>", keep_text=True))
+            continue
+        try:
+            size = os.path.getsize(path)
+            if size > MAX_FILE_BYTES:
+                result.files += 1
+                result.errors.append(LoadIssue(path, None, f"file skipped: {size} bytes is over the {MAX_FILE_BYTES}-byte limit"))
+                continue
+            with open(path, "rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            result.files += 1
+            result.errors.append(LoadIssue(path, None, f"cannot read: {exc.strerror or exc}"))
+            continue
+        result.extend(load_bytes(raw, path))
+    return result
+
+
+def load_text(text: str, name: str = "<text>") -> LoadResult:
+    return load_bytes(text.encode(), name, keep_text=True)
+
+
+def load_bytes(raw: bytes, name: str, keep_text: bool = False) -> LoadResult:
+    result = LoadResult(files=1)
+    if len(raw) > MAX_FILE_BYTES:
+        result.errors.append(LoadIssue(name, None, f"input skipped: {len(raw)} bytes is over the {MAX_FILE_BYTES}-byte limit"))
+        return result
+    if b"\x00" in raw[:8192] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        result.errors.append(LoadIssue(name, None, "binary file skipped (not YAML or JSON)"))
+        return result
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        result.errors.append(LoadIssue(name, None, f"not UTF-8 text (byte {exc.start}); skipped"))
+        return result
+    source = SourceFile(name, text if keep_text else None)
+    if name.endswith(".json") or text.lstrip()[:1] in ("{", "["):
+        try:
+            result.documents.append(Document(orjson.loads(raw.lstrip(b"\xef\xbb\xbf")), source, 0, 1))
+            return result
+        except orjson.JSONDecodeError:
+            pass  # JSON-looking YAML (flow style) or invalid JSON: the YAML parser says which
+    _parse_yaml(text, source, result)
+    return result
+
+
+def _parse_yaml(text: str, source: SourceFile, result: LoadResult) -> None:
+    loader = KubeLoader(text)
+    may_alias = "&" in text
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            line = node.start_mark.line + 1
+            if may_alias:
+                problem = _alias_problem(node)
+                if problem:
+                    result.errors.append(LoadIssue(source.name, line, f"document {index} refused: {problem}"))
+                    index += 1
+                    continue
+            result.documents.append(Document(loader.construct_document(node), source, index, line))
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        result.errors.append(LoadIssue(source.name, line, f"invalid YAML: {problem}"))
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        result.errors.append(LoadIssue(source.name, None, f"invalid YAML: {exc}"))
+    finally:
+        loader.dispose()
+
+
+def _alias_problem(root: yaml.Node) -> str | None:
+    """Expanded size of a node graph (aliases share nodes), memoised: O(distinct nodes)."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            in_progress.discard(key)
+            children = _children(node)
+            total = 1 + sum(sizes[id(c)] for c in children)
+            if total > MAX_EXPANDED_NODES:
+                return f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (alias bomb)"
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if key in in_progress:
+            return "recursive YAML alias (a node contains itself)"
+        in_progress.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    return []

@@ -1,0 +1,1 @@
+"""Workload hardening rules beyond Pod Security Standards."""

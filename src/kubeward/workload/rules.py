@@ -1,0 +1,1 @@
+"""Workload hardening and hygiene rules, registered on import."""
