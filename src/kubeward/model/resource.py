@@ -13,16 +13,18 @@ Path = tuple[str | int, ...]
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where an object was read: the file, the document, its first line, and the path of the
-    object inside that document (non-empty for items of a `*List`)."""
+    object inside that document (non-empty for items of a `*List`). Objects read from a live
+    cluster or a snapshot have no file; `source` names where they came from (`cluster:prod`)."""
 
     file: SourceFile | None
     document: int = 0
     line: int = 1
     prefix: Path = ()
+    source: str = ""
 
     @property
     def filename(self) -> str:
-        return self.file.name if self.file else ""
+        return self.file.name if self.file else self.source
 
     def line_of(self, path: Path) -> int:
         """Line of the deepest existing node along `path`; composed lazily, only for findings."""
