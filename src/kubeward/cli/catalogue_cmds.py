@@ -1,3 +1,53 @@
-"""CLI commands (being written)."""
+"""`kubeward rules` and `kubeward explain`: the catalogue, for people and tools."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import click
+import orjson
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from kubeward.rules import get, load_all
+
+
+@click.command("rules")
+@click.option("--format", "-o", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
+@click.option("--domain", default=None, help="Only rules of this domain (workload, pss, rbac, netpol, node, ...).")
+def rules_cmd(fmt, domain) -> None:
+    """List every rule kubeward knows."""
+    rules = [r for r in load_all().values() if domain is None or r.domain == domain]
+    if fmt == "json":
+        click.echo(orjson.dumps([r.as_dict() for r in rules], option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table(expand=True)
+    for column in ("id", "severity", "domain", "title"):
+        table.add_column(column, overflow="fold")
+    for r in rules:
+        table.add_row(r.id, r.severity.label, r.domain, r.title + (" (heuristic)" if r.heuristic else ""))
+    Console(width=140).print(table)
+    click.echo(f"{len(rules)} rules")
+
+
+@click.command("explain")
+@click.argument("rule_id")
+@click.option("--format", "-o", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+def explain(rule_id, fmt) -> None:
+    """Show one rule: why it matters, how to fix it, its references."""
+    rule = get(rule_id)
+    if rule is None:
+        raise click.UsageError(f"unknown rule {rule_id!r}; `kubeward rules` lists them")
+    if fmt == "json":
+        click.echo(orjson.dumps(rule.as_dict(), option=orjson.OPT_INDENT_2).decode())
+        return
+    refs = rule.references
+    ref_lines = [f"- {label}: {', '.join(values)}" for label, values in
+                 (("CIS", refs.cis), ("NSA/CISA", refs.nsa), ("Pod Security", refs.pss), ("MITRE ATT&CK", refs.mitre)) if values]
+    text = (f"# {rule.id}: {rule.title}\n\n**Severity:** {rule.severity.label}  **Domain:** {rule.domain}"
+            + ("  **Heuristic**" if rule.heuristic else "")
+            + f"\n\n## Why it matters\n\n{rule.rationale}\n\n## How to fix\n\n```yaml\n{rule.remediation}\n```\n"
+            + ("\n## References\n\n" + "\n".join(ref_lines) + "\n" if ref_lines else ""))
+    Console(width=100).print(Markdown(text))
+
+
+COMMANDS = [rules_cmd, explain]

@@ -1,0 +1,45 @@
+"""JUnit XML for CI dashboards: one test case per rule and object; findings fail it,
+suppressed findings are skipped, input errors are errors."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from kubeward.reports.scanned import Scanned
+from kubeward.rules.model import Finding
+
+
+def render_junit(findings: list[Finding], locations: list[dict], scanned: Scanned) -> str:
+    suites = ET.Element("testsuites", name="kubeward")
+    suite = ET.SubElement(suites, "testsuite", name="kubeward")
+    failures = skipped = 0
+    for finding, location in zip(findings, locations):
+        resource = finding.resource
+        subject = resource.display() if resource is not None else (location.get("file") or "")
+        if resource is not None and resource.cluster:
+            subject = f"{resource.cluster}:{subject}"
+        case = ET.SubElement(suite, "testcase", classname=finding.rule.id, name=f"{subject} {location.get('path', '')}".strip())
+        if location.get("file"):
+            case.set("file", location["file"])
+            if location.get("line"):
+                case.set("line", str(location["line"]))
+        if finding.suppressed:
+            skipped += 1
+            ET.SubElement(case, "skipped", message=f"suppressed: {(finding.suppression or {}).get('reason', '')}")
+            continue
+        failures += 1
+        failure = ET.SubElement(case, "failure", message=finding.message, type=finding.severity.label)
+        failure.text = f"{finding.rule.title}\n{finding.message}\n\nRemediation:\n{finding.rule.remediation}"
+    for issue in scanned.errors:
+        case = ET.SubElement(suite, "testcase", classname="kubeward.input", name=issue.file or "input")
+        ET.SubElement(case, "error", message=f"{issue.file}:{issue.line or ''} {issue.message}")
+    if not findings and not scanned.errors:
+        ET.SubElement(suite, "testcase", classname="kubeward", name=f"{scanned.objects} objects scanned")
+    total = len(suite)
+    for element in (suites, suite):
+        element.set("tests", str(total))
+        element.set("failures", str(failures))
+        element.set("errors", str(len(scanned.errors)))
+        element.set("skipped", str(skipped))
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
