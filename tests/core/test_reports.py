@@ -1,0 +1,120 @@
+"""Reports: the JSON contract, SARIF valid against the 2.1.0 schema, JUnit, table."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import jsonschema
+import orjson
+import pytest
+
+from kubeward import reports
+from kubeward.model import build_inventory
+from kubeward.rules import Hit, References, Rule, Severity, evaluate
+from kubeward.sources import load_text
+from kubeward.sources.loader import LoadIssue
+
+MANIFEST = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: nginx
+        securityContext:
+          privileged: true
+"""
+PATH = ("spec", "template", "spec", "containers", 0, "securityContext", "privileged")
+
+
+def _privileged_rule() -> Rule:
+    def check(inventory):
+        for resource in inventory.of_kind("Deployment"):
+            yield Hit(resource, PATH, 'container "app" is privileged')
+    return Rule("KW-TEST-001", Severity.CRITICAL, "Privileged container", "Root on the node.",
+                "securityContext:\n  privileged: false", References(cis=("5.2.2",), mitre=("T1611",)), "workload", check)
+
+
+def _broken_rule() -> Rule:
+    def check(inventory):
+        raise TypeError("boom")
+        yield  # pragma: no cover
+    return Rule("KW-TEST-002", Severity.LOW, "Broken", "-", "-", References(), "workload", check)
+
+
+@pytest.fixture()
+def scanned_findings():
+    inventory = build_inventory(load_text(MANIFEST, "deploy.yaml"))
+    findings, errors = evaluate(inventory, [_privileged_rule(), _broken_rule()])
+    return inventory, findings, errors
+
+
+def test_json_contract(scanned_findings):
+    inventory, findings, errors = scanned_findings
+    doc = orjson.loads(reports.render(findings, reports.Scanned.of(inventory, errors=errors), "json"))
+    assert doc["tool"]["name"] == "kubeward"
+    assert doc["scanned"]["files"] == 1 and doc["scanned"]["objects"] == 1
+    assert doc["scanned"]["errors"] == [{"file": "", "line": None,
+                                         "message": "rule KW-TEST-002 stopped on unexpected input: TypeError: boom"}]
+    (finding,) = doc["findings"]
+    assert finding == {
+        "rule": "KW-TEST-001", "severity": "critical", "title": "Privileged container",
+        "message": 'container "app" is privileged',
+        "resource": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "web"},
+        "location": {"file": "deploy.yaml", "line": 13, "path": "spec.template.spec.containers[0].securityContext.privileged"},
+        "references": {"cis": ["5.2.2"], "nsa": [], "pss": [], "mitre": ["T1611"]},
+        "remediation": "securityContext:\n  privileged: false", "suppressed": False, "suppression": None,
+    }
+    assert doc["summary"] == {"critical": 1, "high": 0, "medium": 0, "low": 0, "info": 0}
+
+
+def test_sarif_is_valid_and_points_at_the_field(scanned_findings, shared):
+    inventory, findings, errors = scanned_findings
+    schema = orjson.loads((shared / "schemas" / "sarif-schema-2.1.0.json").read_bytes())
+    sarif = orjson.loads(reports.render(findings, reports.Scanned.of(inventory, errors=errors), "sarif"))
+    jsonschema.validate(sarif, schema)
+    run = sarif["runs"][0]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["KW-TEST-001"]
+    assert run["tool"]["driver"]["rules"][0]["properties"]["security-severity"] == "9.5"
+    (result,) = run["results"]
+    assert result["level"] == "error" and result["ruleIndex"] == 0
+    assert result["locations"][0]["physicalLocation"] == {"artifactLocation": {"uri": "deploy.yaml"}, "region": {"startLine": 13}}
+    assert run["invocations"][0]["executionSuccessful"] is False
+
+
+def test_junit_has_a_failing_case_per_finding_and_an_error_per_input_problem(scanned_findings):
+    inventory, findings, _ = scanned_findings
+    scanned = reports.Scanned.of(inventory, errors=[LoadIssue("bad.yaml", 3, "invalid YAML: x")])
+    root = ET.fromstring(reports.render(findings, scanned, "junit"))
+    suite = root.find("testsuite")
+    assert suite.get("tests") == "2" and suite.get("failures") == "1" and suite.get("errors") == "1"
+    failure = suite.find("testcase/failure")
+    assert failure.get("message") == 'container "app" is privileged' and failure.get("type") == "critical"
+
+
+def test_table_groups_by_severity_and_counts(scanned_findings):
+    inventory, findings, errors = scanned_findings
+    text = reports.render(findings, reports.Scanned.of(inventory, errors=errors), "table")
+    assert "CRITICAL (1)" in text and "KW-TEST-001" in text and "deploy.yaml:13" in text
+    assert "INPUT ERRORS (1)" in text and "critical: 1" in text
+
+
+def test_sarif_validates_with_suppressed_and_file_only_findings(shared):
+    from kubeward.rules import Finding, Location
+
+    rule = _privileged_rule()
+    inventory = build_inventory(load_text(MANIFEST, "deploy.yaml"))
+    suppressed = Finding(rule, inventory.resources[0], PATH, "m", Severity.CRITICAL, suppressed=True,
+                         suppression={"source": "annotation", "reason": "accepted"})
+    node_file = Finding(rule, None, (), "kubelet allows anonymous requests", Severity.HIGH,
+                        location=Location("/etc/kubernetes/kubelet.conf", 4))
+    schema = orjson.loads((shared / "schemas" / "sarif-schema-2.1.0.json").read_bytes())
+    sarif = orjson.loads(reports.render([suppressed, node_file], reports.Scanned.of(inventory), "sarif"))
+    jsonschema.validate(sarif, schema)
+    results = sarif["runs"][0]["results"]
+    assert results[0]["suppressions"] == [{"kind": "inSource", "justification": "accepted"}]
+    assert results[1]["locations"][0]["physicalLocation"]["region"] == {"startLine": 4}
