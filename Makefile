@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/kubeward scan examples/demo --fail-on none
+	$(BIN)/kubeward scan examples/demo --format table --fail-on none
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
