@@ -2,7 +2,7 @@
 
 Every command that reads objects decorates itself with `@input_options` and calls
 `resolve_inventories(paths, options)`. Manifests give one inventory; live clusters and
-snapshots (kubeward.cluster) may give one per cluster.
+snapshots (kubeward.cluster) give one per cluster.
 """
 
 from __future__ import annotations
@@ -17,31 +17,90 @@ from kubeward.sources.loader import load_paths
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
+_CLUSTER_KEYS = ("cluster", "contexts", "kubeconfig", "all_contexts", "snapshot", "include_secret_metadata")
+
+
+class InputError(click.ClickException):
+    """An input that cannot be read at all (cluster unreachable, corrupt snapshot): exit 2."""
+
+    exit_code = EXIT_ERROR
+
 
 @dataclass
 class InputOptions:
     namespace: str | None = None
     extra: dict = field(default_factory=dict)  # options added by other input sources (cluster, snapshot)
+    cluster: bool = False
+    contexts: tuple[str, ...] = ()
+    kubeconfig: str | None = None
+    all_contexts: bool = False
+    snapshot: str | None = None
+    include_secret_metadata: bool = False
+
+    @property
+    def reads_cluster(self) -> bool:
+        return self.cluster or bool(self.contexts) or self.all_contexts or self.kubeconfig is not None
 
 
 def input_options(command: Callable) -> Callable:
     """Options every object-reading command accepts."""
-    command = click.option("--namespace", "default_namespace", default=None, metavar="NS",
-                           help="Namespace for namespaced objects that name none (default: default).")(command)
+    options = [
+        click.option("--namespace", "default_namespace", default=None, metavar="NS",
+                     help="Namespace for namespaced objects that name none (default: default)."),
+        click.option("--cluster", is_flag=True,
+                     help="Read the live cluster of the current kubeconfig context (in a pod: in-cluster)."),
+        click.option("--context", "contexts", multiple=True, metavar="NAME",
+                     help="Read the cluster of this kubeconfig context (repeat for several, read in parallel)."),
+        click.option("--kubeconfig", default=None, metavar="PATH", help="Kubeconfig file (default: $KUBECONFIG or ~/.kube/config)."),
+        click.option("--all-contexts", is_flag=True, help="Read the cluster of every kubeconfig context, in parallel."),
+        click.option("--snapshot", default=None, metavar="FILE",
+                     help="Read a snapshot saved by `kubeward snapshot save` instead of a cluster."),
+        click.option("--include-secret-metadata", is_flag=True,
+                     help="Also list Secrets, as metadata only (needs `list secrets`; values are never read)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
     return command
 
 
 def options_from(kwargs: dict) -> InputOptions:
     """Pop the input options out of a command's kwargs."""
     namespace = kwargs.pop("default_namespace", None)
-    return InputOptions(namespace=namespace, extra=kwargs)
+    cluster = {key: kwargs.pop(key) for key in _CLUSTER_KEYS if key in kwargs}
+    return InputOptions(namespace=namespace, extra=kwargs, **cluster)
 
 
 def inventory_from_paths(paths, namespace: str | None = None) -> Inventory:
     return build_inventory(load_paths(list(paths)), default_namespace=namespace)
 
 
+def collections_from(options: InputOptions):
+    """What the cluster options select, collected live or loaded from the snapshot."""
+    from kubeward.cluster import snapshot
+    from kubeward.cluster.targets import ClusterSelection, collect_clusters
+    from kubeward.cluster.transport import ClusterError
+
+    if options.snapshot and options.reads_cluster:
+        raise click.UsageError("--snapshot reads a saved cluster; do not combine it with --cluster/--context/--kubeconfig/--all-contexts")
+    try:
+        if options.snapshot:
+            return snapshot.load(options.snapshot)
+        selection = ClusterSelection(options.kubeconfig, tuple(options.contexts), options.all_contexts,
+                                     options.include_secret_metadata)
+        return collect_clusters(selection)
+    except (snapshot.SnapshotError, ClusterError) as exc:
+        raise InputError(str(exc)) from None
+
+
 def resolve_inventories(paths: tuple[str, ...] | list[str], options: InputOptions) -> list[Inventory]:
+    from_cluster = options.snapshot is not None or options.reads_cluster
+    if paths and from_cluster:
+        raise click.UsageError("give PATHs or a cluster (--cluster, --context, --snapshot ...), not both")
+    if from_cluster:
+        from kubeward.cluster.inventory import inventory_of
+
+        collections = collections_from(options)
+        return [inventory_of(c, label_resources=len(collections) > 1) for c in collections]
     if not paths:
-        raise click.UsageError("give at least one PATH (a file, a directory, or - for stdin)")
+        raise click.UsageError("give at least one PATH (a file, a directory, or - for stdin), or --cluster")
     return [inventory_from_paths(paths, options.namespace)]

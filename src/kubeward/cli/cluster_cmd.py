@@ -1,0 +1,129 @@
+"""`kubeward snapshot ...` and `kubeward report push`: saving what a cluster showed, and
+writing findings back as PolicyReports (the one command that writes to a cluster)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import orjson
+
+from kubeward.cli.inputs import EXIT_ERROR, InputError, collections_from, input_options, options_from
+
+
+@click.group()
+def snapshot() -> None:
+    """Save a live cluster to a file that every command can scan offline (--snapshot FILE)."""
+
+
+@snapshot.command("save")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@input_options
+def snapshot_save(file: str, **kwargs) -> None:
+    """Collect the cluster(s) (read-only) and write FILE (gzip JSON, versioned)."""
+    from kubeward.cluster import snapshot as snapshots
+
+    options = options_from(kwargs)
+    if options.snapshot is None and not options.reads_cluster:
+        options.cluster = True  # saving a snapshot always means a cluster: the current context by default
+    collections = collections_from(options)
+    try:
+        snapshots.save(file, collections)
+    except OSError as exc:
+        raise InputError(f"snapshot {file}: cannot write: {exc.strerror or exc}") from None
+    for collection in collections:
+        click.echo(f"{collection.name}: {len(collection.objects)} objects, {collection.requests} requests, "
+                   f"{collection.seconds:.1f}s, {len(collection.errors)} collection errors", err=True)
+        for error in collection.errors:
+            click.echo(f"  warning: {error.describe()}", err=True)
+    click.echo(f"wrote {file}", err=True)
+
+
+@snapshot.command("show")
+@click.argument("file", type=click.Path(dir_okay=False))
+def snapshot_show(file: str) -> None:
+    """Print what a snapshot holds: clusters, versions, object counts per kind, errors."""
+    from collections import Counter
+
+    from kubeward.cluster import snapshot as snapshots
+
+    try:
+        collections = snapshots.load(file)
+    except snapshots.SnapshotError as exc:
+        raise InputError(str(exc)) from None
+    for collection in collections:
+        version = collection.version.get("gitVersion", "unknown version")
+        click.echo(f"{collection.name} ({collection.server}, {version}, collected {collection.collected_at})")
+        for kind, count in sorted(Counter(o.get("kind") for o in collection.objects if isinstance(o, dict)).items(), key=str):
+            click.echo(f"  {kind}: {count}")
+        for error in collection.errors:
+            click.echo(f"  error: {error.describe()}")
+
+
+@click.group()
+def report() -> None:
+    """Publish scan results into the cluster."""
+
+
+@report.command("push")
+@input_options
+@click.option("--policy-reports", is_flag=True, required=True,
+              help="Write PolicyReport (per namespace) and ClusterPolicyReport objects (wgpolicyk8s.io/v1alpha2).")
+@click.option("--dry-run", is_flag=True, help="Print the reports as JSON instead of writing them.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Suppressions file; suppressed findings are written with result `skip`.")
+def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, **kwargs) -> None:
+    """Scan the cluster and write the findings into it as PolicyReports; logs JSON lines.
+
+    This is the only command with which kubeward writes to a cluster, and it writes only
+    PolicyReport / ClusterPolicyReport objects named `kubeward`. It is what the CronJob of
+    deploy/ runs (in a pod it uses the in-cluster service account).
+    """
+    from kubeward import suppress
+    from kubeward.cluster import policyreport
+    from kubeward.cluster.inventory import inventory_of
+    from kubeward.cluster.transport import ApiError, ClusterError, connect
+    from kubeward.rules import evaluate
+
+    options = options_from(kwargs)
+    if options.snapshot is not None:
+        raise click.UsageError("report push writes to the cluster it scans; use --cluster/--context, not --snapshot")
+    options.cluster = True
+    try:
+        config = suppress.load_config(suppress.find_config(config_path, ()))
+    except suppress.ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    collections = collections_from(options)
+    failed = 0
+    for collection in collections:
+        inventory = inventory_of(collection, label_resources=len(collections) > 1)
+        findings, rule_errors = evaluate(inventory)
+        suppress.apply(findings, config)
+        for issue in [*inventory.errors, *rule_errors]:
+            _log({"event": "scan.warning", "cluster": collection.name, "message": issue.message})
+        try:
+            # a collection is named after its context (or `in-cluster`), which connect() accepts
+            transport = connect(options.kubeconfig, collection.name) if not dry_run else None
+            earlier = policyreport.namespaces_with_earlier_reports(transport) if transport else []
+        except (ClusterError, ApiError) as exc:
+            raise InputError(f"{collection.name}: {exc}") from None
+        reports = policyreport.policy_reports(findings, earlier)
+        if dry_run:
+            for body in reports.values():
+                click.echo(orjson.dumps(body).decode())
+            continue
+        try:
+            failed += policyreport.push(transport, reports, _log)
+        finally:
+            transport.close()
+        _log({"event": "scan.done", "cluster": collection.name, "objects": len(collection.objects),
+              "findings": len(findings), "reports": len(reports)})
+    if failed:
+        sys.exit(EXIT_ERROR)
+
+
+def _log(event: dict) -> None:
+    click.echo(orjson.dumps(event).decode())
+
+
+COMMANDS: list[click.Command] = [snapshot, report]

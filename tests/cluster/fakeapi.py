@@ -1,0 +1,228 @@
+"""A small HTTPS Kubernetes API server for tests and the benchmark.
+
+Speaks the paths kubeward uses (version, discovery, cluster-wide lists with limit/continue,
+metadata-only lists, server-side apply of PolicyReports), checks a bearer token or a client
+certificate signed by its CA, and records every request. Faults are injected per resource:
+403, one 410 on the first continue, slow answers.
+"""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+from kubeward.model.apiresources import STANDARD_RESOURCES
+
+TOKEN = "test-token-for-the-fake-apiserver"
+METADATA_ACCEPT = "as=PartialObjectMetadataList"
+WRITABLE = {"policyreports", "clusterpolicyreports"}
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict
+    accept: str
+    auth: str  # "token" | "cert" | ""
+
+
+@dataclass
+class FakeCluster:
+    objects: list[dict]
+    forbidden: set[str] = field(default_factory=set)  # plurals answered 403
+    expire_first_continue: set[str] = field(default_factory=set)  # plurals whose first continue gets 410
+    slow: dict[str, tuple[float, int]] = field(default_factory=dict)  # plural -> (seconds, how many times)
+    max_limit: int = 500
+    requests: list[Recorded] = field(default_factory=list)
+    applied: dict[str, dict] = field(default_factory=dict)  # path -> body of the last apply
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_plural: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        resources = {r.kind: r for r in reversed(STANDARD_RESOURCES)}  # first registration wins
+        for obj in self.objects:
+            resource = resources[obj["kind"]]
+            self.by_plural[(resource.group, resource.plural)].append(obj)
+        for items in self.by_plural.values():
+            items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        self.groups: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        for r in STANDARD_RESOURCES:
+            self.groups[r.group][r.version].append(r)
+
+
+def make_certificates(directory: Path) -> dict[str, Path]:
+    """CA, server (localhost/127.0.0.1) and client certificates, made with the openssl CLI."""
+    files = {name: directory / name for name in ("ca.key", "ca.crt", "server.key", "server.crt", "client.key", "client.crt")}
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    curve = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *curve, "-keyout", str(files["ca.key"]), "-out", str(files["ca.crt"]),
+            "-days", "2", "-subj", "/CN=kubeward-test-ca")
+    for who, subject, ext in (("server", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+                              ("client", "/CN=kubeward-test/O=kubeward", "extendedKeyUsage=clientAuth")):
+        csr = directory / f"{who}.csr"
+        openssl("req", "-new", *curve, "-keyout", str(files[f"{who}.key"]), "-out", str(csr), "-subj", subject)
+        extfile = directory / f"{who}.ext"
+        extfile.write_text(ext + "\n")
+        openssl("x509", "-req", "-in", str(csr), "-CA", str(files["ca.crt"]), "-CAkey", str(files["ca.key"]),
+                "-CAcreateserial", "-out", str(files[f"{who}.crt"]), "-days", "2", "-extfile", str(extfile))
+    return files
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    cluster: FakeCluster
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _auth(self) -> str:
+        if self.connection.getpeercert():
+            return "cert"
+        if self.headers.get("Authorization") == f"Bearer {TOKEN}":
+            return "token"
+        return ""
+
+    def _send(self, status: int, body: dict) -> None:
+        data = orjson.dumps(body)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _status(self, code: int, reason: str, message: str) -> None:
+        self._send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message,
+                          "reason": reason, "code": code})
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        auth = self._auth()
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.cluster.lock:
+            self.cluster.requests.append(Recorded(method, url.path, query, self.headers.get("Accept", ""), auth))
+        if not auth:
+            return self._status(401, "Unauthorized", "Unauthorized")
+        parts = [p for p in url.path.split("/") if p]
+        if method == "PATCH" and parts and parts[-2] in WRITABLE:
+            return self._apply(url.path, body)
+        if method != "GET":
+            return self._status(405, "MethodNotAllowed", f"{method} is not allowed on {url.path}")
+        if parts == ["version"]:
+            return self._send(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0", "platform": "linux/amd64"})
+        if parts == ["api"]:
+            return self._send(200, {"kind": "APIVersions", "versions": ["v1"]})
+        if parts == ["apis"]:
+            return self._send(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in versions],
+                 "preferredVersion": {"groupVersion": f"{g}/{next(iter(versions))}", "version": next(iter(versions))}}
+                for g, versions in self.cluster.groups.items() if g]})
+        if parts in (["api", "v1"],) or (len(parts) == 3 and parts[0] == "apis"):
+            group, version = ("", "v1") if parts[0] == "api" else (parts[1], parts[2])
+            return self._send(200, {"kind": "APIResourceList", "groupVersion": f"{group}/{version}".lstrip("/"),
+                                    "resources": [{"name": r.plural, "singularName": r.singular, "kind": r.kind,
+                                                   "namespaced": r.namespaced, "shortNames": list(r.short_names),
+                                                   "verbs": ["get", "list", "watch"] + (["patch", "create"] if r.plural in WRITABLE else [])}
+                                                  for r in self.cluster.groups.get(group, {}).get(version, ())]})
+        if (parts[:2] == ["api", "v1"] and len(parts) == 3) or (parts[:1] == ["apis"] and len(parts) == 4):
+            group = "" if parts[0] == "api" else parts[1]
+            return self._list(group, parts[-1], query)
+        return self._status(404, "NotFound", f"the server could not find the requested resource ({url.path})")
+
+    def _list(self, group: str, plural: str, query: dict) -> None:
+        seconds, times = self.cluster.slow.get(plural, (0.0, 0))
+        if times:
+            self.cluster.slow[plural] = (seconds, times - 1)
+            time.sleep(seconds)
+        if plural in self.cluster.forbidden:
+            return self._status(403, "Forbidden", f'{plural} is forbidden: User "kubeward" cannot list resource "{plural}" at the cluster scope')
+        token = query.get("continue", "")
+        if token and plural in self.cluster.expire_first_continue:
+            self.cluster.expire_first_continue.discard(plural)
+            return self._status(410, "Expired", "The provided continue parameter is too old to display a consistent list result.")
+        items = self.cluster.by_plural.get((group, plural), [])
+        limit = min(int(query.get("limit") or self.cluster.max_limit), self.cluster.max_limit)
+        start = int(token.rpartition(":")[2]) if token else 0
+        page = items[start:start + limit]
+        metadata_only = METADATA_ACCEPT in self.headers.get("Accept", "")
+        listed = [{"metadata": o["metadata"]} if metadata_only else {k: v for k, v in o.items() if k not in ("apiVersion", "kind")}
+                  for o in page]
+        more = start + limit < len(items)
+        self._send(200, {"kind": "PartialObjectMetadataList" if metadata_only else "List", "apiVersion": "v1",
+                         "metadata": {"resourceVersion": "1000", **({"continue": f"{plural}:{start + limit}"} if more else {})},
+                         "items": listed})
+
+    def _apply(self, path: str, body: bytes) -> None:
+        obj = orjson.loads(body)
+        with self.cluster.lock:
+            self.cluster.applied[path] = obj
+        self._send(200, obj)
+
+
+class FakeApiServer:
+    def __init__(self, cluster: FakeCluster, certs: dict[str, Path]):
+        handler = type("Handler", (_Handler,), {"cluster": cluster})
+        self.cluster = cluster
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certs["server.crt"], certs["server.key"])
+        context.load_verify_locations(certs["ca.crt"])
+        context.verify_mode = ssl.CERT_OPTIONAL  # client certificate or bearer token
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> "FakeApiServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def write_kubeconfig(path: Path, servers: dict[str, str], certs: dict[str, Path], auth: str = "token") -> Path:
+    """A kubeconfig with one context per server; `auth` is "token" or "cert"."""
+    user = ({"token": TOKEN} if auth == "token"
+            else {"client-certificate": str(certs["client.crt"]), "client-key": str(certs["client.key"])})
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": next(iter(servers)),
+        "clusters": [{"name": n, "cluster": {"server": url, "certificate-authority": str(certs["ca.crt"])}}
+                     for n, url in servers.items()],
+        "users": [{"name": "kubeward", "user": user}],
+        "contexts": [{"name": n, "context": {"cluster": n, "user": "kubeward"}} for n in servers],
+    }
+    path.write_bytes(orjson.dumps(config))
+    return path
