@@ -1,1 +1,166 @@
-"""Rules of this domain, registered in the catalogue on import."""
+"""Scan rules from the namespaces' Pod Security labels: workloads their own namespace would reject
+or flag, and namespaces that enforce nothing. Judged only for namespaces present in the scan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubeward.model.inventory import Inventory
+from kubeward.model.podspec import PodTemplate
+from kubeward.model.resource import Resource
+from kubeward.pss.engine import evaluate_pod
+from kubeward.pss.model import PRIVILEGED, Pod, Violation
+from kubeward.pss.namespaces import NamespacePolicy, ModePolicy, level_label, namespace_policy
+from kubeward.rules import Hit, rule, workload_templates
+
+NSA_POD_SECURITY = "NSA/CISA Kubernetes Hardening Guide: pod security enforcement"
+CIS_POLICY_CONTROL = "5.2.1"  # ensure the cluster has at least one active policy control mechanism
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A workload with its namespace's policy and the violations of each labelled mode."""
+
+    template: PodTemplate
+    namespace: Resource
+    policy: NamespacePolicy
+    violations: dict[str, list[Violation]]  # mode -> violations (empty when allowed or privileged)
+
+
+def _judge_all(inventory: Inventory) -> list[Judged]:
+    policies = {name: (ns, namespace_policy(ns.labels)) for name, ns in inventory.namespaces().items()}
+    judged = []
+    for template in workload_templates(inventory):
+        found = policies.get(template.resource.namespace or "")
+        if found is None:
+            continue
+        namespace, policy = found
+        pod = Pod(template.metadata, template.spec, template.metadata_path, template.spec_path)
+        cache: dict[tuple[str, int], list[Violation]] = {}
+        violations = {}
+        for mode in ("enforce", "audit", "warn"):
+            wanted = policy.mode(mode)
+            key = (wanted.level, wanted.minor)
+            if key not in cache:
+                cache[key] = evaluate_pod(pod, wanted.level, wanted.minor) if wanted.level != PRIVILEGED else []
+            violations[mode] = cache[key]
+        judged.append(Judged(template, namespace, policy, violations))
+    return judged
+
+
+def judged_workloads(inventory: Inventory) -> list[Judged]:
+    return inventory.derived("pss.judged_workloads", _judge_all)
+
+
+def _controls(violations: list[Violation]) -> str:
+    return "; ".join(v.message for v in violations)
+
+
+def _problems(policy: NamespacePolicy) -> str:
+    return f" (note: {'; '.join(policy.problems)})" if policy.problems else ""
+
+
+def _extra(mode: ModePolicy, violations: list[Violation]) -> dict:
+    return {"mode": mode.mode, "level": mode.level, "version": mode.version,
+            "controls": [v.control for v in violations], "violations": [v.as_dict() for v in violations]}
+
+
+@rule(
+    "KW-PSS-001", "high", "Workload rejected by its namespace's enforced Pod Security level",
+    domain="pss",
+    rationale="""
+The namespace enforces a Pod Security level that this pod template violates: the API server refuses
+its pods, so the workload does not run as written (a Deployment is accepted with a warning, but its
+ReplicaSet cannot create a single pod). Whoever loosens the namespace label to make it run opens the
+namespace to privileged, host-sharing or root pods, which an attacker uses to escape to the node.
+""",
+    remediation="""
+Fix the fields the message names so the template meets the namespace level, for restricted:
+spec:
+  securityContext:
+    runAsNonRoot: true
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+  - name: app
+    securityContext:
+      allowPrivilegeEscalation: false
+      capabilities:
+        drop: ["ALL"]
+Do not lower the namespace's pod-security.kubernetes.io/enforce label instead.
+""",
+    cis=(CIS_POLICY_CONTROL,), nsa=(NSA_POD_SECURITY,), pss=("baseline", "restricted"), mitre=("T1610", "T1611"),
+)
+def workload_rejected_by_namespace(inventory: Inventory):
+    for judged in judged_workloads(inventory):
+        violations = judged.violations["enforce"]
+        if not violations:
+            continue
+        enforce = judged.policy.enforce
+        yield Hit(judged.template.resource, violations[0].paths[0] if violations[0].paths else judged.template.spec_path,
+                  f'namespace "{judged.namespace.name}" enforces Pod Security {enforce.label} and would reject this '
+                  f"pod: {_controls(violations)}{_problems(judged.policy)}",
+                  extra=_extra(enforce, violations))
+
+
+@rule(
+    "KW-PSS-002", "medium", "Namespace does not enforce a Pod Security level",
+    domain="pss",
+    rationale="""
+Without a pod-security.kubernetes.io/enforce label the Pod Security admission controller applies the
+cluster default, privileged unless the cluster was configured otherwise: anyone who may create pods in
+the namespace can run a privileged pod that shares the node's namespaces and mounts its filesystem,
+then take over the node.
+""",
+    remediation="""
+Label the namespace with the level its workloads meet, pinned to a version, and warn/audit at restricted:
+metadata:
+  labels:
+    pod-security.kubernetes.io/enforce: restricted   # or baseline
+    pod-security.kubernetes.io/enforce-version: latest
+    pod-security.kubernetes.io/warn: restricted
+    pod-security.kubernetes.io/audit: restricted
+""",
+    cis=(CIS_POLICY_CONTROL,), nsa=(NSA_POD_SECURITY,), pss=("baseline", "restricted"), mitre=("T1610", "T1611"),
+)
+def namespace_without_enforce(inventory: Inventory):
+    for name, namespace in inventory.namespaces().items():
+        if level_label("enforce") in namespace.labels:
+            continue
+        labelled = "labels" in namespace.metadata
+        yield Hit(namespace, ("metadata", "labels") if labelled else ("metadata",),
+                  f'namespace "{name}" has no {level_label("enforce")} label: pods in it are admitted at the '
+                  "cluster default level (privileged unless configured otherwise)")
+
+
+@rule(
+    "KW-PSS-003", "low", "Workload flagged by its namespace's Pod Security audit or warn level",
+    domain="pss",
+    rationale="""
+The namespace audits or warns at a stricter Pod Security level than it enforces, and this pod template
+would be flagged: it keeps running, but it holds privileges (root, escalation, capabilities, host access)
+that the namespace owners meant to remove, and an attacker who compromises it starts from there.
+""",
+    remediation="""
+Change the fields the message names so the template meets the audit/warn level, then raise the
+namespace's enforce label to that level:
+metadata:
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+""",
+    cis=(CIS_POLICY_CONTROL,), nsa=(NSA_POD_SECURITY,), pss=("baseline", "restricted"), mitre=("T1610", "T1611"),
+)
+def workload_flagged_by_namespace(inventory: Inventory):
+    for judged in judged_workloads(inventory):
+        if judged.violations["enforce"]:
+            continue  # KW-PSS-001 already reports it
+        for mode in ("audit", "warn"):
+            violations = judged.violations[mode]
+            if not violations:
+                continue
+            wanted = judged.policy.mode(mode)
+            yield Hit(judged.template.resource,
+                      violations[0].paths[0] if violations[0].paths else judged.template.spec_path,
+                      f'namespace "{judged.namespace.name}" {mode}s at Pod Security {wanted.label}, which flags '
+                      f"this pod: {_controls(violations)}{_problems(judged.policy)}",
+                      extra=_extra(wanted, violations))
