@@ -1,0 +1,58 @@
+"""Helpers shared by the workload rules: graded per-template rules, effective security
+context, and the Linux-only guard."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from kubeward.model.podspec import Container, PodTemplate
+from kubeward.model.resource import Path, as_dict
+from kubeward.rules import Hit, Severity, rule, workload_templates
+
+CRITICAL, HIGH, MEDIUM, LOW, INFO = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM,
+                                     Severity.LOW, Severity.INFO)
+
+GradedHit = tuple[Path, str, Severity | None]
+
+
+def graded_pod_rule(id: str, severity: str, title: str, **metadata):
+    """Like `@pod_rule`, for checks whose hits rank differently (a docker.sock mount is worse
+    than a /data mount): `check(template)` yields `(path, message, severity or None)`."""
+
+    def decorate(check: Callable[[PodTemplate], Iterable[GradedHit]]):
+        @rule(id, severity, title, domain="workload", **metadata)
+        def run(inventory):
+            for template in workload_templates(inventory):
+                for path, message, ranked in check(template):
+                    yield Hit(template.resource, path, message, ranked)
+
+        return check
+
+    return decorate
+
+
+def is_windows(template: PodTemplate) -> bool:
+    return as_dict(template.spec.get("os")).get("name") == "windows"
+
+
+def container_label(container: Container) -> str:
+    kind = {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}
+    return f'{kind.get(container.field, "container")} "{container.name}"'
+
+
+def effective(template: PodTemplate, container: Container, key: str) -> tuple[object, Path]:
+    """A securityContext setting as the kubelet applies it: the container's value wins over the
+    pod's. Returns the value and the path where it was found (the container when unset)."""
+    value = container.security_context.get(key)
+    if value is not None:
+        return value, (*container.path, "securityContext", key)
+    value = template.security_context.get(key)
+    if value is not None:
+        return value, (*template.spec_path, "securityContext", key)
+    return None, container.path
+
+
+def normalize_capability(name: object) -> str:
+    """Capability names as runtimes accept them: any case, with or without the CAP_ prefix."""
+    text = str(name).strip().upper()
+    return text[4:] if text.startswith("CAP_") else text

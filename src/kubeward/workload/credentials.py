@@ -1,0 +1,264 @@
+"""Secrets handed to workloads as environment variables, and credentials written in plain
+text in env values, args/command, ConfigMaps and annotations.
+
+Secret objects are never read. A found value never leaves this module unmasked: messages
+carry `mask(value)` only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterator
+
+from kubeward.model.inventory import Inventory
+from kubeward.model.resource import Path, Resource, as_dict, as_list
+from kubeward.rules import Hit, pod_rule, rule, workload_templates
+from kubeward.workload.common import container_label
+
+NSA_SECRETS = "NSA/CISA Kubernetes Hardening Guide: secrets"
+
+KNOWN_FORMATS = re.compile(r"""
+    (?P<private_key>-----BEGIN\ (?:[A-Z0-9]+\ )*PRIVATE\ KEY(?:\ BLOCK)?-----)
+  | (?P<aws_access_key>\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)
+  | (?P<github_token>\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{60,}))
+  | (?P<slack_token>\bxox[abposr]-[A-Za-z0-9-]{10,})
+  | (?P<google_api_key>\bAIza[0-9A-Za-z_-]{35})
+  | (?P<jwt>\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})
+  | (?P<url_password>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'"]+:(?P<password>[^\s/@'"]+)@)
+""", re.VERBOSE)
+FORMAT_LABELS = {
+    "private_key": "a private key", "aws_access_key": "an AWS access key id", "github_token": "a GitHub token",
+    "slack_token": "a Slack token", "google_api_key": "a Google API key", "jwt": "a JSON Web Token",
+    "url_password": "a password in a connection string",
+}
+CREDENTIAL_NAME = re.compile(
+    r"passw(?:or)?d|passphrase|(?:^|[_.-])pass(?:$|[_.-])|(?:^|[_.-])pwd(?:$|[_.-])|secret|token"
+    r"|api[_.-]?key|access[_.-]?key|private[_.-]?key|credential|auth[_.-]?key")
+# Names that hold where a credential is, or something about it, not the credential itself.
+CREDENTIAL_METADATA = re.compile(
+    r"[_.-](?:file|path|dir|name|ref|url|uri|endpoint|length|ttl|expiry|expiration|timeout|type|enabled?"
+    r"|required|mode|policy|header|audience|issuer|id|count|size|refresh|rotation|namespace|mount|source|kind)$")
+CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+REFERENCE_PREFIXES = ("$(", "${", "{{", "<", "%", "/", "@", "*", "[", "{")
+NOT_CREDENTIALS = frozenset({"true", "false", "yes", "no", "none", "null", "nil", "enabled", "disabled",
+                             "required", "optional", "on", "off", "auto", "default"})
+# `key: value` / `key=value` lines inside config files held by ConfigMaps or annotations.
+CONFIG_ASSIGNMENT = re.compile(r"""^[ \t\-]*["']?([A-Za-z0-9_.-]+)["']?[ \t]*[:=][ \t]*["']?([^\s"',#}]+)""", re.MULTILINE)
+# `--name=value` or `NAME=value` inside a command-line argument or shell script.
+ARGUMENT_ASSIGNMENT = re.compile(r"""(?:^|[\s;&|])-{0,2}([A-Za-z0-9_.-]+)=(?:"([^"]*)"|'([^']*)'|([^\s;&|]+))""")
+FLAG = re.compile(r"^-{1,2}([A-Za-z0-9_.-]+)$")
+# `namespace/name`: how annotations and settings point at an object (a Secret), not a credential.
+OBJECT_REFERENCE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+TOKEN_CHARACTERS = re.compile(r"^[A-Za-z0-9+/=_-]{20,256}$")
+MIN_ENTROPY_BITS = 4.0
+SKIPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
+
+
+def mask(value: str) -> str:
+    """What a message may show of a credential: two characters of a long one, and its length."""
+    shown = value[:2] if len(value) >= 8 else ""
+    return f"{shown}***, {len(value)} chars"
+
+
+def is_credential_name(name: str) -> bool:
+    words = CAMEL_BOUNDARY.sub("_", name).lower()
+    return bool(CREDENTIAL_NAME.search(words)) and not CREDENTIAL_METADATA.search(words)
+
+
+def is_literal_credential(value: str) -> bool:
+    """A literal a credential-named setting holds (not a reference, path, flag or number)."""
+    value = value.strip()
+    return (len(value) >= 4 and not value.startswith(REFERENCE_PREFIXES) and value.lower() not in NOT_CREDENTIALS
+            and not value.isdigit() and "://" not in value and not any(c.isspace() for c in value)
+            and not OBJECT_REFERENCE.match(value))
+
+
+def shannon_entropy(value: str) -> float:
+    length = len(value)
+    return -sum(n / length * math.log2(n / length) for n in Counter(value).values())
+
+
+def looks_random(value: str) -> bool:
+    """A token-like string with mixed character classes and high entropy (a heuristic)."""
+    if not TOKEN_CHARACTERS.match(value) or value.startswith("/"):
+        return False
+    upper = sum(c.isupper() for c in value)
+    lower = sum(c.islower() for c in value)
+    digits = sum(c.isdigit() for c in value)
+    return upper >= 2 and lower >= 2 and digits >= 2 and shannon_entropy(value) >= MIN_ENTROPY_BITS
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """One plain-text credential: which rule it belongs to and a message with the value masked."""
+
+    resource: Resource
+    path: Path
+    rule: str  # "format" | "named" | "entropy"
+    message: str
+
+
+class _Scanner:
+    def __init__(self) -> None:
+        self.found: list[Exposure] = []
+
+    def _add(self, resource, path, rule_kind, where, what, secret) -> None:
+        self.found.append(Exposure(resource, path, rule_kind, f"{where} holds {what} in plain text ({mask(secret)})"))
+
+    def known_formats(self, resource, path, where, text: str) -> bool:
+        found = False
+        for match in KNOWN_FORMATS.finditer(text):
+            kind = match.lastgroup if match.lastgroup != "password" else "url_password"
+            secret = match.group("password") if kind == "url_password" else match.group(0)
+            if kind == "url_password" and not is_literal_credential(secret):
+                continue
+            self._add(resource, path, "format", where, FORMAT_LABELS[kind], secret)
+            found = True
+        return found
+
+    def value(self, resource, path, where, name: str | None, value: str) -> None:
+        """A single setting: a known format anywhere, a credential-named literal, or a random token."""
+        if self.known_formats(resource, path, where, value):
+            return
+        if name is not None and is_credential_name(name) and is_literal_credential(value):
+            self._add(resource, path, "named", where, "a credential", value.strip())
+        elif looks_random(value.strip()):
+            self._add(resource, path, "entropy", where, "a random-looking token", value.strip())
+
+    def config_text(self, resource, path, where, text: str) -> None:
+        if self.known_formats(resource, path, where, text):
+            return
+        for match in CONFIG_ASSIGNMENT.finditer(text):
+            name, value = match.groups()
+            if is_credential_name(name) and is_literal_credential(value):
+                self._add(resource, path, "named", f"{where} (setting {name})", "a credential", value)
+
+    def argument(self, resource, path, where, text: str, previous: str | None) -> None:
+        if self.known_formats(resource, path, where, text):
+            return
+        flag = FLAG.match(previous) if previous else None
+        if flag and is_credential_name(flag.group(1)) and is_literal_credential(text) and not text.startswith("-"):
+            self._add(resource, path, "named", f"{where} (value of {previous})", "a credential", text)
+            return
+        for match in ARGUMENT_ASSIGNMENT.finditer(text):
+            name = match.group(1)
+            value = next(v for v in match.groups()[1:] if v is not None)
+            if is_credential_name(name) and is_literal_credential(value):
+                self._add(resource, path, "named", f"{where} ({name}=...)", "a credential", value)
+                return
+        if looks_random(text.strip()):
+            self._add(resource, path, "entropy", where, "a random-looking token", text.strip())
+
+
+def scan_credentials(inventory: Inventory) -> list[Exposure]:
+    scanner = _Scanner()
+    for template in workload_templates(inventory):
+        resource = template.resource
+        for container in template.containers():
+            label = container_label(container)
+            for index, variable in enumerate(as_list(container.spec.get("env"))):
+                variable = as_dict(variable)
+                value, name = variable.get("value"), variable.get("name")
+                if isinstance(value, str) and value:
+                    scanner.value(resource, (*container.path, "env", index, "value"),
+                                  f"env {name} of {label}", name if isinstance(name, str) else None, value)
+            for field in ("command", "args"):
+                previous = None
+                for index, argument in enumerate(as_list(container.spec.get(field))):
+                    if isinstance(argument, str):
+                        scanner.argument(resource, (*container.path, field, index), f"{field}[{index}] of {label}", argument, previous)
+                    previous = argument if isinstance(argument, str) else None
+        _annotations(scanner, resource, template.annotations, (*template.metadata_path, "annotations"))
+    for resource in inventory:
+        if resource.kind == "Secret":
+            continue  # never read, not even its annotations (last-applied copies hold the data)
+        _annotations(scanner, resource, resource.annotations, ("metadata", "annotations"))
+    for config_map in inventory.of_kind("ConfigMap"):
+        for key, value in as_dict(config_map.obj.get("data")).items():
+            if not isinstance(value, str) or not value:
+                continue
+            where = f"ConfigMap key {key!r}"
+            if "\n" in value.strip():
+                scanner.config_text(config_map, ("data", key), where, value)
+            else:
+                scanner.value(config_map, ("data", key), where, str(key), value)
+    return scanner.found
+
+
+def _annotations(scanner: _Scanner, resource: Resource, annotations: dict, path: Path) -> None:
+    for key, value in annotations.items():
+        if not isinstance(value, str) or not value or key in SKIPPED_ANNOTATIONS:
+            continue
+        where = f"annotation {key!r}"
+        if "\n" in value.strip():
+            scanner.config_text(resource, (*path, key), where, value)
+        else:
+            scanner.value(resource, (*path, key), where, str(key).rpartition("/")[2], value)
+
+
+def _exposures(inventory: Inventory, rule_kind: str) -> Iterator[Hit]:
+    for exposure in inventory.derived("workload.credentials", scan_credentials):
+        if exposure.rule == rule_kind:
+            yield Hit(exposure.resource, exposure.path, exposure.message)
+
+
+@pod_rule(
+    "KW-SEC-001", "low", "Secret passed as an environment variable",
+    rationale="Environment variables leak: crash dumps, debug endpoints, `kubectl describe`, child "
+              "processes and logging libraries expose them; a file mount limits the secret to readers of that file.",
+    remediation="volumes:\n- name: creds\n  secret:\n    secretName: db\n# and in the container:\n"
+                "volumeMounts:\n- name: creds\n  mountPath: /var/run/secrets/db\n  readOnly: true",
+    cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001", "T1552.007"),
+)
+def secret_in_env(template) -> Iterator[tuple[Path, str]]:
+    for container in template.containers():
+        label = container_label(container)
+        for index, variable in enumerate(as_list(container.spec.get("env"))):
+            reference = as_dict(as_dict(as_dict(variable).get("valueFrom")).get("secretKeyRef"))
+            if reference:
+                yield ((*container.path, "env", index, "valueFrom", "secretKeyRef"),
+                       f"env {as_dict(variable).get('name')} of {label} comes from Secret {reference.get('name')!r}")
+        for index, source in enumerate(as_list(container.spec.get("envFrom"))):
+            reference = as_dict(as_dict(source).get("secretRef"))
+            if reference:
+                yield ((*container.path, "envFrom", index, "secretRef"),
+                       f"{label} imports every key of Secret {reference.get('name')!r} as environment variables")
+
+
+@rule(
+    "KW-SEC-002", "high", "Known credential format in plain text", domain="workload",
+    rationale="A private key, cloud access key, GitHub/Slack token, JWT or connection-string password "
+              "in a manifest is readable by everyone with access to the repository, CI logs or the object.",
+    remediation="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}\n"
+                "# better: mount the Secret as a file; rotate the exposed credential",
+    cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
+)
+def known_format_credentials(inventory: Inventory) -> Iterator[Hit]:
+    return _exposures(inventory, "format")
+
+
+@rule(
+    "KW-SEC-003", "high", "Credential-named setting with a plain-text value", domain="workload",
+    rationale="A password, token or API key written as a literal value is readable by everyone with "
+              "access to the repository, CI logs or the object, and cannot be rotated without a redeploy.",
+    remediation="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}\n"
+                "# better: mount the Secret as a file; rotate the exposed credential",
+    cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
+)
+def named_credentials(inventory: Inventory) -> Iterator[Hit]:
+    return _exposures(inventory, "named")
+
+
+@rule(
+    "KW-SEC-004", "medium", "Random-looking token in plain text", domain="workload", heuristic=True,
+    rationale="A high-entropy token in an env value, argument, ConfigMap or annotation is likely a "
+              "generated secret (API key, password) readable by anyone who can read the manifest.",
+    remediation="env:\n- name: API_KEY\n  valueFrom:\n    secretKeyRef: {name: api, key: key}\n"
+                "# or, if the value is not secret, suppress with kubeward.io/ignore",
+    cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
+)
+def random_tokens(inventory: Inventory) -> Iterator[Hit]:
+    return _exposures(inventory, "entropy")

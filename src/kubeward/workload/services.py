@@ -1,0 +1,80 @@
+"""How Services expose workloads outside the cluster."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from kubeward.model.inventory import Inventory
+from kubeward.model.resource import as_list
+from kubeward.rules import Hit, rule
+from kubeward.workload.common import LOW
+
+NSA_NETWORK = "NSA/CISA Kubernetes Hardening Guide: network separation and hardening"
+# Cloud annotations that keep a LoadBalancer on the private network.
+INTERNAL_LOAD_BALANCER = {
+    "service.beta.kubernetes.io/aws-load-balancer-internal": None,
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+    "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+    "networking.gke.io/load-balancer-type": "Internal",
+    "cloud.google.com/load-balancer-type": "Internal",
+    "service.beta.kubernetes.io/oci-load-balancer-internal": "true",
+    "service.beta.kubernetes.io/openstack-internal-load-balancer": "true",
+}
+
+
+def _is_internal(annotations: dict) -> bool:
+    for key, wanted in INTERNAL_LOAD_BALANCER.items():
+        value = annotations.get(key)
+        if value is None:
+            continue
+        text = str(value).strip()
+        if (wanted is None and text.lower() not in ("false", "0", "")) or text.lower() == str(wanted).lower():
+            return True
+    return False
+
+
+@rule(
+    "KW-SVC-001", "medium", "Service exposed on every node (NodePort)", domain="workload",
+    rationale="A NodePort opens the service on every node's address, past any ingress controller, "
+              "authentication proxy or WAF in front of the cluster.",
+    remediation="spec:\n  type: ClusterIP  # expose it through an Ingress / Gateway instead",
+    nsa=(NSA_NETWORK,), mitre=("T1133", "T1190"),
+)
+def node_port(inventory: Inventory) -> Iterator[Hit]:
+    for service in inventory.of_kind("Service"):
+        if service.spec.get("type") == "NodePort":
+            yield Hit(service, ("spec", "type"), "the Service is of type NodePort")
+
+
+@rule(
+    "KW-SVC-002", "medium", "Service exposed through a LoadBalancer", domain="workload",
+    rationale="A LoadBalancer Service gets an external address: the workload is reachable from "
+              "outside the cluster, usually from the internet.",
+    remediation="spec:\n  type: ClusterIP  # or keep LoadBalancer with\n  loadBalancerSourceRanges: [\"10.0.0.0/8\"]",
+    nsa=(NSA_NETWORK,), mitre=("T1133", "T1190"),
+)
+def load_balancer(inventory: Inventory) -> Iterator[Hit]:
+    for service in inventory.of_kind("Service"):
+        if service.spec.get("type") != "LoadBalancer":
+            continue
+        if _is_internal(service.annotations):
+            yield Hit(service, ("spec", "type"), "the Service is an internal LoadBalancer", LOW)
+        elif as_list(service.spec.get("loadBalancerSourceRanges")):
+            yield Hit(service, ("spec", "loadBalancerSourceRanges"),
+                      "the Service is a LoadBalancer limited by loadBalancerSourceRanges", LOW)
+        else:
+            yield Hit(service, ("spec", "type"), "the Service is a LoadBalancer open to any source address")
+
+
+@rule(
+    "KW-SVC-003", "high", "Service with externalIPs", domain="workload",
+    rationale="Whoever may set externalIPs can make nodes capture traffic meant for any address, "
+              "including other services' (CVE-2020-8554, man in the middle).",
+    remediation="spec:\n  externalIPs: []  # remove; use a LoadBalancer or an Ingress",
+    nsa=(NSA_NETWORK,), mitre=("T1557",),
+)
+def external_ips(inventory: Inventory) -> Iterator[Hit]:
+    for service in inventory.of_kind("Service"):
+        addresses = [a for a in as_list(service.spec.get("externalIPs")) if isinstance(a, str)]
+        if addresses:
+            yield Hit(service, ("spec", "externalIPs"), f"the Service claims external IPs {', '.join(addresses)}")
