@@ -89,7 +89,11 @@ def build_inventory(
             return
         kind = obj["kind"]
         if kind.endswith("List") and isinstance(obj.get("items"), list):
+            item_kind = kind[: -len("List")]
             for i, item in enumerate(obj["items"]):
+                if item_kind and isinstance(item, dict) and "kind" not in item and "apiVersion" not in item:
+                    # kubectl's typed lists (PodList, NamespaceList) leave kind/apiVersion off items
+                    item = {**item, "kind": item_kind, "apiVersion": obj["apiVersion"]}
                 add(item, doc, (*prefix, "items", i))
             return
         namespace = None
