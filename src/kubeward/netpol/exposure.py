@@ -1,0 +1,119 @@
+"""Which workloads are reachable from outside the cluster through Services, Ingresses and
+OpenShift Routes: the ingress controller as a source, and the Service types that expose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubeward.model.resource import Resource, as_dict, as_list
+from kubeward.netpol import intervals as iv
+from kubeward.netpol.model import Workload
+
+ServicePort = dict
+
+
+@dataclass(slots=True)
+class Backend:
+    """A Service port an Ingress/Route sends traffic to: by number, by name, or every port."""
+
+    service: str
+    number: int | None = None
+    name: str | None = None
+    target: bool = False  # Route targetPort: a pod port number or a Service port name
+
+
+def _ingress_backends(ingress: Resource) -> list[Backend]:
+    spec = ingress.spec
+    raw = [as_dict(spec.get("defaultBackend") or spec.get("backend"))]
+    for rule in as_list(spec.get("rules")):
+        for path in as_list(as_dict(as_dict(rule).get("http")).get("paths")):
+            raw.append(as_dict(as_dict(path).get("backend")))
+    backends = []
+    for backend in raw:
+        service = as_dict(backend.get("service"))
+        if service:  # networking.k8s.io/v1
+            port = as_dict(service.get("port"))
+            name, number = service.get("name"), port.get("number")
+            port_name = port.get("name")
+        else:  # extensions/v1beta1
+            name, legacy = backend.get("serviceName"), backend.get("servicePort")
+            number = legacy if isinstance(legacy, int) else None
+            port_name = legacy if isinstance(legacy, str) else None
+        if isinstance(name, str):
+            backends.append(Backend(name, number if isinstance(number, int) else None,
+                                    port_name if isinstance(port_name, str) else None))
+    return backends
+
+
+def _route_backends(route: Resource) -> list[Backend]:
+    spec = route.spec
+    target = as_dict(spec.get("port")).get("targetPort")
+    backends = []
+    for to in [as_dict(spec.get("to")), *map(as_dict, as_list(spec.get("alternateBackends")))]:
+        if to.get("kind", "Service") == "Service" and isinstance(to.get("name"), str):
+            backends.append(Backend(to["name"], target if isinstance(target, int) else None,
+                                    target if isinstance(target, str) else None, target=True))
+    return backends
+
+
+def service_selects(service: Resource, workload: Workload) -> bool:
+    selector = as_dict(service.spec.get("selector"))
+    if not selector or workload.namespace != service.namespace:
+        return False
+    return all(workload.labels.get(str(k)) == str(v) for k, v in selector.items())
+
+
+def _target_ports(service: Resource, backend: Backend, workload: Workload) -> iv.Intervals:
+    """Pod TCP ports a backend reaches on one workload (named target ports resolved on it)."""
+    found: list[tuple[int, int]] = []
+    for port in as_list(service.spec.get("ports")):
+        port = as_dict(port)
+        if port.get("protocol", "TCP") != "TCP":
+            continue
+        target = port.get("targetPort", port.get("port"))
+        if backend.target:
+            chosen = backend.number is None and backend.name is None or (
+                backend.name is not None and port.get("name") == backend.name) or (
+                backend.number is not None and target == backend.number)
+        else:
+            chosen = backend.number is None and backend.name is None or (
+                backend.number is not None and port.get("port") == backend.number) or (
+                backend.name is not None and port.get("name") == backend.name)
+        if not chosen:
+            continue
+        if isinstance(target, str):
+            resolved = workload.named_ports.get(target)
+            if resolved is None or resolved[0] != "TCP":
+                continue
+            target = resolved[1]
+        if isinstance(target, int) and 1 <= target <= 65535:
+            found.append((target, target))
+    return iv.normalize(found)
+
+
+def ingress_controller_targets(connectivity) -> list[tuple[Workload, iv.Conn]]:
+    """Workloads an Ingress or Route exposes, with the TCP ports the ingress controller may use:
+    the Service target ports the ingress policies of the workload allow from an arbitrary pod
+    (the controller's own labels are unknown). Lines with nothing left are dropped."""
+    inventory = connectivity.inventory
+    services = {(s.namespace, s.name): s for s in inventory.of_kind("Service")}
+    exposed: dict[int, iv.Intervals] = {}
+    sources = [(r, _ingress_backends(r)) for r in inventory.of_kind("Ingress")]
+    sources += [(r, _route_backends(r)) for r in inventory.of_kind("Route") if r.group == "route.openshift.io"]
+    for resource, backends in sources:
+        for backend in backends:
+            service = services.get((resource.namespace, backend.service))
+            if service is None:
+                continue
+            for index, workload in enumerate(connectivity.workloads):
+                if service_selects(service, workload):
+                    ports = _target_ports(service, backend, workload)
+                    exposed[index] = iv.union(exposed.get(index, iv.EMPTY), ports)
+    result = []
+    for index in sorted(exposed, key=lambda i: connectivity.workloads[i].key):
+        workload = connectivity.workloads[index]
+        allowed = connectivity.between("{ingress-controller}", workload)[0]
+        conn = iv.conn_intersect(iv.conn_of("TCP", exposed[index]), allowed)
+        if conn != iv.NO_CONN:
+            result.append((workload, conn))
+    return result

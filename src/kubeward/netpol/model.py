@@ -1,0 +1,515 @@
+"""What the connectivity engine reasons about, read from an inventory: workloads (peers),
+namespaces, and policies of the three tiers normalized to one rule shape.
+
+Every problem in an object becomes an `Issue` naming the object and field; the object is kept
+with the faulty part allowing nothing (as the API would never have admitted it, the safest
+reading is the one that grants no access).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kubeward.model.inventory import Inventory
+from kubeward.model.podspec import TEMPLATE_PATHS, WORKLOAD_KINDS, pod_template
+from kubeward.model.resource import Path, Resource, as_dict, as_list
+from kubeward.netpol import intervals as iv
+from kubeward.netpol.selectors import SELECT_ALL, Selector, SelectorError, parse_selector
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+ANP_KIND, BANP_KIND, NP_KIND = "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "NetworkPolicy"
+TIER_ANP, TIER_NP, TIER_BANP = 0, 1, 2
+ALLOW, DENY, PASS = "Allow", "Deny", "Pass"
+
+
+@dataclass(slots=True)
+class Issue:
+    """A problem in an input object: shown by the commands and reported by the scan."""
+
+    resource: Resource | None
+    path: Path
+    message: str
+
+    def text(self) -> str:
+        where = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in self.path).replace(".[", "[")
+        subject = self.resource.display() if self.resource is not None else "input"
+        return f"{subject}: {where}: {self.message}" if where else f"{subject}: {self.message}"
+
+
+# --- workloads ------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class Workload:
+    namespace: str
+    name: str
+    kind: str
+    labels: dict[str, str]
+    named_ports: dict[str, tuple[str, int]]  # container port name -> (protocol, port)
+    host_network: bool
+    host_ports: list[tuple[str, int]]
+    resources: list[Resource] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}[{self.kind}]"
+
+    @property
+    def short(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def resource(self) -> Resource:
+        return self.resources[0]
+
+
+def _container_ports(spec: dict) -> tuple[dict[str, tuple[str, int]], list[tuple[str, int]]]:
+    named: dict[str, tuple[str, int]] = {}
+    host_ports: list[tuple[str, int]] = []
+    for container in as_list(spec.get("containers")):
+        for port in as_list(as_dict(container).get("ports")):
+            port = as_dict(port)
+            number = port.get("containerPort")
+            protocol = port.get("protocol") if port.get("protocol") in iv.PROTOCOLS else "TCP"
+            if isinstance(port.get("name"), str) and isinstance(number, int):
+                named.setdefault(port["name"], (protocol, number))
+            if isinstance(port.get("hostPort"), int) and port["hostPort"] > 0:
+                host_ports.append((protocol, port["hostPort"]))
+    return named, host_ports
+
+
+def _controller(resource: Resource) -> dict | None:
+    for owner in as_list(resource.metadata.get("ownerReferences")):
+        owner = as_dict(owner)
+        if owner.get("controller") is True and isinstance(owner.get("name"), str):
+            return owner
+    return None
+
+
+def _not_scheduled(pod: Resource) -> bool:
+    status = as_dict(pod.obj.get("status"))
+    if not status:
+        return False  # a manifest: a pod to be
+    return not status.get("hostIP") or not (as_list(status.get("podIPs")) or status.get("podIP"))
+
+
+def collect_workloads(inventory: Inventory) -> list[Workload]:
+    """One peer per workload: controllers by their template; pods under their controlling
+    owner (all pods of one owner are one peer), or by their own name when they have none or
+    are static (owned by a Node). Objects whose controller is in the scan are left to it."""
+    present = {(r.kind, r.namespace, r.name) for r in inventory.of_kind(*WORKLOAD_KINDS)}
+    found: dict[str, Workload] = {}
+    for resource in inventory.of_kind(*(k for k in TEMPLATE_PATHS if k != "PodTemplate")):
+        owner = _controller(resource)
+        if owner is not None and (owner.get("kind"), resource.namespace, owner["name"]) in present:
+            continue
+        name, kind = resource.name, resource.kind
+        if resource.kind == "Pod":
+            if _not_scheduled(resource):
+                continue
+            if owner is not None and owner.get("kind") != "Node":
+                name = owner["name"]
+                kind = owner["kind"] if isinstance(owner.get("kind"), str) and owner["kind"] else "Pod"
+        template = pod_template(resource)
+        if template is None:
+            continue
+        workload_key = f"{resource.namespace}/{name}[{kind}]"
+        if workload_key in found:
+            found[workload_key].resources.append(resource)
+            continue
+        named, host_ports = _container_ports(template.spec)
+        labels = {str(k): str(v) for k, v in as_dict(template.metadata.get("labels")).items()}
+        found[workload_key] = Workload(resource.namespace or "default", name, kind, labels, named,
+                                       template.spec.get("hostNetwork") is True, host_ports, [resource])
+    return list(found.values())
+
+
+def namespace_labels(inventory: Inventory, names: set[str]) -> dict[str, dict[str, str]]:
+    """Labels of every namespace: the scan's Namespace objects plus implicit ones for names the
+    other objects use; every namespace carries kubernetes.io/metadata.name as the API sets it."""
+    labels: dict[str, dict[str, str]] = {}
+    for namespace in inventory.of_kind("Namespace"):
+        labels[namespace.name] = {**namespace.labels, NAMESPACE_NAME_LABEL: namespace.name}
+    for name in names:
+        labels.setdefault(name, {NAMESPACE_NAME_LABEL: name})
+    return labels
+
+
+# --- policies -----------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PodPeer:
+    """Pods matching `pod_selector` in the namespaces matching `namespace_selector`, or, when
+    that is None, in the namespace `namespace` only."""
+
+    namespace_selector: Selector | None
+    pod_selector: Selector
+    namespace: str | None = None
+
+    def describe(self) -> str:
+        pods = "all pods" if self.pod_selector.selects_all else f"pods {self.pod_selector.describe()}"
+        if self.namespace_selector is None:
+            return f"{pods} in namespace {self.namespace}"
+        if self.namespace_selector.selects_all:
+            return f"{pods} in every namespace"
+        return f"{pods} in namespaces {self.namespace_selector.describe()}"
+
+
+@dataclass(frozen=True, slots=True)
+class PortSpec:
+    """One `ports` entry: numbers (a range) of one protocol, or a container port name.
+    protocol None with a name means any protocol the named port has (AdminNetworkPolicy)."""
+
+    protocol: str | None
+    ports: iv.Intervals = iv.EMPTY
+    name: str | None = None
+
+    def conn_for(self, named_ports: dict[str, tuple[str, int]] | None) -> iv.Conn:
+        if self.name is None:
+            return iv.conn_of(self.protocol or "TCP", self.ports)
+        resolved = (named_ports or {}).get(self.name)
+        if resolved is None or (self.protocol is not None and resolved[0] != self.protocol):
+            return iv.NO_CONN
+        return iv.conn_of(resolved[0], ((resolved[1], resolved[1]),))
+
+
+@dataclass(eq=False)
+class PolicyRule:
+    policy: "Policy"
+    direction: str  # ingress | egress
+    index: int
+    action: str  # Allow | Deny | Pass (NetworkPolicy rules always Allow)
+    all_peers: bool  # `from`/`to` absent or empty in a NetworkPolicy
+    pod_peers: list[PodPeer]
+    ip_set: iv.Intervals
+    ports: list[PortSpec] | None  # None: every port
+    path: Path
+    ip_bounds: tuple[tuple[int, int], ...] = ()  # each block's own intervals, unmerged: the cut points
+
+    @property
+    def named(self) -> bool:
+        return any(p.name is not None for p in self.ports or ())
+
+    def conn_for(self, named_ports: dict[str, tuple[str, int]] | None) -> iv.Conn:
+        if self.ports is None:
+            return iv.ALL_CONN
+        conn = iv.NO_CONN
+        for port in self.ports:
+            conn = iv.conn_union(conn, port.conn_for(named_ports))
+        return conn
+
+    def label(self) -> str:
+        name = self.policy.rule_names.get((self.direction, self.index))
+        suffix = f" ({name})" if name else ""
+        return f"{self.policy.label()} {self.direction}[{self.index}]{suffix}"
+
+
+@dataclass(eq=False)
+class Policy:
+    resource: Resource
+    tier: int
+    priority: int
+    subject: PodPeer
+    ingress: list[PolicyRule] | None  # None: the policy does not govern this direction
+    egress: list[PolicyRule] | None
+    rule_names: dict = field(default_factory=dict)
+
+    @property
+    def namespace(self) -> str | None:
+        return self.resource.namespace
+
+    def label(self) -> str:
+        return self.resource.display()
+
+
+def _port_range(value: object, end: object) -> iv.Intervals | str:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+        return f"port {value!r} is not a port number (1-65535)"
+    if end is None:
+        return ((value, value),)
+    if not isinstance(end, int) or isinstance(end, bool) or not value <= end <= 65535:
+        return f"endPort {end!r} must be a port number >= port {value}"
+    return ((value, end),)
+
+
+class PolicyReader:
+    """Normalizes NetworkPolicy / AdminNetworkPolicy / BaselineAdminNetworkPolicy objects."""
+
+    def __init__(self) -> None:
+        self.issues: list[Issue] = []
+        self._bounds: list[tuple[int, int]] = []  # cidrs and excepts of the rule being read
+
+    def issue(self, resource: Resource, path: Path, message: str) -> None:
+        self.issues.append(Issue(resource, path, message))
+
+    def selector(self, resource: Resource, path: Path, data: object) -> Selector | None:
+        try:
+            return parse_selector(data)
+        except SelectorError as exc:
+            sub = tuple(exc.field.replace("]", "").replace("[", ".").split(".")) if exc.field else ()
+            sub = tuple(int(s) if s.isdigit() else s for s in sub)
+            self.issue(resource, (*path, *sub), f"{exc} (the selector matches nothing)")
+            return None
+
+    def _take_bounds(self) -> tuple[tuple[int, int], ...]:
+        """External peers split where each block starts and ends; two adjacent blocks stay
+        two peers, so the boundaries are kept per block rather than from the merged set."""
+        taken, self._bounds = tuple(self._bounds), []
+        return taken
+
+    def _cidr(self, resource: Resource, path: Path, text: object) -> tuple[int, int] | None:
+        if isinstance(text, str):
+            try:
+                return iv.cidr_interval(text)
+            except ValueError:
+                pass
+        self.issue(resource, path, f"invalid CIDR {text!r} (the block matches nothing)")
+        return None
+
+    def ip_set(self, resource: Resource, path: Path, cidr: object, excepts: object = None) -> iv.Intervals:
+        """The addresses of a CIDR minus its `except` CIDRs; an invalid block matches nothing."""
+        whole = self._cidr(resource, (*path, "cidr") if excepts is not None or path[-1] == "ipBlock" else path, cidr)
+        if whole is None:
+            return iv.EMPTY
+        if excepts is not None and not isinstance(excepts, list):
+            self.issue(resource, (*path, "except"), "must be a list of CIDRs (the block matches nothing)")
+            return iv.EMPTY
+        block: iv.Intervals = (whole,)
+        for i, text in enumerate(excepts or []):
+            hole = self._cidr(resource, (*path, "except", i), text)
+            if hole is None:
+                return iv.EMPTY
+            if not (whole[0] <= hole[0] and hole[1] <= whole[1]):
+                self.issue(resource, (*path, "except", i), f"{text} is not inside cidr {cidr} (the block matches nothing)")
+                return iv.EMPTY
+            block = iv.subtract(block, (hole,))
+        self._bounds.extend(block)
+        return block
+
+    # NetworkPolicy ------------------------------------------------------------------------
+
+    def network_policy(self, resource: Resource) -> Policy | None:
+        spec = resource.spec
+        if not isinstance(resource.obj.get("spec"), dict):
+            self.issue(resource, ("spec",), "missing or not an object; the policy is ignored")
+            return None
+        namespace = resource.namespace or "default"
+        if "podSelector" not in spec:
+            self.issue(resource, ("spec", "podSelector"), "missing (required); read as {} (every pod of the namespace)")
+        selector = self.selector(resource, ("spec", "podSelector"), spec.get("podSelector"))
+        subject = PodPeer(None, selector if selector is not None else SELECT_ALL, namespace)
+        types = spec.get("policyTypes")
+        if types is None:
+            types = ["Ingress", "Egress"] if spec.get("egress") is not None else ["Ingress"]
+        elif not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types):
+            self.issue(resource, ("spec", "policyTypes"), f"must list Ingress and/or Egress, got {types!r}; read as [Ingress]")
+            types = ["Ingress"]
+        policy = Policy(resource, TIER_NP, 0, subject, None, None)
+        if selector is None:  # a subject that cannot be read must not isolate anything
+            subject = PodPeer(None, Selector((("", "In", frozenset()),)), namespace)
+            policy.subject = subject
+        if "Ingress" in types:
+            policy.ingress = self._np_rules(resource, policy, "ingress", "from", namespace)
+        if "Egress" in types:
+            policy.egress = self._np_rules(resource, policy, "egress", "to", namespace)
+        return policy
+
+    def _np_rules(self, resource: Resource, policy: Policy, direction: str, peers_field: str, namespace: str) -> list[PolicyRule]:
+        rules_data = resource.spec.get(direction)
+        if rules_data is None:
+            return []
+        if not isinstance(rules_data, list):
+            self.issue(resource, ("spec", direction), "must be a list of rules; no rule read")
+            return []
+        rules = []
+        for i, data in enumerate(rules_data):
+            path: Path = ("spec", direction, i)
+            if not isinstance(data, dict):
+                self.issue(resource, path, "must be an object; the rule allows nothing")
+                continue
+            peers_data = data.get(peers_field)
+            pod_peers: list[PodPeer] = []
+            ip_set: iv.Intervals = iv.EMPTY
+            all_peers = peers_data is None or peers_data == []
+            if not all_peers and not isinstance(peers_data, list):
+                self.issue(resource, (*path, peers_field), "must be a list of peers; the rule allows nothing")
+                peers_data = []
+            for j, peer in enumerate(peers_data or []):
+                peer_path = (*path, peers_field, j)
+                if not isinstance(peer, dict):
+                    self.issue(resource, peer_path, "must be an object; the peer matches nothing")
+                    continue
+                if "ipBlock" in peer:
+                    if "podSelector" in peer or "namespaceSelector" in peer:
+                        self.issue(resource, peer_path, "ipBlock cannot be combined with selectors; the peer matches nothing")
+                        continue
+                    block = as_dict(peer.get("ipBlock"))
+                    ip_set = iv.union(ip_set, self.ip_set(resource, (*peer_path, "ipBlock"), block.get("cidr"), block.get("except")))
+                    continue
+                if "podSelector" not in peer and "namespaceSelector" not in peer:
+                    self.issue(resource, peer_path, "names no podSelector, namespaceSelector or ipBlock; the peer matches nothing")
+                    continue
+                pods = self.selector(resource, (*peer_path, "podSelector"), peer.get("podSelector"))
+                if "namespaceSelector" in peer:
+                    namespaces = self.selector(resource, (*peer_path, "namespaceSelector"), peer.get("namespaceSelector"))
+                    if pods is not None and namespaces is not None:
+                        pod_peers.append(PodPeer(namespaces, pods))
+                elif pods is not None:
+                    pod_peers.append(PodPeer(None, pods, namespace))
+            ports = self._np_ports(resource, path, data.get("ports"))
+            rules.append(PolicyRule(policy, direction, i, ALLOW, all_peers, pod_peers, ip_set, ports, path, self._take_bounds()))
+        return rules
+
+    def _np_ports(self, resource: Resource, path: Path, data: object) -> list[PortSpec] | None:
+        if data is None or data == []:
+            return None
+        if not isinstance(data, list):
+            self.issue(resource, (*path, "ports"), "must be a list; the rule allows nothing")
+            return []
+        ports = []
+        for k, entry in enumerate(data):
+            port_path = (*path, "ports", k)
+            if not isinstance(entry, dict):
+                self.issue(resource, port_path, "must be an object; the entry allows nothing")
+                continue
+            protocol = entry.get("protocol", "TCP")
+            if protocol not in iv.PROTOCOLS:
+                self.issue(resource, (*port_path, "protocol"), f"unknown protocol {protocol!r} (TCP, UDP or SCTP); the entry allows nothing")
+                continue
+            port = entry.get("port")
+            if port is None:
+                if entry.get("endPort") is not None:
+                    self.issue(resource, (*port_path, "endPort"), "endPort needs port; the entry allows nothing")
+                    continue
+                ports.append(PortSpec(protocol, iv.ALL_PORTS))
+            elif isinstance(port, str):
+                if entry.get("endPort") is not None:
+                    self.issue(resource, (*port_path, "endPort"), "endPort cannot follow a named port; the entry allows nothing")
+                    continue
+                ports.append(PortSpec(protocol, name=port))
+            else:
+                numbers = _port_range(port, entry.get("endPort"))
+                if isinstance(numbers, str):
+                    self.issue(resource, port_path, f"{numbers}; the entry allows nothing")
+                    continue
+                ports.append(PortSpec(protocol, numbers))
+        return ports
+
+    # AdminNetworkPolicy / BaselineAdminNetworkPolicy ---------------------------------------
+
+    def admin_policy(self, resource: Resource) -> Policy | None:
+        spec = resource.spec
+        tier = TIER_ANP if resource.kind == ANP_KIND else TIER_BANP
+        priority = 0
+        if tier == TIER_ANP:
+            priority = spec.get("priority")
+            if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 1000:
+                self.issue(resource, ("spec", "priority"), f"must be an integer 0-1000, got {priority!r}; the policy is ignored")
+                return None
+        subject = self._admin_pods(resource, ("spec", "subject"), spec.get("subject"))
+        if subject is None:
+            self.issue(resource, ("spec", "subject"), "missing or unreadable; the policy is ignored")
+            return None
+        policy = Policy(resource, tier, priority, subject, [], [])
+        policy.ingress = self._admin_rules(resource, policy, "ingress", "from")
+        policy.egress = self._admin_rules(resource, policy, "egress", "to")
+        return policy
+
+    def _admin_pods(self, resource: Resource, path: Path, data: object) -> PodPeer | None:
+        """A `namespaces: selector` or `pods: {namespaceSelector, podSelector}` subject or peer."""
+        data = as_dict(data)
+        if "namespaces" in data:
+            namespaces = self.selector(resource, (*path, "namespaces"), data.get("namespaces"))
+            return PodPeer(namespaces, SELECT_ALL) if namespaces is not None else None
+        if "pods" in data:
+            pods_data = as_dict(data.get("pods"))
+            namespaces = self.selector(resource, (*path, "pods", "namespaceSelector"), pods_data.get("namespaceSelector"))
+            pods = self.selector(resource, (*path, "pods", "podSelector"), pods_data.get("podSelector"))
+            if namespaces is None or pods is None:
+                return None
+            return PodPeer(namespaces, pods)
+        return None
+
+    def _admin_rules(self, resource: Resource, policy: Policy, direction: str, peers_field: str) -> list[PolicyRule]:
+        rules = []
+        actions = (ALLOW, DENY, PASS) if policy.tier == TIER_ANP else (ALLOW, DENY)
+        for i, data in enumerate(as_list(resource.spec.get(direction))):
+            path: Path = ("spec", direction, i)
+            data = as_dict(data)
+            action = data.get("action")
+            if action not in actions:
+                self.issue(resource, (*path, "action"), f"must be one of {', '.join(actions)}, got {action!r}; the rule is ignored")
+                continue
+            if isinstance(data.get("name"), str):
+                policy.rule_names[(direction, i)] = data["name"]
+            pod_peers: list[PodPeer] = []
+            ip_set: iv.Intervals = iv.EMPTY
+            peers = data.get(peers_field)
+            if not isinstance(peers, list) or not peers:
+                self.issue(resource, (*path, peers_field), "must list at least one peer; the rule is ignored")
+                continue
+            for j, peer in enumerate(peers):
+                peer_path = (*path, peers_field, j)
+                peer = as_dict(peer)
+                if "networks" in peer and direction == "egress":
+                    for k, cidr in enumerate(as_list(peer.get("networks"))):
+                        ip_set = iv.union(ip_set, self.ip_set(resource, (*peer_path, "networks", k), cidr))
+                elif "nodes" in peer and direction == "egress":
+                    self.issue(resource, (*peer_path, "nodes"), "node peers are not modelled (nodes are not in the connectivity map); the peer matches nothing")
+                else:
+                    found = self._admin_pods(resource, peer_path, peer)
+                    if found is None:
+                        self.issue(resource, peer_path, "names no namespaces or pods peer kubeward can read; the peer matches nothing")
+                    else:
+                        pod_peers.append(found)
+            ports = self._admin_ports(resource, path, data.get("ports"))
+            rules.append(PolicyRule(policy, direction, i, action, False, pod_peers, ip_set, ports, path, self._take_bounds()))
+        return rules
+
+    def _admin_ports(self, resource: Resource, path: Path, data: object) -> list[PortSpec] | None:
+        if data is None:
+            return None
+        ports = []
+        for k, entry in enumerate(as_list(data)):
+            port_path = (*path, "ports", k)
+            entry = as_dict(entry)
+            if isinstance(entry.get("namedPort"), str):
+                ports.append(PortSpec(None, name=entry["namedPort"]))
+            elif "portNumber" in entry:
+                number = as_dict(entry.get("portNumber"))
+                protocol = number.get("protocol", "TCP")
+                numbers = _port_range(number.get("port"), None)
+                if protocol not in iv.PROTOCOLS or isinstance(numbers, str):
+                    self.issue(resource, (*port_path, "portNumber"), f"needs a protocol (TCP, UDP, SCTP) and a port number; the entry allows nothing")
+                    continue
+                ports.append(PortSpec(protocol, numbers))
+            elif "portRange" in entry:
+                span = as_dict(entry.get("portRange"))
+                protocol = span.get("protocol", "TCP")
+                numbers = _port_range(span.get("start"), span.get("end"))
+                if protocol not in iv.PROTOCOLS or isinstance(numbers, str):
+                    self.issue(resource, (*port_path, "portRange"), f"needs a protocol and start <= end port numbers; the entry allows nothing")
+                    continue
+                ports.append(PortSpec(protocol, numbers))
+            else:
+                self.issue(resource, port_path, "names no portNumber, namedPort or portRange; the entry allows nothing")
+        return ports
+
+
+def read_policies(inventory: Inventory) -> tuple[list[Policy], list[Issue]]:
+    reader = PolicyReader()
+    policies: list[Policy] = []
+    for resource in inventory.of_kind(NP_KIND):
+        if resource.group != "networking.k8s.io":
+            continue
+        policy = reader.network_policy(resource)
+        if policy is not None:
+            policies.append(policy)
+    for resource in inventory.of_kind(ANP_KIND, BANP_KIND):
+        policy = reader.admin_policy(resource)
+        if policy is not None:
+            policies.append(policy)
+    banps = [p for p in policies if p.tier == TIER_BANP]
+    if len(banps) > 1:
+        reader.issue(banps[1].resource, ("metadata", "name"),
+                     "only one BaselineAdminNetworkPolicy (named default) exists in a cluster; all are applied here")
+    return policies, reader.issues
