@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubeward.model.apiresources import APIResource, ResourceTable
-from kubeward.model.inventory import Inventory
+from kubeward.model.inventory import DEFAULT_NAMESPACE, Inventory
 from kubeward.model.resource import as_dict, as_list
 from kubeward.rbac.match import ALL, Request
 
@@ -62,8 +62,9 @@ def is_cluster_scoped(inventory: Inventory, group: str, resource: str) -> bool:
 
 
 def resolve_request(inventory: Inventory, verb: str, target: str, subresource: str = "",
-                    namespace: str = "") -> Resolved:
-    """`namespace` "" asks across all namespaces; it is dropped for cluster-scoped resources."""
+                    namespace: str | None = None) -> Resolved:
+    """`namespace` None means kubectl's default namespace, "" all namespaces; it is dropped for
+    cluster-scoped resources and URLs (with a warning when it was given)."""
     if target.startswith("/"):
         warnings = ("a namespace does not apply to a non-resource URL; ignored",) if namespace else ()
         return Resolved(Request(verb, path=target), warnings)
@@ -84,7 +85,10 @@ def resolve_request(inventory: Inventory, verb: str, target: str, subresource: s
             if not cluster:
                 warnings.append(f"resource type {type_part!r} is not known; taken as written "
                                 f"(resource {resource!r} in {'group ' + repr(group) if group else 'the core group'})")
-    if cluster and namespace:
-        warnings.append(f"{resource} is cluster-scoped: namespace {namespace!r} ignored")
+    if cluster:
+        if namespace:
+            warnings.append(f"{resource} is cluster-scoped: namespace {namespace!r} ignored")
         namespace = ""
+    elif namespace is None:
+        namespace = DEFAULT_NAMESPACE
     return Resolved(Request(verb, namespace, group, resource, subresource, name), tuple(warnings))

@@ -1,1 +1,236 @@
-"""Rules of this domain, registered in the catalogue on import."""
+"""RBAC rules of the catalogue: who holds a dangerous permission (and what it leads to), RBAC
+hygiene, and malformed RBAC objects. The analysis runs once per inventory (kubeward.rbac.risks);
+each rule reports its part. Bindings that are untouched bootstrap defaults are not reported."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from kubeward.model.inventory import Inventory
+from kubeward.rbac.defaults import bootstrap_objects, is_untouched_default
+from kubeward.rbac.index import rbac_index
+from kubeward.rbac.match import ALL
+from kubeward.rbac.resolve import is_cluster_scoped
+from kubeward.rbac.risks import risk_analysis
+from kubeward.rules.catalogue import rule
+from kubeward.rules.model import Hit
+
+AGGREGATE_LABEL_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"
+NSA_AUTHZ = "Kubernetes Hardening Guidance: Authentication and authorization (RBAC)"
+
+
+def _risk_hits(inventory: Inventory, key: str) -> Iterator[Hit]:
+    for hit in risk_analysis(inventory).of(key):
+        path = ("subjects", hit.subject.index) if hit.subject is not None else ("roleRef",)
+        yield Hit(hit.binding.resource, path, hit.message, hit.severity, extra={"risk": key, **hit.extra})
+
+
+def _risk_rule(id_: str, key: str, severity: str, title: str, rationale: str, remediation: str, **refs):
+    @rule(id_, severity, title, rationale=rationale, remediation=remediation, domain="rbac", **refs)
+    def check(inventory: Inventory) -> Iterator[Hit]:
+        return _risk_hits(inventory, key)
+    check.__name__ = f"check_{key.replace('-', '_')}"
+    return check
+
+
+REMOVE_SUBJECT = ("Remove the subject from the binding (or delete the binding), and grant a Role with only the "
+                  "verbs and resources the workload needs, e.g.\n"
+                  "rules:\n- apiGroups: [\"\"]\n  resources: [\"configmaps\"]\n  resourceNames: [\"my-config\"]\n  verbs: [\"get\"]")
+
+_risk_rule("KW-RBAC-001", "admin", "critical", "Subject is bound to cluster-admin (or a full wildcard role)",
+           "Full control: read every secret, run privileged pods on every node, rewrite RBAC; in a RoleBinding, "
+           "every secret, pod and token of the namespace.",
+           "Bind a role listing only the needed resources and verbs instead of cluster-admin:\n"
+           "roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: app-minimal",
+           cis=("5.1.1",), nsa=(NSA_AUTHZ,), mitre=("T1078", "T1098.006"))
+_risk_rule("KW-RBAC-002", "wildcard", "high", "Role grants wildcard verbs or resources",
+           "A `*` grants every verb/resource, present and future (secrets, exec, escalate, CRDs added later).",
+           "List verbs and resources explicitly:\nrules:\n- apiGroups: [\"apps\"]\n  resources: [\"deployments\"]\n"
+           "  verbs: [\"get\", \"list\", \"watch\"]",
+           cis=("5.1.3",), nsa=(NSA_AUTHZ,), mitre=("T1078",))
+_risk_rule("KW-RBAC-003", "secrets", "high", "Subject can read secrets",
+           "Secrets hold ServiceAccount tokens and credentials: reading them means acting as those identities; "
+           "in kube-system or cluster-wide that includes controller tokens, i.e. cluster-admin.",
+           "Drop get/list/watch on secrets, or restrict to named secrets (list/watch cannot be restricted):\n"
+           "- apiGroups: [\"\"]\n  resources: [\"secrets\"]\n  resourceNames: [\"my-app-secret\"]\n  verbs: [\"get\"]",
+           cis=("5.1.2",), nsa=(NSA_AUTHZ,), mitre=("T1552.007", "T1528"))
+_risk_rule("KW-RBAC-004", "workloads", "high", "Subject can create or update pods or pod controllers",
+           "Creating a pod lets it mount any ServiceAccount of the namespace, a hostPath, or run privileged: "
+           "the namespace's tokens, then the node, then the cluster.",
+           "Remove create/update/patch on pods and controllers from the role, or confine the namespace with "
+           "Pod Security admission:\nmetadata:\n  labels:\n    pod-security.kubernetes.io/enforce: restricted",
+           cis=("5.1.4",), nsa=(NSA_AUTHZ,), mitre=("T1610", "T1611"))
+_risk_rule("KW-RBAC-005", "exec", "high", "Subject can exec, attach or port-forward into pods",
+           "A shell in a pod reads its mounted token and secrets and reaches what the pod reaches.",
+           "Remove pods/exec, pods/attach and pods/portforward from the role's resources.",
+           nsa=(NSA_AUTHZ,), mitre=("T1609",))
+_risk_rule("KW-RBAC-006", "escalate", "critical", "Subject can escalate or bind roles",
+           "`bind`/`escalate` lift RBAC's escalation check: the subject can grant itself any permission, up to cluster-admin.",
+           "Remove the `bind` and `escalate` verbs on roles/clusterroles from the role.",
+           cis=("5.1.8",), nsa=(NSA_AUTHZ,), mitre=("T1098.006",))
+_risk_rule("KW-RBAC-007", "impersonate", "critical", "Subject can impersonate users, groups, service accounts or uids",
+           "Impersonating system:masters or a privileged ServiceAccount makes every request cluster-admin.",
+           "Remove `impersonate`, or restrict it with resourceNames to the exact identities needed:\n"
+           "- apiGroups: [\"\"]\n  resources: [\"users\"]\n  resourceNames: [\"jane\"]\n  verbs: [\"impersonate\"]",
+           cis=("5.1.8",), nsa=(NSA_AUTHZ,), mitre=("T1078",))
+_risk_rule("KW-RBAC-008", "tokens", "high", "Subject can create ServiceAccount tokens",
+           "TokenRequest mints a token for any ServiceAccount it may name: it becomes the most privileged one.",
+           "Remove `create` on serviceaccounts/token, or restrict it with resourceNames.",
+           cis=("5.1.13",), nsa=(NSA_AUTHZ,), mitre=("T1528",))
+_risk_rule("KW-RBAC-009", "csr", "high", "Subject can approve or sign CertificateSigningRequests",
+           "Approving a CSR with O=system:masters yields a client certificate that is cluster-admin and cannot be revoked.",
+           "Remove update on certificatesigningrequests/approval and /status and the approve/sign verbs on signers.",
+           cis=("5.1.11",), nsa=(NSA_AUTHZ,), mitre=("T1078", "T1649"))
+_risk_rule("KW-RBAC-010", "nodes-proxy", "critical", "Subject can use nodes/proxy",
+           "nodes/proxy reaches the kubelet API directly: exec in any pod of the node, bypassing audit and admission.",
+           "Remove nodes/proxy from the role's resources.",
+           cis=("5.1.10",), nsa=(NSA_AUTHZ,), mitre=("T1609", "T1611"))
+_risk_rule("KW-RBAC-011", "webhooks", "high", "Subject can write admission webhook configurations",
+           "A mutating webhook rewrites every new pod (inject containers, steal tokens); removing validating ones disables policy.",
+           "Remove create/update/patch on mutatingwebhookconfigurations and validatingwebhookconfigurations.",
+           cis=("5.1.12",), nsa=(NSA_AUTHZ,), mitre=("T1562.001", "T1610"))
+_risk_rule("KW-RBAC-012", "persistentvolumes", "high", "Subject can create PersistentVolumes",
+           "A hostPath PersistentVolume mounts the node's filesystem into a pod: node compromise.",
+           "Remove `create` on persistentvolumes; let a StorageClass provision volumes.",
+           cis=("5.1.9",), nsa=(NSA_AUTHZ,), mitre=("T1611",))
+_risk_rule("KW-RBAC-013", "nodes", "medium", "Subject can patch nodes or nodes/status",
+           "Changing node labels or taints attracts sensitive pods to a node the attacker controls.",
+           "Remove patch/update on nodes and nodes/status.",
+           nsa=(NSA_AUTHZ,), mitre=("T1610",))
+_risk_rule("KW-RBAC-014", "events", "low", "Subject can delete or modify events",
+           "Deleting or rewriting events hides an intrusion from responders.",
+           "Grant events `create` only:\n- apiGroups: [\"\", \"events.k8s.io\"]\n  resources: [\"events\"]\n  verbs: [\"create\"]",
+           nsa=(NSA_AUTHZ,), mitre=("T1070",))
+_risk_rule("KW-RBAC-015", "public", "high", "Binding grants permissions to anonymous or all authenticated users",
+           "system:anonymous, system:unauthenticated and system:authenticated mean anyone who reaches the API server "
+           "(with any valid token, including every pod's ServiceAccount).",
+           "Remove the subject:\nsubjects:\n- kind: Group\n  name: system:authenticated  # delete this entry",
+           cis=("5.1.7",), nsa=(NSA_AUTHZ,), mitre=("T1078.001",))
+_risk_rule("KW-RBAC-016", "default-sa", "medium", "A namespace's default ServiceAccount is granted permissions",
+           "Every pod that names no ServiceAccount runs as `default`: any of them holds these permissions.",
+           "Bind a dedicated ServiceAccount instead and set it in the pod:\nspec:\n  serviceAccountName: my-app",
+           cis=("5.1.5",), nsa=(NSA_AUTHZ,), mitre=("T1078.001",))
+_risk_rule("KW-RBAC-017", "rbac-write", "high", "Subject can write RBAC roles or bindings",
+           "Writing bindings lets it bind any role whose permissions it holds (any role with bind/escalate).",
+           "Remove create/update/patch on roles, rolebindings, clusterroles and clusterrolebindings.",
+           cis=("5.1.8",), nsa=(NSA_AUTHZ,), mitre=("T1098.006",))
+
+
+def _exists_in_real_cluster(key: tuple) -> bool:
+    """A role every cluster has (bootstrap policy) exists even if the scan does not hold it."""
+    kind, namespace, name = key
+    return (kind, namespace, name) in bootstrap_objects()
+
+
+@rule("KW-RBAC-020", "low", "Binding references a role that does not exist",
+      rationale="It grants nothing today, but whoever later creates a role of that name silently gains its subjects "
+                "(a dormant grant an attacker with role-create can arm).",
+      remediation="Delete the binding, or fix roleRef to name an existing role:\nroleRef:\n"
+                  "  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: view",
+      domain="rbac", mitre=("T1098.006",))
+def missing_role(inventory: Inventory) -> Iterator[Hit]:
+    index = rbac_index(inventory)
+    for binding in index.bindings:
+        if binding.role_ref is None or index.role_of(binding) is not None or _exists_in_real_cluster(binding.role_ref):
+            continue
+        kind, _ns, name = binding.role_ref
+        yield Hit(binding.resource, ("roleRef", "name"),
+                  f"{binding.display()} references {kind} {name!r}, which is not in the scan (nor a Kubernetes default); it grants nothing")
+
+
+@rule("KW-RBAC-021", "low", "Binding names a ServiceAccount that does not exist",
+      rationale="Whoever creates a ServiceAccount of that name inherits the binding's permissions.",
+      remediation="Remove the subject, or create the intended ServiceAccount in the same change.",
+      domain="rbac", heuristic=True, mitre=("T1078",))
+def missing_service_account(inventory: Inventory) -> Iterator[Hit]:
+    # Heuristic: only namespaces whose ServiceAccounts the scan holds are judged.
+    namespaces_with_accounts = {r.namespace for r in inventory.of_kind("ServiceAccount")}
+    for binding in rbac_index(inventory).bindings:
+        if is_untouched_default(binding.resource):
+            continue
+        for subject in binding.subjects:
+            if (subject.kind == "ServiceAccount" and subject.namespace in namespaces_with_accounts
+                    and inventory.get("ServiceAccount", subject.namespace, subject.name) is None):
+                yield Hit(binding.resource, ("subjects", subject.index),
+                          f"{binding.display()} binds {subject.display()}, which is not in the scan")
+
+
+@rule("KW-RBAC-022", "info", "Role is bound to nobody",
+      rationale="Unused roles are grants waiting for a binding; they widen what a role-binder can hand out.",
+      remediation="Delete the role if nothing binds it.",
+      domain="rbac", heuristic=True)
+def unbound_role(inventory: Inventory) -> Iterator[Hit]:
+    index = rbac_index(inventory)
+    for key, role in index.roles.items():
+        resource = role.resource
+        if (index.bindings_of_role.get(key) or is_untouched_default(resource)
+                or any(k.startswith(AGGREGATE_LABEL_PREFIX) for k in resource.labels)):
+            continue
+        yield Hit(resource, ("metadata", "name"), f"{role.display()} is not referenced by any binding in the scan")
+
+
+def _needs_cluster_role(inventory: Inventory, role) -> bool:
+    for rule_ in role.rules:
+        if rule_.non_resource_urls or ALL in rule_.resources:
+            return True
+        for resource in rule_.resources:
+            main = resource.partition("/")[0]
+            if any(is_cluster_scoped(inventory, g, main) for g in rule_.api_groups if g != ALL):
+                return True
+    return False
+
+
+@rule("KW-RBAC-023", "info", "ClusterRole used where a Role would do",
+      rationale="A ClusterRole bound only in one namespace is one ClusterRoleBinding away from cluster-wide power; "
+                "a Role cannot be.",
+      remediation="Turn it into a Role in that namespace:\nkind: Role\nmetadata:\n  namespace: my-namespace\n"
+                  "and set roleRef.kind: Role in the RoleBinding.",
+      domain="rbac", heuristic=True)
+def cluster_role_for_one_namespace(inventory: Inventory) -> Iterator[Hit]:
+    index = rbac_index(inventory)
+    for key, role in index.roles.items():
+        if key[0] != "ClusterRole" or role.selectors is not None or is_untouched_default(role.resource):
+            continue
+        bindings = index.bindings_of_role.get(key, ())
+        namespaces = {b.namespace for b in bindings}
+        if (len(namespaces) == 1 and None not in namespaces
+                and not any(k.startswith(AGGREGATE_LABEL_PREFIX) for k in role.resource.labels)
+                and not _needs_cluster_role(inventory, role)):
+            yield Hit(role.resource, ("kind",),
+                      f"{role.display()} is bound only by RoleBindings in namespace {next(iter(namespaces))}; a Role there would do")
+
+
+@rule("KW-RBAC-024", "info", "Subject receives the same role twice",
+      rationale="Duplicate grants survive the removal of one of them: revoking access then silently fails.",
+      remediation="Keep one binding per subject and role; delete the duplicate subject entry or binding.",
+      domain="rbac")
+def duplicate_grants(inventory: Inventory) -> Iterator[Hit]:
+    seen: dict[tuple, object] = {}
+    for binding in rbac_index(inventory).bindings:
+        if binding.role_ref is None:
+            continue
+        for subject in binding.subjects:
+            if subject.key is None:
+                continue
+            grant = (subject.key, binding.role_ref, binding.namespace)
+            first = seen.setdefault(grant, binding)
+            if first is not binding or _repeats(binding, subject):
+                yield Hit(binding.resource, ("subjects", subject.index),
+                          f"{subject.display()} already receives {binding.role_ref[0]} {binding.role_ref[2]} "
+                          f"{'cluster-wide' if binding.cluster_wide else 'in ' + str(binding.namespace)} via {first.display()}")
+
+
+def _repeats(binding, subject) -> bool:
+    return any(other.key == subject.key and other.index < subject.index for other in binding.subjects)
+
+
+@rule("KW-RBAC-025", "low", "Malformed RBAC object",
+      rationale="The API server rejects or ignores the broken part: the intended permissions (or restrictions) are not what runs.",
+      remediation="Fix the named field: a binding needs roleRef {apiGroup, kind: Role|ClusterRole, name}; subjects need "
+                  "kind User|Group|ServiceAccount and a name (ServiceAccounts in a ClusterRoleBinding need a namespace); "
+                  "rules need verbs.",
+      domain="rbac")
+def malformed(inventory: Inventory) -> Iterator[Hit]:
+    for problem in rbac_index(inventory).problems:
+        yield Hit(problem.resource, problem.path, problem.message)
+

@@ -1,0 +1,275 @@
+"""Dangerous permissions and who holds them, joined with the workloads that mount each
+ServiceAccount's token. Computed once per inventory (`risk_analysis`); the catalogue rules in
+kubeward.rbac.rules only pick their part of it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from kubeward.model.inventory import Inventory
+from kubeward.model.podspec import PodTemplate
+from kubeward.model.resource import as_dict, as_list
+from kubeward.rbac.defaults import is_untouched_default
+from kubeward.rbac.index import AUTHENTICATED, MASTERS, UNAUTHENTICATED, ANONYMOUS, RbacIndex, rbac_index
+from kubeward.rbac.match import ALL, PolicyRule, Request, rule_allows
+from kubeward.rbac.policy import Binding, Role, Subject
+from kubeward.rbac.resolve import is_cluster_scoped
+from kubeward.rules.model import Severity
+
+KUBE_SYSTEM = "kube-system"
+
+
+def _probes(verbs: str, group: str, resources: str) -> tuple[Request, ...]:
+    out = []
+    for verb in verbs.split():
+        for resource in resources.split():
+            main, _, sub = resource.partition("/")
+            out.append(Request(verb, "", group, main, sub))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Risk:
+    """A dangerous capability: the requests that prove it, and what an attacker does with it.
+    Severities are per scope (cluster-wide, kube-system, another namespace)."""
+
+    key: str
+    what: str
+    probes: tuple[Request, ...]
+    chain: str
+    severities: tuple[Severity, Severity, Severity]
+
+
+H, C, M, L = Severity.HIGH, Severity.CRITICAL, Severity.MEDIUM, Severity.LOW
+POD_CONTROLLERS = "pods deployments daemonsets statefulsets replicasets replicationcontrollers jobs cronjobs"
+CAPABILITY_RISKS: tuple[Risk, ...] = (
+    Risk("secrets", "read secrets", _probes("get list watch", "", "secrets"),
+         "read secrets -> steal a privileged ServiceAccount token or cloud credentials -> act as that identity "
+         "(in kube-system: a controller token -> cluster-admin)", (H, H, M)),
+    Risk("workloads", "create or update pods or pod controllers",
+         _probes("create update patch", "", "pods replicationcontrollers")
+         + _probes("create update patch", "apps", "deployments daemonsets statefulsets replicasets")
+         + _probes("create update patch", "batch", "jobs cronjobs"),
+         "create a pod -> mount any ServiceAccount of the namespace, a hostPath or run privileged -> "
+         "its token, the node, then the cluster", (H, H, M)),
+    Risk("exec", "exec, attach or port-forward into pods",
+         _probes("create get", "", "pods/exec pods/attach pods/portforward"),
+         "exec into a pod -> read its mounted token and secrets -> act as its ServiceAccount", (H, H, M)),
+    Risk("escalate", "escalate or bind roles",
+         _probes("escalate bind", "rbac.authorization.k8s.io", "roles clusterroles"),
+         "bind or escalate -> grant itself any permission, up to cluster-admin", (C, H, M)),
+    Risk("impersonate", "impersonate users, groups, service accounts or uids",
+         _probes("impersonate", "", "users groups serviceaccounts")
+         + _probes("impersonate", "authentication.k8s.io", "uids userextras"),
+         "impersonate system:masters or a privileged ServiceAccount -> cluster-admin", (C, H, M)),
+    Risk("tokens", "create service account tokens", _probes("create", "", "serviceaccounts/token"),
+         "mint a token for any ServiceAccount it can name -> act as the most privileged one", (H, H, M)),
+    Risk("csr", "approve or sign CertificateSigningRequests",
+         _probes("update patch", "certificates.k8s.io", "certificatesigningrequests/approval certificatesigningrequests/status")
+         + _probes("approve sign", "certificates.k8s.io", "signers"),
+         "approve a CSR for CN=any-user O=system:masters -> a client certificate that is cluster-admin", (H, H, M)),
+    Risk("nodes-proxy", "use nodes/proxy", _probes("get create", "", "nodes/proxy"),
+         "nodes/proxy -> the kubelet API directly -> exec in any pod of any node, unaudited", (C, C, C)),
+    Risk("webhooks", "write admission webhook configurations",
+         _probes("create update patch", "admissionregistration.k8s.io",
+                 "mutatingwebhookconfigurations validatingwebhookconfigurations"),
+         "register a mutating webhook -> rewrite every new pod (inject containers, steal tokens) "
+         "or disable validation", (H, H, H)),
+    Risk("persistentvolumes", "create PersistentVolumes", _probes("create", "", "persistentvolumes"),
+         "create a hostPath PersistentVolume -> mount the node's filesystem -> node compromise", (H, H, H)),
+    Risk("nodes", "patch nodes or nodes/status", _probes("patch update", "", "nodes nodes/status"),
+         "patch node labels/taints -> attract sensitive pods to a node it controls", (M, M, M)),
+    Risk("events", "delete or modify events",
+         _probes("delete deletecollection update patch", "", "events")
+         + _probes("delete deletecollection update patch", "events.k8s.io", "events"),
+         "delete or rewrite events -> hide its activity from responders", (L, L, L)),
+    Risk("rbac-write", "write RBAC roles or bindings",
+         _probes("create update patch", "rbac.authorization.k8s.io", "roles rolebindings clusterroles clusterrolebindings"),
+         "write RBAC -> bind itself to a stronger role (within escalation limits, or any with bind/escalate)",
+         (H, H, M)),
+)
+PUBLIC_GROUPS = {("Group", UNAUTHENTICATED): "every anonymous request", ("Group", AUTHENTICATED): "every authenticated user",
+                 ("User", ANONYMOUS): "every anonymous request"}
+
+
+@dataclass(slots=True)
+class Mount:
+    template: PodTemplate
+    how: str
+
+
+@dataclass(slots=True)
+class RiskHit:
+    key: str
+    binding: Binding
+    subject: Subject | None
+    role: Role | None
+    severity: Severity
+    message: str
+    extra: dict = field(default_factory=dict)
+
+
+def raise_one(severity: Severity) -> Severity:
+    return Severity(min(severity + 1, Severity.CRITICAL))
+
+
+def _automount(template: PodTemplate, service_account: dict | None) -> str | None:
+    """How the pod gets the token, or None. A projected serviceAccountToken volume mounts one
+    whatever automount says; otherwise the pod's setting wins over the ServiceAccount's."""
+    for _i, volume in template.volumes():
+        for source in as_list(as_dict(volume.get("projected")).get("sources")):
+            if isinstance(source, dict) and "serviceAccountToken" in source:
+                return f"projected token volume {volume.get('name')!r}"
+    pod_setting = template.spec.get("automountServiceAccountToken")
+    if isinstance(pod_setting, bool):
+        return "automountServiceAccountToken: true in the pod" if pod_setting else None
+    sa_setting = as_dict(service_account).get("automountServiceAccountToken")
+    if sa_setting is False:
+        return None
+    return "token automounted (default)"
+
+
+def mounted_service_accounts(inventory: Inventory) -> dict[tuple[str, str], list[Mount]]:
+    def build(inv: Inventory) -> dict[tuple[str, str], list[Mount]]:
+        from kubeward.rules.catalogue import workload_templates
+        mounts: dict[tuple[str, str], list[Mount]] = defaultdict(list)
+        for template in workload_templates(inv):
+            name = template.spec.get("serviceAccountName") or template.spec.get("serviceAccount") or "default"
+            if not isinstance(name, str):
+                continue
+            namespace = template.resource.namespace or "default"
+            account = inv.get("ServiceAccount", namespace, name)
+            how = _automount(template, account.obj if account else None)
+            if how:
+                mounts[(namespace, name)].append(Mount(template, how))
+        return mounts
+    return inventory.derived("rbac-mounts", build)
+
+
+@dataclass
+class RiskAnalysis:
+    hits: list[RiskHit]
+
+    def of(self, key: str) -> list[RiskHit]:
+        return [h for h in self.hits if h.key == key]
+
+
+def _scope(binding: Binding) -> int:
+    if binding.cluster_wide:
+        return 0
+    return 1 if binding.namespace == KUBE_SYSTEM else 2
+
+
+def _where(binding: Binding) -> str:
+    return "cluster-wide" if binding.cluster_wide else f"in namespace {binding.namespace}"
+
+
+class _RoleCapabilities:
+    """Which risks a role grants, per binding kind; computed once per role."""
+
+    def __init__(self, inventory: Inventory):
+        self.cache: dict[tuple, dict[str, list[PolicyRule]]] = {}
+        # RoleBindings never grant cluster-scoped resources, whatever the role says.
+        self.probes = {
+            cluster_wide: [(risk.key, [p for p in risk.probes
+                                       if cluster_wide or not is_cluster_scoped(inventory, p.api_group, p.resource)])
+                           for risk in CAPABILITY_RISKS]
+            for cluster_wide in (True, False)
+        }
+
+    def of(self, role: Role, cluster_wide: bool) -> dict[str, list[PolicyRule]]:
+        key = (role.key, cluster_wide)
+        if key not in self.cache:
+            found: dict[str, list[PolicyRule]] = {}
+            for risk_key, probes in self.probes[cluster_wide]:
+                rules = [r for r in role.rules if any(rule_allows(p, r) for p in probes)]
+                if rules:
+                    found[risk_key] = rules
+            self.cache[key] = found
+        return self.cache[key]
+
+
+def is_full_admin(role: Role) -> bool:
+    return any(ALL in r.verbs and ALL in r.api_groups and ALL in r.resources for r in role.rules)
+
+
+def risk_analysis(inventory: Inventory) -> RiskAnalysis:
+    return inventory.derived("rbac-risks", _analyse)
+
+
+def _analyse(inventory: Inventory) -> RiskAnalysis:
+    index: RbacIndex = rbac_index(inventory)
+    mounts = mounted_service_accounts(inventory)
+    capabilities = _RoleCapabilities(inventory)
+    hits: list[RiskHit] = []
+    for binding in index.bindings:
+        if is_untouched_default(binding.resource):
+            continue
+        role = index.role_of(binding)
+        subjects = [s for s in binding.subjects if s.key is not None and (s.kind, s.name) != ("Group", MASTERS)]
+        for subject in subjects:
+            public = PUBLIC_GROUPS.get((subject.kind, subject.name))
+            if public:
+                hits.append(RiskHit("public", binding, subject, role, Severity.HIGH,
+                                    f"{binding.display()} grants {binding.role_ref[2] if binding.role_ref else 'nothing'} "
+                                    f"{_where(binding)} to {subject.display()}, i.e. to {public} -> "
+                                    "anyone who reaches the API server gets these permissions",
+                                    {"subject": subject.as_dict()}))
+            if subject.kind == "ServiceAccount" and subject.name == "default":
+                hits.append(RiskHit("default-sa", binding, subject, role, Severity.MEDIUM,
+                                    f"{binding.display()} grants permissions to {subject.display()}, the account every pod "
+                                    "of the namespace gets unless it names another -> any pod there holds them",
+                                    {"subject": subject.as_dict()}))
+        if role is None or not subjects:
+            continue
+        admin = binding.role_ref == ("ClusterRole", None, "cluster-admin") or is_full_admin(role)
+        found = dict(capabilities.of(role, binding.cluster_wide))
+        wildcard = [r for r in role.rules if ALL in r.verbs or ALL in r.resources]
+        if admin:
+            found = {"admin": [r for r in role.rules if ALL in r.verbs and ALL in r.resources] or role.rules[:1]}
+        elif wildcard:
+            found["wildcard"] = wildcard
+        for key, rules in found.items():
+            risk = RISKS_BY_KEY.get(key)
+            for subject in subjects:
+                hits.append(_capability_hit(key, risk, binding, subject, role, rules, mounts))
+    return RiskAnalysis(hits)
+
+
+def _capability_hit(key: str, risk: Risk | None, binding: Binding, subject: Subject, role: Role,
+                    rules: list[PolicyRule], mounts) -> RiskHit:
+    scope = _scope(binding)
+    if key == "admin":
+        what = "full control of every resource" if binding.cluster_wide else f"full control of namespace {binding.namespace}"
+        chain = ("cluster-admin -> the whole cluster, every secret, every node" if binding.cluster_wide
+                 else "namespace admin -> every secret, pod and token of the namespace")
+        base = (Severity.CRITICAL, Severity.CRITICAL, Severity.HIGH)[scope]
+    elif key == "wildcard":
+        what = "wildcard verbs or resources"
+        chain = "a wildcard grants every present and future verb/resource, including secrets, exec and escalate"
+        base = (Severity.HIGH, Severity.HIGH, Severity.MEDIUM)[scope]
+    else:
+        what, chain, base = risk.what, risk.chain, risk.severities[scope]
+    severity = base
+    mounted: list[Mount] = []
+    if subject.kind == "ServiceAccount":
+        mounted = mounts.get((subject.namespace, subject.name), [])
+    if mounted:
+        severity = raise_one(base)
+        workloads = ", ".join(sorted({m.template.resource.display() for m in mounted})[:3])
+        ranking = f" Its token is mounted into {workloads} ({mounted[0].how}): whoever compromises that workload holds this, so severity is raised to {severity.label}."
+    elif subject.kind == "ServiceAccount":
+        ranking = " No workload in the scan mounts its token."
+    else:
+        ranking = ""
+    message = (f"{subject.display()} can {what} {_where(binding)} via {binding.display()} -> {role.display()} "
+               f"({'; '.join(r.describe() for r in rules[:3])}). Attack: {chain}.{ranking}")
+    extra = {"subject": subject.as_dict(), "role": role.resource.ref(), "scope": _where(binding),
+             "rules": [r.as_dict() for r in rules], "chain": chain,
+             "mounted_by": [{"workload": m.template.resource.ref(), "how": m.how} for m in mounted],
+             "base_severity": base.label}
+    return RiskHit(key, binding, subject, role, severity, message, extra)
+
+
+RISKS_BY_KEY = {risk.key: risk for risk in CAPABILITY_RISKS}
