@@ -291,7 +291,9 @@ class Connectivity:
         ingress = [self._vector(d, INGRESS) for d in range(count)]
         for s in range(count):
             e_default, e_except = self._vector(s, EGRESS)
-            for d in range(count):
+            # a default-deny egress row only reaches its exceptions
+            targets = range(count) if e_default != iv.NO_CONN else sorted(d for d in e_except if d < count)
+            for d in targets:
                 i_default, i_except = ingress[d]
                 conn = iv.conn_intersect(e_except.get(d, e_default), i_except.get(s, i_default))
                 if conn != iv.NO_CONN:
