@@ -11,7 +11,7 @@ from typing import Callable
 
 from kubeward.cluster.discovery import Discovery, ServedResource, discover
 from kubeward.cluster.kinds import METADATA_ONLY_ACCEPT, CollectedKind, kinds_to_collect
-from kubeward.cluster.transport import ApiError, Transport
+from kubeward.cluster.transport import ApiError, ClusterError, Transport
 
 PAGE_SIZE = 500
 GONE_RESTARTS = 3  # a list whose continue token expires this many times in a row is given up
@@ -67,6 +67,8 @@ def collect(transport: Transport, include_secret_metadata: bool = False, progres
     try:
         collection.version = transport.get("/version")
     except ApiError as error:
+        if error.status == 0:  # no HTTP answer at all, even after retries: nothing else will work
+            raise ClusterError(f"cluster {transport.name} ({transport.server}) did not answer: {error.message}") from None
         collection.errors.append(CollectionError("/version", error.status, error.message))
     collection.discovery = discover(transport, transport.policy.in_flight)
     collection.errors.extend(CollectionError(e.path, e.status, e.message) for e in collection.discovery.errors)
