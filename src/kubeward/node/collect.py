@@ -1,0 +1,273 @@
+"""The I/O edge of `kubeward node`: read a node's files (under --root) into a NodeModel.
+
+Every unreadable, unparseable or missing file becomes an error naming it; collection goes on
+with the rest. Contents of kubeconfigs, keys and EncryptionConfigurations are never echoed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from kubeward.model.inventory import build_inventory
+from kubeward.model.resource import Resource
+from kubeward.node.components import file_of, line_of, component_from_tokens, components_of_pod, identify
+from kubeward.node.kubelet import kubelet_component
+from kubeward.node.model import ETCD, KUBELET, APISERVER, Anchor, ConfigDocument, NodeFile, NodeModel
+from kubeward.node.profiles import PROFILES, SYSTEMD_DIRS, Profile
+from kubeward.node.systemd import command_tokens, read_environment_file, read_units
+from kubeward.rules.model import Location
+from kubeward.sources.loader import LoadIssue, load_paths
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json", ".manifest")
+
+
+class Collector:
+    def __init__(self, root: str, profile: Profile):
+        self.root = Path(root)
+        self.profile = profile
+        self.model = NodeModel()
+        self._names = _owner_names(self.root)
+
+    def path(self, node_path: str) -> Path:
+        return self.root / node_path.lstrip("/")
+
+    def error(self, file: object, message: str, line: int | None = None) -> None:
+        self.model.errors.append(LoadIssue(str(file), line, message))
+
+    def load(self, file: Path, kind: str) -> list[Resource]:
+        """Resources of `kind` in a file; errors (unreadable, invalid YAML, none of that kind) noted."""
+        result = load_paths([str(file)])
+        self.model.files_read += 1
+        self.model.errors.extend(result.errors)
+        if result.errors:
+            return []
+        found = [r for r in build_inventory(result) if r.kind == kind]
+        if not found:
+            self.error(file, f"no {kind} object in this file")
+        return found
+
+    def add_file(self, role: str, file: Path) -> None:
+        try:
+            info = file.stat()
+        except OSError:
+            return
+        self.model.files.append(NodeFile(role, str(file), stat.S_IMODE(info.st_mode),
+                                         f"{self._names[0].get(info.st_uid, info.st_uid)}:"
+                                         f"{self._names[1].get(info.st_gid, info.st_gid)}",
+                                         is_dir=stat.S_ISDIR(info.st_mode)))
+
+    # components --------------------------------------------------------------------------
+
+    def static_pods(self) -> None:
+        if not self.profile.manifests_dir:
+            return
+        folder = self.path(self.profile.manifests_dir)
+        if not folder.is_dir():
+            return
+        for file in sorted(folder.iterdir()):
+            if not file.name.endswith(MANIFEST_SUFFIXES) or file.name.startswith("."):
+                continue
+            self.add_file("static-pod-manifest", file)
+            for pod in self.load(file, "Pod"):
+                for component in components_of_pod(pod, self.model.notes):
+                    self.model.components[component.name] = component
+
+    def processes(self) -> list[tuple[str, list[tuple[str, Anchor]]]]:
+        """(component, argument tokens) of every Kubernetes process under proc/."""
+        found = []
+        proc = self.path("proc")
+        if not proc.is_dir():
+            return found
+        for entry in sorted(proc.iterdir(), key=lambda p: p.name):
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = [a.decode("utf-8", "replace") for a in (entry / "cmdline").read_bytes().split(b"\0") if a]
+            except OSError:
+                continue
+            name, start = identify(argv)
+            if name:
+                where = Anchor(location=Location(str(entry / "cmdline")))
+                found.append((name, [(a, where) for a in argv[start:]]))
+        return found
+
+    def kubelet_tokens(self) -> tuple[list[tuple[str, Anchor]], Anchor] | None:
+        """The kubelet's arguments as systemd would run it, or None without a unit."""
+        unit = self.profile.kubelet_unit
+        main = next((self.path(d) / unit for d in reversed(SYSTEMD_DIRS) if (self.path(d) / unit).is_file()), None)
+        dropins: dict[str, Path] = {}
+        for folder in SYSTEMD_DIRS:  # a drop-in in /etc masks one of the same name in /usr/lib
+            directory = self.path(folder) / f"{unit}.d"
+            if directory.is_dir():
+                for file in directory.iterdir():
+                    if file.name.endswith(".conf"):
+                        dropins[file.name] = file
+        files = ([main] if main else []) + [dropins[name] for name in sorted(dropins)]
+        if not files:
+            return None
+        texts = []
+        for file in files:
+            self.add_file("kubelet-service", file)
+            self.model.files_read += 1
+            try:
+                texts.append((str(file), file.read_text(encoding="utf-8", errors="replace")))
+            except OSError as exc:
+                self.error(file, f"cannot read: {exc.strerror or exc}")
+        settings = read_units(texts)
+        for where, problem in settings.problems:
+            self.error(where.file, problem, where.line)
+        environment = dict(settings.environment)
+        for env_path, optional, where in settings.environment_files:
+            file = self.path(env_path)
+            try:
+                environment.update(read_environment_file(str(file), file.read_text(encoding="utf-8", errors="replace")))
+                self.model.files_read += 1
+            except OSError:
+                if not optional:
+                    self.error(where.file, f"EnvironmentFile={env_path} does not exist (systemd will not start the kubelet)",
+                               where.line)
+        if settings.exec_start is None:
+            self.error(files[-1], "no ExecStart= for the kubelet in this unit and its drop-ins")
+            return None
+        tokens, problem = command_tokens(settings.exec_start, environment)
+        if problem:
+            self.error(settings.exec_start[1].file, problem, settings.exec_start[1].line)
+            return None
+        return tokens[1:], Anchor(location=settings.exec_start[1])
+
+    def kubelet(self, from_process: list[tuple[str, Anchor]] | None) -> None:
+        unit = self.kubelet_tokens()
+        if from_process is not None:
+            tokens, anchor = from_process, from_process[0][1] if from_process else Anchor()
+        elif unit is not None:
+            tokens, anchor = unit
+        elif self.path(self.profile.kubelet_config).is_file():
+            # No command line to read: assume the distribution's usual --config.
+            tokens, anchor = [(f"--config=/{self.profile.kubelet_config}", Anchor())], Anchor()
+        else:
+            return
+        flags = component_from_tokens(KUBELET, tokens, anchor, self.model.notes).flags
+        configs: list[Resource] = []
+        config_flag = flags.get("config")
+        if config_flag is not None:
+            file = self.path(str(config_flag.value))
+            if file.is_file():
+                self.add_file("kubelet-config", file)
+                configs += self.load(file, "KubeletConfiguration")
+            else:
+                self.error(file_of(config_flag.anchor), f"kubelet --config={config_flag.value} does not exist "
+                           "(the kubelet would not start); its settings are checked as the defaults",
+                           line_of(config_flag.anchor))
+        config_dir = flags.get("config-dir")
+        if config_dir is not None and self.path(str(config_dir.value)).is_dir():
+            for file in sorted(self.path(str(config_dir.value)).iterdir()):
+                if file.name.endswith(".conf"):
+                    configs += self.load(file, "KubeletConfiguration")
+        first = Anchor(configs[0], ()) if configs else anchor
+        component = kubelet_component(flags, first if config_flag else anchor, configs, config_flag is not None)
+        self.model.components[KUBELET] = component
+        kubeconfig = flags.get("kubeconfig")
+        self.add_file("kubelet-kubeconfig", self.path(str(kubeconfig.value) if kubeconfig else self.profile.kubelet_kubeconfig))
+        client_ca = component.config["authentication.x509.clientCAFile"].value
+        if client_ca:
+            self.add_file("client-ca", self.path(str(client_ca)))
+
+    # configuration files named by the API server ------------------------------------------
+
+    def apiserver_files(self) -> None:
+        apiserver = self.model.component(APISERVER)
+        if apiserver is None:
+            return
+        for flag, kind, role in (("encryption-provider-config", "EncryptionConfiguration", "encryption-config"),
+                                 ("audit-policy-file", "Policy", None)):
+            setting = apiserver.flag(flag)
+            if setting is None or not str(setting.value).strip():
+                continue
+            file = self.path(apiserver.host_path(str(setting.value)))
+            if not file.is_file():
+                self.error(file_of(setting.anchor), f"kube-apiserver --{flag}={setting.value}: {file} does not exist "
+                           "(the API server would not start)", line_of(setting.anchor))
+                continue
+            if role:
+                self.add_file(role, file)
+            found = self.load(file, kind)
+            if found:
+                document = ConfigDocument(found[0].obj, found[0], Anchor(found[0], ()))
+                if kind == "Policy":
+                    self.model.audit_policy = document
+                else:
+                    self.model.encryption = document
+
+    def node_files(self) -> None:
+        profile = self.profile
+        for name in profile.admin_kubeconfigs:
+            self.add_file("admin-kubeconfig", self.path(name))
+        for name in profile.component_kubeconfigs:
+            self.add_file("component-kubeconfig", self.path(name))
+        for name in profile.proxy_kubeconfigs:
+            self.add_file("proxy-kubeconfig", self.path(name))
+        cni = self.path(profile.cni_dir)
+        if cni.is_dir():
+            for file in sorted(cni.iterdir()):
+                if file.is_file():
+                    self.add_file("cni", file)
+        etcd = self.model.component(ETCD)
+        data_dir = etcd.flag("data-dir") if etcd else None
+        if data_dir is not None:
+            self.add_file("etcd-data", self.path(etcd.host_path(str(data_dir.value))))
+        elif etcd is not None:
+            self.add_file("etcd-data", self.path(profile.etcd_data_dir))
+        for pki in profile.pki_dirs:
+            folder = self.path(pki)
+            if not folder.is_dir():
+                continue
+            for directory, subdirs, files in os.walk(folder):
+                subdirs.sort()
+                self.add_file("pki-dir", Path(directory))
+                for name in sorted(files):
+                    role = "pki-key" if name.endswith((".key", "-key.pem")) else "pki-cert" if name.endswith(
+                        (".crt", ".pem", ".pub")) else None
+                    if role:
+                        self.add_file(role, Path(directory) / name)
+
+
+def collect(root: str = "/", profile: str = "kubeadm") -> NodeModel:
+    collector = Collector(root, PROFILES[profile])
+    if not collector.root.is_dir():
+        collector.error(root, "root directory does not exist")
+        return collector.model
+    collector.static_pods()
+    running_kubelet = None
+    for name, tokens in collector.processes():
+        if name == KUBELET:
+            running_kubelet = tokens
+            continue
+        if name in (APISERVER, ETCD) or name.startswith("kube-"):
+            earlier = collector.model.components.get(name)
+            anchor = tokens[0][1] if tokens else Anchor()
+            component = component_from_tokens(name, tokens, anchor, collector.model.notes)
+            if earlier is not None:  # the process runs what the manifest says, mounts included
+                component.host_paths = earlier.host_paths
+            collector.model.components[name] = component
+    collector.kubelet(running_kubelet)
+    collector.apiserver_files()
+    collector.node_files()
+    return collector.model
+
+
+def _owner_names(root: Path) -> tuple[dict[int, str], dict[int, str]]:
+    """uid and gid names from the node's own /etc/passwd and /etc/group (root is always 0)."""
+    tables: list[dict[int, str]] = []
+    for name in ("etc/passwd", "etc/group"):
+        table = {0: "root"}
+        try:
+            for line in (root / name).read_text(encoding="utf-8", errors="replace").splitlines():
+                fields = line.split(":")
+                if len(fields) > 2 and fields[2].isdigit():
+                    table.setdefault(int(fields[2]), fields[0])
+        except OSError:
+            pass
+        tables.append(table)
+    return tables[0], tables[1]
