@@ -141,7 +141,7 @@ def missing_role(inventory: Inventory) -> Iterator[Hit]:
 @rule("KW-RBAC-021", "low", "Binding names a ServiceAccount that does not exist",
       rationale="Whoever creates a ServiceAccount of that name inherits the binding's permissions.",
       remediation="Remove the subject, or create the intended ServiceAccount in the same change.",
-      domain="rbac", heuristic=True, mitre=("T1078",))
+      domain="rbac", heuristic=True, nsa=(NSA_AUTHZ,), mitre=("T1078",))
 def missing_service_account(inventory: Inventory) -> Iterator[Hit]:
     # Heuristic: only namespaces whose ServiceAccounts the scan holds are judged.
     namespaces_with_accounts = {r.namespace for r in inventory.of_kind("ServiceAccount")}
@@ -158,7 +158,7 @@ def missing_service_account(inventory: Inventory) -> Iterator[Hit]:
 @rule("KW-RBAC-022", "info", "Role is bound to nobody",
       rationale="Unused roles are grants waiting for a binding; they widen what a role-binder can hand out.",
       remediation="Delete the role if nothing binds it.",
-      domain="rbac", heuristic=True)
+      domain="rbac", heuristic=True, nsa=(NSA_AUTHZ,), mitre=("T1098.006",))
 def unbound_role(inventory: Inventory) -> Iterator[Hit]:
     index = rbac_index(inventory)
     for key, role in index.roles.items():
@@ -185,7 +185,7 @@ def _needs_cluster_role(inventory: Inventory, role) -> bool:
                 "a Role cannot be.",
       remediation="Turn it into a Role in that namespace:\nkind: Role\nmetadata:\n  namespace: my-namespace\n"
                   "and set roleRef.kind: Role in the RoleBinding.",
-      domain="rbac", heuristic=True)
+      domain="rbac", heuristic=True, nsa=(NSA_AUTHZ,))
 def cluster_role_for_one_namespace(inventory: Inventory) -> Iterator[Hit]:
     index = rbac_index(inventory)
     for key, role in index.roles.items():
@@ -203,7 +203,7 @@ def cluster_role_for_one_namespace(inventory: Inventory) -> Iterator[Hit]:
 @rule("KW-RBAC-024", "info", "Subject receives the same role twice",
       rationale="Duplicate grants survive the removal of one of them: revoking access then silently fails.",
       remediation="Keep one binding per subject and role; delete the duplicate subject entry or binding.",
-      domain="rbac")
+      domain="rbac", nsa=(NSA_AUTHZ,))
 def duplicate_grants(inventory: Inventory) -> Iterator[Hit]:
     seen: dict[tuple, object] = {}
     for binding in rbac_index(inventory).bindings:
@@ -229,7 +229,7 @@ def _repeats(binding, subject) -> bool:
       remediation="Fix the named field: a binding needs roleRef {apiGroup, kind: Role|ClusterRole, name}; subjects need "
                   "kind User|Group|ServiceAccount and a name (ServiceAccounts in a ClusterRoleBinding need a namespace); "
                   "rules need verbs.",
-      domain="rbac")
+      domain="rbac", nsa=(NSA_AUTHZ,))
 def malformed(inventory: Inventory) -> Iterator[Hit]:
     for problem in rbac_index(inventory).problems:
         yield Hit(problem.resource, problem.path, problem.message)
