@@ -45,7 +45,8 @@ APISERVER_KUBEADM = [
 ]
 APISERVER_WEAK = [
     "--anonymous-auth=true", "--authorization-mode=AlwaysAllow", "--enable-admission-plugins=AlwaysAdmit",
-    "--disable-admission-plugins=PodSecurity", "--token-auth-file=/etc/kubernetes/tokens.csv",
+    "--disable-admission-plugins=PodSecurity,ServiceAccount", "--disable-admission-plugins=NamespaceLifecycle",
+    "--service-account-lookup=false", "--client-ca-file=/etc/kubernetes/pki/ca.crt", "--token-auth-file=/etc/kubernetes/tokens.csv",
     "--etcd-servers=http://127.0.0.1:2379", "--encryption-provider-config=/etc/kubernetes/enc/enc.yaml",
     "--request-timeout=2h",
 ]
@@ -221,9 +222,21 @@ def weak(root: Path) -> Path:
     write(root, "etc/kubernetes/manifests/etcd.yaml", static_pod("etcd", "etcd", [
         "--data-dir=/var/lib/etcd", "--auto-tls=true", "--peer-auto-tls=true",
         "--trusted-ca-file=/etc/kubernetes/pki/ca.crt"], [("/var/lib/etcd", "/var/lib/etcd")]), 0o644)
+    write(root, "etc/kubernetes/manifests/kube-controller-manager.yaml", static_pod(
+        "kube-controller-manager", "kube-controller-manager",
+        ["--use-service-account-credentials=false", "--feature-gates=RotateKubeletServerCertificate=false"], []))
+    write(root, "etc/kubernetes/manifests/kube-scheduler.yaml", static_pod(
+        "kube-scheduler", "kube-scheduler", ["--bind-address=0.0.0.0", "--profiling=true"], []), owner=(1000, 1000))
     _pki(root, 0o644, (0, 0))
-    _kubelet(root, KUBELET_WEAK)
+    os.chown(root / "etc/kubernetes/pki/ca.key", 1000, 0)
+    _kubelet(root, KUBELET_WEAK, env='KUBELET_KUBEADM_ARGS="--hostname-override=node-a --read-only-port=10255"\n')
     os.chmod(root / "var/lib/kubelet/config.yaml", 0o644)
+    for conf in ("admin.conf", "scheduler.conf"):
+        os.chown(root / "etc/kubernetes" / conf, 1000, 1000)
+    os.chown(root / "var/lib/kubelet/config.yaml", 1000, 1000)
+    os.chown(root / "etc/kubernetes/kubelet.conf", 0, 1000)
+    os.chmod(root / "etc/kubernetes/kubelet.conf", 0o640)
+    write(root, "etc/kubernetes/proxy.conf", "apiVersion: v1\nkind: Config\n", 0o666, (1000, 1000))
     return root
 
 
