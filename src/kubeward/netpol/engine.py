@@ -335,6 +335,38 @@ class Connectivity:
             total += n - len(self.class_members[s]) if s == d else n
         return total
 
+    # --- questions the findings ask, answered from the class vectors ------------------------------
+
+    def egress_governed(self, index: int) -> bool:
+        """Some policy of any tier has a say on this workload's egress."""
+        anp, isolated, _, banp = self._subject_rules(index, EGRESS)
+        return bool(anp or isolated or banp)
+
+    def egress_allows_anywhere(self, index: int, protocol: str, port: int) -> bool:
+        default, exceptions = self._vector(self.class_of[index], EGRESS)
+        return any(iv.conn_allows(conn, protocol, port) for conn in (default, *exceptions.values()))
+
+    def ingress_unrestricted(self, index: int) -> bool:
+        """Every source (pods and every outside range) may open every port."""
+        default, exceptions = self._vector(self.class_of[index], INGRESS)
+        return default == iv.ALL_CONN and all(conn == iv.ALL_CONN for conn in exceptions.values())
+
+    def reachable_from_every_namespace(self, index: int) -> bool:
+        """Each other namespace with workloads has one whose egress and this workload's ingress
+        let some traffic through."""
+        target = self.class_of[index]
+        i_default, i_except = self._vector(target, INGRESS)
+        open_from: set[str] = set()
+        for c, members in enumerate(self.class_members):
+            if iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target)) != iv.NO_CONN:
+                open_from.update(self.workloads[w].namespace for w in members)
+        others = {w.namespace for w in self.workloads} - {self.workloads[index].namespace}
+        return others <= open_from
+
+    def _egress_to(self, source_class: int, target_class: int) -> iv.Conn:
+        e_default, e_except = self._vector(source_class, EGRESS)
+        return e_except.get(target_class, e_default)
+
     # --- one pair, from first principles, with the deciding rules ---------------------------------
 
     def matches(self, rule: PolicyRule, endpoint) -> bool:

@@ -1,1 +1,297 @@
-"""Rules of this domain, registered in the catalogue on import."""
+"""NetworkPolicy findings, registered in the catalogue on import. All of them read the one
+analysis built per inventory (`kubeward.netpol.engine.analyze`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from kubeward.model.inventory import Inventory
+from kubeward.model.podspec import pod_template
+from kubeward.model.resource import Resource, as_dict, as_list
+from kubeward.netpol import intervals as iv
+from kubeward.netpol.engine import EGRESS, INGRESS, Connectivity, External, analyze
+from kubeward.netpol.exposure import service_selects
+from kubeward.netpol.model import TIER_NP, Workload
+from kubeward.rules import Hit, rule
+
+NSA_NETWORK = "Network separation and hardening"
+CIS_NETPOL = "5.3.2"
+METADATA_ADDRESS = "169.254.169.254"
+DATABASE_PORTS = {3306, 5432, 6379, 9042, 9200, 11211, 27017, 5984, 7000, 8086, 26257}
+DATABASE_NAMES = re.compile(r"postgres|mysql|mariadb|redis|mongo|cassandra|elasticsearch|memcached|couchdb|cockroach|influx|etcd", re.I)
+
+
+def _namespace_anchor(inventory: Inventory, connectivity: Connectivity, namespace: str) -> Resource:
+    found = inventory.get("Namespace", None, namespace)
+    if found is not None:
+        return found
+    return next(w.resource for w in connectivity.workloads if w.namespace == namespace)
+
+
+def _isolating(connectivity: Connectivity, namespace: str, direction: str) -> bool:
+    """Some NetworkPolicy of the namespace selects all its pods for this direction."""
+    return any(p.tier == TIER_NP and p.namespace == namespace and p.subject.pod_selector.selects_all
+               and (p.ingress if direction == INGRESS else p.egress) is not None
+               for p in connectivity.policies)
+
+
+def _namespaces_with_workloads(connectivity: Connectivity) -> list[str]:
+    return sorted({w.namespace for w in connectivity.workloads})
+
+
+@rule(
+    "KW-NET-001", "medium", "Namespace without a default-deny ingress NetworkPolicy", domain="netpol",
+    rationale="Pods accept connections from every pod of the cluster and from outside: one compromised "
+              "pod anywhere can reach every service of this namespace (lateral movement).",
+    remediation="apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-ingress\n"
+                "  namespace: NAMESPACE\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]",
+    cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1046", "T1210"),
+)
+def missing_default_deny_ingress(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    for namespace in _namespaces_with_workloads(connectivity):
+        if not _isolating(connectivity, namespace, INGRESS):
+            yield Hit(_namespace_anchor(inventory, connectivity, namespace), ("metadata", "name"),
+                      f"no NetworkPolicy of namespace {namespace} selects every pod for Ingress")
+
+
+@rule(
+    "KW-NET-002", "low", "Namespace without a default-deny egress NetworkPolicy", domain="netpol",
+    rationale="Pods may connect anywhere: an attacker in a pod reaches the cloud metadata API, other "
+              "namespaces' services and the internet (exfiltration, command and control).",
+    remediation="apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-egress\n"
+                "  namespace: NAMESPACE\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
+                "  # then allow DNS and the destinations each workload needs",
+    cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1041", "T1552.005"),
+)
+def missing_default_deny_egress(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    for namespace in _namespaces_with_workloads(connectivity):
+        if not _isolating(connectivity, namespace, EGRESS):
+            yield Hit(_namespace_anchor(inventory, connectivity, namespace), ("metadata", "name"),
+                      f"no NetworkPolicy of namespace {namespace} selects every pod for Egress")
+
+
+@rule(
+    "KW-NET-003", "medium", "Workload selected by no NetworkPolicy", domain="netpol",
+    rationale="Nothing restricts who connects to this workload: every pod of the cluster and every "
+              "external address that reaches the pod network can open any port.",
+    remediation="Select it with a policy, e.g.\nspec:\n  podSelector:\n    matchLabels: {app: NAME}\n"
+                "  policyTypes: [Ingress]\n  ingress:\n  - from: [{podSelector: {matchLabels: {app: CLIENT}}}]\n"
+                "    ports: [{port: 8080}]",
+    cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1046",),
+)
+def unselected_workload(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    for index, workload in enumerate(connectivity.workloads):
+        if workload.host_network:
+            continue  # reported by KW-NET-009: policies do not apply at all
+        if not any(index in connectivity.members(p.subject) for p in connectivity.policies):
+            yield Hit(workload.resource, ("metadata", "name"), f"{workload.key} is selected by no policy of any tier")
+
+
+@rule(
+    "KW-NET-004", "low", "NetworkPolicy that selects no pod", domain="netpol",
+    rationale="A policy whose podSelector matches nothing protects nothing: usually a label typo that "
+              "leaves the intended workload open while the policy suggests it is protected.",
+    remediation="spec:\n  podSelector:\n    matchLabels: {app: NAME}  # labels of the pods' template",
+    nsa=(NSA_NETWORK,),
+)
+def policy_selecting_nothing(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    for policy in connectivity.policies:
+        if not connectivity.members(policy.subject):
+            path = ("spec", "podSelector") if policy.tier == TIER_NP else ("spec", "subject")
+            yield Hit(policy.resource, path, f"{policy.subject.describe()}: no workload of the scan matches")
+
+
+def _wide_peers(connectivity: Connectivity) -> Iterator[tuple]:
+    for policy in connectivity.policies:
+        for rule_ in connectivity.rules_of(policy):
+            if rule_.action != "Allow":
+                continue
+            yield policy, rule_
+
+
+@rule(
+    "KW-NET-005", "medium", "Policy rule allows every address (0.0.0.0/0, ::/0 or no peer list)", domain="netpol",
+    rationale="The rule admits the whole internet (ingress) or lets pods reach any address (egress): "
+              "the policy exists but does not limit who talks to the workload.",
+    remediation="ingress:\n- from:\n  - ipBlock: {cidr: 203.0.113.0/24}  # the clients that need it\n"
+                "  ports: [{port: 443}]",
+    cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1190", "T1041"),
+)
+def rule_allows_everything(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    whole = (iv.IPV4_SPACE[0], iv.IPV6_SPACE[0])
+    for policy, rule_ in _wide_peers(connectivity):
+        side = "from" if rule_.direction == INGRESS else "to"
+        if rule_.all_peers:
+            yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule without `{side}`: every source and destination, inside and outside the cluster")
+        elif any(span in whole for span in rule_.ip_bounds):
+            yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule {side} 0.0.0.0/0 or ::/0")
+
+
+@rule(
+    "KW-NET-006", "low", "Policy rule allows pods of every namespace", domain="netpol",
+    rationale="`namespaceSelector: {}` admits pods of every namespace, including ones created later "
+              "by anyone allowed to create namespaces: tenant isolation is gone for these ports.",
+    remediation="namespaceSelector:\n  matchLabels:\n    kubernetes.io/metadata.name: CLIENT_NAMESPACE",
+    nsa=(NSA_NETWORK,), mitre=("T1210",),
+)
+def rule_allows_every_namespace(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    for policy, rule_ in _wide_peers(connectivity):
+        for peer in rule_.pod_peers:
+            if peer.namespace_selector is not None and peer.namespace_selector.selects_all:
+                yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule allows {peer.describe()}")
+                break
+
+
+@rule(
+    "KW-NET-007", "high", "Egress to the cloud metadata address allowed", domain="netpol",
+    rationale="169.254.169.254 hands out the node's cloud credentials: a compromised pod whose egress "
+              "policies still allow it can take over the node's cloud identity.",
+    remediation="egress:\n- to:\n  - ipBlock:\n      cidr: 0.0.0.0/0\n      except: [169.254.169.254/32]",
+    nsa=(NSA_NETWORK,), mitre=("T1552.005",),
+)
+def metadata_egress(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    address = iv.address_value(METADATA_ADDRESS)
+    metadata = External(address, address)
+    for index, workload in enumerate(connectivity.workloads):
+        governed = connectivity.egress_governed(index)
+        if not governed:
+            continue  # no egress policy at all: KW-NET-002 says so
+        conn = connectivity.verdict(workload, metadata, EGRESS).conn
+        if conn != iv.NO_CONN:
+            yield Hit(workload.resource, ("metadata", "name"),
+                      f"{workload.key} may connect to {METADATA_ADDRESS} ({iv.format_conn(conn)}) despite its egress policies")
+
+
+@rule(
+    "KW-NET-008", "low", "Egress-isolated workload cannot resolve DNS", domain="netpol",
+    rationale="Egress is denied by default but no rule allows port 53: the pods cannot resolve names and "
+              "break, which pushes operators to drop the policy altogether.",
+    remediation="egress:\n- to:\n  - namespaceSelector:\n      matchLabels: {kubernetes.io/metadata.name: kube-system}\n"
+                "    podSelector:\n      matchLabels: {k8s-app: kube-dns}\n  ports:\n  - {protocol: UDP, port: 53}\n"
+                "  - {protocol: TCP, port: 53}",
+    nsa=(NSA_NETWORK,),
+)
+def missing_dns_egress(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    for index, workload in enumerate(connectivity.workloads):
+        if not connectivity.egress_governed(index):
+            continue
+        if not connectivity.egress_allows_anywhere(index, "UDP", 53) and not connectivity.egress_allows_anywhere(index, "TCP", 53):
+            yield Hit(workload.resource, ("metadata", "name"), f"{workload.key} may send to port 53 nowhere (UDP or TCP)")
+
+
+def _exposures(inventory: Inventory, connectivity: Connectivity) -> dict[int, list[str]]:
+    """Workload index -> how it is exposed outside the cluster."""
+    found: dict[int, list[str]] = {}
+    for index, workload in enumerate(connectivity.workloads):
+        if workload.host_network:
+            found.setdefault(index, []).append("hostNetwork")
+        if workload.host_ports:
+            found.setdefault(index, []).append("hostPort " + ",".join(f"{p}/{proto}" for proto, p in workload.host_ports))
+    for service in inventory.of_kind("Service"):
+        spec = service.spec
+        kinds = []
+        if spec.get("type") in ("LoadBalancer", "NodePort"):
+            kinds.append(f"Service {service.name} ({spec['type']})")
+        if as_list(spec.get("externalIPs")):
+            kinds.append(f"Service {service.name} (externalIPs)")
+        if not kinds:
+            continue
+        for index, workload in enumerate(connectivity.workloads):
+            if service_selects(service, workload):
+                found.setdefault(index, []).extend(kinds)
+    for workload, _ in connectivity.ingress_controller_targets():
+        found.setdefault(connectivity.workloads.index(workload), []).append("Ingress/Route")
+    return found
+
+
+@rule(
+    "KW-NET-009", "high", "Workload exposed outside the cluster accepts traffic from any source", domain="netpol",
+    rationale="The workload is published (LoadBalancer/NodePort Service, externalIPs, Ingress/Route, "
+              "hostNetwork or hostPort) and no policy restricts its ingress: any internet client and any pod "
+              "can reach every port it listens on.",
+    remediation="spec:\n  podSelector:\n    matchLabels: {app: NAME}\n  policyTypes: [Ingress]\n  ingress:\n"
+                "  - from: [{ipBlock: {cidr: 203.0.113.0/24}}]  # the clients, or the ingress controller's namespace\n"
+                "    ports: [{port: 8443}]",
+    cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1190", "T1133"),
+)
+def exposed_without_restriction(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    for index, how in sorted(_exposures(inventory, connectivity).items()):
+        workload = connectivity.workloads[index]
+        if workload.host_network or connectivity.ingress_unrestricted(index):
+            yield Hit(workload.resource, ("metadata", "name"),
+                      f"{workload.key} is exposed ({'; '.join(how)}) and accepts any source on any port")
+
+
+def _is_sensitive(workload: Workload) -> str | None:
+    if workload.namespace == "kube-system":
+        return "a kube-system workload"
+    containers = _containers(workload)
+    images = " ".join(str(as_dict(c).get("image", "")) for c in containers)
+    ports = {as_dict(port).get("containerPort") for c in containers for port in as_list(as_dict(c).get("ports"))}
+    if DATABASE_NAMES.search(images) or DATABASE_NAMES.search(workload.name) or ports & DATABASE_PORTS:
+        return "a database"
+    return None
+
+
+def _containers(workload: Workload) -> list:
+    template = pod_template(workload.resource)
+    return as_list(template.spec.get("containers")) if template else []
+
+
+@rule(
+    "KW-NET-010", "high", "Sensitive workload reachable from every namespace", domain="netpol", heuristic=True,
+    rationale="A database or kube-system component that accepts connections from pods of every namespace "
+              "is one compromised pod away from data theft or control-plane abuse.",
+    remediation="spec:\n  podSelector:\n    matchLabels: {app: DATABASE}\n  policyTypes: [Ingress]\n  ingress:\n"
+                "  - from: [{podSelector: {matchLabels: {app: ITS-CLIENT}}}]\n    ports: [{port: 5432}]",
+    cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1210", "T1046"),
+)
+def sensitive_reachable_everywhere(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    namespaces = _namespaces_with_workloads(connectivity)
+    if len(namespaces) < 2:
+        return
+    for index, workload in enumerate(connectivity.workloads):
+        why = _is_sensitive(workload)
+        if why and connectivity.reachable_from_every_namespace(index):
+            yield Hit(workload.resource, ("metadata", "name"),
+                      f"{workload.key} is {why} (by name, image or port) and pods of all {len(namespaces)} namespaces can connect to it")
+
+
+@rule(
+    "KW-NET-011", "medium", "Network policy field that is invalid or cannot be analysed", domain="netpol",
+    rationale="The API server would reject this field (or kubeward cannot read it); the part read as "
+              "matching nothing may hide a hole the author meant to close, or a policy not applied at all.",
+    remediation="Fix the named field: a valid CIDR, `except` inside its `cidr`, operator In/NotIn/Exists/"
+                "DoesNotExist, a named port that the destination's containers define.",
+    nsa=(NSA_NETWORK,),
+)
+def invalid_policy_fields(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    for issue in connectivity.issues:
+        yield Hit(issue.resource, issue.path, issue.message)
+    yield from _unresolved_named_ports(connectivity)
+
+
+def _unresolved_named_ports(connectivity: Connectivity) -> Iterator[Hit]:
+    """A named port in a NetworkPolicy ingress rule that no selected pod defines allows nothing."""
+    for policy in connectivity.policies:
+        for rule_ in policy.ingress or ():
+            names = {p.name for p in rule_.ports or () if p.name is not None}
+            if not names:
+                continue
+            selected = [connectivity.workloads[i] for i in connectivity.members(policy.subject)]
+            for k, port in enumerate(rule_.ports or ()):
+                if port.name is not None and selected and not any(port.name in w.named_ports for w in selected):
+                    yield Hit(policy.resource, (*rule_.path, "ports", k, "port"),
+                              f"named port {port.name!r}: no container of the selected pods defines it (the entry allows nothing)")
