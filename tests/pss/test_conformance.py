@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from kubeward.model import build_inventory, pod_template
 from kubeward.model.resource import Origin, Resource
 from kubeward.pss import evaluate, evaluate_template

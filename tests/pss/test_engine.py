@@ -6,7 +6,7 @@ import pytest
 
 from kubeward.model import pod_template
 from kubeward.model.resource import Origin, Resource
-from kubeward.pss import LATEST_MINOR, evaluate, evaluate_template, format_version, parse_level, parse_version
+from kubeward.pss import LATEST_MINOR, evaluate, evaluate_template, parse_level, parse_version
 from kubeward.pss.registry import CHECKS, checks_for
 
 RESTRICTED_CONTAINER_SC = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
@@ -216,8 +216,7 @@ def test_versions_newer_than_known_behave_as_latest():
     assert controls({}, spec, "baseline", "v1.99") == controls({}, spec, "baseline", "latest") == []
 
 
-def test_parse_level_and_format_version():
+def test_parse_level():
     assert parse_level("baseline") == "baseline"
     with pytest.raises(ValueError, match="must be one of"):
         parse_level("strict")
-    assert format_version(37) == "v1.37"

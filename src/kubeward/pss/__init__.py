@@ -6,7 +6,7 @@ return the violations (an empty list means the pod is allowed).
 
 from kubeward.pss.engine import evaluate, evaluate_pod, evaluate_template
 from kubeward.pss.model import Pod, Violation
-from kubeward.pss.versions import LATEST, LATEST_MINOR, LEVELS, format_version, parse_level, parse_version
+from kubeward.pss.versions import LATEST, LATEST_MINOR, LEVELS, parse_level, parse_version
 
 __all__ = ["LATEST", "LATEST_MINOR", "LEVELS", "Pod", "Violation", "evaluate", "evaluate_pod",
-           "evaluate_template", "format_version", "parse_level", "parse_version"]
+           "evaluate_template", "parse_level", "parse_version"]

@@ -24,7 +24,6 @@ CHECKS: tuple[Check, ...] = tuple(sorted(
     )),
     key=lambda check: (check.level != BASELINE, check.id),
 ))
-CHECKS_BY_ID = {check.id: check for check in CHECKS}
 
 
 @lru_cache(maxsize=None)

@@ -10,7 +10,7 @@ from kubeward.model.podspec import PodTemplate
 from kubeward.model.resource import Resource
 from kubeward.pss.engine import evaluate_pod
 from kubeward.pss.model import PRIVILEGED, Pod, Violation
-from kubeward.pss.namespaces import NamespacePolicy, ModePolicy, level_label, namespace_policy
+from kubeward.pss.namespaces import ModePolicy, NamespacePolicy, level_label, namespace_policy
 from kubeward.rules import Hit, rule, workload_templates
 
 NSA_POD_SECURITY = "NSA/CISA Kubernetes Hardening Guide: pod security enforcement"

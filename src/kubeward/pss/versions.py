@@ -28,7 +28,3 @@ def parse_level(text: str) -> str:
     if text not in LEVELS:
         raise ValueError(f"invalid Pod Security level {text!r}: must be one of {', '.join(LEVELS)}")
     return text
-
-
-def format_version(minor: int) -> str:
-    return f"v1.{minor}"
