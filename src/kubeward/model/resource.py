@@ -50,9 +50,10 @@ def _child(node, step):
             return value[step]
         return None
     if isinstance(value, list):
-        for key, child in value:
-            if getattr(key, "value", None) == step:
-                return child
+        for pair in value:
+            # a sequence (or wrong-typed field) where the path expects a mapping has no such key
+            if isinstance(pair, tuple) and getattr(pair[0], "value", None) == step:
+                return pair[1]
     return None
 
 
