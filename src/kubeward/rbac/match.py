@@ -42,7 +42,7 @@ class PolicyRule:
     aggregation controller's equality); sets serve matching."""
 
     __slots__ = ("verbs", "api_groups", "resources", "resource_names", "non_resource_urls",
-                 "source", "index", "_verbs", "_groups", "_resources", "_names")
+                 "source", "index", "_verbs", "_groups", "_resources", "_names", "_text", "_any_subresource")
 
     def __init__(self, verbs=(), api_groups=(), resources=(), resource_names=(), non_resource_urls=(),
                  source: tuple = ("", None, ""), index: int = 0):
@@ -57,6 +57,8 @@ class PolicyRule:
         self._groups = frozenset(self.api_groups)
         self._resources = frozenset(self.resources)
         self._names = frozenset(self.resource_names)
+        self._text: str | None = None
+        self._any_subresource = any(r.startswith("*/") for r in self.resources)
 
     @property
     def content(self) -> tuple:
@@ -75,12 +77,20 @@ class PolicyRule:
         return out
 
     def describe(self) -> str:
-        verbs = ",".join(self.verbs)
-        if self.non_resource_urls and not self.resources:
-            return f"{verbs} on {','.join(self.non_resource_urls)}"
-        groups = ",".join(g or '""' for g in self.api_groups)
-        names = f" names={','.join(self.resource_names)}" if self.resource_names else ""
-        return f"{verbs} on {','.join(self.resources)} (apiGroups {groups}){names}"
+        if self._text is None:
+            verbs = ",".join(self.verbs)
+            if self.non_resource_urls and not self.resources:
+                self._text = f"{verbs} on {','.join(self.non_resource_urls)}"
+            else:
+                groups = ",".join(g or '""' for g in self.api_groups)
+                names = f" names={','.join(self.resource_names)}" if self.resource_names else ""
+                self._text = f"{verbs} on {','.join(self.resources)} (apiGroups {groups}){names}"
+        return self._text
+
+    def may_name_any(self, resources: frozenset[str]) -> bool:
+        """Cheap pre-check: can this rule match any of these combined resource names at all?"""
+        return (ALL in self._resources or not self._resources.isdisjoint(resources)
+                or self._any_subresource)
 
     def __repr__(self) -> str:
         return f"PolicyRule({self.describe()})"

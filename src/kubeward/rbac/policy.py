@@ -30,10 +30,7 @@ class Role:
     own_rules: list[PolicyRule]
     selectors: list[dict] | None  # aggregationRule.clusterRoleSelectors; None when not aggregated
     rules: list[PolicyRule] = field(default_factory=list)  # effective, after aggregation
-
-    @property
-    def key(self) -> RoleKey:
-        return role_key(self.resource.kind, self.resource.namespace, self.resource.name)
+    key: RoleKey = ("", None, "")
 
     def display(self) -> str:
         return self.resource.display()
@@ -125,7 +122,7 @@ def parse_role(resource: Resource, problems: list[Problem]) -> Role:
         rule = _parse_rule(resource, raw, i, source, problems)
         if rule is not None:
             rules.append(rule)
-    return Role(resource, rules, selectors, list(rules))
+    return Role(resource, rules, selectors, list(rules), source)
 
 
 def _parse_rule(resource: Resource, raw, i: int, source: RoleKey, problems: list[Problem]) -> PolicyRule | None:

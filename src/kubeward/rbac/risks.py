@@ -147,12 +147,15 @@ def mounted_service_accounts(inventory: Inventory) -> dict[tuple[str, str], list
     return inventory.derived("rbac-mounts", build)
 
 
-@dataclass
 class RiskAnalysis:
-    hits: list[RiskHit]
+    def __init__(self, hits: list[RiskHit]):
+        self.hits = hits
+        self._by_key: dict[str, list[RiskHit]] = defaultdict(list)
+        for hit in hits:
+            self._by_key[hit.key].append(hit)
 
     def of(self, key: str) -> list[RiskHit]:
-        return [h for h in self.hits if h.key == key]
+        return self._by_key.get(key, [])
 
 
 def _scope(binding: Binding) -> int:
@@ -171,19 +174,20 @@ class _RoleCapabilities:
     def __init__(self, inventory: Inventory):
         self.cache: dict[tuple, dict[str, list[PolicyRule]]] = {}
         # RoleBindings never grant cluster-scoped resources, whatever the role says.
-        self.probes = {
-            cluster_wide: [(risk.key, [p for p in risk.probes
-                                       if cluster_wide or not is_cluster_scoped(inventory, p.api_group, p.resource)])
-                           for risk in CAPABILITY_RISKS]
-            for cluster_wide in (True, False)
-        }
+        self.probes = {}
+        for cluster_wide in (True, False):
+            scoped = []
+            for risk in CAPABILITY_RISKS:
+                probes = [p for p in risk.probes if cluster_wide or not is_cluster_scoped(inventory, p.api_group, p.resource)]
+                scoped.append((risk.key, probes, frozenset(p.combined_resource for p in probes)))
+            self.probes[cluster_wide] = scoped
 
     def of(self, role: Role, cluster_wide: bool) -> dict[str, list[PolicyRule]]:
         key = (role.key, cluster_wide)
         if key not in self.cache:
             found: dict[str, list[PolicyRule]] = {}
-            for risk_key, probes in self.probes[cluster_wide]:
-                rules = [r for r in role.rules if any(rule_allows(p, r) for p in probes)]
+            for risk_key, probes, names in self.probes[cluster_wide]:
+                rules = [r for r in role.rules if r.may_name_any(names) and any(rule_allows(p, r) for p in probes)]
                 if rules:
                     found[risk_key] = rules
             self.cache[key] = found
@@ -215,12 +219,12 @@ def _analyse(inventory: Inventory) -> RiskAnalysis:
                                     f"{binding.display()} grants {binding.role_ref[2] if binding.role_ref else 'nothing'} "
                                     f"{_where(binding)} to {subject.display()}, i.e. to {public} -> "
                                     "anyone who reaches the API server gets these permissions",
-                                    {"subject": subject.as_dict()}))
+                                    {"subject": subject.as_dict(), "risk": "public"}))
             if subject.kind == "ServiceAccount" and subject.name == "default":
                 hits.append(RiskHit("default-sa", binding, subject, role, Severity.MEDIUM,
                                     f"{binding.display()} grants permissions to {subject.display()}, the account every pod "
                                     "of the namespace gets unless it names another -> any pod there holds them",
-                                    {"subject": subject.as_dict()}))
+                                    {"subject": subject.as_dict(), "risk": "default-sa"}))
         if role is None or not subjects:
             continue
         admin = binding.role_ref == ("ClusterRole", None, "cluster-admin") or is_full_admin(role)
@@ -231,14 +235,24 @@ def _analyse(inventory: Inventory) -> RiskAnalysis:
         elif wildcard:
             found["wildcard"] = wildcard
         for key, rules in found.items():
-            risk = RISKS_BY_KEY.get(key)
+            grant = _Grant(key, binding, role, rules)
             for subject in subjects:
-                hits.append(_capability_hit(key, risk, binding, subject, role, rules, mounts))
+                hits.append(_capability_hit(grant, subject, mounts))
     return RiskAnalysis(hits)
 
 
-def _capability_hit(key: str, risk: Risk | None, binding: Binding, subject: Subject, role: Role,
-                    rules: list[PolicyRule], mounts) -> RiskHit:
+class _Grant:
+    """What one binding's role grants for one risk: the text shared by all its subjects."""
+
+    def __init__(self, key: str, binding: Binding, role: Role, rules: list[PolicyRule]):
+        self.key, self.binding, self.role, self.rules = key, binding, role, rules
+        self.what, self.chain, self.base = _risk_text(key, binding)
+        self.text = (f"{_where(binding)} via {binding.display()} -> {role.display()} "
+                     f"({'; '.join(r.describe() for r in rules[:3])}). Attack: {self.chain}.")
+        self.rule_dicts = [r.as_dict() for r in rules]
+
+
+def _risk_text(key: str, binding: Binding) -> tuple[str, str, Severity]:
     scope = _scope(binding)
     if key == "admin":
         what = "full control of every resource" if binding.cluster_wide else f"full control of namespace {binding.namespace}"
@@ -250,7 +264,13 @@ def _capability_hit(key: str, risk: Risk | None, binding: Binding, subject: Subj
         chain = "a wildcard grants every present and future verb/resource, including secrets, exec and escalate"
         base = (Severity.HIGH, Severity.HIGH, Severity.MEDIUM)[scope]
     else:
+        risk = RISKS_BY_KEY[key]
         what, chain, base = risk.what, risk.chain, risk.severities[scope]
+    return what, chain, base
+
+
+def _capability_hit(grant: _Grant, subject: Subject, mounts) -> RiskHit:
+    binding, role, base = grant.binding, grant.role, grant.base
     severity = base
     mounted: list[Mount] = []
     if subject.kind == "ServiceAccount":
@@ -263,13 +283,12 @@ def _capability_hit(key: str, risk: Risk | None, binding: Binding, subject: Subj
         ranking = " No workload in the scan mounts its token."
     else:
         ranking = ""
-    message = (f"{subject.display()} can {what} {_where(binding)} via {binding.display()} -> {role.display()} "
-               f"({'; '.join(r.describe() for r in rules[:3])}). Attack: {chain}.{ranking}")
+    message = f"{subject.display()} can {grant.what} {grant.text}{ranking}"
     extra = {"subject": subject.as_dict(), "role": role.resource.ref(), "scope": _where(binding),
-             "rules": [r.as_dict() for r in rules], "chain": chain,
+             "rules": grant.rule_dicts, "chain": grant.chain,
              "mounted_by": [{"workload": m.template.resource.ref(), "how": m.how} for m in mounted],
-             "base_severity": base.label}
-    return RiskHit(key, binding, subject, role, severity, message, extra)
+             "base_severity": base.label, "risk": grant.key}
+    return RiskHit(grant.key, binding, subject, role, severity, message, extra)
 
 
 RISKS_BY_KEY = {risk.key: risk for risk in CAPABILITY_RISKS}

@@ -22,7 +22,7 @@ NSA_AUTHZ = "Kubernetes Hardening Guidance: Authentication and authorization (RB
 def _risk_hits(inventory: Inventory, key: str) -> Iterator[Hit]:
     for hit in risk_analysis(inventory).of(key):
         path = ("subjects", hit.subject.index) if hit.subject is not None else ("roleRef",)
-        yield Hit(hit.binding.resource, path, hit.message, hit.severity, extra={"risk": key, **hit.extra})
+        yield Hit(hit.binding.resource, path, hit.message, hit.severity, extra=hit.extra)
 
 
 def _risk_rule(id_: str, key: str, severity: str, title: str, rationale: str, remediation: str, **refs):
