@@ -173,3 +173,10 @@ def test_corpus_summaries_argo_cd_and_cert_manager(shared):
     merged = with_defaults(cm)
     view = rbac_index(merged).roles[("ClusterRole", None, "view")]
     assert any("cert-manager.io" in r.api_groups for r in view.rules)
+
+
+def test_the_same_binding_given_twice_is_one_object_not_a_duplicate_grant():
+    once = binding("RoleBinding", "same", "ClusterRole", "view", user_subject("u"), "a")
+    findings = evaluate(inventory(once + once), [get("KW-RBAC-024")])[0]
+    assert findings == []
+    assert len(rbac_index(inventory(once + once)).bindings) == 1

@@ -93,7 +93,11 @@ class RbacIndex:
             role = parse_role(resource, self.problems)
             self.roles.setdefault(role.key, role)
         aggregate({key[2]: role for key, role in self.roles.items() if key[0] == "ClusterRole"})
-        self.bindings: list[Binding] = [parse_binding(r, self.problems) for r in inventory.of_kind(*BINDING_KINDS)]
+        # An object given twice (two files of one install) is one object in a cluster: the first
+        # wins, as for Inventory.get and for roles above.
+        unique = {r.key: r for r in reversed(inventory.of_kind(*BINDING_KINDS))}
+        self.bindings: list[Binding] = [parse_binding(r, self.problems) for r in inventory.of_kind(*BINDING_KINDS)
+                                        if unique[r.key] is r]
         self.cluster_bindings: dict[SubjectKey, list[tuple[Binding, Subject]]] = defaultdict(list)
         self.namespace_bindings: dict[tuple[str, SubjectKey], list[tuple[Binding, Subject]]] = defaultdict(list)
         self.bindings_of_subject: dict[SubjectKey, list[tuple[Binding, Subject]]] = defaultdict(list)
