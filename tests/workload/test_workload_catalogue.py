@@ -1,0 +1,29 @@
+"""Every workload rule carries full metadata and is listed in docs/rules.md."""
+
+import re
+from pathlib import Path
+
+from conftest import workload_rules
+
+ID = re.compile(r"^KW-(POD|IMG|RES|SA|SEC|NS|SVC)-\d{3}$")
+
+
+def test_metadata_complete_and_ids_dense():
+    rules = workload_rules()
+    assert len(rules) == 33
+    by_prefix: dict[str, list[int]] = {}
+    for rule in rules:
+        assert ID.match(rule.id), rule.id
+        assert rule.title and rule.rationale and rule.remediation and rule.references.mitre, rule.id
+        assert rule.references.cis or rule.references.nsa or rule.references.pss, rule.id
+        assert all(re.match(r"^T\d{4}(\.\d{3})?$", t) for t in rule.references.mitre), rule.id
+        prefix, number = rule.id.rsplit("-", 1)
+        by_prefix.setdefault(prefix, []).append(int(number))
+    for prefix, numbers in by_prefix.items():
+        assert sorted(numbers) == list(range(1, len(numbers) + 1)), prefix
+
+
+def test_docs_list_every_rule():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "rules.md").read_text()
+    table = dict(re.findall(r"^\| (KW-[A-Z]+-\d{3}) \| (\w+) \|", docs, re.MULTILINE))
+    assert table == {rule.id: rule.severity.label for rule in workload_rules()}
