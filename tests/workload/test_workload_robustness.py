@@ -207,8 +207,9 @@ def test_mutated_workloads_never_crash_a_rule(mutations):
             else:
                 break
         else:
-            if isinstance(target, dict) or isinstance(target, list) and isinstance(path[-1], int) and path[-1] < len(target):
-                target[path[-1]] = value
+            key = path[-1]
+            if isinstance(target, dict) and isinstance(key, str) or isinstance(target, list) and isinstance(key, int) and key < len(target):
+                target[key] = value
     findings, errors = evaluate(build_inventory(load_text(orjson.dumps(obj).decode(), "m.json")), workload_rules())
     assert errors == []
     for finding in findings:
