@@ -141,3 +141,32 @@ def test_inventory_uses_discovery_scope_and_names_the_cluster(serve):
     assert web is not None and web.cluster == "test" and web.origin.filename == "cluster:test"
     assert inventory.get("ClusterRole", None, "everything") is not None
     assert inventory.table.by_kind("Deployment").namespaced
+
+
+def test_exec_plugin_credentials_from_the_kubeconfig_are_used(serve, tmp_path):
+    import sys
+
+    from fakeapi import TOKEN
+
+    plugin = tmp_path / "credential.py"
+    plugin.write_text("import json\nprint(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', "
+                      f"'kind': 'ExecCredential', 'status': {{'token': {TOKEN!r}}}}}))\n")
+    with serve() as (server, kubeconfig):
+        config = orjson.loads(kubeconfig.read_bytes())
+        config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                                               "args": [str(plugin)], "interactiveMode": "Never"}}
+        kubeconfig.write_bytes(orjson.dumps(config))
+        collection = collect(connect(str(kubeconfig), None, FAST))
+        auths = {r.auth for r in server.cluster.requests}
+    assert auths == {"token"} and collection.errors == [] and collection.objects
+
+
+def test_progress_display_only_when_asked_or_on_a_terminal(serve):
+    from kubeward.cluster.targets import ClusterSelection, _progress_display, collect_clusters
+
+    assert _progress_display(False) is None
+    assert _progress_display(None) is None  # pytest's stderr is not a terminal
+    with serve() as (_, kubeconfig):
+        [shown] = collect_clusters(ClusterSelection(str(kubeconfig)), FAST, show_progress=True)
+        [quiet] = collect_clusters(ClusterSelection(str(kubeconfig)), FAST, show_progress=False)
+    assert keys(shown.objects) == keys(quiet.objects) == keys(non_secret_fixture())
