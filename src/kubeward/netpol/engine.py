@@ -38,8 +38,6 @@ class External:
         return f"{iv.format_ip_range(self.lo, self.hi)}[External]"
 
 
-Endpoint = "Workload | External | str"  # str: the ingress controller
-
 
 @dataclass(slots=True)
 class Verdict:
