@@ -9,6 +9,7 @@ certificate signed by its CA, and records every request. Faults are injected per
 from __future__ import annotations
 
 import ssl
+import sys
 import subprocess
 import threading
 import time
@@ -187,11 +188,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, obj)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client that timed out and left is expected
+            super().handle_error(request, client_address)
+
+
 class FakeApiServer:
     def __init__(self, cluster: FakeCluster, certs: dict[str, Path]):
         handler = type("Handler", (_Handler,), {"cluster": cluster})
         self.cluster = cluster
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certs["server.crt"], certs["server.key"])

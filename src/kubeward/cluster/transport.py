@@ -38,7 +38,7 @@ class RequestPolicy:
     in_flight: int = 4
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class ApiError(Exception):
     status: int  # 0 when no HTTP answer came (timeout, connection refused)
     path: str
