@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubeward.sources.lines import find_line
 from kubeward.sources.loader import SourceFile
 
 Path = tuple[str | int, ...]
@@ -27,33 +28,46 @@ class Origin:
         return self.file.name if self.file else self.source
 
     def line_of(self, path: Path) -> int:
-        """Line of the deepest existing node along `path`; composed lazily, only for findings."""
+        """Line of the deepest existing field along `path` (the key's line for a mapping entry,
+        the item's line for a list element). Computed only for findings: from the text when it
+        is plain block YAML, else by composing the file once."""
         if self.file is None:
             return self.line
+        full = (*self.prefix, *path)
+        lines = self.file.block_lines
+        if lines is not None:
+            found = find_line(lines, self.line - 1, full)
+            if found is not None:
+                return found
+        return self.composed_line_of(full)
+
+    def composed_line_of(self, full: Path) -> int:
         trees = self.file.composed
         if self.document >= len(trees):
             return self.line
         node = trees[self.document]
         line = node.start_mark.line + 1
-        for step in (*self.prefix, *path):
-            node = _child(node, step)
-            if node is None:
+        for step in full:
+            found = _child(node, step)
+            if found is None:
                 break
-            line = node.start_mark.line + 1
+            marker, node = found
+            line = marker.start_mark.line + 1
         return line
 
 
 def _child(node, step):
+    """(node whose line names the step: the key, or the list item; node to descend into)."""
     value = getattr(node, "value", None)
     if isinstance(step, int):
         if isinstance(value, list) and 0 <= step < len(value) and not isinstance(value[0], tuple):
-            return value[step]
+            return value[step], value[step]
         return None
     if isinstance(value, list):
         for pair in value:
             # a sequence (or wrong-typed field) where the path expects a mapping has no such key
             if isinstance(pair, tuple) and getattr(pair[0], "value", None) == step:
-                return pair[1]
+                return pair
     return None
 
 

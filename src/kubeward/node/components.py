@@ -62,7 +62,7 @@ def components_of_pod(resource: Resource, notes: list[LoadIssue]) -> list[Compon
     if template is None:
         return []
     spec = template.spec
-    host_dirs = {as_dict(v).get("name"): as_dict(as_dict(v).get("hostPath")).get("path")
+    host_dirs = {str(as_dict(v).get("name")): as_dict(as_dict(v).get("hostPath")).get("path")
                  for v in as_list(spec.get("volumes"))}
     found = []
     for index, container in enumerate(as_list(spec.get("containers"))):
@@ -79,7 +79,7 @@ def components_of_pod(resource: Resource, notes: list[LoadIssue]) -> list[Compon
         mounts = []
         for mount in as_list(container.get("volumeMounts")):
             mount = as_dict(mount)
-            host = host_dirs.get(mount.get("name"))
+            host = host_dirs.get(str(mount.get("name")))
             if isinstance(host, str) and isinstance(mount.get("mountPath"), str):
                 mounts.append((mount["mountPath"], host))
         component.host_paths = tuple(sorted(mounts, key=lambda m: -len(m[0])))

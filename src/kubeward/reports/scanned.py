@@ -56,7 +56,8 @@ def resolve_locations(findings: list[Finding]) -> list[dict]:
     for key, indexes in by_file.items():
         for i in indexes:
             locations[i] = findings[i].resolved_location()
-        files[key].__dict__.pop("composed", None)  # node trees are large: keep one file at a time
+        files[key].__dict__.pop("composed", None)  # node trees and lines are large: keep one file at a time
+        files[key].__dict__.pop("block_lines", None)
     return locations  # type: ignore[return-value]
 
 

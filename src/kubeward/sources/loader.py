@@ -7,6 +7,7 @@ with the rest. Nothing here knows about Kubernetes kinds beyond "is this an obje
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,6 +17,7 @@ from typing import Iterable, Iterator
 import orjson
 import yaml
 
+from kubeward.sources.lines import LineIndex
 from kubeward.sources.yamlio import KubeComposer, KubeLoader
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -24,6 +26,10 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 # stay far below (the largest CRD in the corpus has ~60k nodes).
 MAX_EXPANDED_NODES = 2_000_000
 STDIN = "-"
+# A document can only hold aliases if the text has both an anchor (&name) and an alias (*name)
+# token; this cheap test spares the alias walk on the many files that merely contain "&".
+_ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s\]},]")
+_ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s\]},]")
 
 
 @dataclass(eq=False)
@@ -37,6 +43,17 @@ class SourceFile:
         if self.text_if_stdin is not None:
             return self.text_if_stdin
         return Path(self.name).read_text(encoding="utf-8-sig", errors="replace")
+
+    @cached_property
+    def block_lines(self) -> LineIndex | None:
+        """The text's lines, for the text locator; None for JSON (composed instead)."""
+        if self.name.endswith(".json"):
+            return None
+        try:
+            text = self.text()
+        except (OSError, ValueError):
+            return None
+        return None if text.lstrip()[:1] in ("{", "[") else LineIndex(text.splitlines())
 
     @cached_property
     def composed(self) -> list[yaml.Node]:
@@ -144,7 +161,7 @@ def load_bytes(raw: bytes, name: str, keep_text: bool = False) -> LoadResult:
 
 def _parse_yaml(text: str, source: SourceFile, result: LoadResult) -> None:
     loader = KubeLoader(text)
-    may_alias = "&" in text
+    may_alias = "&" in text and "*" in text and _ANCHOR.search(text) is not None and _ALIAS.search(text) is not None
     index = 0
     try:
         while loader.check_node():
