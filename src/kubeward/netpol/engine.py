@@ -196,7 +196,18 @@ class Connectivity:
     def _policies_selecting(self, workload_index: int) -> list[Policy]:
         if self._exempt(self.workloads[workload_index]):
             return []  # host-network pods use the node's address: policies do not apply to them
-        return [p for p in self.policies if workload_index in self._peer_members[p.subject]]
+        return self._selecting_index().get(workload_index, [])
+
+    def _selecting_index(self) -> dict[int, list[Policy]]:
+        """Workload -> the policies whose subject selects it (in policy order), built once:
+        asking every policy for every workload is quadratic."""
+        index = getattr(self, "_selecting", None)
+        if index is None:
+            index = self._selecting = {}
+            for policy in self.policies:
+                for w in self._peer_members[policy.subject]:
+                    index.setdefault(w, []).append(policy)
+        return index
 
     def _rule_nodes(self, rule: PolicyRule, externals: list[External]) -> Iterator[int]:
         """Nodes a rule's peers match: class ids, then externals as len(classes) + index."""
