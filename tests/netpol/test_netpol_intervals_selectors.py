@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeward.netpol import intervals as iv
-from kubeward.netpol.selectors import LabelIndex, Selector, SelectorError, parse_selector
+from kubeward.model.selectors import LabelIndex, Selector, SelectorError, parse_selector
 
 pairs = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)).map(lambda p: (min(p), max(p))), max_size=6)
 

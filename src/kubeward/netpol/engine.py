@@ -22,7 +22,7 @@ from kubeward.model.inventory import Inventory
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.model import (ALLOW, PASS, TIER_ANP, TIER_BANP, TIER_NP, Issue, PodPeer, Policy,
                                    PolicyRule, Workload, collect_workloads, namespace_labels, read_policies)
-from kubeward.netpol.selectors import LabelIndex
+from kubeward.model.selectors import LabelIndex
 
 INGRESS, EGRESS = "ingress", "egress"
 INGRESS_CONTROLLER = "{ingress-controller}"

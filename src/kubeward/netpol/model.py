@@ -14,7 +14,7 @@ from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import TEMPLATE_PATHS, WORKLOAD_KINDS, pod_template
 from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
-from kubeward.netpol.selectors import SELECT_ALL, Selector, SelectorError, parse_selector
+from kubeward.model.selectors import SELECT_ALL, Selector, SelectorError, parse_selector
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 ANP_KIND, BANP_KIND, NP_KIND = "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "NetworkPolicy"

@@ -9,31 +9,16 @@ changes, starting from the rules as written (what the cluster holds before the c
 
 from __future__ import annotations
 
+from kubeward.model.selectors import SelectorError, parse_selector
 from kubeward.rbac.policy import Role
 
 
-def selector_matches(selector: dict, labels: dict[str, str]) -> bool:
-    """metav1.LabelSelector semantics: an empty selector matches everything."""
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(str(key)) != str(value):
-            return False
-    for expression in selector.get("matchExpressions") or ():
-        if not isinstance(expression, dict):
-            return False
-        key = str(expression.get("key"))
-        operator = expression.get("operator")
-        values = {str(v) for v in expression.get("values") or ()}
-        if operator == "In" and labels.get(key) not in values:
-            return False
-        if operator == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if operator == "Exists" and key not in labels:
-            return False
-        if operator == "DoesNotExist" and key in labels:
-            return False
-        if operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            return False  # an invalid selector selects nothing
-    return True
+def selector_matches(selector: object, labels: dict[str, str]) -> bool:
+    """metav1.LabelSelector semantics: an empty selector matches everything, an invalid one nothing."""
+    try:
+        return parse_selector(selector).matches(labels)
+    except SelectorError:
+        return False
 
 
 def aggregate(cluster_roles: dict[str, Role]) -> None:

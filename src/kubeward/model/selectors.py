@@ -1,5 +1,6 @@
 """Label selectors (metav1.LabelSelector): parsing with precise errors, matching one label set,
-and evaluating against many label sets at once through an inverted index."""
+and evaluating against many label sets at once through an inverted index. Shared by every
+engine that selects objects by labels (NetworkPolicy peers, ClusterRole aggregation)."""
 
 from __future__ import annotations
 
