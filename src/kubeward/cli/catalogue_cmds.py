@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 import orjson
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.table import Table
 
 from kubeward.rules import get, load_all
@@ -40,6 +39,8 @@ def explain(rule_id, fmt) -> None:
     if fmt == "json":
         click.echo(orjson.dumps(rule.as_dict(), option=orjson.OPT_INDENT_2).decode())
         return
+    from rich.markdown import Markdown  # markdown-it is slow to import; only explain needs it
+
     refs = rule.references
     ref_lines = [f"- {label}: {', '.join(values)}" for label, values in
                  (("CIS", refs.cis), ("NSA/CISA", refs.nsa), ("Pod Security", refs.pss), ("MITRE ATT&CK", refs.mitre)) if values]

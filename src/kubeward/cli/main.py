@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import click
 
 from kubeward import __version__
@@ -20,4 +22,8 @@ for module in (scan_cmd, pss_cmd, catalogue_cmds, rbac_cmd, netpol_cmd, node_cmd
 
 
 def main() -> None:
+    # A scan builds millions of small dicts and lists (the parsed manifests) that live until the
+    # end; with the default thresholds the cyclic collector re-walks them all again and again
+    # (20-25% of a 20k-object scan). Collect rarely instead: kubeward makes almost no cycles.
+    gc.set_threshold(200_000, 50, 1000)
     cli(prog_name="kubeward")

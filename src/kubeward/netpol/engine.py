@@ -198,6 +198,12 @@ class Connectivity:
             return []  # host-network pods use the node's address: policies do not apply to them
         return self._selecting_index().get(workload_index, [])
 
+    def selected_by_any_policy(self, workload_index: int) -> bool:
+        return bool(self._selecting_index().get(workload_index))
+
+    def workloads_in(self, namespace: str | None) -> set[int]:
+        return self._in_namespace.get(namespace or "", set())
+
     def _selecting_index(self) -> dict[int, list[Policy]]:
         """Workload -> the policies whose subject selects it (in policy order), built once:
         asking every policy for every workload is quadratic."""

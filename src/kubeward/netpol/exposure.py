@@ -56,6 +56,12 @@ def _route_backends(route: Resource) -> list[Backend]:
     return backends
 
 
+def selected_workloads(connectivity, service: Resource) -> list[int]:
+    """Indexes of the workloads a Service selects (looked up in its namespace only)."""
+    workloads = connectivity.workloads
+    return sorted(i for i in connectivity.workloads_in(service.namespace) if service_selects(service, workloads[i]))
+
+
 def service_selects(service: Resource, workload: Workload) -> bool:
     selector = as_dict(service.spec.get("selector"))
     if not selector or workload.namespace != service.namespace:
@@ -105,10 +111,9 @@ def ingress_controller_targets(connectivity) -> list[tuple[Workload, iv.Conn]]:
             service = services.get((resource.namespace, backend.service))
             if service is None:
                 continue
-            for index, workload in enumerate(connectivity.workloads):
-                if service_selects(service, workload):
-                    ports = _target_ports(service, backend, workload)
-                    exposed[index] = iv.union(exposed.get(index, iv.EMPTY), ports)
+            for index in selected_workloads(connectivity, service):
+                ports = _target_ports(service, backend, connectivity.workloads[index])
+                exposed[index] = iv.union(exposed.get(index, iv.EMPTY), ports)
     result = []
     for index in sorted(exposed, key=lambda i: connectivity.workloads[i].key):
         workload = connectivity.workloads[index]

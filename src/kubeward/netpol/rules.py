@@ -11,7 +11,7 @@ from kubeward.model.podspec import pod_template
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.engine import EGRESS, INGRESS, Connectivity, External, analyze
-from kubeward.netpol.exposure import service_selects
+from kubeward.netpol.exposure import selected_workloads
 from kubeward.netpol.model import TIER_NP, Workload
 from kubeward.rules import Hit, rule
 
@@ -87,7 +87,7 @@ def unselected_workload(inventory: Inventory) -> Iterator[Hit]:
     for index, workload in enumerate(connectivity.workloads):
         if workload.host_network:
             continue  # reported by KW-NET-009: policies do not apply at all
-        if not any(index in connectivity.members(p.subject) for p in connectivity.policies):
+        if not connectivity.selected_by_any_policy(index):
             yield Hit(workload.resource, ("metadata", "name"), f"{workload.key} is selected by no policy of any tier")
 
 
@@ -205,9 +205,8 @@ def _exposures(inventory: Inventory, connectivity: Connectivity) -> dict[int, li
             kinds.append(f"Service {service.name} (externalIPs)")
         if not kinds:
             continue
-        for index, workload in enumerate(connectivity.workloads):
-            if service_selects(service, workload):
-                found.setdefault(index, []).extend(kinds)
+        for index in selected_workloads(connectivity, service):
+            found.setdefault(index, []).extend(kinds)
     for workload, _ in connectivity.ingress_controller_targets():
         found.setdefault(connectivity.workloads.index(workload), []).append("Ingress/Route")
     return found

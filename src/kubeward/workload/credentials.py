@@ -52,6 +52,10 @@ NOT_CREDENTIALS = frozenset({"true", "false", "yes", "no", "none", "null", "nil"
 CONFIG_ASSIGNMENT = re.compile(
     r"""^[ \t\-]*["']?([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|credential)[A-Za-z0-9_.-]*)["']?[ \t]*[:=][ \t]*["']?([^\s"',#}]+)""",
     re.MULTILINE | re.IGNORECASE)
+# The words CONFIG_ASSIGNMENT needs: only lines holding one are matched (large ConfigMaps such
+# as dashboards have few), instead of trying the pattern at every line start.
+CONFIG_KEYWORDS = ("pass", "pwd", "secret", "token", "key", "credential")
+CONFIG_KEYWORD = re.compile("|".join(CONFIG_KEYWORDS), re.IGNORECASE)
 # `--name=value` or `NAME=value` inside a command-line argument or shell script.
 ARGUMENT_ASSIGNMENT = re.compile(r"""(?:^|[\s;&|])-{0,2}([A-Za-z0-9_.-]+)=(?:"([^"]*)"|'([^']*)'|([^\s;&|]+))""")
 FLAG = re.compile(r"^-{1,2}([A-Za-z0-9_.-]+)$")
@@ -138,7 +142,10 @@ class _Scanner:
     def config_text(self, resource, path, where, text: str) -> None:
         if self.known_formats(resource, path, where, text):
             return
-        for match in CONFIG_ASSIGNMENT.finditer(text):
+        for line in _lines_with_keyword(text):
+            match = CONFIG_ASSIGNMENT.match(line)
+            if match is None:
+                continue
             name, value = match.groups()
             if is_credential_name(name) and is_literal_credential(value):
                 self._add(resource, path, "named", f"{where} (setting {name})", "a credential", value)
@@ -158,6 +165,39 @@ class _Scanner:
                 return
         if looks_random(text.strip()):
             self._add(resource, path, "entropy", where, "a random-looking token", text.strip())
+
+
+def _lines_with_keyword(text: str) -> Iterator[str]:
+    """Each line of `text` that holds a CONFIG_KEYWORD, once, in order. Lower-cases the text once
+    and finds each word with str.find: a case-insensitive alternation regex is far slower on
+    megabyte ConfigMaps."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few Unicode letters change length when lower-cased
+        lowered, words = text, None
+    else:
+        words = CONFIG_KEYWORDS
+    spans: dict[int, int] = {}
+    if words is None:
+        positions = (m.start() for m in CONFIG_KEYWORD.finditer(text))
+    else:
+        positions = (pos for word in words for pos in _find_all(lowered, word))
+    for pos in positions:
+        start = text.rfind("\n", 0, pos) + 1
+        if start not in spans:
+            end = text.find("\n", pos)
+            spans[start] = len(text) if end < 0 else end
+    for start in sorted(spans):
+        yield text[start:spans[start]]
+
+
+def _find_all(text: str, word: str) -> Iterator[int]:
+    pos = text.find(word)
+    while pos >= 0:
+        yield pos
+        end = text.find("\n", pos)
+        if end < 0:
+            return
+        pos = text.find(word, end)  # one hit per line is enough
 
 
 def scan_credentials(inventory: Inventory) -> list[Exposure]:
