@@ -93,3 +93,18 @@ def test_bad_version_and_level_are_usage_errors(tmp_path):
     assert run(tmp_path, {}, "--level", "strict").exit_code == 2
     missing = CliRunner().invoke(cli, ["pss", "--level", "baseline"])
     assert missing.exit_code == 2 and "PATH" in missing.output
+
+
+def test_output_file_and_short_format_option(tmp_path):
+    from click.testing import CliRunner
+
+    from kubeward.cli.main import cli
+
+    out = tmp_path / "pss.json"
+    result = CliRunner().invoke(cli, ["pss", "--level", "restricted", "-o", "json", "--output", str(out),
+                                      "examples/demo/60-payments-hardened.yaml"])
+    assert result.exit_code == 0 and result.output == ""
+    import orjson
+
+    doc = orjson.loads(out.read_bytes())
+    assert {(r["kind"], r["name"], r["allowed"]) for r in doc["results"]} == {("Deployment", "ledger", True), ("CronJob", "reconcile", True)}
