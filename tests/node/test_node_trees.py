@@ -85,3 +85,16 @@ def test_cli_exit_codes(trees, tree, fail_on, code):
 
 def test_cli_missing_root_is_an_input_error(tmp_path):
     assert CliRunner().invoke(cli, ["node", "--root", str(tmp_path / "absent"), "-o", "json"]).exit_code == 2
+
+
+def test_an_empty_root_is_an_input_error_not_a_pass(tmp_path):
+    from click.testing import CliRunner
+
+    from kubeward.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["node", "--root", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 2
+    import orjson
+
+    (error,) = orjson.loads(result.output)["scanned"]["errors"]
+    assert "no Kubernetes node component found" in error["message"] and "--root" in error["message"]

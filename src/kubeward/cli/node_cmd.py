@@ -12,6 +12,7 @@ from kubeward.node.catalogue import DOMAIN
 from kubeward.node.collect import collect
 from kubeward.node.profiles import PROFILES
 from kubeward.rules import evaluate, load_all
+from kubeward.sources.loader import LoadIssue
 
 
 def node_findings(root: str, profile: str):
@@ -21,6 +22,11 @@ def node_findings(root: str, profile: str):
     findings, rule_errors = evaluate(model, rules)
     scanned = reports.Scanned(files=model.files_read, objects=len(model.components),
                               errors=[*model.errors, *rule_errors], notes=list(model.notes))
+    if not model.components and not model.files:
+        # Nothing to judge is not a pass: most likely --root or --profile is wrong.
+        scanned.errors.append(LoadIssue(root, None, f"no Kubernetes node component found under {root} with the "
+                                        f"{profile} profile (no control-plane manifest, kubelet unit or config, "
+                                        "running component); check --root and --profile"))
     return findings, scanned, rules
 
 
