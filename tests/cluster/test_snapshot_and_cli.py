@@ -143,6 +143,16 @@ def test_several_contexts_give_per_cluster_findings_in_json(two_clusters):
     assert east == west and east
 
 
+def test_several_contexts_table_ends_with_a_summary_per_cluster(two_clusters):
+    _, kubeconfig = two_clusters
+    result = run("scan", "--kubeconfig", str(kubeconfig), "--context", "east", "--context", "west",
+                 "--format", "table", "--fail-on", "none")
+    summary = result.output.split("Per cluster:")[1].strip().splitlines()
+    assert [line.split(":")[0].strip() for line in summary] == ["east", "west"]
+    assert summary[0].split(":", 1)[1] == summary[1].split(":", 1)[1]  # same fixture, same counts
+    assert "[east]" in result.output and "[west]" in result.output
+
+
 def test_single_cluster_resources_carry_no_cluster_label(serve):
     with serve() as (_, kubeconfig):
         [inventory] = resolve_inventories((), InputOptions(kubeconfig=str(kubeconfig)))

@@ -118,3 +118,13 @@ def test_sarif_validates_with_suppressed_and_file_only_findings(shared):
     results = sarif["runs"][0]["results"]
     assert results[0]["suppressions"] == [{"kind": "inSource", "justification": "accepted"}]
     assert results[1]["locations"][0]["physicalLocation"]["region"] == {"startLine": 4}
+
+
+def test_table_shows_brackets_literally():
+    from kubeward.rules import Finding
+
+    inventory = build_inventory(load_text(MANIFEST, "deploy.yaml"))
+    finding = Finding(_privileged_rule(), inventory.resources[0], PATH, "shop/api[Deployment] => [bold]x", Severity.HIGH)
+    scanned = reports.Scanned.of(inventory, errors=[LoadIssue("a[1].yaml", 2, "bad [value]")])
+    text = reports.render([finding], scanned, "table")
+    assert "shop/api[Deployment] => [bold]x" in text and "bad [value]" in text

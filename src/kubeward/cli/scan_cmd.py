@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 
 import click
@@ -9,6 +10,7 @@ import click
 from kubeward import reports, suppress
 from kubeward.cli.inputs import input_options, options_from, resolve_inventories
 from kubeward.cli.output import default_format, emit, fail_on_option, findings_exit_code, format_option
+from kubeward.reports.scanned import summary
 from kubeward.rules import evaluate, load_all
 from kubeward.rules.model import Finding
 
@@ -51,8 +53,6 @@ def scan(paths, fmt, output, fail_on, config_path, only_rules, **kwargs) -> None
 
 
 def select_rules(patterns):
-    import fnmatch
-
     catalogue = load_all()
     if not patterns:
         return list(catalogue.values())
@@ -63,8 +63,6 @@ def select_rules(patterns):
 
 
 def cluster_summary(findings, clusters) -> str:
-    from kubeward.reports.scanned import summary
-
     lines = ["", "Per cluster:"]
     for cluster in clusters:
         counts = summary(f for f in findings if f.resource is not None and f.resource.cluster == cluster)

@@ -41,7 +41,8 @@ def render_table(findings: list[Finding], locations: list[dict], scanned: Scanne
             subject = resource.display() if resource is not None else "-"
             if resource is not None and resource.cluster:
                 subject = f"[{resource.cluster}] {subject}"
-            table.add_row(finding.rule.id, subject, finding.message, _where(location))
+            # Text, not markup: messages hold brackets ("shop/api[Deployment]", "[east]").
+            table.add_row(Text(finding.rule.id), Text(subject), Text(finding.message), Text(_where(location)))
         console.print(table)
     suppressed = len(findings) - len(active)
     if scanned.errors:
@@ -49,17 +50,16 @@ def render_table(findings: list[Finding], locations: list[dict], scanned: Scanne
         errors.add_column("where", overflow="fold", ratio=2)
         errors.add_column("problem", overflow="fold", ratio=5)
         for issue in scanned.errors:
-            errors.add_row(f"{issue.file}:{issue.line}" if issue.line else issue.file or "-", issue.message)
+            errors.add_row(Text(f"{issue.file}:{issue.line}" if issue.line else issue.file or "-"), Text(issue.message))
         console.print(errors)
     counts = summary(findings)
     line = "  ".join(f"{name}: {count}" for name, count in counts.items())
-    console.print(
-        f"\nScanned {scanned.files} file(s), {scanned.objects} object(s)"
-        + (f", {len(scanned.clusters)} cluster(s)" if scanned.clusters else "")
-        + f". Findings - {line}"
-        + (f"  (suppressed: {suppressed})" if suppressed else "")
-        + (f"  Skipped documents: {len(scanned.notes)}" if scanned.notes else "")
-    )
+    totals = (f"\nScanned {scanned.files} file(s), {scanned.objects} object(s)"
+              + (f", {len(scanned.clusters)} cluster(s)" if scanned.clusters else "")
+              + f". Findings - {line}"
+              + (f"  (suppressed: {suppressed})" if suppressed else "")
+              + (f"  Skipped documents: {len(scanned.notes)}" if scanned.notes else ""))
+    console.print(totals, markup=False)
     if active:
         console.print("Run `kubeward explain RULE` for why a rule matters and how to fix it.")
     return out.getvalue()
