@@ -24,7 +24,7 @@ def rules_cmd(fmt, domain) -> None:
         table.add_column(column, overflow="fold")
     for r in rules:
         table.add_row(r.id, r.severity.label, r.domain, r.title + (" (heuristic)" if r.heuristic else ""))
-    Console(width=140).print(table)
+    Console(width=140, markup=False).print(table)
     click.echo(f"{len(rules)} rules")
 
 

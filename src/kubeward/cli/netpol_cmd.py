@@ -63,7 +63,7 @@ def connectivity_command(paths, fmt, focus, host_network_as_pod, **kwargs) -> No
             view = Table("source", "destination", "connections", title=f"{len(table)} allowed connections")
             for row in table:
                 view.add_row(*row)
-            Console().print(view)
+            Console(markup=False).print(view)
 
 
 def _endpoint(connectivity: Connectivity, text: str):

@@ -41,7 +41,7 @@ def pss_command(level: str, policy_version: str, fmt: str, output: str | None, p
         if fmt == "json":
             out.write(render_json(report).decode())
         else:
-            render_table(report, Console(file=out))
+            render_table(report, Console(file=out, markup=False))
     if report["errors"]:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if any(not r["allowed"] for r in report["results"]) else EXIT_OK)

@@ -68,7 +68,8 @@ def _request_options(command):
 
 def _console() -> Console:
     # Piped output keeps full cell text rather than rich's 80-column default.
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    # markup off: subjects, rules and messages hold brackets that are not style tags
+    return Console(markup=False) if sys.stdout.isatty() else Console(width=200, markup=False)
 
 
 def _print_json(data) -> None:
