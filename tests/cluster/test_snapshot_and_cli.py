@@ -112,6 +112,17 @@ def test_unreachable_cluster_exits_2(certs, tmp_path):
     assert not (tmp_path / "s.gz").exists()
 
 
+def test_one_cluster_down_does_not_hide_the_others(certs, serve, tmp_path):
+    with serve() as (server, _):
+        kubeconfig = write_kubeconfig(tmp_path / "kc", {"up": server.url, "down": "https://127.0.0.1:9"}, certs)
+        result = run("scan", "--kubeconfig", str(kubeconfig), "--all-contexts", "--format", "json", "--fail-on", "none")
+    assert result.exit_code == 2  # a cluster could not be read
+    doc = orjson.loads(result.output)
+    assert {f["cluster"] for f in doc["findings"]} == {"up"}
+    (error,) = doc["scanned"]["errors"]
+    assert "down" in error["file"] + error["message"] and "did not answer" in error["message"]
+
+
 def test_paths_and_cluster_together_is_a_usage_error(tmp_path):
     result = run("scan", str(tmp_path), "--cluster")
     assert result.exit_code == 2 and "not both" in result.output

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from kubeward.cluster.collect import Collection, collect
+from kubeward.cluster.collect import Collection, CollectionError, collect
 from kubeward.cluster.transport import ClusterError, RequestPolicy, connect, kubeconfig_contexts
 
 PARALLEL_CLUSTERS = 4
@@ -44,7 +44,14 @@ def collect_clusters(selection: ClusterSelection, policy: RequestPolicy = Reques
                     task = display.add_task(f"{transport.name}: discovery", total=None)
                     def progress(resource: str, count: int) -> None:
                         display.update(task, description=f"{transport.name}: {resource} ({count} objects)")
-                return collect(transport, selection.include_secret_metadata, progress)
+                try:
+                    return collect(transport, selection.include_secret_metadata, progress)
+                except ClusterError as exc:
+                    if len(transports) == 1:
+                        raise
+                    # One cluster down must not hide the others: it is reported as unread.
+                    return Collection(transport.name, server=transport.server,
+                                      errors=[CollectionError("the API (discovery)", 0, str(exc))])
 
             with ThreadPoolExecutor(max_workers=PARALLEL_CLUSTERS) as pool:
                 return list(pool.map(run, transports))
