@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from kubeward.model.apiresources import STANDARD_TABLE, APIResource, ResourceTable
-from kubeward.model.resource import Origin, Resource, as_dict, as_list
+from kubeward.model.apiresources import STANDARD_TABLE, ResourceTable
+from kubeward.model.resource import Origin, Resource, as_dict
 from kubeward.sources.loader import Document, LoadIssue, LoadResult
 
 T = TypeVar("T")

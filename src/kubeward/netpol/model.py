@@ -479,7 +479,7 @@ class PolicyReader:
                 protocol = number.get("protocol", "TCP")
                 numbers = _port_range(number.get("port"), None)
                 if protocol not in iv.PROTOCOLS or isinstance(numbers, str):
-                    self.issue(resource, (*port_path, "portNumber"), f"needs a protocol (TCP, UDP, SCTP) and a port number; the entry allows nothing")
+                    self.issue(resource, (*port_path, "portNumber"), "needs a protocol (TCP, UDP, SCTP) and a port number; the entry allows nothing")
                     continue
                 ports.append(PortSpec(protocol, numbers))
             elif "portRange" in entry:
@@ -487,7 +487,7 @@ class PolicyReader:
                 protocol = span.get("protocol", "TCP")
                 numbers = _port_range(span.get("start"), span.get("end"))
                 if protocol not in iv.PROTOCOLS or isinstance(numbers, str):
-                    self.issue(resource, (*port_path, "portRange"), f"needs a protocol and start <= end port numbers; the entry allows nothing")
+                    self.issue(resource, (*port_path, "portRange"), "needs a protocol and start <= end port numbers; the entry allows nothing")
                     continue
                 ports.append(PortSpec(protocol, numbers))
             else:
