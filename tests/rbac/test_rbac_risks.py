@@ -180,3 +180,14 @@ def test_the_same_binding_given_twice_is_one_object_not_a_duplicate_grant():
     findings = evaluate(inventory(once + once), [get("KW-RBAC-024")])[0]
     assert findings == []
     assert len(rbac_index(inventory(once + once)).bindings) == 1
+
+
+def test_binding_to_a_default_role_absent_from_the_scan_is_judged_by_that_default():
+    # cluster-admin and edit are in every cluster: a manifests-only repo still grants them.
+    admin = _findings(binding("ClusterRoleBinding", "ci", "ClusterRole", "cluster-admin", sa_subject("runner", "ci")),
+                      "KW-RBAC-001")
+    assert [(f.severity, f.message.split(" via ")[0]) for f in admin] == [
+        (Severity.CRITICAL, "ServiceAccount ci/runner can take full control of every resource cluster-wide")]
+    edit = _findings(binding("RoleBinding", "dev", "ClusterRole", "edit", user_subject("dev"), "team"), "KW-RBAC-003")
+    assert len(edit) == 1 and "in namespace team" in edit[0].message
+    assert _findings(binding("ClusterRoleBinding", "x", "ClusterRole", "no-such-role", user_subject("u")), "KW-RBAC-001") == []

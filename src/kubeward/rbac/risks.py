@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import PodTemplate
 from kubeward.model.resource import as_dict, as_list
-from kubeward.rbac.defaults import is_untouched_default
+from kubeward.rbac.defaults import bootstrap_resources, is_untouched_default
 from kubeward.rbac.index import AUTHENTICATED, MASTERS, UNAUTHENTICATED, ANONYMOUS, RbacIndex, rbac_index
 from kubeward.rbac.match import ALL, PolicyRule, Request, rule_allows
 from kubeward.rbac.policy import Binding, Role, Subject
@@ -202,6 +203,12 @@ def risk_analysis(inventory: Inventory) -> RiskAnalysis:
     return inventory.derived("rbac-risks", _analyse)
 
 
+@lru_cache(maxsize=1)
+def _default_roles() -> dict:
+    """The bootstrap roles (aggregated), which every cluster has even when a scan does not."""
+    return RbacIndex(Inventory(bootstrap_resources())).roles
+
+
 def _analyse(inventory: Inventory) -> RiskAnalysis:
     index: RbacIndex = rbac_index(inventory)
     mounts = mounted_service_accounts(inventory)
@@ -210,7 +217,9 @@ def _analyse(inventory: Inventory) -> RiskAnalysis:
     for binding in index.bindings:
         if is_untouched_default(binding.resource):
             continue
-        role = index.role_of(binding)
+        # A binding to cluster-admin, admin, edit... grants that role in every real cluster,
+        # whether or not the manifests hold it.
+        role = index.role_of(binding) or _default_roles().get(binding.role_ref)
         subjects = [s for s in binding.subjects if s.key is not None and (s.kind, s.name) != ("Group", MASTERS)]
         for subject in subjects:
             public = PUBLIC_GROUPS.get((subject.kind, subject.name))
@@ -255,7 +264,7 @@ class _Grant:
 def _risk_text(key: str, binding: Binding) -> tuple[str, str, Severity]:
     scope = _scope(binding)
     if key == "admin":
-        what = "full control of every resource" if binding.cluster_wide else f"full control of namespace {binding.namespace}"
+        what = "take full control of every resource" if binding.cluster_wide else f"take full control of namespace {binding.namespace}"
         chain = ("cluster-admin -> the whole cluster, every secret, every node" if binding.cluster_wide
                  else "namespace admin -> every secret, pod and token of the namespace")
         base = (Severity.CRITICAL, Severity.CRITICAL, Severity.HIGH)[scope]
