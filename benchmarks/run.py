@@ -123,8 +123,9 @@ def main() -> None:
         speedup = f"{r['seconds'] / ours['seconds']:.0f}x" if r["tool"] not in ("kubeward scan",) and not r["tool"].startswith("parse") else ""
         if not r["finished"] and speedup:
             speedup = f"> {speedup}"
+        vs_floor = f"{'> ' if not r['finished'] else ''}{r['seconds'] / floor['seconds']:.2f}x"
         print(f"| {r['input']} | {r['objects']} | {r['bytes'] / 1e6:.1f} | {r['tool']} | {r['runs']} | {seconds} | "
-              f"{rate:,.0f} | {r['peak_rss_mib']:.0f} | {r['seconds'] / floor['seconds']:.2f}x | {speedup} |")
+              f"{rate:,.0f} | {r['peak_rss_mib']:.0f} | {vs_floor} | {speedup} |")
 
 
 if __name__ == "__main__":
