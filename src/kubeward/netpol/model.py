@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kubeward.model.inventory import Inventory
-from kubeward.model.podspec import TEMPLATE_PATHS, WORKLOAD_KINDS, pod_template
+from kubeward.model.podspec import TEMPLATE_PATHS, WORKLOAD_KINDS, PodTemplate, pod_template
 from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
 from kubeward.model.selectors import SELECT_ALL, Selector, SelectorError, parse_selector
@@ -62,11 +62,11 @@ class Workload:
         return self.resources[0]
 
 
-def _container_ports(spec: dict) -> tuple[dict[str, tuple[str, int]], list[tuple[str, int]]]:
+def _container_ports(template: PodTemplate) -> tuple[dict[str, tuple[str, int]], list[tuple[str, int]]]:
     named: dict[str, tuple[str, int]] = {}
     host_ports: list[tuple[str, int]] = []
-    for container in as_list(spec.get("containers")):
-        for port in as_list(as_dict(container).get("ports")):
+    for container in template.containers(("containers",)):
+        for port in as_list(container.spec.get("ports")):
             port = as_dict(port)
             number = port.get("containerPort")
             protocol = port.get("protocol") if port.get("protocol") in iv.PROTOCOLS else "TCP"
@@ -116,7 +116,7 @@ def collect_workloads(inventory: Inventory) -> list[Workload]:
         if workload_key in found:
             found[workload_key].resources.append(resource)
             continue
-        named, host_ports = _container_ports(template.spec)
+        named, host_ports = _container_ports(template)
         labels = {str(k): str(v) for k, v in as_dict(template.metadata.get("labels")).items()}
         found[workload_key] = Workload(resource.namespace or "default", name, kind, labels, named,
                                        template.spec.get("hostNetwork") is True, host_ports, [resource])

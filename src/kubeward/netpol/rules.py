@@ -244,7 +244,7 @@ def _is_sensitive(workload: Workload) -> str | None:
 
 def _containers(workload: Workload) -> list:
     template = pod_template(workload.resource)
-    return as_list(template.spec.get("containers")) if template else []
+    return [c.spec for c in template.containers(("containers",))] if template else []
 
 
 @rule(

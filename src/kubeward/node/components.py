@@ -65,9 +65,8 @@ def components_of_pod(resource: Resource, notes: list[LoadIssue]) -> list[Compon
     host_dirs = {str(as_dict(v).get("name")): as_dict(as_dict(v).get("hostPath")).get("path")
                  for v in as_list(spec.get("volumes"))}
     found = []
-    for index, container in enumerate(as_list(spec.get("containers"))):
-        container = as_dict(container)
-        base = (*template.spec_path, "containers", index)
+    for entry in template.containers(("containers",)):
+        container, base = entry.spec, entry.path
         words = [(str(w), (*base, "command", i)) for i, w in enumerate(as_list(container.get("command")))]
         words += [(str(w), (*base, "args", i)) for i, w in enumerate(as_list(container.get("args")))]
         name, start = identify([w for w, _ in words])
