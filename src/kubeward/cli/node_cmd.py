@@ -7,7 +7,7 @@ import sys
 import click
 
 from kubeward import reports
-from kubeward.cli.output import default_format, emit, fail_on_option, findings_exit_code, format_option
+from kubeward.cli.output import default_format, emit, fail_on_option, findings_exit_code, format_option, use_color
 from kubeward.node.catalogue import DOMAIN
 from kubeward.node.collect import collect
 from kubeward.node.profiles import PROFILES
@@ -42,7 +42,7 @@ def node(root, profile, fmt, output, fail_on) -> None:
     """Check a node's API server, kubelet, etcd, encryption, audit policy and file modes (CIS)."""
     findings, scanned, rules = node_findings(root, profile)
     fmt = default_format(fmt)
-    text = reports.render(findings, scanned, fmt, color=fmt == "table" and output is None and sys.stdout.isatty(),
+    text = reports.render(findings, scanned, fmt, color=use_color(fmt, output),
                           rules=rules)
     emit(text, output)
     if fmt == "table":

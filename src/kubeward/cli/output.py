@@ -25,6 +25,11 @@ def default_format(fmt: str | None) -> str:
     return fmt or ("table" if sys.stdout.isatty() else "json")
 
 
+def use_color(fmt: str, output: str | None) -> bool:
+    """Colour only a table that goes to a terminal."""
+    return fmt == "table" and output is None and sys.stdout.isatty()
+
+
 def emit(text: str, output: str | None) -> None:
     if output:
         with open(output, "w", encoding="utf-8") as handle:

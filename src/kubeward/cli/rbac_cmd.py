@@ -10,7 +10,7 @@ from rich.console import Console
 
 from kubeward import reports
 from kubeward.cli.inputs import EXIT_ERROR, input_options, options_from, resolve_inventories
-from kubeward.cli.output import default_format, emit, fail_on_option, findings_exit_code, format_option
+from kubeward.cli.output import default_format, emit, fail_on_option, findings_exit_code, format_option, use_color
 from kubeward.model.inventory import Inventory
 from kubeward.rbac.defaults import with_defaults
 from kubeward.rbac.index import User, rbac_index, split_service_account
@@ -194,7 +194,7 @@ def risks(fmt, fail_on, paths, with_defaults, **kwargs) -> None:
         errors.extend(failed)
     scanned = reports.Scanned.of(*inventories, errors=errors)
     fmt = default_format(fmt)
-    emit(reports.render(findings, scanned, fmt, color=fmt == "table" and sys.stdout.isatty(), rules=rules), None)
+    emit(reports.render(findings, scanned, fmt, color=use_color(fmt, None), rules=rules), None)
     sys.exit(findings_exit_code(findings, fail_on, bool(scanned.errors)))
 
 

@@ -9,7 +9,7 @@ import click
 
 from kubeward import reports, suppress
 from kubeward.cli.inputs import input_options, options_from, resolve_inventories
-from kubeward.cli.output import default_format, emit, fail_on_option, findings_exit_code, format_option
+from kubeward.cli.output import default_format, emit, fail_on_option, findings_exit_code, format_option, use_color
 from kubeward.reports.scanned import summary
 from kubeward.rules import evaluate, load_all
 from kubeward.rules.model import Finding
@@ -44,7 +44,7 @@ def scan(paths, fmt, output, fail_on, config_path, only_rules, **kwargs) -> None
     clusters = sorted({r.cluster for inv in inventories for r in inv if r.cluster})
     scanned.clusters = clusters
     fmt = default_format(fmt)
-    text = reports.render(findings, scanned, fmt, color=fmt == "table" and output is None and sys.stdout.isatty(),
+    text = reports.render(findings, scanned, fmt, color=use_color(fmt, output),
                           rules=rules)
     if fmt == "table" and len(clusters) > 1:
         text += cluster_summary(findings, clusters)
