@@ -14,7 +14,9 @@ import nodetree  # noqa: E402
 from kubeward.node.collect import collect  # noqa: E402
 from kubeward.reports import render  # noqa: E402
 from kubeward.reports.scanned import Scanned  # noqa: E402
-from kubeward.rules import evaluate, load_all  # noqa: E402
+from kubeward.rules import load_all
+from kubeward.model.inventory import Inventory
+from kubeward.pipeline import evaluate_rules as evaluate  # noqa: E402
 
 RUNS = 20
 
@@ -27,7 +29,7 @@ def main() -> None:
         for _ in range(RUNS):
             start = time.perf_counter()
             model = collect(str(root))
-            findings, _ = evaluate(model, rules)
+            findings, _ = evaluate(Inventory(), rules, node_models=[model])
             render(findings, Scanned(files=model.files_read), "json")
             times.append(time.perf_counter() - start)
         print(f"{name}: {len(model.files)} files stat'ed, {model.files_read} read, {len(findings)} findings; "

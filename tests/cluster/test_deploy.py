@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from kubeward.cli.inputs import inventory_from_paths
 from kubeward.cli.main import cli
 from kubeward.cluster.kinds import COLLECTED_KINDS
-from kubeward.rules import Severity, evaluate
+from kubeward.rules import Severity, load_all
+from kubeward.pipeline import evaluate_rules as evaluate
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -21,7 +22,7 @@ def inventory():
 def test_deploy_scans_clean_at_medium_and_above():
     result = CliRunner().invoke(cli, ["scan", str(DEPLOY), "--fail-on", "medium", "--format", "json"])
     assert result.exit_code == 0, result.output
-    findings, errors = evaluate(inventory())
+    findings, errors = evaluate(inventory(), load_all().values())
     assert errors == [] and inventory().errors == []
     assert [f for f in findings if f.severity >= Severity.MEDIUM] == []
 

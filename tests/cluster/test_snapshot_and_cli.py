@@ -23,7 +23,7 @@ def run(*args: str):
 
 
 def findings_of(result) -> list[dict]:
-    return orjson.loads(result.output)["findings"]
+    return orjson.loads(result.stdout)["findings"]
 
 
 def test_snapshot_round_trip_gives_the_same_findings_as_live(serve, tmp_path):
@@ -117,7 +117,7 @@ def test_one_cluster_down_does_not_hide_the_others(certs, serve, tmp_path):
         kubeconfig = write_kubeconfig(tmp_path / "kc", {"up": server.url, "down": "https://127.0.0.1:9"}, certs)
         result = run("scan", "--kubeconfig", str(kubeconfig), "--all-contexts", "--format", "json", "--fail-on", "none")
     assert result.exit_code == 2  # a cluster could not be read
-    doc = orjson.loads(result.output)
+    doc = orjson.loads(result.stdout)
     assert {f["cluster"] for f in doc["findings"]} == {"up"}
     (error,) = doc["scanned"]["errors"]
     assert "down" in error["file"] + error["message"] and "did not answer" in error["message"]

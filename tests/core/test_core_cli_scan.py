@@ -24,7 +24,7 @@ def invoke(*args, input=None):
 def test_demo_has_critical_findings_and_fails_at_default_threshold():
     result = invoke("scan", DEMO, "--format", "json")
     assert result.exit_code == 1
-    doc = orjson.loads(result.output)
+    doc = orjson.loads(result.stdout)
     assert doc["scanned"]["objects"] == 41 and doc["scanned"]["errors"] == []
     assert doc["summary"]["critical"] >= 3
     rules = {f["rule"] for f in doc["findings"]}
@@ -77,7 +77,7 @@ def test_annotation_suppression_through_the_cli(tmp_path):
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    kubeward.io/ignore: 'all: lab pod'\n"
         "spec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: true}}\n")
     result = invoke("scan", str(tmp_path), "--format", "json")
-    doc = orjson.loads(result.output)
+    doc = orjson.loads(result.stdout)
     assert result.exit_code == 0 and doc["findings"] and all(f["suppressed"] for f in doc["findings"])
     assert all(v == 0 for v in doc["summary"].values())
 

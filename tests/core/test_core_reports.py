@@ -10,7 +10,8 @@ import pytest
 
 from kubeward import reports
 from kubeward.model import build_inventory
-from kubeward.rules import Hit, References, Rule, Severity, evaluate
+from kubeward.rules import Fix, Hit, References, Rule, Severity, Target
+from kubeward.pipeline import evaluate_rules as evaluate
 from kubeward.sources import load_text
 from kubeward.sources.loader import LoadIssue
 
@@ -36,14 +37,15 @@ def _privileged_rule() -> Rule:
         for resource in inventory.of_kind("Deployment"):
             yield Hit(resource, PATH, 'container "app" is privileged')
     return Rule("KW-TEST-001", Severity.CRITICAL, "Privileged container", "Root on the node.",
-                "securityContext:\n  privileged: false", References(cis=("5.2.2",), mitre=("T1611",)), "workload", check)
+                Fix("Set privileged to false.", "securityContext:\n  privileged: false"),
+                References(cis=("5.2.2",), mitre=("T1611",)), "workload", Target.INVENTORY, check)
 
 
 def _broken_rule() -> Rule:
     def check(inventory):
         raise TypeError("boom")
         yield  # pragma: no cover
-    return Rule("KW-TEST-002", Severity.LOW, "Broken", "-", "-", References(), "workload", check)
+    return Rule("KW-TEST-002", Severity.LOW, "Broken", "-", Fix("-"), References(), "workload", Target.INVENTORY, check)
 
 
 @pytest.fixture()
@@ -59,7 +61,7 @@ def test_json_contract(scanned_findings):
     assert doc["tool"]["name"] == "kubeward"
     assert doc["scanned"]["files"] == 1 and doc["scanned"]["objects"] == 1
     assert doc["scanned"]["errors"] == [{"file": "", "line": None,
-                                         "message": "rule KW-TEST-002 stopped on unexpected input: TypeError: boom"}]
+                                         "message": "rule KW-TEST-002 skipped for the inventory: TypeError: boom"}]
     (finding,) = doc["findings"]
     assert finding == {
         "rule": "KW-TEST-001", "severity": "critical", "title": "Privileged container",
@@ -67,7 +69,8 @@ def test_json_contract(scanned_findings):
         "resource": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "web"},
         "location": {"file": "deploy.yaml", "line": 13, "path": "spec.template.spec.containers[0].securityContext.privileged"},
         "references": {"cis": ["5.2.2"], "nsa": [], "pss": [], "mitre": ["T1611"]},
-        "remediation": "securityContext:\n  privileged: false", "suppressed": False, "suppression": None,
+        "remediation": "Set privileged to false.", "example": "securityContext:\n  privileged: false",
+        "suppressed": False, "suppression": None,
     }
     assert doc["summary"] == {"critical": 1, "high": 0, "medium": 0, "low": 0, "info": 0}
 

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from kubeward import reports
 from kubeward.model import build_inventory
-from kubeward.rules import evaluate, load_all
+from kubeward.rules import load_all
+from kubeward.pipeline import evaluate_rules as evaluate
 from kubeward.sources import load_paths, load_text
 
 JUNK = st.one_of(
@@ -67,7 +68,7 @@ def test_mutated_manifests_never_crash_a_rule(corpus_objects, data):
     findings, errors = evaluate(inventory, list(load_all().values()))
     assert errors == [], errors
     for fmt in reports.FORMATS:
-        assert reports.render(findings, inventory, fmt)
+        assert reports.render(findings, reports.Scanned.of(inventory), fmt)
 
 
 @settings(max_examples=200, deadline=None)
@@ -80,4 +81,4 @@ def test_arbitrary_bytes_never_crash_the_loader(blob):
     inventory = build_inventory(loaded)
     findings, errors = evaluate(inventory, list(load_all().values()))
     assert errors == []
-    orjson.loads(reports.render(findings, inventory, "json"))
+    orjson.loads(reports.render(findings, reports.Scanned.of(inventory), "json"))

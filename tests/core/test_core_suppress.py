@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
 from kubeward import suppress
 from kubeward.model import build_inventory
-from kubeward.rules import Finding, References, Rule, Severity
+from kubeward.rules import Finding, Fix, References, Rule, Severity, Target
 from kubeward.sources import load_text
 
-RULE = Rule("KW-POD-001", Severity.HIGH, "t", "r", "f", References(), "workload", lambda inv: ())
-OTHER = Rule("KW-IMG-002", Severity.LOW, "t", "r", "f", References(), "workload", lambda inv: ())
+RULE = Rule("KW-POD-001", Severity.HIGH, "t", "r", Fix("f"), References(), "workload", Target.POD_TEMPLATE, lambda t: ())
+OTHER = Rule("KW-IMG-002", Severity.LOW, "t", "r", Fix("f"), References(), "workload", Target.POD_TEMPLATE, lambda t: ())
 
 
 def _finding(annotation: str | None = None, rule: Rule = RULE, name: str = "web") -> Finding:
@@ -43,8 +44,12 @@ def test_config_entries_match_by_globs_and_expire(tmp_path):
 
 
 @pytest.mark.parametrize("text, problem", [
-    ("ignore:\n- reason: x\n", "needs `rule:`"),
-    ("ignore:\n- rule: KW-POD-001\n", "needs a `reason:`"),
+    ("ignore:\n- reason: x\n", "ignore[0].rule must be a rule id"),
+    ("ignore:\n- rule: 5\n  reason: x\n", "ignore[0].rule must be a rule id"),
+    ("ignore:\n- rule: KW-POD-001\n  reson: typo\n", "unknown key 'reson'"),
+    ("ignores: []\n", "unknown key 'ignores'"),
+    ("ignore:\n- rule: KW-POD-001\n  reason: x\n  name: 5\n", "ignore[0].name must be a string"),
+    ("ignore:\n- rule: KW-POD-001\n", "ignore[0].reason is required"),
     ("ignore:\n- {rule: KW-POD-001, reason: x, expires: soon}\n", "not a YYYY-MM-DD date"),
     ("- just a list\n", "must be a mapping"),
     ("ignore: [\n", "invalid YAML"),
@@ -52,5 +57,5 @@ def test_config_entries_match_by_globs_and_expire(tmp_path):
 def test_bad_config_is_a_clear_error(tmp_path, text, problem):
     path = tmp_path / "k.yaml"
     path.write_text(text)
-    with pytest.raises(suppress.ConfigError, match=problem):
+    with pytest.raises(suppress.ConfigError, match=re.escape(problem)):
         suppress.load_config(str(path))

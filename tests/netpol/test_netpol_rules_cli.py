@@ -6,7 +6,8 @@ from click.testing import CliRunner
 
 from kubeward.cli.main import cli
 from kubeward.model.inventory import build_inventory
-from kubeward.rules import evaluate, load_all
+from kubeward.rules import load_all
+from kubeward.pipeline import evaluate_rules as evaluate
 from kubeward.sources.loader import load_text
 
 CLUSTER = """
@@ -73,7 +74,7 @@ def test_rules_have_full_metadata():
     rules = [r for r in load_all().values() if r.id.startswith("KW-NET-")]
     assert len(rules) == 11
     for r in rules:
-        assert r.title and r.rationale and r.remediation and r.domain == "netpol"
+        assert r.title and r.rationale and r.fix.prose and r.domain == "netpol"
         assert r.references.nsa
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 
 from kubeward.model.inventory import build_inventory
-from kubeward.rules import evaluate, load_all
+from kubeward.rules import load_all
+from kubeward.pipeline import evaluate_rules as evaluate
 from kubeward.sources.loader import load_paths
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,9 @@ from click.testing import CliRunner
 
 from kubeward.cli.main import cli
 from kubeward.node.collect import collect
-from kubeward.rules import evaluate, load_all
+from kubeward.rules import load_all
+from kubeward.model.inventory import Inventory
+from kubeward.pipeline import evaluate_rules as evaluate
 
 from . import nodetree
 
@@ -37,7 +39,7 @@ def trees(tmp_path_factory):
 @pytest.mark.parametrize("tree", sorted(EXPECTED_FAILURES))
 @pytest.mark.parametrize("rule", NODE_RULES, ids=lambda r: r.id)
 def test_rule_verdict_on_tree(trees, tree, rule):
-    findings, errors = evaluate(collect(str(trees[tree])), [rule])
+    findings, errors = evaluate(Inventory(), [rule], node_models=[collect(str(trees[tree]))])
     assert not errors
     assert bool(findings) == (rule.id in EXPECTED_FAILURES[tree]), [f.message for f in findings]
 
@@ -46,7 +48,7 @@ def test_hardened_tree_is_clean_and_complete(trees):
     model = collect(str(trees["hardened"]))
     assert sorted(model.components) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet"]
     assert model.encryption is not None and model.audit_policy is not None
-    assert not model.errors and not evaluate(model, NODE_RULES)[0]
+    assert not model.errors and not evaluate(Inventory(), NODE_RULES, node_models=[model])[0]
 
 
 def test_broken_input_is_named_and_the_rest_runs(trees):
@@ -60,7 +62,7 @@ def test_broken_input_is_named_and_the_rest_runs(trees):
 
 
 def test_findings_point_at_file_and_line(trees):
-    findings, _ = evaluate(collect(str(trees["weak"])), NODE_RULES)
+    findings, _ = evaluate(Inventory(), NODE_RULES, node_models=[collect(str(trees["weak"]))])
     by_rule = {f.rule.id: f.resolved_location() for f in findings}
     assert by_rule["KW-KUBELET-004"]["file"].endswith("var/lib/kubelet/kubeadm-flags.env")  # the flag wins
     assert by_rule["KW-KUBELET-001"]["file"].endswith("var/lib/kubelet/config.yaml")
@@ -80,7 +82,7 @@ def test_cli_never_prints_key_material(trees, fmt):
 def test_cli_exit_codes(trees, tree, fail_on, code):
     result = CliRunner().invoke(cli, ["node", "--root", str(trees[tree]), "--format", "json", "--fail-on", fail_on])
     assert result.exit_code == code, result.output
-    assert orjson.loads(result.output)
+    assert orjson.loads(result.stdout)
 
 
 def test_cli_missing_root_is_an_input_error(tmp_path):
@@ -96,5 +98,5 @@ def test_an_empty_root_is_an_input_error_not_a_pass(tmp_path):
     assert result.exit_code == 2
     import orjson
 
-    (error,) = orjson.loads(result.output)["scanned"]["errors"]
+    (error,) = orjson.loads(result.stdout)["scanned"]["errors"]
     assert "no Kubernetes node component found" in error["message"] and "--root" in error["message"]

@@ -10,7 +10,8 @@ from kubeward.node.flags import duration_seconds, parse_flags
 from kubeward.node.kubelet import kubelet_component
 from kubeward.node.model import Anchor
 from kubeward.node.systemd import command_tokens, read_environment_file, read_units
-from kubeward.rules import evaluate, load_all
+from kubeward.rules import load_all
+from kubeward.pipeline import evaluate_rules as evaluate
 from kubeward.sources.loader import load_text
 
 A = Anchor()

@@ -46,7 +46,7 @@ def run(tmp_path: Path, files: dict[str, str], *args: str):
 def test_json_shape_and_exit_0_when_all_allowed(tmp_path):
     result = run(tmp_path, {"good.yaml": GOOD_POD}, "--level", "restricted", "--version", "v1.30", "--format", "json")
     assert result.exit_code == 0, result.output
-    report = orjson.loads(result.output)
+    report = orjson.loads(result.stdout)
     assert report == {"level": "restricted", "version": "v1.30", "errors": [], "results": [
         {"file": str(tmp_path / "good.yaml"), "kind": "Pod", "namespace": "shop", "name": "good",
          "allowed": True, "violations": []}]}
@@ -55,7 +55,7 @@ def test_json_shape_and_exit_0_when_all_allowed(tmp_path):
 def test_deployment_denied_by_its_template_exits_1(tmp_path):
     result = run(tmp_path, {"good.yaml": GOOD_POD, "root.yaml": ROOT_DEPLOYMENT}, "--level", "baseline", "--format", "json")
     assert result.exit_code == 1, result.output
-    report = orjson.loads(result.output)
+    report = orjson.loads(result.stdout)
     (denied,) = [r for r in report["results"] if not r["allowed"]]
     assert (denied["kind"], denied["namespace"], denied["name"]) == ("Deployment", "default", "root")
     assert denied["violations"] == [{"control": "hostNamespaces", "message": "host namespaces (hostNetwork=true)"}]
@@ -66,7 +66,7 @@ def test_input_errors_exit_2_and_the_rest_is_reported(tmp_path):
     result = run(tmp_path, {"root.yaml": ROOT_DEPLOYMENT, "broken.yaml": "kind: Pod\nspec: [unclosed\n"},
                  "--level", "baseline", "--format", "json")
     assert result.exit_code == 2, result.output
-    report = orjson.loads(result.output)
+    report = orjson.loads(result.stdout)
     (error,) = report["errors"]
     assert error["file"].endswith("broken.yaml") and error["line"] and "invalid YAML" in error["message"]
     assert [r["name"] for r in report["results"]] == ["root"]
@@ -77,7 +77,7 @@ def test_wrong_field_types_do_not_crash(tmp_path):
         "runAsNonRoot: true", "runAsNonRoot: null")
     result = run(tmp_path, {"odd.yaml": odd}, "--level", "restricted", "--format", "json")
     assert result.exit_code == 1, result.output
-    controls = [v["control"] for v in orjson.loads(result.output)["results"][0]["violations"]]
+    controls = [v["control"] for v in orjson.loads(result.stdout)["results"][0]["violations"]]
     assert controls == ["capabilities_restricted", "runAsNonRoot"]
 
 

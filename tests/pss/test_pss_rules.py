@@ -6,7 +6,8 @@ import pytest
 
 from kubeward.model import build_inventory
 from kubeward.pss.namespaces import namespace_policy
-from kubeward.rules import evaluate, get
+from kubeward.rules import get
+from kubeward.pipeline import evaluate_rules as evaluate
 from kubeward.sources import load_text
 
 PRIVILEGED_DEPLOYMENT = """
@@ -124,5 +125,5 @@ def test_audit_and_warn_flags_are_low_and_skip_rejected_workloads():
 def test_rule_metadata(rule_id, severity):
     rule = get(rule_id)
     assert rule.severity.label == severity
-    assert rule.domain == "pss" and rule.title and rule.rationale and rule.remediation
+    assert rule.domain == "pss" and rule.title and rule.rationale and rule.fix.prose
     assert rule.references.mitre and rule.references.pss and rule.references.cis and rule.references.nsa

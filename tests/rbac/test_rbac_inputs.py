@@ -8,7 +8,8 @@ from rbac_helpers import binding, can, cluster_role, inventory, user_subject
 
 from kubeward.rbac.index import rbac_index
 from kubeward.rbac.resolve import resolve_request
-from kubeward.rules import evaluate, get, load_all
+from kubeward.rules import get, load_all
+from kubeward.pipeline import evaluate_rules as evaluate
 
 READ = "- apiGroups: ['']\n  resources: ['pods']\n  verbs: ['get']"
 BROKEN = """---

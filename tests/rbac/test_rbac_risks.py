@@ -10,7 +10,8 @@ from kubeward.rbac.defaults import with_defaults
 from kubeward.rbac.index import rbac_index
 from kubeward.rbac.present import install_summary
 from kubeward.rbac.risks import risk_analysis
-from kubeward.rules import Severity, evaluate, get, load_all
+from kubeward.rules import Severity, get, load_all
+from kubeward.pipeline import evaluate_rules as evaluate
 
 SECRETS = "- apiGroups: ['']\n  resources: ['secrets']\n  verbs: ['get', 'list']"
 RBAC_RULES = [r for r in load_all().values() if r.domain == "rbac"]
@@ -149,7 +150,7 @@ def test_hygiene_rules():
 
 def test_every_rbac_rule_has_full_metadata():
     for rule in RBAC_RULES:
-        assert rule.id.startswith("KW-RBAC-") and rule.title and rule.rationale and rule.remediation, rule.id
+        assert rule.id.startswith("KW-RBAC-") and rule.title and rule.rationale and rule.fix.prose, rule.id
         assert rule.references.cis or rule.references.nsa or rule.references.mitre, rule.id
     assert len(RBAC_RULES) == 23
 

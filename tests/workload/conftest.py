@@ -5,7 +5,8 @@ import textwrap
 import pytest
 
 from kubeward.model import build_inventory
-from kubeward.rules import evaluate, get, load_all
+from kubeward.rules import get, load_all
+from kubeward.pipeline import evaluate_rules as evaluate
 from kubeward.sources import load_text
 
 WORKLOAD_PREFIXES = ("KW-POD-", "KW-IMG-", "KW-RES-", "KW-SA-", "KW-SEC-", "KW-NS-", "KW-SVC-")

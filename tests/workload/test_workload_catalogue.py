@@ -14,7 +14,7 @@ def test_metadata_complete_and_ids_dense():
     by_prefix: dict[str, list[int]] = {}
     for rule in rules:
         assert ID.match(rule.id), rule.id
-        assert rule.title and rule.rationale and rule.remediation and rule.references.mitre, rule.id
+        assert rule.title and rule.rationale and rule.fix.prose and rule.references.mitre, rule.id
         assert rule.references.cis or rule.references.nsa or rule.references.pss, rule.id
         assert all(re.match(r"^T\d{4}(\.\d{3})?$", t) for t in rule.references.mitre), rule.id
         prefix, number = rule.id.rsplit("-", 1)

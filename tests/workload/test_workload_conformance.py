@@ -8,7 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 from kubeward.model import build_inventory
-from kubeward.rules import Severity, evaluate, get
+from kubeward.rules import Severity, get
+from kubeward.pipeline import evaluate_rules as evaluate
 from kubeward.sources import load_paths
 
 # Fixture check (file-name prefix) -> the rules that judge the same control.

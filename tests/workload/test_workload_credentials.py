@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from kubeward.model import build_inventory
-from kubeward.reports import FORMATS, render
-from kubeward.rules import evaluate, load_all
+from kubeward.reports import FORMATS, Scanned, render
+from kubeward.rules import load_all
+from kubeward.pipeline import evaluate_rules as evaluate
 from kubeward.sources import load_text
 from kubeward.workload.credentials import is_credential_name, is_literal_credential, looks_random, mask
 
@@ -149,7 +150,7 @@ def test_secret_objects_are_never_read():
 def test_no_output_format_shows_a_credential(fmt):
     inventory, found = findings()
     assert len(found) == 12
-    output = render(found, inventory, fmt)
+    output = render(found, Scanned.of(inventory), fmt)
     for value in SECRET_VALUES:
         assert value not in output
     for finding in found:

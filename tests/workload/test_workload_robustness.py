@@ -9,7 +9,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kubeward.model import build_inventory
-from kubeward.rules import Severity, evaluate
+from kubeward.rules import Severity
+from kubeward.pipeline import evaluate_rules as evaluate
 from kubeward.sources import load_paths, load_text
 
 from conftest import workload_rules

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kubeward.rules import get, load_all
+from kubeward.rules.model import ANY_KIND
 
 
 @click.command("rules")
@@ -44,9 +45,15 @@ def explain(rule_id, fmt) -> None:
     refs = rule.references
     ref_lines = [f"- {label}: {', '.join(values)}" for label, values in
                  (("CIS", refs.cis), ("NSA/CISA", refs.nsa), ("Pod Security", refs.pss), ("MITRE ATT&CK", refs.mitre)) if values]
+    fix = rule.fix
+    judges = f"{rule.target.value}" + (f" ({', '.join(sorted(rule.kinds))})" if rule.kinds and rule.kinds != ANY_KIND else "")
+    reads = ", ".join(sorted(c.value for c in rule.context)) or "nothing else (object-local)"
     text = (f"# {rule.id}: {rule.title}\n\n**Severity:** {rule.severity.label}  **Domain:** {rule.domain}"
             + ("  **Heuristic**" if rule.heuristic else "")
-            + f"\n\n## Why it matters\n\n{rule.rationale}\n\n## How to fix\n\n```yaml\n{rule.remediation}\n```\n"
+            + f"\n\n**Judges:** {judges}  **Reads:** {reads}"
+            + f"\n\n## Why it matters\n\n{rule.rationale}\n\n## How to fix\n\n{fix.prose}\n"
+            + (f"\n```yaml\n{fix.example}\n```\n" if fix.example else "")
+            + ("\nFindings of this rule carry a JSON patch (`-o json`: `fix.patch`; SARIF: `fixes`).\n" if fix.patch else "")
             + ("\n## References\n\n" + "\n".join(ref_lines) + "\n" if ref_lines else ""))
     Console(width=100).print(Markdown(text))
 

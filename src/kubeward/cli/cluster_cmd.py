@@ -72,18 +72,20 @@ def report() -> None:
 @click.option("--dry-run", is_flag=True, help="Print the reports as JSON instead of writing them.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Suppressions file; suppressed findings are written with result `skip`.")
-def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, **kwargs) -> None:
+@click.option("--rule", "only_rules", multiple=True, metavar="ID", help="Run only these rules (repeatable; globs allowed).")
+@click.option("--exclude-rule", "exclude_rules", multiple=True, metavar="ID", help="Do not run these rules (repeatable; globs allowed).")
+def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, only_rules: tuple[str, ...],
+                exclude_rules: tuple[str, ...], **kwargs) -> None:
     """Scan the cluster and write the findings into it as PolicyReports; logs JSON lines.
 
     This is the only command with which kubeward writes to a cluster, and it writes only
     PolicyReport / ClusterPolicyReport objects named `kubeward`. It is what the CronJob of
     deploy/ runs (in a pod it uses the in-cluster service account).
     """
-    from kubeward import suppress
+    from kubeward import pipeline, suppress
     from kubeward.cluster import policyreport
     from kubeward.cluster.inventory import inventory_of
     from kubeward.cluster.transport import ApiError, ClusterError, connect
-    from kubeward.rules import evaluate
 
     options = options_from(kwargs)
     if options.snapshot is not None:
@@ -91,15 +93,16 @@ def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, **
     options.cluster = True
     try:
         config = suppress.load_config(suppress.find_config(config_path, ()))
-    except suppress.ConfigError as exc:
+        rules = pipeline.RuleSelection(only_rules, exclude_rules).select()
+    except (suppress.ConfigError, pipeline.SelectionError) as exc:
         raise click.UsageError(str(exc)) from exc
     collections = collections_from(options)
     failed = 0
     for collection in collections:
         inventory = inventory_of(collection, label_resources=len(collections) > 1)
-        findings, rule_errors = evaluate(inventory)
-        suppress.apply(findings, config)
-        for issue in [*inventory.errors, *rule_errors]:
+        evaluation = pipeline.run([inventory], rules, config)
+        findings = evaluation.findings
+        for issue in evaluation.scanned.errors:
             _log({"event": "scan.warning", "cluster": collection.name, "message": issue.message})
         try:
             # a collection is named after its context (or `in-cluster`), which connect() accepts

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import sys
 
 import click
 
@@ -26,4 +28,19 @@ def main() -> None:
     # end; with the default thresholds the cyclic collector re-walks them all again and again
     # (20-25% of a 20k-object scan). Collect rarely instead: kubeward makes almost no cycles.
     gc.set_threshold(200_000, 50, 1000)
-    cli(prog_name="kubeward")
+    try:
+        cli(prog_name="kubeward")
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+        if isinstance(code, str):
+            print(code, file=sys.stderr)
+            code = 1
+    # Freeing millions of parsed objects one by one at interpreter exit takes a second on a large
+    # scan and changes nothing: flush what was written and leave.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 1
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))

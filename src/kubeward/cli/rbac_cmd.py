@@ -8,9 +8,9 @@ import click
 import orjson
 from rich.console import Console
 
-from kubeward import reports
+from kubeward import pipeline
 from kubeward.cli.inputs import EXIT_ERROR, input_options, options_from, resolve_inventories
-from kubeward.cli.output import default_format, emit, fail_on_option, findings_exit_code, format_option, use_color
+from kubeward.cli.output import ReportOptions, default_format, finish, format_option, report_options
 from kubeward.model.inventory import Inventory
 from kubeward.rbac.defaults import with_defaults
 from kubeward.rbac.index import User, rbac_index, split_service_account
@@ -18,7 +18,6 @@ from kubeward.rbac.present import (install_summary, merged_permissions, permissi
                                    summary_table, who_can_rows, who_can_table)
 from kubeward.rbac.resolve import resolve_request
 from kubeward.rbac.risks import risk_analysis
-from kubeward.rules import evaluate, load_all
 
 QUERY_FORMATS = ("table", "json")
 
@@ -180,22 +179,14 @@ def permissions(subject, as_groups, fmt, paths, with_defaults, **kwargs) -> None
 
 
 @rbac.command("risks")
-@format_option(reports.FORMATS)
-@fail_on_option
+@report_options
 @_inputs
-def risks(fmt, fail_on, paths, with_defaults, **kwargs) -> None:
+def risks(paths, with_defaults, report: ReportOptions, **kwargs) -> None:
     """Dangerous permissions, who holds them and what they lead to (the RBAC rules of `scan`)."""
-    rules = [r for r in load_all().values() if r.domain == "rbac"]
+    config = report.suppressions(paths)
+    rules = report.selection(frozenset({"rbac"}))
     inventories = _load(paths, kwargs, with_defaults)
-    findings, errors = [], []
-    for inventory in inventories:
-        found, failed = evaluate(inventory, rules)
-        findings.extend(found)
-        errors.extend(failed)
-    scanned = reports.Scanned.of(*inventories, errors=errors)
-    fmt = default_format(fmt)
-    emit(reports.render(findings, scanned, fmt, color=use_color(fmt, None), rules=rules), None)
-    sys.exit(findings_exit_code(findings, fail_on, bool(scanned.errors)))
+    finish(pipeline.run(inventories, rules, config), report)
 
 
 @rbac.command("summary")

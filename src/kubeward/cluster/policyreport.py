@@ -1,72 +1,15 @@
-"""Findings as PolicyReport / ClusterPolicyReport objects (wgpolicyk8s.io/v1alpha2), and
-writing them: the only write kubeward ever makes to a cluster."""
+"""Writing PolicyReport / ClusterPolicyReport objects (built by kubeward.reports.policyreport)
+into a cluster: the only write kubeward ever makes to a cluster."""
 
 from __future__ import annotations
 
-import time
-from typing import Callable, Iterable
+from typing import Callable
 
 from kubeward.cluster.transport import ApiError, Transport
-from kubeward.rules.model import Finding
+from kubeward.reports.policyreport import GROUP_VERSION, MANAGED_BY, REPORT_NAME, policy_reports
 
-GROUP_VERSION = "wgpolicyk8s.io/v1alpha2"
-REPORT_NAME = "kubeward"
 FIELD_MANAGER = "kubeward"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "kubeward"}
-SOURCE = "kubeward"
-CLUSTER_SCOPE = ""  # key of the ClusterPolicyReport among the reports
-
-
-def _result(finding: Finding, seconds: int) -> dict:
-    result = {
-        "source": SOURCE,
-        "policy": finding.rule.id,
-        "rule": finding.rule.title,
-        "category": finding.rule.domain,
-        "result": "skip" if finding.suppressed else "fail",
-        "severity": finding.severity.label,
-        "message": finding.message,
-        "scored": True,
-        "timestamp": {"seconds": seconds, "nanos": 0},
-    }
-    path = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in finding.path).replace(".[", "[")
-    if path:
-        result["properties"] = {"path": path}
-    if finding.resource is not None:
-        reference = {"apiVersion": finding.resource.api_version, "kind": finding.resource.kind,
-                     "name": finding.resource.name}
-        if finding.resource.namespace:
-            reference["namespace"] = finding.resource.namespace
-        uid = finding.resource.metadata.get("uid")
-        if isinstance(uid, str):
-            reference["uid"] = uid
-        result["resources"] = [reference]
-    return result
-
-
-def policy_reports(findings: Iterable[Finding], namespaces: Iterable[str] = (), now: float | None = None) -> dict[str, dict]:
-    """One PolicyReport per namespace with findings (or listed in `namespaces`, to empty a report
-    from an earlier run) and one ClusterPolicyReport (key "") for cluster-scoped objects."""
-    seconds = int(time.time() if now is None else now)
-    results: dict[str, list[dict]] = {namespace: [] for namespace in (CLUSTER_SCOPE, *namespaces)}
-    for finding in findings:
-        namespace = finding.resource.namespace if finding.resource is not None and finding.resource.namespace else CLUSTER_SCOPE
-        results.setdefault(namespace, []).append(_result(finding, seconds))
-    reports = {}
-    for namespace, entries in sorted(results.items()):
-        entries.sort(key=lambda r: (r["policy"], str(r.get("resources")), r.get("properties", {}).get("path", "")))
-        metadata = {"name": REPORT_NAME, "labels": dict(MANAGED_BY)}
-        if namespace:
-            metadata["namespace"] = namespace
-        reports[namespace] = {
-            "apiVersion": GROUP_VERSION,
-            "kind": "PolicyReport" if namespace else "ClusterPolicyReport",
-            "metadata": metadata,
-            "summary": {"pass": 0, "fail": sum(r["result"] == "fail" for r in entries), "warn": 0, "error": 0,
-                        "skip": sum(r["result"] == "skip" for r in entries)},
-            "results": entries,
-        }
-    return reports
+__all__ = ["namespaces_with_earlier_reports", "policy_reports", "push", "report_path"]
 
 
 def report_path(namespace: str) -> str:

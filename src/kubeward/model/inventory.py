@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from kubeward.model.apiresources import STANDARD_TABLE, ResourceTable
+from kubeward.model.podspec import PodTemplate, pod_templates
 from kubeward.model.resource import Origin, Resource, as_dict
 from kubeward.sources.loader import Document, LoadIssue, LoadResult
 
@@ -21,38 +22,91 @@ class Inventory:
         self.notes: list[LoadIssue] = []
         self.files = 0
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
-        self._by_key: dict[tuple, Resource] = {}
+        # Every object of a name, in scan order: repositories hold variants of one install
+        # (overlays, providers, environments), and each variant is judged on its own.
+        self._by_key: dict[tuple, list[Resource]] = defaultdict(list)
         for resource in self.resources:
             self._by_kind[resource.kind].append(resource)
-            self._by_key.setdefault(resource.key, resource)
-        self._derived: dict[str, object] = {}
+            self._by_key[resource.key].append(resource)
+        self._analyses: dict[Callable, object] = {}
 
     def of_kind(self, *kinds: str) -> list[Resource]:
         if len(kinds) == 1:
             return self._by_kind.get(kinds[0], [])
         return [r for kind in kinds for r in self._by_kind.get(kind, [])]
 
-    def get(self, kind: str, namespace: str | None, name: str) -> Resource | None:
-        return self._by_key.get((kind, namespace, name))
+    def get(self, kind: str, namespace: str | None, name: str, near: Resource | None = None) -> Resource | None:
+        """The object of that name; where several variants share it, the one nearest to `near`
+        (same file, then the deepest common directory), else the first read."""
+        found = self._by_key.get((kind, namespace, name))
+        if not found:
+            return None
+        if len(found) == 1 or near is None:
+            return found[0]
+        return nearest(found, near)
+
+    def variants(self, kind: str, namespace: str | None, name: str) -> list[Resource]:
+        return self._by_key.get((kind, namespace, name), [])
+
+    def collisions(self) -> list[list[Resource]]:
+        """Objects that share kind, namespace and name but come from different files."""
+        return [found for found in self._by_key.values()
+                if len(found) > 1 and len({r.origin.filename for r in found}) > 1]
 
     @property
     def kinds(self) -> set[str]:
         return set(self._by_kind)
 
     def namespaces(self) -> dict[str, Resource]:
-        return {r.name: r for r in self.of_kind("Namespace")}
+        """Namespace objects by name (the first variant of each)."""
+        out: dict[str, Resource] = {}
+        for namespace in self.of_kind("Namespace"):
+            out.setdefault(namespace.name, namespace)
+        return out
 
-    def derived(self, key: str, build: Callable[["Inventory"], T]) -> T:
-        """Compute an index (RBAC graph, policy index, ...) once per inventory and share it."""
-        if key not in self._derived:
-            self._derived[key] = build(self)
-        return self._derived[key]  # type: ignore[return-value]
+    def analysis(self, build: Callable[["Inventory"], T]) -> T:
+        """An analysis of this inventory (RBAC index, connectivity, ...), built once by `build`
+        and shared by every rule and command; each engine names its own typed accessor."""
+        if build not in self._analyses:
+            self._analyses[build] = build(self)
+        return self._analyses[build]  # type: ignore[return-value]
+
+    @property
+    def pod_templates(self) -> list[PodTemplate]:
+        """The pod template of every workload (objects owned by a controller in the scan are left to it)."""
+        return self.analysis(_pod_templates)
 
     def __len__(self) -> int:
         return len(self.resources)
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources)
+
+
+def _pod_templates(inventory: Inventory) -> list[PodTemplate]:
+    return list(pod_templates(inventory))
+
+
+def nearest(candidates: list[Resource], near: Resource) -> Resource:
+    """The candidate read nearest to `near`: from the same file, else sharing the deepest
+    directory; ties go to the first read."""
+    here = near.origin.filename
+    best, best_score = candidates[0], -1
+    for candidate in candidates:
+        there = candidate.origin.filename
+        score = 1_000_000 if there == here else _common_depth(here, there)
+        if score > best_score:
+            best, best_score = candidate, score
+    return best
+
+
+def _common_depth(a: str, b: str) -> int:
+    depth = 0
+    for x, y in zip(a.split("/")[:-1], b.split("/")[:-1]):
+        if x != y:
+            break
+        depth += 1
+    return depth
 
 
 def _crd_scopes(documents: list[Document]) -> dict[str, bool]:

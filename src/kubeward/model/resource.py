@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from kubeward.sources.lines import find_line
 from kubeward.sources.loader import SourceFile
 
 Path = tuple[str | int, ...]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ def as_list(value: Any) -> list:
 class Resource:
     """One object. `obj` is the parsed manifest, never modified."""
 
-    __slots__ = ("obj", "api_version", "kind", "name", "namespace", "origin", "cluster")
+    __slots__ = ("obj", "api_version", "kind", "name", "namespace", "origin", "cluster", "_memo")
 
     def __init__(self, obj: dict, namespace: str | None, origin: Origin, cluster: str | None = None):
         self.obj = obj
@@ -96,6 +97,16 @@ class Resource:
         self.namespace = namespace
         self.origin = origin
         self.cluster = cluster
+        self._memo: dict | None = None
+
+    def memo(self, build: Callable[["Resource"], T]) -> T:
+        """What `build` computes from this object alone, once: rules that share a per-object
+        analysis (the credential scan) read it from here."""
+        if self._memo is None:
+            self._memo = {}
+        if build not in self._memo:
+            self._memo[build] = build(self)
+        return self._memo[build]
 
     @property
     def group(self) -> str:

@@ -73,7 +73,7 @@ def _decide(anp: list[tuple[str, iv.Conn]], isolated: bool, np_allowed: iv.Conn,
 
 
 class Connectivity:
-    """The analysis of one inventory: build once (`inventory.derived("netpol", Connectivity)`)."""
+    """The analysis of one inventory: build once (`inventory.analysis(Connectivity)`)."""
 
     def __init__(self, inventory: Inventory, host_network_exempt: bool = True):
         # Kubernetes: a hostNetwork pod uses its node's address, so policies neither isolate it
@@ -457,4 +457,4 @@ class Connectivity:
 
 
 def analyze(inventory: Inventory) -> Connectivity:
-    return inventory.derived("netpol", Connectivity)
+    return inventory.analysis(Connectivity)

@@ -13,7 +13,7 @@ from kubeward.netpol import intervals as iv
 from kubeward.netpol.engine import EGRESS, INGRESS, Connectivity, External, analyze
 from kubeward.netpol.exposure import selected_workloads
 from kubeward.netpol.model import TIER_NP, Workload
-from kubeward.rules import Hit, rule
+from kubeward.rules import Context, Hit, Target, rule
 
 NSA_NETWORK = "Network separation and hardening"
 CIS_NETPOL = "5.3.2"
@@ -41,10 +41,10 @@ def _namespaces_with_workloads(connectivity: Connectivity) -> list[str]:
 
 
 @rule(
-    "KW-NET-001", "medium", "Namespace without a default-deny ingress NetworkPolicy", domain="netpol",
+    "KW-NET-001", "medium", "Namespace without a default-deny ingress NetworkPolicy", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="Pods accept connections from every pod of the cluster and from outside: one compromised "
               "pod anywhere can reach every service of this namespace (lateral movement).",
-    remediation="apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-ingress\n"
+    fix="apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-ingress\n"
                 "  namespace: NAMESPACE\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1046", "T1210"),
 )
@@ -57,10 +57,10 @@ def missing_default_deny_ingress(inventory: Inventory) -> Iterator[Hit]:
 
 
 @rule(
-    "KW-NET-002", "low", "Namespace without a default-deny egress NetworkPolicy", domain="netpol",
+    "KW-NET-002", "low", "Namespace without a default-deny egress NetworkPolicy", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="Pods may connect anywhere: an attacker in a pod reaches the cloud metadata API, other "
               "namespaces' services and the internet (exfiltration, command and control).",
-    remediation="apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-egress\n"
+    fix="apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-egress\n"
                 "  namespace: NAMESPACE\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
                 "  # then allow DNS and the destinations each workload needs",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1041", "T1552.005"),
@@ -74,10 +74,10 @@ def missing_default_deny_egress(inventory: Inventory) -> Iterator[Hit]:
 
 
 @rule(
-    "KW-NET-003", "medium", "Workload selected by no NetworkPolicy", domain="netpol",
+    "KW-NET-003", "medium", "Workload selected by no NetworkPolicy", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="Nothing restricts who connects to this workload: every pod of the cluster and every "
               "external address that reaches the pod network can open any port.",
-    remediation="Select it with a policy, e.g.\nspec:\n  podSelector:\n    matchLabels: {app: NAME}\n"
+    fix="Select it with a policy, e.g.\nspec:\n  podSelector:\n    matchLabels: {app: NAME}\n"
                 "  policyTypes: [Ingress]\n  ingress:\n  - from: [{podSelector: {matchLabels: {app: CLIENT}}}]\n"
                 "    ports: [{port: 8080}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1046",),
@@ -92,10 +92,10 @@ def unselected_workload(inventory: Inventory) -> Iterator[Hit]:
 
 
 @rule(
-    "KW-NET-004", "low", "NetworkPolicy that selects no pod", domain="netpol",
+    "KW-NET-004", "low", "NetworkPolicy that selects no pod", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="A policy whose podSelector matches nothing protects nothing: usually a label typo that "
               "leaves the intended workload open while the policy suggests it is protected.",
-    remediation="spec:\n  podSelector:\n    matchLabels: {app: NAME}  # labels of the pods' template",
+    fix="spec:\n  podSelector:\n    matchLabels: {app: NAME}  # labels of the pods' template",
     nsa=(NSA_NETWORK,),
 )
 def policy_selecting_nothing(inventory: Inventory) -> Iterator[Hit]:
@@ -115,10 +115,10 @@ def _wide_peers(connectivity: Connectivity) -> Iterator[tuple]:
 
 
 @rule(
-    "KW-NET-005", "medium", "Policy rule allows every address (0.0.0.0/0, ::/0 or no peer list)", domain="netpol",
+    "KW-NET-005", "medium", "Policy rule allows every address (0.0.0.0/0, ::/0 or no peer list)", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="The rule admits the whole internet (ingress) or lets pods reach any address (egress): "
               "the policy exists but does not limit who talks to the workload.",
-    remediation="ingress:\n- from:\n  - ipBlock: {cidr: 203.0.113.0/24}  # the clients that need it\n"
+    fix="ingress:\n- from:\n  - ipBlock: {cidr: 203.0.113.0/24}  # the clients that need it\n"
                 "  ports: [{port: 443}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1190", "T1041"),
 )
@@ -134,10 +134,10 @@ def rule_allows_everything(inventory: Inventory) -> Iterator[Hit]:
 
 
 @rule(
-    "KW-NET-006", "low", "Policy rule allows pods of every namespace", domain="netpol",
+    "KW-NET-006", "low", "Policy rule allows pods of every namespace", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="`namespaceSelector: {}` admits pods of every namespace, including ones created later "
               "by anyone allowed to create namespaces: tenant isolation is gone for these ports.",
-    remediation="namespaceSelector:\n  matchLabels:\n    kubernetes.io/metadata.name: CLIENT_NAMESPACE",
+    fix="namespaceSelector:\n  matchLabels:\n    kubernetes.io/metadata.name: CLIENT_NAMESPACE",
     nsa=(NSA_NETWORK,), mitre=("T1210",),
 )
 def rule_allows_every_namespace(inventory: Inventory) -> Iterator[Hit]:
@@ -150,10 +150,10 @@ def rule_allows_every_namespace(inventory: Inventory) -> Iterator[Hit]:
 
 
 @rule(
-    "KW-NET-007", "high", "Egress to the cloud metadata address allowed", domain="netpol",
+    "KW-NET-007", "high", "Egress to the cloud metadata address allowed", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="169.254.169.254 hands out the node's cloud credentials: a compromised pod whose egress "
               "policies still allow it can take over the node's cloud identity.",
-    remediation="egress:\n- to:\n  - ipBlock:\n      cidr: 0.0.0.0/0\n      except: [169.254.169.254/32]",
+    fix="egress:\n- to:\n  - ipBlock:\n      cidr: 0.0.0.0/0\n      except: [169.254.169.254/32]",
     nsa=(NSA_NETWORK,), mitre=("T1552.005",),
 )
 def metadata_egress(inventory: Inventory) -> Iterator[Hit]:
@@ -171,10 +171,10 @@ def metadata_egress(inventory: Inventory) -> Iterator[Hit]:
 
 
 @rule(
-    "KW-NET-008", "low", "Egress-isolated workload cannot resolve DNS", domain="netpol",
+    "KW-NET-008", "low", "Egress-isolated workload cannot resolve DNS", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="Egress is denied by default but no rule allows port 53: the pods cannot resolve names and "
               "break, which pushes operators to drop the policy altogether.",
-    remediation="egress:\n- to:\n  - namespaceSelector:\n      matchLabels: {kubernetes.io/metadata.name: kube-system}\n"
+    fix="egress:\n- to:\n  - namespaceSelector:\n      matchLabels: {kubernetes.io/metadata.name: kube-system}\n"
                 "    podSelector:\n      matchLabels: {k8s-app: kube-dns}\n  ports:\n  - {protocol: UDP, port: 53}\n"
                 "  - {protocol: TCP, port: 53}",
     nsa=(NSA_NETWORK,),
@@ -213,11 +213,11 @@ def _exposures(inventory: Inventory, connectivity: Connectivity) -> dict[int, li
 
 
 @rule(
-    "KW-NET-009", "high", "Workload exposed outside the cluster accepts traffic from any source", domain="netpol",
+    "KW-NET-009", "high", "Workload exposed outside the cluster accepts traffic from any source", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="The workload is published (LoadBalancer/NodePort Service, externalIPs, Ingress/Route, "
               "hostNetwork or hostPort) and no policy restricts its ingress: any internet client and any pod "
               "can reach every port it listens on.",
-    remediation="spec:\n  podSelector:\n    matchLabels: {app: NAME}\n  policyTypes: [Ingress]\n  ingress:\n"
+    fix="spec:\n  podSelector:\n    matchLabels: {app: NAME}\n  policyTypes: [Ingress]\n  ingress:\n"
                 "  - from: [{ipBlock: {cidr: 203.0.113.0/24}}]  # the clients, or the ingress controller's namespace\n"
                 "    ports: [{port: 8443}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1190", "T1133"),
@@ -248,10 +248,10 @@ def _containers(workload: Workload) -> list:
 
 
 @rule(
-    "KW-NET-010", "high", "Sensitive workload reachable from every namespace", domain="netpol", heuristic=True,
+    "KW-NET-010", "high", "Sensitive workload reachable from every namespace", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol", heuristic=True,
     rationale="A database or kube-system component that accepts connections from pods of every namespace "
               "is one compromised pod away from data theft or control-plane abuse.",
-    remediation="spec:\n  podSelector:\n    matchLabels: {app: DATABASE}\n  policyTypes: [Ingress]\n  ingress:\n"
+    fix="spec:\n  podSelector:\n    matchLabels: {app: DATABASE}\n  policyTypes: [Ingress]\n  ingress:\n"
                 "  - from: [{podSelector: {matchLabels: {app: ITS-CLIENT}}}]\n    ports: [{port: 5432}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1210", "T1046"),
 )
@@ -268,10 +268,10 @@ def sensitive_reachable_everywhere(inventory: Inventory) -> Iterator[Hit]:
 
 
 @rule(
-    "KW-NET-011", "medium", "Network policy field that is invalid or cannot be analysed", domain="netpol",
+    "KW-NET-011", "medium", "Network policy field that is invalid or cannot be analysed", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="The API server would reject this field (or kubeward cannot read it); the part read as "
               "matching nothing may hide a hole the author meant to close, or a policy not applied at all.",
-    remediation="Fix the named field: a valid CIDR, `except` inside its `cidr`, operator In/NotIn/Exists/"
+    fix="Fix the named field: a valid CIDR, `except` inside its `cidr`, operator In/NotIn/Exists/"
                 "DoesNotExist, a named port that the destination's containers define.",
     nsa=(NSA_NETWORK,),
 )

@@ -1,41 +1,21 @@
-"""How node checks join the one rule catalogue: a node check is a pure function of a
-NodeModel; the registered rule runs it on the model `kubeward node` collected, or on the
-models built from scanned manifests (KubeletConfiguration, EncryptionConfiguration, audit
-Policy, control-plane static pods) when it runs inside `kubeward scan`."""
+"""How node checks join the one rule catalogue: a node check is a pure function of a NodeModel
+(target NODE). The pipeline runs it on the model `kubeward node` collected, or on the models built
+from scanned manifests (KubeletConfiguration, EncryptionConfiguration, audit Policy, control-plane
+static pods) when it runs inside `kubeward scan`."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
-
-from kubeward.model.inventory import Inventory
-from kubeward.node.model import Component, NodeModel, Setting
-from kubeward.rules import Hit, rule
+from kubeward.node.model import Component, Setting
+from kubeward.rules import Target, rule
 
 DOMAIN = "node"
 
 
-def models_of(subject: NodeModel | Inventory) -> list[NodeModel]:
-    if isinstance(subject, NodeModel):
-        return [subject]
-    from kubeward.node.from_inventory import node_models
-
-    return subject.derived("node.models", node_models)
-
-
-def node_rule(id: str, severity: str, title: str, *, rationale: str, remediation: str,
+def node_rule(id: str, severity: str, title: str, *, rationale: str, fix: str, example: str = "",
               cis=(), nsa=(), mitre=(), heuristic: bool = False):
-    """Declare a node rule: `check(model: NodeModel) -> Iterable[Hit]`."""
-
-    def decorate(check: Callable[[NodeModel], Iterable[Hit]]):
-        def run(subject) -> Iterable[Hit]:
-            for model in models_of(subject):
-                yield from check(model)
-
-        rule(id, severity, title, rationale=rationale, remediation=remediation, domain=DOMAIN,
-             cis=cis, nsa=nsa, mitre=mitre, heuristic=heuristic)(run)
-        return check
-
-    return decorate
+    """`@rule` with the node target: `check(model: NodeModel) -> Iterable[Hit]`."""
+    return rule(id, severity, title, target=Target.NODE, domain=DOMAIN, rationale=rationale, fix=fix,
+                example=example, cis=cis, nsa=nsa, mitre=mitre, heuristic=heuristic)
 
 
 def flag_or_default(component: Component, flag: str, default: object) -> Setting:

@@ -22,7 +22,7 @@ AUDIT = "the audit policy (--audit-policy-file)"
     cis=["1.2.28"], nsa=[NSA_SECRETS], mitre=["T1552.007"],
     rationale="A resource no entry names is written to etcd as it comes: Secrets stay plain base64 in "
               "etcd and its backups.",
-    remediation=f"In {ENC} add an entry `- resources: [secrets]` with `providers: [{{kms: {{apiVersion: v2, ...}}}}, "
+    fix=f"In {ENC} add an entry `- resources: [secrets]` with `providers: [{{kms: {{apiVersion: v2, ...}}}}, "
                 "{identity: {}}]` (or secretbox first).",
 )
 def secrets_not_covered(model: NodeModel) -> Iterable[Hit]:
@@ -36,7 +36,7 @@ def secrets_not_covered(model: NodeModel) -> Iterable[Hit]:
     cis=["1.2.28"], nsa=[NSA_SECRETS], mitre=["T1552.007"],
     rationale="The first provider encrypts new writes; identity first means the listed resources are "
               "stored in plain text even though encryption keys are configured after it.",
-    remediation=f"In {ENC} move `identity: {{}}` last (after kms v2 or secretbox) in each entry's providers.",
+    fix=f"In {ENC} move `identity: {{}}` last (after kms v2 or secretbox) in each entry's providers.",
 )
 def identity_first(model: NodeModel) -> Iterable[Hit]:
     doc = model.encryption
@@ -68,7 +68,7 @@ node_rule(
     cis=["1.2.28"], nsa=[NSA_SECRETS], mitre=["T1552.007"],
     rationale="aescbc is vulnerable to padding-oracle attacks and its key sits on the control-plane disk "
               "next to etcd: whoever copies the node has the key and the data.",
-    remediation=f"In {ENC} put `kms: {{apiVersion: v2, name: ..., endpoint: ...}}` (or `secretbox`) first, "
+    fix=f"In {ENC} put `kms: {{apiVersion: v2, name: ..., endpoint: ...}}` (or `secretbox`) first, "
                 "keep aescbc after it to read old data, then rewrite secrets (`kubectl get secrets -A -o json | kubectl replace -f -`).",
 )(_write_kind_rule("aescbc", " (padding-oracle prone; key stored on the node)"))
 
@@ -77,7 +77,7 @@ node_rule(
     cis=["1.2.28"], nsa=[NSA_SECRETS], mitre=["T1552.007"],
     rationale="aesgcm reuses random nonces: after about 200,000 writes with one key confidentiality is "
               "lost unless keys are rotated, and the key sits on the node.",
-    remediation=f"In {ENC} put `kms: {{apiVersion: v2, ...}}` or `secretbox` first (or rotate the aesgcm key "
+    fix=f"In {ENC} put `kms: {{apiVersion: v2, ...}}` or `secretbox` first (or rotate the aesgcm key "
                 "every 200k writes).",
 )(_write_kind_rule("aesgcm", " (needs key rotation every 200k writes)"))
 
@@ -86,7 +86,7 @@ node_rule(
     cis=["1.2.28"], nsa=[NSA_SECRETS], mitre=["T1552.007"],
     rationale="KMS v1 is deprecated and disabled by default since Kubernetes 1.29; it calls the KMS for "
               "every write and does not support fast key rotation.",
-    remediation=f"In {ENC} set `apiVersion: v2` in the kms provider (with a v2 plugin).",
+    fix=f"In {ENC} set `apiVersion: v2` in the kms provider (with a v2 plugin).",
 )(_write_kind_rule("kms", " v1 (deprecated)"))
 
 # Probes: a requester with a valid identity and one that failed authentication.
@@ -103,7 +103,7 @@ def _policy(model: NodeModel):
     "KW-AUDIT-001", "high", "API server has no audit policy",
     cis=["3.2.1"], nsa=[NSA_AUDIT], mitre=["T1562.008"],
     rationale="Without --audit-policy-file the API server logs nothing, even with --audit-log-path set.",
-    remediation="In /etc/kubernetes/manifests/kube-apiserver.yaml add `- --audit-policy-file=/etc/kubernetes/audit-policy.yaml` "
+    fix="In /etc/kubernetes/manifests/kube-apiserver.yaml add `- --audit-policy-file=/etc/kubernetes/audit-policy.yaml` "
                 "(mounted from the host) with a Policy that logs at Metadata by default.",
 )
 def no_audit_policy(model: NodeModel) -> Iterable[Hit]:
@@ -117,7 +117,7 @@ def no_audit_policy(model: NodeModel) -> Iterable[Hit]:
     cis=["3.2.2"], nsa=[NSA_AUDIT], mitre=["T1562.008"],
     rationale="Requests no rule matches are not logged; without a final catch-all at Metadata, new or "
               "unexpected resources are used without a trace.",
-    remediation=f"In {AUDIT} end `rules:` with `- level: Metadata` (no selectors).",
+    fix=f"In {AUDIT} end `rules:` with `- level: Metadata` (no selectors).",
 )
 def no_catch_all(model: NodeModel) -> Iterable[Hit]:
     doc = _policy(model)
@@ -136,7 +136,7 @@ def no_catch_all(model: NodeModel) -> Iterable[Hit]:
     cis=["3.2.2"], nsa=[NSA_AUDIT], mitre=["T1552.001"],
     rationale="At Request or RequestResponse the audit log holds the bodies of Secrets, ConfigMaps and "
               "TokenReviews: whoever reads the log (or its shipping pipeline) gets the credentials.",
-    remediation=f"In {AUDIT} add, before any broader rule, `- level: Metadata` with `resources: [{{group: \"\", "
+    fix=f"In {AUDIT} add, before any broader rule, `- level: Metadata` with `resources: [{{group: \"\", "
                 "resources: [secrets, configmaps]}, {group: authentication.k8s.io, resources: [tokenreviews]}]`.",
 )
 def secrets_in_log(model: NodeModel) -> Iterable[Hit]:
@@ -156,7 +156,7 @@ def secrets_in_log(model: NodeModel) -> Iterable[Hit]:
     cis=["3.2.2"], nsa=[NSA_AUDIT], mitre=["T1562.008"],
     rationale="Reading Secrets, ConfigMaps or creating TokenReviews leaves no trace when their requests "
               "are logged at level None.",
-    remediation=f"In {AUDIT} log secrets, configmaps and tokenreviews at `level: Metadata`.",
+    fix=f"In {AUDIT} log secrets, configmaps and tokenreviews at `level: Metadata`.",
 )
 def secrets_not_logged(model: NodeModel) -> Iterable[Hit]:
     doc = _policy(model)
@@ -174,7 +174,7 @@ def secrets_not_logged(model: NodeModel) -> Iterable[Hit]:
 def _probe_rule(rule_id: str, title: str, rationale: str, remediation: str, requests: list[tuple[str, Request]],
                 require_stage: str | None = None):
     @node_rule(rule_id, "medium", title, cis=["3.2.2"], nsa=[NSA_AUDIT], mitre=["T1562.008"],
-               rationale=rationale, remediation=remediation)
+               rationale=rationale, fix=remediation)
     def check(model: NodeModel) -> Iterable[Hit]:
         doc = _policy(model)
         if doc is None:

@@ -21,14 +21,14 @@ node_rule(
     cis=["1.3.1"], nsa=[NSA], mitre=["T1499"],
     rationale="With the default threshold (12500) terminated pods accumulate and degrade the controller "
               "manager and etcd; the benchmark asks for a value fitted to the cluster.",
-    remediation=f"In {CM} add `- --terminated-pod-gc-threshold=10` (or a value fitted to the cluster).",
+    fix=f"In {CM} add `- --terminated-pod-gc-threshold=10` (or a value fitted to the cluster).",
 )(requires_flags(CONTROLLER_MANAGER, "terminated-pod-gc-threshold"))
 
 node_rule(
     "KW-CM-002", "low", "Controller manager profiling is enabled",
     cis=["1.3.2"], nsa=[NSA], mitre=["T1613"],
     rationale="/debug/pprof exposes internals and profiles useful for reconnaissance and DoS.",
-    remediation=f"In {CM} add `- --profiling=false`.",
+    fix=f"In {CM} add `- --profiling=false`.",
 )(bool_flag(CONTROLLER_MANAGER, "profiling", False, True, ": /debug/pprof is served"))
 
 node_rule(
@@ -36,7 +36,7 @@ node_rule(
     cis=["1.3.3"], nsa=[NSA], mitre=["T1078"],
     rationale="Without --use-service-account-credentials every controller runs with the controller "
               "manager's broad identity instead of a least-privilege service account per controller.",
-    remediation=f"In {CM} add `- --use-service-account-credentials=true`.",
+    fix=f"In {CM} add `- --use-service-account-credentials=true`.",
 )(bool_flag(CONTROLLER_MANAGER, "use-service-account-credentials", True, False,
             ": all controllers act with one broad identity"))
 
@@ -45,7 +45,7 @@ node_rule(
     cis=["1.3.4"], nsa=[NSA], mitre=["T1552.001"],
     rationale="Without --service-account-private-key-file service account tokens cannot be signed with "
               "a dedicated, rotatable key.",
-    remediation=f"In {CM} add `- --service-account-private-key-file=/etc/kubernetes/pki/sa.key`.",
+    fix=f"In {CM} add `- --service-account-private-key-file=/etc/kubernetes/pki/sa.key`.",
 )(requires_flags(CONTROLLER_MANAGER, "service-account-private-key-file"))
 
 node_rule(
@@ -53,7 +53,7 @@ node_rule(
     cis=["1.3.5"], nsa=[NSA], mitre=["T1557"],
     rationale="Without --root-ca-file pods get no CA to verify the API server and may be redirected to "
               "an impostor.",
-    remediation=f"In {CM} add `- --root-ca-file=/etc/kubernetes/pki/ca.crt`.",
+    fix=f"In {CM} add `- --root-ca-file=/etc/kubernetes/pki/ca.crt`.",
 )(requires_flags(CONTROLLER_MANAGER, "root-ca-file"))
 
 
@@ -62,7 +62,7 @@ node_rule(
     cis=["1.3.6"], nsa=[NSA], mitre=["T1557"],
     rationale="With RotateKubeletServerCertificate=false kubelet serving certificates are not renewed "
               "through the API, so they are long-lived or self-signed.",
-    remediation=f"In {CM} remove `RotateKubeletServerCertificate=false` from `--feature-gates`.",
+    fix=f"In {CM} remove `RotateKubeletServerCertificate=false` from `--feature-gates`.",
 )
 def cm_rotate_server_cert(model: NodeModel) -> Iterable[Hit]:
     component = model.component(CONTROLLER_MANAGER)
@@ -80,14 +80,14 @@ node_rule(
     cis=["1.3.7"], nsa=[NSA], mitre=["T1613"],
     rationale="Its secure port (10257) serves health, metrics and profiling; on every interface it is "
               "reachable from pods and the network.",
-    remediation=f"In {CM} add `- --bind-address=127.0.0.1`.",
+    fix=f"In {CM} add `- --bind-address=127.0.0.1`.",
 )(bind_address_local(CONTROLLER_MANAGER))
 
 node_rule(
     "KW-SCHED-001", "low", "Scheduler profiling is enabled",
     cis=["1.4.1"], nsa=[NSA], mitre=["T1613"],
     rationale="/debug/pprof exposes internals and profiles useful for reconnaissance and DoS.",
-    remediation=f"In {SCHED} add `- --profiling=false`.",
+    fix=f"In {SCHED} add `- --profiling=false`.",
 )(bool_flag(SCHEDULER, "profiling", False, True, ": /debug/pprof is served"))
 
 node_rule(
@@ -95,7 +95,7 @@ node_rule(
     cis=["1.4.2"], nsa=[NSA], mitre=["T1613"],
     rationale="Its secure port (10259) serves health, metrics and profiling; on every interface it is "
               "reachable from pods and the network.",
-    remediation=f"In {SCHED} add `- --bind-address=127.0.0.1`.",
+    fix=f"In {SCHED} add `- --bind-address=127.0.0.1`.",
 )(bind_address_local(SCHEDULER))
 
 node_rule(
@@ -103,7 +103,7 @@ node_rule(
     cis=["2.1"], nsa=[NSA_ETCD], mitre=["T1040", "T1552.007"],
     rationale="Without --cert-file/--key-file etcd speaks plain HTTP: every Secret crosses the network "
               "in clear text.",
-    remediation=f"In {ETCD_MANIFEST} add `- --cert-file=/etc/kubernetes/pki/etcd/server.crt` and "
+    fix=f"In {ETCD_MANIFEST} add `- --cert-file=/etc/kubernetes/pki/etcd/server.crt` and "
                 "`- --key-file=/etc/kubernetes/pki/etcd/server.key`.",
 )(requires_flags(ETCD, "cert-file", "key-file"))
 
@@ -112,21 +112,21 @@ node_rule(
     cis=["2.2"], nsa=[NSA_ETCD], mitre=["T1552.007"],
     rationale="Without --client-cert-auth anyone who reaches port 2379 reads and writes the whole "
               "cluster state, Secrets included, bypassing RBAC.",
-    remediation=f"In {ETCD_MANIFEST} add `- --client-cert-auth=true` and `- --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt`.",
+    fix=f"In {ETCD_MANIFEST} add `- --client-cert-auth=true` and `- --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt`.",
 )(bool_flag(ETCD, "client-cert-auth", True, False, ": unauthenticated clients get full access"))
 
 node_rule(
     "KW-ETCD-003", "high", "etcd uses self-signed client certificates (auto-tls)",
     cis=["2.3"], nsa=[NSA_ETCD], mitre=["T1557"],
     rationale="--auto-tls generates self-signed certificates clients cannot verify.",
-    remediation=f"In {ETCD_MANIFEST} remove `--auto-tls` (or set it to false) and configure --cert-file/--key-file.",
+    fix=f"In {ETCD_MANIFEST} remove `--auto-tls` (or set it to false) and configure --cert-file/--key-file.",
 )(bool_flag(ETCD, "auto-tls", False, False, ": self-signed certificates"))
 
 node_rule(
     "KW-ETCD-004", "high", "etcd peers talk without TLS",
     cis=["2.4"], nsa=[NSA_ETCD], mitre=["T1040"],
     rationale="Without --peer-cert-file/--peer-key-file replication between etcd members is plain text.",
-    remediation=f"In {ETCD_MANIFEST} add `- --peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt` and "
+    fix=f"In {ETCD_MANIFEST} add `- --peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt` and "
                 "`- --peer-key-file=/etc/kubernetes/pki/etcd/peer.key`.",
 )(requires_flags(ETCD, "peer-cert-file", "peer-key-file"))
 
@@ -134,14 +134,14 @@ node_rule(
     "KW-ETCD-005", "high", "etcd does not authenticate its peers",
     cis=["2.5"], nsa=[NSA_ETCD], mitre=["T1552.007"],
     rationale="Without --peer-client-cert-auth any host can join as a peer and receive a full copy of the data.",
-    remediation=f"In {ETCD_MANIFEST} add `- --peer-client-cert-auth=true`.",
+    fix=f"In {ETCD_MANIFEST} add `- --peer-client-cert-auth=true`.",
 )(bool_flag(ETCD, "peer-client-cert-auth", True, False, ": any host can act as a peer"))
 
 node_rule(
     "KW-ETCD-006", "high", "etcd uses self-signed peer certificates (peer-auto-tls)",
     cis=["2.6"], nsa=[NSA_ETCD], mitre=["T1557"],
     rationale="--peer-auto-tls generates self-signed peer certificates that prove nothing.",
-    remediation=f"In {ETCD_MANIFEST} remove `--peer-auto-tls` (or set it to false).",
+    fix=f"In {ETCD_MANIFEST} remove `--peer-auto-tls` (or set it to false).",
 )(bool_flag(ETCD, "peer-auto-tls", False, False, ": self-signed peer certificates"))
 
 
@@ -150,7 +150,7 @@ node_rule(
     cis=["2.7"], nsa=[NSA_ETCD], mitre=["T1078"],
     rationale="When etcd trusts the cluster CA, every certificate that CA signs (kubelets, users) is "
               "accepted as an etcd client with full access to the data.",
-    remediation=f"In {ETCD_MANIFEST} set `- --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt`, a CA used "
+    fix=f"In {ETCD_MANIFEST} set `- --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt`, a CA used "
                 "only for etcd (kubeadm's layout).",
     heuristic=True,
 )

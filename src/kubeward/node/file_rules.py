@@ -91,7 +91,7 @@ def _register() -> None:
                 f"KW-FILE-{number:03d}", cls.mode_severity, f"{cls.what[0].upper()}{cls.what[1:]} permissions too open",
                 cis=cls.cis_mode, nsa=[NSA], mitre=["T1552.001", "T1611"],
                 rationale=f"Other users of the node can read or change it: {cls.gain}.",
-                remediation=f"chmod {cls.max_mode:o} <file> (every {cls.what}).",
+                fix=f"chmod {cls.max_mode:o} <file> (every {cls.what}).",
             )(_mode_check(cls))
         if cls.cis_owner or not cls.cis_mode:
             number += 1
@@ -100,7 +100,7 @@ def _register() -> None:
                 f"{cls.what[0].upper()}{cls.what[1:]} not owned by {cls.owner}",
                 cis=cls.cis_owner, nsa=[NSA], mitre=["T1552.001", "T1611"],
                 rationale=f"Its owner can change its mode and content: {cls.gain}.",
-                remediation=f"chown {cls.owner} <file> (every {cls.what}).",
+                fix=f"chown {cls.owner} <file> (every {cls.what}).",
             )(_owner_check(cls))
 
 

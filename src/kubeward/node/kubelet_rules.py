@@ -48,7 +48,7 @@ node_rule(
     cis=["4.2.1"], nsa=[NSA], mitre=["T1609", "T1613"],
     rationale="Anyone who reaches port 10250 is served as system:anonymous; with AlwaysAllow that means "
               "listing pods and running commands in any container on the node.",
-    remediation=f"In {CONFIG} set `authentication: {{anonymous: {{enabled: false}}}}` (or pass `--anonymous-auth=false`).",
+    fix=f"In {CONFIG} set `authentication: {{anonymous: {{enabled: false}}}}` (or pass `--anonymous-auth=false`).",
 )(kubelet_field("authentication.anonymous.enabled", _is(False), ": unauthenticated requests are served"))
 
 node_rule(
@@ -56,7 +56,7 @@ node_rule(
     cis=["4.2.2"], nsa=[NSA], mitre=["T1609"],
     rationale="With AlwaysAllow any client the kubelet authenticates may exec into every container and "
               "read every pod's secrets on the node.",
-    remediation=f"In {CONFIG} set `authorization: {{mode: Webhook}}` and `authentication: {{webhook: {{enabled: true}}}}`.",
+    fix=f"In {CONFIG} set `authorization: {{mode: Webhook}}` and `authentication: {{webhook: {{enabled: true}}}}`.",
 )(kubelet_field("authorization.mode", lambda v: str(v) == "AlwaysAllow", ": every request is allowed"))
 
 
@@ -65,7 +65,7 @@ node_rule(
     cis=["4.2.3"], nsa=[NSA], mitre=["T1609"],
     rationale="Without a client CA the kubelet cannot authenticate the API server's client certificate; "
               "access then relies on anonymous or token authentication.",
-    remediation=f"In {CONFIG} set `authentication: {{x509: {{clientCAFile: /etc/kubernetes/pki/ca.crt}}}}`.",
+    fix=f"In {CONFIG} set `authentication: {{x509: {{clientCAFile: /etc/kubernetes/pki/ca.crt}}}}`.",
 )
 def kubelet_client_ca(model: NodeModel) -> Iterable[Hit]:
     kubelet = model.component(KUBELET)
@@ -84,7 +84,7 @@ node_rule(
     cis=["4.2.4"], nsa=[NSA], mitre=["T1613"],
     rationale="Port 10255 serves pod specs (with environment variables) and metrics to anyone, without "
               "authentication.",
-    remediation=f"In {CONFIG} set `readOnlyPort: 0` (or pass `--read-only-port=0`).",
+    fix=f"In {CONFIG} set `readOnlyPort: 0` (or pass `--read-only-port=0`).",
 )(kubelet_field("readOnlyPort", _open_port, ": unauthenticated read access to pods and metrics"))
 
 
@@ -98,7 +98,7 @@ node_rule(
     cis=["4.2.5"], nsa=[NSA], mitre=["T1499"],
     rationale="Idle exec/attach/port-forward sessions stay open forever, keeping an attacker's foothold "
               "and exhausting the node.",
-    remediation=f"In {CONFIG} set `streamingConnectionIdleTimeout: 5m`.",
+    fix=f"In {CONFIG} set `streamingConnectionIdleTimeout: 5m`.",
 )(kubelet_field("streamingConnectionIdleTimeout", _no_idle_timeout, ": idle streams are never closed"))
 
 node_rule(
@@ -106,7 +106,7 @@ node_rule(
     cis=["4.2.6"], nsa=[NSA], mitre=["T1562.004"],
     rationale="With makeIPTablesUtilChains false the kubelet's drop/masquerade rules may diverge from "
               "what the network needs, opening traffic paths.",
-    remediation=f"In {CONFIG} set `makeIPTablesUtilChains: true` (the default).",
+    fix=f"In {CONFIG} set `makeIPTablesUtilChains: true` (the default).",
 )(kubelet_field("makeIPTablesUtilChains", _is(True), ""))
 
 
@@ -115,7 +115,7 @@ node_rule(
     cis=["4.2.7"], nsa=[NSA], mitre=["T1557"],
     rationale="A node name different from the host name breaks TLS verification between the API server "
               "and the kubelet.",
-    remediation="Remove `--hostname-override` from the kubelet's command line (systemd drop-in or "
+    fix="Remove `--hostname-override` from the kubelet's command line (systemd drop-in or "
                 "/etc/default/kubelet).",
 )
 def kubelet_hostname_override(model: NodeModel) -> Iterable[Hit]:
@@ -135,7 +135,7 @@ node_rule(
     cis=["4.2.8"], nsa=[NSA], mitre=["T1499"],
     rationale="eventRecordQPS 0 removes the limit: a misbehaving or hostile pod can flood the API server "
               "with events (too low a limit loses events, which the benchmark also warns against).",
-    remediation=f"In {CONFIG} set `eventRecordQPS: 50` (the default) or a value fitted to the cluster.",
+    fix=f"In {CONFIG} set `eventRecordQPS: 50` (the default) or a value fitted to the cluster.",
 )(kubelet_field("eventRecordQPS", _unlimited_or_invalid_qps, ": events are not rate limited"))
 
 
@@ -144,7 +144,7 @@ node_rule(
     cis=["4.2.9"], nsa=[NSA], mitre=["T1557"],
     rationale="Without tlsCertFile/tlsPrivateKeyFile (or serverTLSBootstrap) the kubelet generates a "
               "self-signed certificate the API server cannot verify: exec and log traffic can be intercepted.",
-    remediation=f"In {CONFIG} set `serverTLSBootstrap: true` (and approve the CSRs), or set `tlsCertFile` "
+    fix=f"In {CONFIG} set `serverTLSBootstrap: true` (and approve the CSRs), or set `tlsCertFile` "
                 "and `tlsPrivateKeyFile`.",
 )
 def kubelet_serving_cert(model: NodeModel) -> Iterable[Hit]:
@@ -164,7 +164,7 @@ node_rule(
     cis=["4.2.10"], nsa=[NSA], mitre=["T1552.001"],
     rationale="A kubelet client certificate that is never rotated stays valid (and stealable) until it "
               "expires; on expiry the node drops out.",
-    remediation=f"In {CONFIG} set `rotateCertificates: true`.",
+    fix=f"In {CONFIG} set `rotateCertificates: true`.",
 )(kubelet_field("rotateCertificates", _is(True), ": the client certificate is not renewed"))
 
 
@@ -173,7 +173,7 @@ node_rule(
     cis=["4.2.11"], nsa=[NSA], mitre=["T1557"],
     rationale="With the RotateKubeletServerCertificate gate off the kubelet cannot renew its serving "
               "certificate through the API.",
-    remediation=f"In {CONFIG} remove `RotateKubeletServerCertificate: false` from `featureGates` (and from `--feature-gates`).",
+    fix=f"In {CONFIG} remove `RotateKubeletServerCertificate: false` from `featureGates` (and from `--feature-gates`).",
 )
 def kubelet_rotate_server_cert(model: NodeModel) -> Iterable[Hit]:
     kubelet = model.component(KUBELET)
@@ -187,7 +187,7 @@ node_rule(
     cis=["4.2.12"], nsa=[NSA], mitre=["T1557"],
     rationale="CBC-mode and non-forward-secret suites let a network attacker decrypt or tamper with "
               "kubelet traffic (exec sessions, logs).",
-    remediation=f"In {CONFIG} set `tlsCipherSuites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "
+    fix=f"In {CONFIG} set `tlsCipherSuites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "
                 "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305, "
                 "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305, "
                 "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384]`.",
@@ -204,7 +204,7 @@ node_rule(
     cis=["4.2.13"], nsa=[NSA], mitre=["T1499"],
     rationale="A fork bomb in one pod exhausts the node's PIDs and takes down every other pod and the "
               "kubelet itself.",
-    remediation=f"In {CONFIG} set `podPidsLimit: 4096` (or a value fitted to the workloads).",
+    fix=f"In {CONFIG} set `podPidsLimit: 4096` (or a value fitted to the workloads).",
 )(kubelet_field("podPidsLimit", _no_pid_limit, ": a pod can exhaust the node's process IDs"))
 
 node_rule(
@@ -212,7 +212,7 @@ node_rule(
     cis=["4.2.14"], nsa=[NSA], mitre=["T1611"],
     rationale="Pods that set no seccomp profile run Unconfined: every system call, including those "
               "used by kernel exploits to escape, is available.",
-    remediation=f"In {CONFIG} set `seccompDefault: true`.",
+    fix=f"In {CONFIG} set `seccompDefault: true`.",
 )(kubelet_field("seccompDefault", _is(True), ": pods without a profile run Unconfined"))
 
 node_rule(
@@ -221,5 +221,5 @@ node_rule(
     rationale="Without protectKernelDefaults the kubelet silently adjusts kernel tunables instead of "
               "refusing to start on a node whose settings differ from what it expects. (CIS 4.2.6 up "
               "to benchmark 1.9; not in 1.12.)",
-    remediation=f"In {CONFIG} set `protectKernelDefaults: true` (after setting the kernel parameters it needs).",
+    fix=f"In {CONFIG} set `protectKernelDefaults: true` (after setting the kernel parameters it needs).",
 )(kubelet_field("protectKernelDefaults", _is(True), ""))

@@ -4,14 +4,15 @@ or flag, and namespaces that enforce nothing. Judged only for namespaces present
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import PodTemplate
-from kubeward.model.resource import Resource
+from kubeward.model.resource import Path, Resource
 from kubeward.pss.engine import evaluate_pod
 from kubeward.pss.model import PRIVILEGED, Pod, Violation
 from kubeward.pss.namespaces import ModePolicy, NamespacePolicy, level_label, namespace_policy
-from kubeward.rules import Hit, rule, workload_templates
+from kubeward.rules import Context, Hit, Target, rule
 
 NSA_POD_SECURITY = "NSA/CISA Kubernetes Hardening Guide: pod security enforcement"
 CIS_POLICY_CONTROL = "5.2.1"  # ensure the cluster has at least one active policy control mechanism
@@ -27,29 +28,37 @@ class Judged:
     violations: dict[str, list[Violation]]  # mode -> violations (empty when allowed or privileged)
 
 
-def _judge_all(inventory: Inventory) -> list[Judged]:
-    policies = {name: (ns, namespace_policy(ns.labels)) for name, ns in inventory.namespaces().items()}
-    judged = []
-    for template in workload_templates(inventory):
-        found = policies.get(template.resource.namespace or "")
-        if found is None:
-            continue
-        namespace, policy = found
-        pod = Pod(template.metadata, template.spec, template.metadata_path, template.spec_path)
-        cache: dict[tuple[str, int], list[Violation]] = {}
-        violations = {}
-        for mode in ("enforce", "audit", "warn"):
-            wanted = policy.mode(mode)
-            key = (wanted.level, wanted.minor)
-            if key not in cache:
-                cache[key] = evaluate_pod(pod, wanted.level, wanted.minor) if wanted.level != PRIVILEGED else []
-            violations[mode] = cache[key]
-        judged.append(Judged(template, namespace, policy, violations))
+def judge(template: PodTemplate, inventory: Inventory) -> Judged | None:
+    """The template against its namespace's labelled levels; None when the namespace is not in the scan.
+    KW-PSS-001 and -003 ask for the same verdict: it is kept on the object while its namespace
+    object stays the same (a changed Namespace is a new object)."""
+    namespace = inventory.get("Namespace", None, template.resource.namespace or "", near=template.resource)
+    if namespace is None:
+        return None
+    verdicts = template.resource.memo(_verdicts)
+    known = verdicts.get(template.spec_path)
+    if known is not None and known.namespace is namespace:
+        return known
+    policy = namespace.memo(_policy_of)
+    pod = Pod(template.metadata, template.spec, template.metadata_path, template.spec_path)
+    cache: dict[tuple[str, int], list[Violation]] = {}
+    violations = {}
+    for mode in ("enforce", "audit", "warn"):
+        wanted = policy.mode(mode)
+        key = (wanted.level, wanted.minor)
+        if key not in cache:
+            cache[key] = evaluate_pod(pod, wanted.level, wanted.minor) if wanted.level != PRIVILEGED else []
+        violations[mode] = cache[key]
+    verdicts[template.spec_path] = judged = Judged(template, namespace, policy, violations)
     return judged
 
 
-def judged_workloads(inventory: Inventory) -> list[Judged]:
-    return inventory.derived("pss.judged_workloads", _judge_all)
+def _verdicts(_resource: Resource) -> dict:
+    return {}
+
+
+def _policy_of(namespace: Resource) -> NamespacePolicy:
+    return namespace_policy(namespace.labels)
 
 
 def _controls(violations: list[Violation]) -> str:
@@ -67,14 +76,14 @@ def _extra(mode: ModePolicy, violations: list[Violation]) -> dict:
 
 @rule(
     "KW-PSS-001", "high", "Workload rejected by its namespace's enforced Pod Security level",
-    domain="pss",
+    target=Target.POD_TEMPLATE, context=(Context.NAMESPACE,), domain="pss",
     rationale="""
 The namespace enforces a Pod Security level that this pod template violates: the API server refuses
 its pods, so the workload does not run as written (a Deployment is accepted with a warning, but its
 ReplicaSet cannot create a single pod). Whoever loosens the namespace label to make it run opens the
 namespace to privileged, host-sharing or root pods, which an attacker uses to escape to the node.
 """,
-    remediation="""
+    fix="""
 Fix the fields the message names so the template meets the namespace level, for restricted:
 spec:
   securityContext:
@@ -91,11 +100,10 @@ Do not lower the namespace's pod-security.kubernetes.io/enforce label instead.
 """,
     cis=(CIS_POLICY_CONTROL,), nsa=(NSA_POD_SECURITY,), pss=("baseline", "restricted"), mitre=("T1610", "T1611"),
 )
-def workload_rejected_by_namespace(inventory: Inventory):
-    for judged in judged_workloads(inventory):
-        violations = judged.violations["enforce"]
-        if not violations:
-            continue
+def workload_rejected_by_namespace(template: PodTemplate, inventory: Inventory) -> Iterator[Hit]:
+    judged = judge(template, inventory)
+    violations = judged.violations["enforce"] if judged else []
+    if judged and violations:
         enforce = judged.policy.enforce
         yield Hit(judged.template.resource, violations[0].paths[0] if violations[0].paths else judged.template.spec_path,
                   f'namespace "{judged.namespace.name}" enforces Pod Security {enforce.label} and would reject this '
@@ -105,14 +113,14 @@ def workload_rejected_by_namespace(inventory: Inventory):
 
 @rule(
     "KW-PSS-002", "medium", "Namespace does not enforce a Pod Security level",
-    domain="pss",
+    target=Target.OBJECT, kinds=("Namespace",), domain="pss",
     rationale="""
 Without a pod-security.kubernetes.io/enforce label the Pod Security admission controller applies the
 cluster default, privileged unless the cluster was configured otherwise: anyone who may create pods in
 the namespace can run a privileged pod that shares the node's namespaces and mounts its filesystem,
 then take over the node.
 """,
-    remediation="""
+    fix="""
 Label the namespace with the level its workloads meet, pinned to a version, and warn/audit at restricted:
 metadata:
   labels:
@@ -123,25 +131,23 @@ metadata:
 """,
     cis=(CIS_POLICY_CONTROL,), nsa=(NSA_POD_SECURITY,), pss=("baseline", "restricted"), mitre=("T1610", "T1611"),
 )
-def namespace_without_enforce(inventory: Inventory):
-    for name, namespace in inventory.namespaces().items():
-        if level_label("enforce") in namespace.labels:
-            continue
+def namespace_without_enforce(namespace: Resource) -> Iterator[tuple[Path, str]]:
+    if level_label("enforce") not in namespace.labels:
         labelled = "labels" in namespace.metadata
-        yield Hit(namespace, ("metadata", "labels") if labelled else ("metadata",),
-                  f'namespace "{name}" has no {level_label("enforce")} label: pods in it are admitted at the '
+        yield (("metadata", "labels") if labelled else ("metadata",),
+               f'namespace "{namespace.name}" has no {level_label("enforce")} label: pods in it are admitted at the '
                   "cluster default level (privileged unless configured otherwise)")
 
 
 @rule(
     "KW-PSS-003", "low", "Workload flagged by its namespace's Pod Security audit or warn level",
-    domain="pss",
+    target=Target.POD_TEMPLATE, context=(Context.NAMESPACE,), domain="pss",
     rationale="""
 The namespace audits or warns at a stricter Pod Security level than it enforces, and this pod template
 would be flagged: it keeps running, but it holds privileges (root, escalation, capabilities, host access)
 that the namespace owners meant to remove, and an attacker who compromises it starts from there.
 """,
-    remediation="""
+    fix="""
 Change the fields the message names so the template meets the audit/warn level, then raise the
 namespace's enforce label to that level:
 metadata:
@@ -150,10 +156,9 @@ metadata:
 """,
     cis=(CIS_POLICY_CONTROL,), nsa=(NSA_POD_SECURITY,), pss=("baseline", "restricted"), mitre=("T1610", "T1611"),
 )
-def workload_flagged_by_namespace(inventory: Inventory):
-    for judged in judged_workloads(inventory):
-        if judged.violations["enforce"]:
-            continue  # KW-PSS-001 already reports it
+def workload_flagged_by_namespace(template: PodTemplate, inventory: Inventory) -> Iterator[Hit]:
+    judged = judge(template, inventory)
+    if judged is not None and not judged.violations["enforce"]:  # else KW-PSS-001 reports it
         for mode in ("audit", "warn"):
             violations = judged.violations[mode]
             if not violations:

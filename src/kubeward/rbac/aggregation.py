@@ -21,32 +21,33 @@ def selector_matches(selector: object, labels: dict[str, str]) -> bool:
         return False
 
 
-def aggregate(cluster_roles: dict[str, Role]) -> None:
-    """Fill `rules` of every aggregated ClusterRole in place (others keep their own rules)."""
-    aggregated = sorted(name for name, role in cluster_roles.items() if role.selectors is not None)
+def aggregate(cluster_roles: list[Role]) -> None:
+    """Fill `rules` of every aggregated ClusterRole in place (others keep their own rules).
+    Where a scan holds several variants of one name, each aggregated variant collects from every
+    variant of the roles it selects, never from a role of its own name (the controller excludes itself)."""
+    aggregated = [role for role in cluster_roles if role.selectors is not None]
     if not aggregated:
         return
-    by_name = sorted(cluster_roles.items())
-    labels = {name: role.resource.labels for name, role in by_name}
-    selected: dict[str, list[str]] = {}
-    for name in aggregated:
-        order: list[str] = []
-        for selector in cluster_roles[name].selectors or ():
-            order.extend(other for other, _ in by_name if other != name and selector_matches(selector, labels[other]))
-        selected[name] = order
+    by_name = sorted(cluster_roles, key=lambda role: role.resource.name)
+    selected: dict[int, list[Role]] = {}
+    for role in aggregated:
+        order: list[Role] = []
+        for selector in role.selectors or ():
+            order.extend(other for other in by_name if other.resource.name != role.resource.name
+                         and selector_matches(selector, other.resource.labels))
+        selected[id(role)] = order
     # Each pass can only propagate rules one aggregation level further; a chain is at most
     # len(aggregated) long, so this bound is reached only by cycles, which are stable by then.
     for _ in range(len(aggregated) + 1):
         changed = False
-        for name in aggregated:
+        for role in aggregated:
             seen: set = set()
             rules = []
-            for other in selected[name]:
-                for rule in cluster_roles[other].rules:
+            for other in selected[id(role)]:
+                for rule in other.rules:
                     if rule.content not in seen:
                         seen.add(rule.content)
                         rules.append(rule)
-            role = cluster_roles[name]
             if [r.content for r in rules] != [r.content for r in role.rules]:
                 role.rules = rules
                 changed = True

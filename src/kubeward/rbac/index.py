@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from kubeward.model.inventory import Inventory
+from kubeward.model.inventory import Inventory, nearest
+from kubeward.model.resource import Resource
 from kubeward.rbac.aggregation import aggregate
 from kubeward.rbac.match import ALL, PolicyRule, Request, rule_allows
 from kubeward.rbac.policy import (BINDING_KINDS, SA_PREFIX, Binding, Problem, Role, RoleKey, Subject,
@@ -85,26 +86,46 @@ class Decision:
     grants: list[Grant] = field(default_factory=list)
 
 
+def distinct_objects(resources: list[Resource]) -> list[Resource]:
+    """One object per kind/namespace/name and file: an object written twice in one file is one
+    object (the first wins), while variants from different files are all kept."""
+    seen: set = set()
+    out = []
+    for resource in resources:
+        key = (resource.key, resource.origin.filename)
+        if key not in seen:
+            seen.add(key)
+            out.append(resource)
+    return out
+
+
 class RbacIndex:
     def __init__(self, inventory: Inventory):
         self.problems: list[Problem] = []
-        self.roles: dict[RoleKey, Role] = {}
-        for resource in inventory.of_kind("Role", "ClusterRole"):
-            role = parse_role(resource, self.problems)
-            self.roles.setdefault(role.key, role)
-        aggregate({key[2]: role for key, role in self.roles.items() if key[0] == "ClusterRole"})
-        # An object given twice (two files of one install) is one object in a cluster: the first
-        # wins, as for Inventory.get and for roles above.
-        unique = {r.key: r for r in reversed(inventory.of_kind(*BINDING_KINDS))}
-        self.bindings: list[Binding] = [parse_binding(r, self.problems) for r in inventory.of_kind(*BINDING_KINDS)
-                                        if unique[r.key] is r]
+        # Every variant of a role (repositories hold several installs): each binding uses the
+        # variant nearest to it; `roles` keeps the first of each name for listings.
+        self.all_roles: list[Role] = [parse_role(r, self.problems)
+                                      for r in distinct_objects(inventory.of_kind("Role", "ClusterRole"))]
+        self.role_variants: dict[RoleKey, list[Role]] = defaultdict(list)
+        for role in self.all_roles:
+            self.role_variants[role.key].append(role)
+        self.roles: dict[RoleKey, Role] = {key: variants[0] for key, variants in self.role_variants.items()}
+        aggregate([role for role in self.all_roles if role.key[0] == "ClusterRole"])
+        self.bindings: list[Binding] = [parse_binding(r, self.problems)
+                                        for r in distinct_objects(inventory.of_kind(*BINDING_KINDS))]
         self.cluster_bindings: dict[SubjectKey, list[tuple[Binding, Subject]]] = defaultdict(list)
         self.namespace_bindings: dict[tuple[str, SubjectKey], list[tuple[Binding, Subject]]] = defaultdict(list)
         self.bindings_of_subject: dict[SubjectKey, list[tuple[Binding, Subject]]] = defaultdict(list)
         self.bindings_of_role: dict[RoleKey, list[Binding]] = defaultdict(list)
+        self._role_of: dict[int, Role | None] = {}
+        self.binding_of_object: dict[int, Binding] = {id(b.resource): b for b in self.bindings}
+        self.role_of_object: dict[int, Role] = {id(r.resource): r for r in self.all_roles}
         for binding in self.bindings:
             if binding.role_ref is not None:
                 self.bindings_of_role[binding.role_ref].append(binding)
+                variants = self.role_variants.get(binding.role_ref)
+                self._role_of[id(binding)] = (None if not variants else variants[0] if len(variants) == 1 else
+                                              self._nearest_role(variants, binding.resource))
             for subject in binding.subjects:
                 key = subject.key
                 if key is None:
@@ -116,16 +137,28 @@ class RbacIndex:
                     self.namespace_bindings[(binding.namespace, key)].append((binding, subject))
         self._rules_by_resource: dict[str, list[tuple[Role, PolicyRule]]] = defaultdict(list)
         self._url_rules: list[tuple[Role, PolicyRule]] = []
-        for role in self.roles.values():
+        for role in self.all_roles:
             for rule in role.rules:
                 for resource in set(rule.resources):
                     self._rules_by_resource[resource].append((role, rule))
                 if rule.non_resource_urls:
                     self._url_rules.append((role, rule))
 
+    @staticmethod
+    def _nearest_role(variants: list[Role], near: Resource) -> Role:
+        chosen = nearest([v.resource for v in variants], near)
+        return next(v for v in variants if v.resource is chosen)
+
     def role_of(self, binding: Binding) -> Role | None:
-        """The role a binding grants; a binding to a missing role grants nothing."""
-        return self.roles.get(binding.role_ref) if binding.role_ref is not None else None
+        """The role a binding grants (the variant nearest to it); a binding to a missing role grants nothing."""
+        return self._role_of.get(id(binding))
+
+    def rule_owner(self, role: Role, rule: PolicyRule) -> Role:
+        """The role whose `rules` list holds `rule` (another ClusterRole when aggregated)."""
+        if rule.source == role.key:
+            return role
+        variants = self.role_variants.get(rule.source) or [role]
+        return self._nearest_role(variants, role.resource) if len(variants) > 1 else variants[0]
 
     # --- can-i -------------------------------------------------------------------------
     def can_i(self, user: User, request: Request, explain: bool = False) -> Decision:
@@ -165,6 +198,8 @@ class RbacIndex:
             for binding in self.bindings_of_role.get(role.key, ()):
                 if not binding.cluster_wide and (not request.namespace or binding.namespace != request.namespace):
                     continue
+                if self.role_of(binding) is not role:
+                    continue  # this binding grants another variant of the role
                 grants.extend(Grant(binding, s, role, rule) for s in binding.subjects if s.key is not None)
         return grants
 
@@ -175,10 +210,10 @@ class RbacIndex:
                 candidates.extend(self._rules_by_resource.get(f"*/{request.subresource}", ()))
         else:
             candidates = self._url_rules
-        first: dict[RoleKey, tuple[Role, PolicyRule]] = {}
+        first: dict[int, tuple[Role, PolicyRule]] = {}
         for role, rule in candidates:
-            if role.key not in first and rule_allows(request, rule):
-                first[role.key] = (role, rule)
+            if id(role) not in first and rule_allows(request, rule):
+                first[id(role)] = (role, rule)
         return list(first.values())
 
     # --- permissions ---------------------------------------------------------------------
@@ -201,4 +236,4 @@ class RbacIndex:
 
 
 def rbac_index(inventory: Inventory) -> RbacIndex:
-    return inventory.derived("rbac", RbacIndex)
+    return inventory.analysis(RbacIndex)

@@ -3,7 +3,7 @@ every problem is recorded with the object and field it concerns, and the rest is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.rbac.match import PolicyRule
@@ -27,9 +27,8 @@ class Problem:
 @dataclass(slots=True)
 class Role:
     resource: Resource
-    own_rules: list[PolicyRule]
+    rules: list[PolicyRule]  # as written; for an aggregated ClusterRole, replaced by aggregation
     selectors: list[dict] | None  # aggregationRule.clusterRoleSelectors; None when not aggregated
-    rules: list[PolicyRule] = field(default_factory=list)  # effective, after aggregation
     key: RoleKey = ("", None, "")
 
     def display(self) -> str:
@@ -122,7 +121,7 @@ def parse_role(resource: Resource, problems: list[Problem]) -> Role:
         rule = _parse_rule(resource, raw, i, source, problems)
         if rule is not None:
             rules.append(rule)
-    return Role(resource, rules, selectors, list(rules), source)
+    return Role(resource, rules, selectors, source)
 
 
 def _parse_rule(resource: Resource, raw, i: int, source: RoleKey, problems: list[Problem]) -> PolicyRule | None:

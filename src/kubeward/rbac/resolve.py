@@ -40,7 +40,7 @@ def _crd_table(inventory: Inventory) -> ResourceTable:
 
 
 def resource_tables(inventory: Inventory) -> tuple[ResourceTable, ResourceTable]:
-    return inventory.derived("rbac-crd-table", _crd_table), inventory.table
+    return inventory.analysis(_crd_table), inventory.table
 
 
 def lookup(inventory: Inventory, name: str) -> APIResource | None:

@@ -8,15 +8,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from kubeward.model.identity import WorkloadIdentity, identities_by_account
 from kubeward.model.inventory import Inventory
-from kubeward.model.podspec import PodTemplate
-from kubeward.model.resource import as_dict, as_list
+from kubeward.model.resource import Resource
 from kubeward.rbac.defaults import bootstrap_resources, is_untouched_default
 from kubeward.rbac.index import AUTHENTICATED, MASTERS, UNAUTHENTICATED, ANONYMOUS, RbacIndex, rbac_index
 from kubeward.rbac.match import ALL, PolicyRule, Request, rule_allows
 from kubeward.rbac.policy import Binding, Role, Subject
 from kubeward.rbac.resolve import is_cluster_scoped
-from kubeward.rules.model import Severity
+from kubeward.rules.model import Related, Severity
 
 KUBE_SYSTEM = "kube-system"
 
@@ -95,12 +95,6 @@ PUBLIC_GROUPS = {("Group", UNAUTHENTICATED): "every anonymous request", ("Group"
 
 
 @dataclass(slots=True)
-class Mount:
-    template: PodTemplate
-    how: str
-
-
-@dataclass(slots=True)
 class RiskHit:
     key: str
     binding: Binding
@@ -109,54 +103,29 @@ class RiskHit:
     severity: Severity
     message: str
     extra: dict = field(default_factory=dict)
+    related: tuple[Related, ...] = ()  # the role rules that grant it, the workloads that mount the token
 
 
 def raise_one(severity: Severity) -> Severity:
     return Severity(min(severity + 1, Severity.CRITICAL))
 
 
-def _automount(template: PodTemplate, service_account: dict | None) -> str | None:
-    """How the pod gets the token, or None. A projected serviceAccountToken volume mounts one
-    whatever automount says; otherwise the pod's setting wins over the ServiceAccount's."""
-    for _i, volume in template.volumes():
-        for source in as_list(as_dict(volume.get("projected")).get("sources")):
-            if isinstance(source, dict) and "serviceAccountToken" in source:
-                return f"projected token volume {volume.get('name')!r}"
-    pod_setting = template.spec.get("automountServiceAccountToken")
-    if isinstance(pod_setting, bool):
-        return "automountServiceAccountToken: true in the pod" if pod_setting else None
-    sa_setting = as_dict(service_account).get("automountServiceAccountToken")
-    if sa_setting is False:
-        return None
-    return "token automounted (default)"
-
-
-def mounted_service_accounts(inventory: Inventory) -> dict[tuple[str, str], list[Mount]]:
-    def build(inv: Inventory) -> dict[tuple[str, str], list[Mount]]:
-        from kubeward.rules.catalogue import workload_templates
-        mounts: dict[tuple[str, str], list[Mount]] = defaultdict(list)
-        for template in workload_templates(inv):
-            name = template.spec.get("serviceAccountName") or template.spec.get("serviceAccount") or "default"
-            if not isinstance(name, str):
-                continue
-            namespace = template.resource.namespace or "default"
-            account = inv.get("ServiceAccount", namespace, name)
-            how = _automount(template, account.obj if account else None)
-            if how:
-                mounts[(namespace, name)].append(Mount(template, how))
-        return mounts
-    return inventory.derived("rbac-mounts", build)
+def mounted_service_accounts(inventory: Inventory) -> dict[tuple[str, str], list[WorkloadIdentity]]:
+    """Workloads whose pods carry the API token of each (namespace, service account)."""
+    return {key: mounted for key, identities in identities_by_account(inventory).items()
+            if (mounted := [i for i in identities if i.token])}
 
 
 class RiskAnalysis:
     def __init__(self, hits: list[RiskHit]):
         self.hits = hits
-        self._by_key: dict[str, list[RiskHit]] = defaultdict(list)
+        self._by_binding: dict[tuple[str, int], list[RiskHit]] = defaultdict(list)
         for hit in hits:
-            self._by_key[hit.key].append(hit)
+            self._by_binding[(hit.key, id(hit.binding.resource))].append(hit)
 
-    def of(self, key: str) -> list[RiskHit]:
-        return self._by_key.get(key, [])
+    def of(self, key: str, binding: Resource) -> list[RiskHit]:
+        """The hits of one risk on one binding object."""
+        return self._by_binding.get((key, id(binding)), [])
 
 
 def _scope(binding: Binding) -> int:
@@ -173,7 +142,7 @@ class _RoleCapabilities:
     """Which risks a role grants, per binding kind; computed once per role."""
 
     def __init__(self, inventory: Inventory):
-        self.cache: dict[tuple, dict[str, list[PolicyRule]]] = {}
+        self.cache: dict[tuple[int, bool], dict[str, list[PolicyRule]]] = {}
         # RoleBindings never grant cluster-scoped resources, whatever the role says.
         self.probes = {}
         for cluster_wide in (True, False):
@@ -184,7 +153,7 @@ class _RoleCapabilities:
             self.probes[cluster_wide] = scoped
 
     def of(self, role: Role, cluster_wide: bool) -> dict[str, list[PolicyRule]]:
-        key = (role.key, cluster_wide)
+        key = (id(role), cluster_wide)
         if key not in self.cache:
             found: dict[str, list[PolicyRule]] = {}
             for risk_key, probes, names in self.probes[cluster_wide]:
@@ -200,7 +169,7 @@ def is_full_admin(role: Role) -> bool:
 
 
 def risk_analysis(inventory: Inventory) -> RiskAnalysis:
-    return inventory.derived("rbac-risks", _analyse)
+    return inventory.analysis(_analyse)
 
 
 @lru_cache(maxsize=1)
@@ -244,7 +213,7 @@ def _analyse(inventory: Inventory) -> RiskAnalysis:
         elif wildcard:
             found["wildcard"] = wildcard
         for key, rules in found.items():
-            grant = _Grant(key, binding, role, rules)
+            grant = _Grant(key, binding, role, rules, index)
             for subject in subjects:
                 hits.append(_capability_hit(grant, subject, mounts))
     return RiskAnalysis(hits)
@@ -253,12 +222,13 @@ def _analyse(inventory: Inventory) -> RiskAnalysis:
 class _Grant:
     """What one binding's role grants for one risk: the text shared by all its subjects."""
 
-    def __init__(self, key: str, binding: Binding, role: Role, rules: list[PolicyRule]):
+    def __init__(self, key: str, binding: Binding, role: Role, rules: list[PolicyRule], index: RbacIndex):
         self.key, self.binding, self.role, self.rules = key, binding, role, rules
         self.what, self.chain, self.base = _risk_text(key, binding)
         self.text = (f"{_where(binding)} via {binding.display()} -> {role.display()} "
                      f"({'; '.join(r.describe() for r in rules[:3])}). Attack: {self.chain}.")
         self.rule_dicts = [r.as_dict() for r in rules]
+        self.related = tuple(_rule_location(index, role, r) for r in rules[:3])
 
 
 def _risk_text(key: str, binding: Binding) -> tuple[str, str, Severity]:
@@ -281,13 +251,13 @@ def _risk_text(key: str, binding: Binding) -> tuple[str, str, Severity]:
 def _capability_hit(grant: _Grant, subject: Subject, mounts) -> RiskHit:
     binding, role, base = grant.binding, grant.role, grant.base
     severity = base
-    mounted: list[Mount] = []
+    mounted: list[WorkloadIdentity] = []
     if subject.kind == "ServiceAccount":
         mounted = mounts.get((subject.namespace, subject.name), [])
     if mounted:
         severity = raise_one(base)
         workloads = ", ".join(sorted({m.template.resource.display() for m in mounted})[:3])
-        ranking = f" Its token is mounted into {workloads} ({mounted[0].how}): whoever compromises that workload holds this, so severity is raised to {severity.label}."
+        ranking = f" Its token is mounted into {workloads} ({mounted[0].token}): whoever compromises that workload holds this, so severity is raised to {severity.label}."
     elif subject.kind == "ServiceAccount":
         ranking = " No workload in the scan mounts its token."
     else:
@@ -295,9 +265,19 @@ def _capability_hit(grant: _Grant, subject: Subject, mounts) -> RiskHit:
     message = f"{subject.display()} can {grant.what} {grant.text}{ranking}"
     extra = {"subject": subject.as_dict(), "role": role.resource.ref(), "scope": _where(binding),
              "rules": grant.rule_dicts, "chain": grant.chain,
-             "mounted_by": [{"workload": m.template.resource.ref(), "how": m.how} for m in mounted],
+             "mounted_by": [{"workload": m.template.resource.ref(), "how": m.token} for m in mounted],
              "base_severity": base.label, "risk": grant.key}
-    return RiskHit(grant.key, binding, subject, role, severity, message, extra)
+    related = grant.related + tuple(
+        Related(f"mounts the token of {subject.display()} ({m.token})", m.template.resource, m.automount_path)
+        for m in mounted[:3])
+    return RiskHit(grant.key, binding, subject, role, severity, message, extra, related)
+
+
+def _rule_location(index: RbacIndex, role: Role, rule: PolicyRule) -> Related:
+    owner = index.rule_owner(role, rule) if role.key in index.role_variants else None
+    if owner is None:  # a bootstrap role the scan does not hold
+        return Related(f"{role.display()} (Kubernetes default) grants {rule.describe()}")
+    return Related(f"{owner.display()} rules[{rule.index}] grants {rule.describe()}", owner.resource, ("rules", rule.index))
 
 
 RISKS_BY_KEY = {risk.key: risk for risk in CAPABILITY_RISKS}

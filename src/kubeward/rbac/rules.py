@@ -1,34 +1,44 @@
 """RBAC rules of the catalogue: who holds a dangerous permission (and what it leads to), RBAC
-hygiene, and malformed RBAC objects. The analysis runs once per inventory (kubeward.rbac.risks);
-each rule reports its part. Bindings that are untouched bootstrap defaults are not reported."""
+hygiene, and malformed RBAC objects. The risk analysis runs once per inventory (kubeward.rbac.risks);
+each rule judges one binding or role from it. Untouched bootstrap defaults are not reported."""
 
 from __future__ import annotations
 
 from typing import Iterator
 
 from kubeward.model.inventory import Inventory
+from kubeward.model.resource import Path, Resource
 from kubeward.rbac.defaults import bootstrap_objects, is_untouched_default
 from kubeward.rbac.index import rbac_index
 from kubeward.rbac.match import ALL
+from kubeward.rbac.policy import (BINDING_KINDS, ROLE_KINDS, Binding, Problem, Subject, parse_binding,
+                                  parse_role)
 from kubeward.rbac.resolve import is_cluster_scoped
 from kubeward.rbac.risks import risk_analysis
 from kubeward.rules.catalogue import rule
-from kubeward.rules.model import Hit
+from kubeward.rules.model import Context, Hit, Identity, Target
 
 AGGREGATE_LABEL_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"
 NSA_AUTHZ = "Kubernetes Hardening Guidance: Authentication and authorization (RBAC)"
 
 
-def _risk_hits(inventory: Inventory, key: str) -> Iterator[Hit]:
-    for hit in risk_analysis(inventory).of(key):
-        path = ("subjects", hit.subject.index) if hit.subject is not None else ("roleRef",)
-        yield Hit(hit.binding.resource, path, hit.message, hit.severity, extra=hit.extra)
+def _identity(subject: Subject | None) -> Identity | None:
+    if subject is None:
+        return None
+    return Identity(subject.kind, subject.name, subject.namespace if subject.kind == "ServiceAccount" else None)
 
 
 def _risk_rule(id_: str, key: str, severity: str, title: str, rationale: str, remediation: str, **refs):
-    @rule(id_, severity, title, rationale=rationale, remediation=remediation, domain="rbac", **refs)
-    def check(inventory: Inventory) -> Iterator[Hit]:
-        return _risk_hits(inventory, key)
+    """A dangerous capability held through a binding: judged per RoleBinding / ClusterRoleBinding
+    from the shared risk analysis (roles, aggregation, and which workloads mount which tokens)."""
+
+    @rule(id_, severity, title, target=Target.OBJECT, kinds=BINDING_KINDS, context=(Context.RBAC,),
+          rationale=rationale, fix=remediation, domain="rbac", **refs)
+    def check(binding: Resource, inventory: Inventory) -> Iterator[Hit]:
+        for hit in risk_analysis(inventory).of(key, binding):
+            path = ("subjects", hit.subject.index) if hit.subject is not None else ("roleRef",)
+            yield Hit(binding, path, hit.message, hit.severity, extra=hit.extra,
+                      identity=_identity(hit.subject), related=hit.related)
     check.__name__ = f"check_{key.replace('-', '_')}"
     return check
 
@@ -123,50 +133,56 @@ def _exists_in_real_cluster(key: tuple) -> bool:
 
 
 @rule("KW-RBAC-020", "low", "Binding references a role that does not exist",
+      target=Target.OBJECT, kinds=BINDING_KINDS, context=(Context.RBAC,),
       rationale="It grants nothing today, but whoever later creates a role of that name silently gains its subjects "
                 "(a dormant grant an attacker with role-create can arm).",
-      remediation="Delete the binding, or fix roleRef to name an existing role:\nroleRef:\n"
+      fix="Delete the binding, or fix roleRef to name an existing role:\nroleRef:\n"
                   "  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: view",
       domain="rbac", mitre=("T1098.006",))
-def missing_role(inventory: Inventory) -> Iterator[Hit]:
+def missing_role(resource: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
     index = rbac_index(inventory)
-    for binding in index.bindings:
-        if binding.role_ref is None or index.role_of(binding) is not None or _exists_in_real_cluster(binding.role_ref):
-            continue
-        kind, _ns, name = binding.role_ref
-        yield Hit(binding.resource, ("roleRef", "name"),
-                  f"{binding.display()} references {kind} {name!r}, which is not in the scan (nor a Kubernetes default); it grants nothing")
+    binding = index.binding_of_object.get(id(resource))
+    if binding is None or binding.role_ref is None or index.role_of(binding) is not None \
+            or _exists_in_real_cluster(binding.role_ref):
+        return
+    kind, _ns, name = binding.role_ref
+    yield (("roleRef", "name"),
+           f"{binding.display()} references {kind} {name!r}, which is not in the scan (nor a Kubernetes default); it grants nothing")
 
 
 @rule("KW-RBAC-021", "low", "Binding names a ServiceAccount that does not exist",
+      target=Target.OBJECT, kinds=BINDING_KINDS, context=(Context.RBAC, Context.SERVICE_ACCOUNTS),
       rationale="Whoever creates a ServiceAccount of that name inherits the binding's permissions.",
-      remediation="Remove the subject, or create the intended ServiceAccount in the same change.",
+      fix="Remove the subject, or create the intended ServiceAccount in the same change.",
       domain="rbac", heuristic=True, nsa=(NSA_AUTHZ,), mitre=("T1078",))
-def missing_service_account(inventory: Inventory) -> Iterator[Hit]:
+def missing_service_account(resource: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
     # Heuristic: only namespaces whose ServiceAccounts the scan holds are judged.
-    namespaces_with_accounts = {r.namespace for r in inventory.of_kind("ServiceAccount")}
-    for binding in rbac_index(inventory).bindings:
-        if is_untouched_default(binding.resource):
-            continue
-        for subject in binding.subjects:
-            if (subject.kind == "ServiceAccount" and subject.namespace in namespaces_with_accounts
-                    and inventory.get("ServiceAccount", subject.namespace, subject.name) is None):
-                yield Hit(binding.resource, ("subjects", subject.index),
-                          f"{binding.display()} binds {subject.display()}, which is not in the scan")
+    binding = rbac_index(inventory).binding_of_object.get(id(resource))
+    if binding is None or is_untouched_default(resource):
+        return
+    namespaces_with_accounts = inventory.analysis(_namespaces_with_accounts)
+    for subject in binding.subjects:
+        if (subject.kind == "ServiceAccount" and subject.namespace in namespaces_with_accounts
+                and inventory.get("ServiceAccount", subject.namespace, subject.name) is None):
+            yield ("subjects", subject.index), f"{binding.display()} binds {subject.display()}, which is not in the scan"
+
+
+def _namespaces_with_accounts(inventory: Inventory) -> set[str | None]:
+    return {r.namespace for r in inventory.of_kind("ServiceAccount")}
 
 
 @rule("KW-RBAC-022", "info", "Role is bound to nobody",
+      target=Target.OBJECT, kinds=ROLE_KINDS, context=(Context.RBAC,),
       rationale="Unused roles are grants waiting for a binding; they widen what a role-binder can hand out.",
-      remediation="Delete the role if nothing binds it.",
+      fix="Delete the role if nothing binds it.",
       domain="rbac", heuristic=True, nsa=(NSA_AUTHZ,), mitre=("T1098.006",))
-def unbound_role(inventory: Inventory) -> Iterator[Hit]:
+def unbound_role(resource: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
     index = rbac_index(inventory)
-    for key, role in index.roles.items():
-        resource = role.resource
-        if (index.bindings_of_role.get(key) or is_untouched_default(resource)
-                or any(k.startswith(AGGREGATE_LABEL_PREFIX) for k in resource.labels)):
-            continue
-        yield Hit(resource, ("metadata", "name"), f"{role.display()} is not referenced by any binding in the scan")
+    role = index.role_of_object.get(id(resource))
+    if (role is None or index.bindings_of_role.get(role.key) or is_untouched_default(resource)
+            or any(k.startswith(AGGREGATE_LABEL_PREFIX) for k in resource.labels)):
+        return
+    yield ("metadata", "name"), f"{role.display()} is not referenced by any binding in the scan"
 
 
 def _needs_cluster_role(inventory: Inventory, role) -> bool:
@@ -181,56 +197,68 @@ def _needs_cluster_role(inventory: Inventory, role) -> bool:
 
 
 @rule("KW-RBAC-023", "info", "ClusterRole used where a Role would do",
+      target=Target.OBJECT, kinds=("ClusterRole",), context=(Context.RBAC,),
       rationale="A ClusterRole bound only in one namespace is one ClusterRoleBinding away from cluster-wide power; "
                 "a Role cannot be.",
-      remediation="Turn it into a Role in that namespace:\nkind: Role\nmetadata:\n  namespace: my-namespace\n"
+      fix="Turn it into a Role in that namespace:\nkind: Role\nmetadata:\n  namespace: my-namespace\n"
                   "and set roleRef.kind: Role in the RoleBinding.",
       domain="rbac", heuristic=True, nsa=(NSA_AUTHZ,))
-def cluster_role_for_one_namespace(inventory: Inventory) -> Iterator[Hit]:
+def cluster_role_for_one_namespace(resource: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
     index = rbac_index(inventory)
-    for key, role in index.roles.items():
-        if key[0] != "ClusterRole" or role.selectors is not None or is_untouched_default(role.resource):
-            continue
-        bindings = index.bindings_of_role.get(key, ())
-        namespaces = {b.namespace for b in bindings}
-        if (len(namespaces) == 1 and None not in namespaces
-                and not any(k.startswith(AGGREGATE_LABEL_PREFIX) for k in role.resource.labels)
-                and not _needs_cluster_role(inventory, role)):
-            yield Hit(role.resource, ("kind",),
-                      f"{role.display()} is bound only by RoleBindings in namespace {next(iter(namespaces))}; a Role there would do")
+    role = index.role_of_object.get(id(resource))
+    if role is None or role.selectors is not None or is_untouched_default(resource):
+        return
+    bindings = [b for b in index.bindings_of_role.get(role.key, ()) if index.role_of(b) is role]
+    namespaces = {b.namespace for b in bindings}
+    if (len(namespaces) == 1 and None not in namespaces
+            and not any(k.startswith(AGGREGATE_LABEL_PREFIX) for k in resource.labels)
+            and not _needs_cluster_role(inventory, role)):
+        yield ("kind",), f"{role.display()} is bound only by RoleBindings in namespace {next(iter(namespaces))}; a Role there would do"
 
 
 @rule("KW-RBAC-024", "info", "Subject receives the same role twice",
+      target=Target.OBJECT, kinds=BINDING_KINDS, context=(Context.RBAC,),
       rationale="Duplicate grants survive the removal of one of them: revoking access then silently fails.",
-      remediation="Keep one binding per subject and role; delete the duplicate subject entry or binding.",
+      fix="Keep one binding per subject and role; delete the duplicate subject entry or binding.",
       domain="rbac", nsa=(NSA_AUTHZ,))
-def duplicate_grants(inventory: Inventory) -> Iterator[Hit]:
-    seen: dict[tuple, object] = {}
+def duplicate_grants(resource: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
+    for index, message in inventory.analysis(_duplicate_grants).get(id(resource), ()):
+        yield ("subjects", index), message
+
+
+def _duplicate_grants(inventory: Inventory) -> dict[int, list[tuple[int, str]]]:
+    """Per binding object, the subjects that another binding (or an earlier entry) already grants the
+    same role in the same scope. Variants of one binding from different files are not duplicates."""
+    found: dict[int, list[tuple[int, str]]] = {}
+    seen: dict[tuple, Binding] = {}
     for binding in rbac_index(inventory).bindings:
         if binding.role_ref is None:
             continue
         for subject in binding.subjects:
             if subject.key is None:
                 continue
-            grant = (subject.key, binding.role_ref, binding.namespace)
-            first = seen.setdefault(grant, binding)
-            if first is not binding or _repeats(binding, subject):
-                yield Hit(binding.resource, ("subjects", subject.index),
-                          f"{subject.display()} already receives {binding.role_ref[0]} {binding.role_ref[2]} "
-                          f"{'cluster-wide' if binding.cluster_wide else 'in ' + str(binding.namespace)} via {first.display()}")
-
-
-def _repeats(binding, subject) -> bool:
-    return any(other.key == subject.key and other.index < subject.index for other in binding.subjects)
+            first = seen.setdefault((subject.key, binding.role_ref, binding.namespace), binding)
+            repeated = any(o.key == subject.key and o.index < subject.index for o in binding.subjects)
+            if repeated or (first is not binding and first.resource.key != binding.resource.key):
+                found.setdefault(id(binding.resource), []).append((
+                    subject.index,
+                    f"{subject.display()} already receives {binding.role_ref[0]} {binding.role_ref[2]} "
+                    f"{'cluster-wide' if binding.cluster_wide else 'in ' + str(binding.namespace)} via {first.display()}"))
+    return found
 
 
 @rule("KW-RBAC-025", "low", "Malformed RBAC object",
+      target=Target.OBJECT, kinds=(*ROLE_KINDS, *BINDING_KINDS),
       rationale="The API server rejects or ignores the broken part: the intended permissions (or restrictions) are not what runs.",
-      remediation="Fix the named field: a binding needs roleRef {apiGroup, kind: Role|ClusterRole, name}; subjects need "
+      fix="Fix the named field: a binding needs roleRef {apiGroup, kind: Role|ClusterRole, name}; subjects need "
                   "kind User|Group|ServiceAccount and a name (ServiceAccounts in a ClusterRoleBinding need a namespace); "
                   "rules need verbs.",
       domain="rbac", nsa=(NSA_AUTHZ,))
-def malformed(inventory: Inventory) -> Iterator[Hit]:
-    for problem in rbac_index(inventory).problems:
-        yield Hit(problem.resource, problem.path, problem.message)
-
+def malformed(resource: Resource) -> Iterator[tuple[Path, str]]:
+    problems: list[Problem] = []
+    if resource.kind in ROLE_KINDS:
+        parse_role(resource, problems)
+    else:
+        parse_binding(resource, problems)
+    for problem in problems:
+        yield problem.path, problem.message

@@ -5,11 +5,15 @@ from __future__ import annotations
 import orjson
 
 from kubeward import __version__
+from kubeward.reports.registry import ReportInput, register_format
 from kubeward.reports.scanned import Scanned, issue_dict, summary
+from kubeward.rules.model import Finding
 
 
-def finding_dict(finding, location: dict) -> dict:
+def finding_dict(finding: Finding, location: dict) -> dict:
     resource = finding.resource
+    related_locations = location.get("related", ())
+    location = {k: v for k, v in location.items() if k != "related"}
     entry = {
         "rule": finding.rule.id,
         "severity": finding.severity.label,
@@ -18,15 +22,31 @@ def finding_dict(finding, location: dict) -> dict:
         "resource": resource.ref() if resource is not None else None,
         "location": location,
         "references": finding.rule.references.as_dict(),
-        "remediation": finding.rule.remediation,
+        "remediation": finding.rule.fix.prose,
         "suppressed": finding.suppressed,
         "suppression": finding.suppression,
     }
+    if finding.rule.fix.example:
+        entry["example"] = finding.rule.fix.example
+    patch = finding.patch()
+    if patch:
+        entry["fix"] = {"patch": patch}
+    if finding.identity is not None:
+        entry["identity"] = finding.identity.as_dict()
+    if finding.related:
+        entry["related"] = [related_dict(r, loc) for r, loc in zip(finding.related, related_locations)]
     if resource is not None and resource.cluster:
         entry["cluster"] = resource.cluster
     if finding.extra:
         entry["details"] = finding.extra
     return entry
+
+
+def related_dict(related, location: dict) -> dict:
+    out = {"message": related.message, "location": location}
+    if related.resource is not None:
+        out["resource"] = related.resource.ref()
+    return out
 
 
 def report_dict(findings, locations, scanned: Scanned) -> dict:
@@ -46,5 +66,7 @@ def report_dict(findings, locations, scanned: Scanned) -> dict:
     return doc
 
 
-def render_json(findings, locations, scanned: Scanned) -> str:
-    return orjson.dumps(report_dict(findings, locations, scanned), option=orjson.OPT_INDENT_2).decode() + "\n"
+@register_format("json")
+def render_json(report: ReportInput) -> str:
+    return orjson.dumps(report_dict(report.findings, report.locations, report.scanned),
+                        option=orjson.OPT_INDENT_2).decode() + "\n"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from kubeward.reports.scanned import Scanned
-from kubeward.rules.model import Finding
+from kubeward.reports.registry import ReportInput, register_format
 
 
-def render_junit(findings: list[Finding], locations: list[dict], scanned: Scanned) -> str:
+@register_format("junit")
+def render_junit(report: ReportInput) -> str:
+    findings, locations, scanned = report.findings, report.locations, report.scanned
     suites = ET.Element("testsuites", name="kubeward")
     suite = ET.SubElement(suites, "testsuite", name="kubeward")
     failures = skipped = 0
@@ -29,7 +30,8 @@ def render_junit(findings: list[Finding], locations: list[dict], scanned: Scanne
             continue
         failures += 1
         failure = ET.SubElement(case, "failure", message=finding.message, type=finding.severity.label)
-        failure.text = f"{finding.rule.title}\n{finding.message}\n\nRemediation:\n{finding.rule.remediation}"
+        failure.text = f"{finding.rule.title}\n{finding.message}\n\nRemediation:\n{finding.rule.fix.prose}" + (
+            f"\n\n{finding.rule.fix.example}" if finding.rule.fix.example else "")
     for issue in scanned.errors:
         case = ET.SubElement(suite, "testcase", classname="kubeward.input", name=issue.file or "input")
         ET.SubElement(case, "error", message=f"{issue.file}:{issue.line or ''} {issue.message}")

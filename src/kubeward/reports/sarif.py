@@ -3,14 +3,14 @@ and line of the offending field."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import orjson
 
 from kubeward import __version__
-from kubeward.reports.scanned import Scanned
-from kubeward.rules.model import Finding, Rule, Severity
+from kubeward.reports.registry import ReportInput, register_format
+from kubeward.reports.textfix import text_edits
+from kubeward.rules.model import Finding, Related, Rule, Severity
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # GitHub ranks code-scanning alerts by this property (CVSS-like: >=9 critical, >=7 high, ...).
@@ -34,42 +34,81 @@ def _rule_entry(rule: Rule) -> dict:
     refs = rule.references
     tags = ["security", "kubernetes", rule.domain, *(f"cis:{c}" for c in refs.cis),
             *(f"mitre:{m}" for m in refs.mitre), *(f"pss:{p}" for p in refs.pss), *(f"nsa:{n}" for n in refs.nsa)]
-    help_text = f"{rule.rationale}\n\nRemediation:\n{rule.remediation}"
+    fix = rule.fix
+    help_text = f"{rule.rationale}\n\nRemediation:\n{fix.prose}" + (f"\n\n{fix.example}" if fix.example else "")
+    markdown = f"{rule.rationale}\n\n**Remediation**\n\n{fix.prose}" + (f"\n\n```yaml\n{fix.example}\n```" if fix.example else "")
     return {
         "id": rule.id,
         "name": "".join(w.capitalize() for w in rule.title.replace("/", " ").split() if w.isalnum()) or rule.id,
         "shortDescription": {"text": rule.title},
         "fullDescription": {"text": rule.rationale},
-        "help": {"text": help_text, "markdown": f"{rule.rationale}\n\n**Remediation**\n\n```yaml\n{rule.remediation}\n```"},
+        "help": {"text": help_text, "markdown": markdown},
         "defaultConfiguration": {"level": LEVEL[rule.severity]},
         "properties": {"tags": tags, "security-severity": SECURITY_SEVERITY[rule.severity],
                        "precision": "medium" if rule.heuristic else "high"},
     }
 
 
-def _result(finding: Finding, location: dict, rule_index: int) -> dict:
-    resource = finding.resource
-    physical = {"artifactLocation": {"uri": _uri(location.get("file") or "")}}
+def _physical(location: dict) -> dict:
+    physical: dict = {"artifactLocation": {"uri": _uri(location.get("file") or "")}}
     if location.get("line"):
         physical["region"] = {"startLine": int(location["line"])}
-    loc: dict = {"physicalLocation": physical}
+    return physical
+
+
+def _related(index: int, related: Related, location: dict) -> dict:
+    out: dict = {"id": index, "physicalLocation": _physical(location), "message": {"text": related.message}}
+    if related.resource is not None:
+        name = related.resource.display() + (f".{location['path']}" if location.get("path") else "")
+        out["logicalLocations"] = [{"fullyQualifiedName": name, "kind": "object"}]
+    return out
+
+
+def _fixes(finding: Finding, patch: list[dict]) -> list[dict]:
+    """SARIF fixes: the text edits that apply the patch to the file, when they can be made exactly."""
+    resource = finding.resource
+    if resource is None or resource.origin.file is None:
+        return []
+    edits = text_edits(resource, patch)
+    if not edits:
+        return []
+    uri = _uri(resource.origin.filename)
+    replacements = [{"deletedRegion": {"startLine": e.start_line, "startColumn": e.start_column,
+                                       "endLine": e.end_line, "endColumn": e.end_column},
+                     "insertedContent": {"text": e.text}} for e in edits]
+    return [{"description": {"text": finding.rule.fix.prose},
+             "artifactChanges": [{"artifactLocation": {"uri": uri}, "replacements": replacements}]}]
+
+
+def _result(finding: Finding, location: dict, rule_index: int) -> dict:
+    resource = finding.resource
+    loc: dict = {"physicalLocation": _physical(location)}
     if resource is not None:
         name = resource.display() + (f".{location['path']}" if location.get("path") else "")
         loc["logicalLocations"] = [{"fullyQualifiedName": name, "kind": "object"}]
-    identity = "|".join([finding.rule.id, resource.display() if resource else location.get("file", ""),
-                         location.get("path", ""), resource.cluster or "" if resource else ""])
     result = {
         "ruleId": finding.rule.id,
         "ruleIndex": rule_index,
         "level": LEVEL[finding.severity],
         "message": {"text": finding.message},
         "locations": [loc],
-        "partialFingerprints": {"kubewardFinding/v1": hashlib.sha256(identity.encode()).hexdigest()[:32]},
+        "partialFingerprints": {"kubewardFinding/v1": finding.fingerprint(location.get("path", ""))},
         "properties": {"severity": finding.severity.label,
                        "security-severity": SECURITY_SEVERITY[finding.severity]},
     }
     if resource is not None and resource.cluster:
         result["properties"]["cluster"] = resource.cluster
+    if finding.identity is not None:
+        result["properties"]["identity"] = finding.identity.as_dict()
+    if finding.related:
+        result["relatedLocations"] = [_related(i, r, loc) for i, (r, loc) in
+                                      enumerate(zip(finding.related, location.get("related", ())), start=1)]
+    patch = finding.patch()
+    if patch:
+        result["properties"]["patch"] = patch
+        fixes = _fixes(finding, patch)
+        if fixes:
+            result["fixes"] = fixes
     if finding.suppressed:
         suppression = finding.suppression or {}
         result["suppressions"] = [{"kind": "inSource" if suppression.get("source") == "annotation" else "external",
@@ -77,8 +116,10 @@ def _result(finding: Finding, location: dict, rule_index: int) -> dict:
     return result
 
 
-def render_sarif(findings: list[Finding], locations: list[dict], scanned: Scanned, rules=None) -> str:
-    rule_list: list[Rule] = list(rules) if rules is not None else []
+@register_format("sarif")
+def render_sarif(report: ReportInput) -> str:
+    findings, locations, scanned = report.findings, report.locations, report.scanned
+    rule_list: list[Rule] = list(report.rules)
     index = {r.id: i for i, r in enumerate(rule_list)}
     for finding in findings:
         if finding.rule.id not in index:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from kubeward.rules.model import Finding, Severity
+from kubeward.rules.model import Finding, Severity, resolve
 from kubeward.sources.loader import LoadIssue
 
 
@@ -42,23 +42,35 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def resolve_locations(findings: list[Finding]) -> list[dict]:
-    """Locations of findings, composing each source file at most once and releasing it after."""
-    locations: list[dict | None] = [None] * len(findings)
-    by_file: dict[int, list[int]] = {}
+    """Locations of findings (each with its `related` locations resolved too, under "related"),
+    composing or indexing each source file at most once and releasing it after its last use."""
+    locations: list[dict] = [{} for _ in findings]
+    work: dict[int, list[tuple[int, int]]] = {}  # file -> (finding index, related index or -1)
     files = {}
     for i, finding in enumerate(findings):
-        source = finding.resource.origin.file if finding.resource is not None and finding.location is None else None
-        if source is None:
-            locations[i] = finding.resolved_location()
-            continue
-        by_file.setdefault(id(source), []).append(i)
-        files[id(source)] = source
-    for key, indexes in by_file.items():
-        for i in indexes:
-            locations[i] = findings[i].resolved_location()
-        files[key].__dict__.pop("composed", None)  # node trees and lines are large: keep one file at a time
-        files[key].__dict__.pop("block_lines", None)
-    return locations  # type: ignore[return-value]
+        places = [(-1, finding.resource, finding.location)]
+        places += [(j, r.resource, r.location) for j, r in enumerate(finding.related)]
+        for j, resource, location in places:
+            source = resource.origin.file if resource is not None and location is None else None
+            key = id(source) if source is not None else 0
+            files.setdefault(key, source)
+            work.setdefault(key, []).append((i, j))
+    related: dict[tuple[int, int], dict] = {}
+    for key, entries in work.items():
+        for i, j in entries:
+            finding = findings[i]
+            if j < 0:
+                locations[i] = finding.resolved_location()
+            else:
+                place = finding.related[j]
+                related[(i, j)] = resolve(place.resource, place.path, place.location)
+        source = files[key]
+        if source is not None:
+            source.__dict__.pop("composed", None)  # node trees and lines are large: keep one file at a time
+            source.__dict__.pop("block_lines", None)
+    for (i, j), location in sorted(related.items()):
+        locations[i].setdefault("related", []).append(location)
+    return locations
 
 
 def summary(findings: Iterable[Finding]) -> dict[str, int]:

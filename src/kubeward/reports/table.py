@@ -8,8 +8,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kubeward.reports.scanned import Scanned, summary
-from kubeward.rules.model import Finding, Severity
+from kubeward.reports.registry import ReportInput, register_format
+from kubeward.reports.scanned import summary
+from kubeward.rules.model import Severity
 
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
          Severity.LOW: "cyan", Severity.INFO: "dim"}
@@ -21,8 +22,10 @@ def _where(location: dict) -> str:
     return f"{file}:{line}" if file and line else file
 
 
-def render_table(findings: list[Finding], locations: list[dict], scanned: Scanned, *, color: bool = False,
-                 width: int = 160) -> str:
+@register_format("table")
+def render_table(report: ReportInput) -> str:
+    findings, locations, scanned, color = report.findings, report.locations, report.scanned, report.color
+    width = report.width or 160
     out = io.StringIO()
     console = Console(file=out, force_terminal=color, no_color=not color, width=width, highlight=False)
     active = [(f, loc) for f, loc in zip(findings, locations) if not f.suppressed]

@@ -1,7 +1,8 @@
-"""The rule catalogue: metadata, registration, evaluation."""
+"""The rule catalogue: metadata, declaration, validation."""
 
-from kubeward.rules.catalogue import evaluate, get, load_all, pod_rule, rule, workload_templates
-from kubeward.rules.model import Finding, Hit, Location, References, Rule, Severity
+from kubeward.rules.catalogue import get, load_all, rule
+from kubeward.rules.model import (Context, Finding, Fix, Hit, Identity, Location, References, Related, Rule,
+                                  Severity, Target)
 
-__all__ = ["Finding", "Hit", "Location", "References", "Rule", "Severity", "evaluate", "get",
-           "load_all", "pod_rule", "rule", "workload_templates"]
+__all__ = ["Context", "Finding", "Fix", "Hit", "Identity", "Location", "References", "Related", "Rule",
+           "Severity", "Target", "get", "load_all", "rule"]

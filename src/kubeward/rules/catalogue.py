@@ -1,16 +1,17 @@
-"""The one catalogue of rules. Domains register their rules here with `@rule` / `@pod_rule`;
-`evaluate` runs them over an inventory."""
+"""The one catalogue of rules. Every rule is declared once with `@rule`, next to its check; the
+declaration is validated when it registers, and the docs are generated from the catalogue."""
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import re
 from typing import Callable, Iterable
 
-from kubeward.model.inventory import Inventory
-from kubeward.model.podspec import PodTemplate, pod_templates
-from kubeward.model.resource import Path
-from kubeward.rules.model import Finding, Hit, References, Rule, Severity
-from kubeward.sources.loader import LoadIssue
+import yaml
+
+from kubeward.model.podspec import WORKLOAD_KINDS
+from kubeward.rules.model import Context, Fix, PatchBuilder, References, Rule, Severity, Target
 
 # Every module that declares rules; importing it registers them.
 RULE_MODULES = (
@@ -20,53 +21,89 @@ RULE_MODULES = (
     "kubeward.netpol.rules",
     "kubeward.node.rules",
 )
+DOMAINS = frozenset({"workload", "pss", "rbac", "netpol", "node", "audit", "images", "probe", "mesh", "dockerfile"})
+RULE_ID = re.compile(r"^KW-[A-Z][A-Z0-9]*-\d{3}$")
 
 _RULES: dict[str, Rule] = {}
 
 
-def register(rule_: Rule) -> Rule:
+class RuleDeclarationError(ValueError):
+    """A rule declaration that breaks the catalogue's contract; raised at import, never at scan time."""
+
+
+def _positional_parameters(check: Callable) -> int:
+    try:
+        parameters = inspect.signature(check).parameters.values()
+    except (TypeError, ValueError):
+        return -1
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in parameters)
+
+
+def validate(rule_: Rule) -> None:
+    problems = []
+    if not RULE_ID.match(rule_.id):
+        problems.append("id must look like KW-DOMAIN-123")
     if rule_.id in _RULES:
-        raise ValueError(f"duplicate rule id {rule_.id}")
+        problems.append("duplicate id")
+    if not rule_.title.strip() or rule_.title.rstrip().endswith("."):
+        problems.append("title must be a phrase without a final period")
+    if not rule_.rationale.strip():
+        problems.append("rationale (what an attacker gains) is empty")
+    if not rule_.fix.prose.strip():
+        problems.append("fix prose is empty")
+    if rule_.fix.example:
+        try:
+            yaml.safe_load(rule_.fix.example)
+        except yaml.YAMLError as exc:
+            problems.append(f"fix example is not YAML: {exc}")
+    if not rule_.references:
+        problems.append("no reference (CIS, NSA/CISA, Pod Security or MITRE ATT&CK)")
+    if rule_.domain not in DOMAINS:
+        problems.append(f"unknown domain {rule_.domain!r}")
+    if rule_.target == Target.OBJECT and not rule_.kinds:
+        problems.append("an object rule names the kinds it judges")
+    if rule_.target in (Target.OBJECT, Target.POD_TEMPLATE):
+        wanted = 2 if rule_.context else 1
+        if _positional_parameters(rule_.check) != wanted:
+            problems.append(f"its check takes {'(subject, inventory)' if rule_.context else '(subject)'}: "
+                            "object-local rules see only their subject, rules with context also the inventory")
+    if problems:
+        raise RuleDeclarationError(f"rule {rule_.id}: " + "; ".join(problems))
+
+
+def register(rule_: Rule) -> Rule:
+    validate(rule_)
     _RULES[rule_.id] = rule_
     return rule_
 
 
-def _refs(cis=(), nsa=(), pss=(), mitre=()) -> References:
-    return References(tuple(cis), tuple(nsa), tuple(pss), tuple(mitre))
+def rule(id: str, severity: str, title: str, *, target: Target, domain: str, rationale: str, fix: str,
+         example: str = "", patch: PatchBuilder | None = None, kinds: Iterable[str] = (),
+         context: Iterable[Context] = (), cis=(), nsa=(), pss=(), mitre=(), heuristic: bool = False):
+    """Declare a rule. The check's subject follows the target:
 
+    - INVENTORY: `check(inventory) -> Iterable[Hit]`
+    - OBJECT: `check(resource[, inventory])` for each object of `kinds`
+    - POD_TEMPLATE: `check(template[, inventory])` for each pod template (every workload kind)
+    - NODE: `check(node_model) -> Iterable[Hit]`
+    - AUDIT_EVENT / IDENTITY: evaluated by `kubeward audit` over its event stream
 
-def rule(id: str, severity: str, title: str, *, rationale: str, remediation: str, domain: str,
-         cis=(), nsa=(), pss=(), mitre=(), heuristic: bool = False):
-    """Declare an inventory-level rule: `check(inventory) -> Iterable[Hit]`."""
+    OBJECT and POD_TEMPLATE checks get the inventory only when they declare a `context`, and may
+    yield a `Hit` or `(path, message[, severity])` about their subject.
+    """
 
-    def decorate(check: Callable[[Inventory], Iterable[Hit]]):
-        register(Rule(id, Severity.parse(severity), title, rationale.strip(), remediation.strip(),
-                      _refs(cis, nsa, pss, mitre), domain, check, heuristic))
+    def decorate(check: Callable) -> Callable:
+        chosen_kinds = frozenset(kinds) or (WORKLOAD_KINDS if target == Target.POD_TEMPLATE else frozenset())
+        register(Rule(
+            id=id, severity=Severity.parse(severity), title=title.strip(), rationale=" ".join(rationale.split()),
+            fix=Fix(fix.strip(), example.strip("\n"), patch),
+            references=References(tuple(cis), tuple(nsa), tuple(pss), tuple(mitre)),
+            domain=domain, target=target, check=check, kinds=chosen_kinds, context=frozenset(context),
+            heuristic=heuristic,
+        ))
         return check
 
     return decorate
-
-
-def pod_rule(id: str, severity: str, title: str, *, rationale: str, remediation: str,
-             cis=(), nsa=(), pss=(), mitre=(), heuristic: bool = False, domain: str = "workload"):
-    """Declare a per-pod-template rule: `check(template) -> Iterable[(path, message)]`.
-    Paths are absolute within the object (use `template.spec_path` / container paths)."""
-
-    def decorate(check: Callable[[PodTemplate], Iterable[tuple[Path, str]]]):
-        def run(inventory: Inventory) -> Iterable[Hit]:
-            for template in workload_templates(inventory):
-                for path, message in check(template):
-                    yield Hit(template.resource, path, message)
-
-        register(Rule(id, Severity.parse(severity), title, rationale.strip(), remediation.strip(),
-                      _refs(cis, nsa, pss, mitre), domain, run, heuristic))
-        return check
-
-    return decorate
-
-
-def workload_templates(inventory: Inventory) -> list[PodTemplate]:
-    return inventory.derived("pod_templates", lambda inv: list(pod_templates(inv)))
 
 
 def load_all() -> dict[str, Rule]:
@@ -77,18 +114,3 @@ def load_all() -> dict[str, Rule]:
 
 def get(rule_id: str) -> Rule | None:
     return load_all().get(rule_id.upper())
-
-
-def evaluate(inventory: Inventory, rules: Iterable[Rule] | None = None) -> tuple[list[Finding], list[LoadIssue]]:
-    """Run rules; a rule that fails on odd input is reported as an error, the rest goes on."""
-    findings: list[Finding] = []
-    errors: list[LoadIssue] = []
-    for rule_ in rules if rules is not None else load_all().values():
-        try:
-            for hit in rule_.check(inventory):
-                findings.append(Finding(rule_, hit.resource, hit.path, hit.message,
-                                        hit.severity if hit.severity is not None else rule_.severity,
-                                        hit.location, hit.extra))
-        except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the scan
-            errors.append(LoadIssue("", None, f"rule {rule_.id} stopped on unexpected input: {type(exc).__name__}: {exc}"))
-    return findings, errors

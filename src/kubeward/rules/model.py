@@ -1,11 +1,13 @@
-"""Rules and findings: the metadata every check carries, and what a check reports."""
+"""Rules and findings: what a rule declares (metadata, target, context, fix) and what it reports."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Any, Callable, Iterable
 
+from kubeward.model.podspec import WORKLOAD_KINDS
 from kubeward.model.resource import Path, Resource
 
 
@@ -25,6 +27,49 @@ class Severity(IntEnum):
         return cls[text.strip().upper()]
 
 
+class Target(str, Enum):
+    """What one evaluation of a rule judges; the evaluator iterates the subjects for it."""
+
+    INVENTORY = "inventory"        # check(inventory): needs the whole picture (connectivity, namespaces)
+    OBJECT = "object"              # check(resource[, inventory]) for each object of the rule's kinds
+    POD_TEMPLATE = "pod_template"  # check(template[, inventory]) for each workload's pod template
+    NODE = "node"                  # check(node_model) for each node / component configuration
+    AUDIT_EVENT = "audit_event"    # check(event, state) for each audit event (kubeward audit)
+    IDENTITY = "identity"          # check(identity, facts) for each user / group / service account
+
+
+class Context(str, Enum):
+    """What a rule reads beyond its subject. A rule with no context is object-local: it can judge
+    one incoming object alone (the admission webhook), and only a change to that object can change
+    its verdict (watch)."""
+
+    NAMESPACE = "namespace"              # the Namespace object of the subject (labels)
+    LIMITS = "limits"                    # the namespace's LimitRanges and ResourceQuotas
+    SERVICE_ACCOUNTS = "service_accounts"  # ServiceAccount objects (automount settings)
+    RBAC = "rbac"                        # roles and bindings, and which workloads mount which tokens
+    NETWORK = "network"                  # network policies, Services, Ingresses and the pods they select
+    WORKLOADS = "workloads"              # the other workloads (selectors that match nothing, owners)
+    CONFIGURATION = "configuration"      # ConfigMaps and other configuration objects
+
+
+# The kinds each context reads: a change to one of them re-judges the rules declaring it.
+CONTEXT_KINDS: dict[Context, frozenset[str]] = {
+    Context.NAMESPACE: frozenset({"Namespace"}),
+    Context.LIMITS: frozenset({"LimitRange", "ResourceQuota"}),
+    Context.SERVICE_ACCOUNTS: frozenset({"ServiceAccount"}),
+    Context.RBAC: frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount",
+                             "CustomResourceDefinition", *WORKLOAD_KINDS}),
+    Context.NETWORK: frozenset({"NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "Service",
+                                "Ingress", "Route", "Gateway", "HTTPRoute", "Namespace", *WORKLOAD_KINDS}),
+    Context.WORKLOADS: WORKLOAD_KINDS,
+    Context.CONFIGURATION: frozenset({"ConfigMap"}),
+}
+
+
+# The kinds of a rule that judges every object (the credential scan).
+ANY_KIND = frozenset({"*"})
+
+
 @dataclass(frozen=True)
 class References:
     cis: tuple[str, ...] = ()
@@ -35,6 +80,23 @@ class References:
     def as_dict(self) -> dict[str, list[str]]:
         return {"cis": list(self.cis), "nsa": list(self.nsa), "pss": list(self.pss), "mitre": list(self.mitre)}
 
+    def __bool__(self) -> bool:
+        return bool(self.cis or self.nsa or self.pss or self.mitre)
+
+
+# A machine-applicable fix: given the object and the path a hit names, the RFC 6902 JSON patch
+# that removes the weakness (None when this hit cannot be fixed mechanically).
+PatchBuilder = Callable[[Resource, Path], "list[dict] | None"]
+
+
+@dataclass(frozen=True)
+class Fix:
+    """How to fix: prose for people, an optional YAML example, an optional patch builder."""
+
+    prose: str
+    example: str = ""
+    patch: PatchBuilder | None = field(default=None, compare=False)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -42,16 +104,37 @@ class Rule:
     severity: Severity
     title: str
     rationale: str  # what an attacker gains
-    remediation: str  # the YAML change
+    fix: Fix
     references: References
-    domain: str  # workload | pss | namespace | secrets | rbac | netpol | node
-    check: Callable[[Any], Iterable["Hit"]] = field(repr=False, compare=False)
+    domain: str  # workload | pss | namespace | secrets | rbac | netpol | node | audit | ...
+    target: Target
+    check: Callable[..., Iterable[Any]] = field(repr=False, compare=False)
+    kinds: frozenset[str] = frozenset()  # the object kinds judged (OBJECT and POD_TEMPLATE targets)
+    context: frozenset[Context] = frozenset()
     heuristic: bool = False  # True when the rule infers rather than proves
+
+    @property
+    def object_local(self) -> bool:
+        """Judges one object from that object alone (the webhook can run it on any request)."""
+        return not self.context and self.target in (Target.OBJECT, Target.POD_TEMPLATE)
+
+    @property
+    def reads_kinds(self) -> frozenset[str]:
+        """Every kind whose change can change this rule's findings."""
+        kinds = set(self.kinds)
+        if self.target == Target.INVENTORY:
+            kinds.add("*")
+        for context in self.context:
+            kinds |= CONTEXT_KINDS[context]
+        return frozenset(kinds)
 
     def as_dict(self) -> dict:
         return {
             "id": self.id, "severity": self.severity.label, "title": self.title, "domain": self.domain,
-            "rationale": self.rationale, "remediation": self.remediation,
+            "rationale": self.rationale, "remediation": self.fix.prose, "example": self.fix.example,
+            "patchable": self.fix.patch is not None,
+            "target": self.target.value, "kinds": sorted(self.kinds),
+            "context": sorted(c.value for c in self.context), "object_local": self.object_local,
             "references": self.references.as_dict(), "heuristic": self.heuristic,
         }
 
@@ -64,9 +147,37 @@ class Location:
     line: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a finding is about when that is a user, group or service account."""
+
+    kind: str  # User | Group | ServiceAccount
+    name: str
+    namespace: str | None = None
+
+    def as_dict(self) -> dict:
+        out = {"kind": self.kind, "name": self.name}
+        if self.namespace:
+            out["namespace"] = self.namespace
+        return out
+
+    def display(self) -> str:
+        return f"{self.kind}/{self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+@dataclass(slots=True)
+class Related:
+    """Another place that explains a finding: the role rule granting it, the workload mounting the token."""
+
+    message: str
+    resource: Resource | None = None
+    path: Path = ()
+    location: Location | None = None
+
+
 @dataclass(slots=True)
 class Hit:
-    """What a check yields; the catalogue turns it into a Finding with the rule's metadata."""
+    """What a check yields; the evaluator turns it into a Finding with the rule's metadata."""
 
     resource: Resource | None
     path: Path
@@ -74,6 +185,24 @@ class Hit:
     severity: Severity | None = None  # overrides the rule's default (ranking)
     location: Location | None = None
     extra: dict | None = None
+    identity: Identity | None = None
+    related: tuple[Related, ...] = ()
+
+
+def dotted(path: Path) -> str:
+    """`spec.containers[0].image` for ("spec", "containers", 0, "image")."""
+    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
+
+
+def resolve(resource: Resource | None, path: Path, location: Location | None) -> dict:
+    """file, line and dotted field path; the line is computed here, only for what is reported."""
+    dotted_path = dotted(path)
+    if location is not None:
+        return {"file": location.file, "line": location.line, "path": dotted_path}
+    if resource is None:
+        return {"file": "", "line": None, "path": dotted_path}
+    origin = resource.origin
+    return {"file": origin.filename, "line": origin.line_of(path) if origin.file else None, "path": dotted_path}
 
 
 @dataclass(slots=True)
@@ -85,15 +214,31 @@ class Finding:
     severity: Severity
     location: Location | None = None
     extra: dict | None = None
+    identity: Identity | None = None
+    related: tuple[Related, ...] = ()
     suppressed: bool = False
     suppression: dict | None = None
 
     def resolved_location(self) -> dict:
-        """file, line and dotted field path; the line is computed here, only for findings."""
-        path = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in self.path).replace(".[", "[")
-        if self.location is not None:
-            return {"file": self.location.file, "line": self.location.line, "path": path}
-        if self.resource is None:
-            return {"file": "", "line": None, "path": path}
-        origin = self.resource.origin
-        return {"file": origin.filename, "line": origin.line_of(self.path) if origin.file else None, "path": path}
+        return resolve(self.resource, self.path, self.location)
+
+    def fingerprint(self, dotted_path: str | None = None) -> str:
+        """Stable across runs and line moves: rule, object (or file), field path, identity, cluster.
+        SARIF's partialFingerprints and the findings store use it."""
+        resource = self.resource
+        subject = resource.display() if resource is not None else (self.location.file if self.location else "")
+        parts = [self.rule.id, subject, dotted(self.path) if dotted_path is None else dotted_path,
+                 resource.cluster or "" if resource is not None else ""]
+        if self.identity is not None:
+            parts.append(self.identity.display())
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+    def patch(self) -> list[dict] | None:
+        """The JSON patch that fixes this finding on its object, when the rule can build one."""
+        builder = self.rule.fix.patch
+        if builder is None or self.resource is None or self.location is not None:
+            return None
+        try:
+            return builder(self.resource, self.path)
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None  # an odd object: no mechanical fix, the prose still applies

@@ -206,3 +206,30 @@ def _closed(flow: str) -> bool:
         elif ch == "#" and depth == 0:
             break
     return depth == 0
+
+
+def block_of(doc: LineIndex, start: int, path: Path) -> State | None:
+    """The walk state of the node at exactly `path` (its line, value block and entry indent), or
+    None when the text is not plain block style along the way or the node is absent."""
+    state = _root(doc, start)
+    for step in path:
+        if state == _UNSURE or state[1] >= state[2]:
+            return None
+        state = _item(doc, state, step) if isinstance(step, int) else _entry(doc, state, str(step))
+        if state is None:
+            return None
+    return None if state == _UNSURE else state
+
+
+def block_end(doc: LineIndex, state: State) -> int:
+    """Index of the last content line of a block (a mapping or sequence's entries)."""
+    last = state[1]
+    for i, indent, _text in _lines_of(doc, state):
+        if indent < state[3] and i != state[1]:
+            break
+        last = i
+    return last
+
+
+def key_value(text: str) -> tuple[str, str] | None:
+    return _key_of(text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -130,6 +131,18 @@ def load_paths(paths: Iterable[str], stdin=None) -> LoadResult:
             continue
         result.extend(load_bytes(raw, path))
     return result
+
+
+def read_capped(path: str, limit: int = MAX_FILE_BYTES) -> str:
+    """A small text file (a config), read with a cap: a device or a huge file is refused, not read."""
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path} is not a regular file")
+    with open(path, "rb") as handle:
+        raw = handle.read(limit + 1)
+    if len(raw) > limit:
+        raise ValueError(f"{path} is over the {limit}-byte limit")
+    return raw.decode("utf-8-sig")
 
 
 def load_text(text: str, name: str = "<text>") -> LoadResult:

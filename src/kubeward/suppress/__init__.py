@@ -9,13 +9,11 @@ import datetime as dt
 import fnmatch
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 
-from kubeward.model.resource import as_dict, as_list
 from kubeward.rules.model import Finding
-from kubeward.sources.loader import LoadIssue
+from kubeward.sources.loader import LoadIssue, read_capped
 from kubeward.sources.yamlio import KubeLoader
 
 ANNOTATION = "kubeward.io/ignore"
@@ -32,13 +30,19 @@ class IgnoreEntry:
     kind: str = "*"
     namespace: str = "*"
     name: str = "*"
+    file: str = "*"
     reason: str = ""
     expires: dt.date | None = None
     index: int = 0
 
     def matches(self, finding: Finding) -> bool:
+        """The rule glob matches, and so do the kind/namespace/name globs (of the finding's object)
+        and the file glob (of the file it points at: a node's config file, or the object's manifest)."""
         resource = finding.resource
         if not any(fnmatch.fnmatchcase(finding.rule.id, pattern) for pattern in self.rules):
+            return False
+        file = finding.location.file if finding.location is not None else resource.origin.filename if resource else ""
+        if self.file != "*" and not fnmatch.fnmatchcase(file, self.file):
             return False
         if resource is None:
             return self.kind == self.namespace == self.name == "*"
@@ -51,6 +55,7 @@ class IgnoreEntry:
 class Config:
     path: str | None = None
     ignores: tuple[IgnoreEntry, ...] = ()
+    rules: object = None  # per-rule settings read by the front ends that have them (webhook modes)
 
 
 def find_config(explicit: str | None, scan_paths) -> str | None:
@@ -62,37 +67,64 @@ def find_config(explicit: str | None, scan_paths) -> str | None:
     return CONFIG_NAME if os.path.isfile(CONFIG_NAME) else None
 
 
+TOP_KEYS = {"ignore", "rules"}
+ENTRY_KEYS = {"rule", "rules", "reason", "expires", "resource", "kind", "namespace", "name", "file"}
+MATCH_KEYS = ("kind", "namespace", "name", "file")
+
+
 def load_config(path: str | None) -> Config:
+    """Read `.kubeward.yaml`. Unknown keys and wrong types are errors naming the key: a typo must
+    never silently turn a suppression off (or on)."""
     if path is None:
         return Config()
     try:
-        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=KubeLoader) or {}
+        data = yaml.load(read_capped(path), Loader=KubeLoader) or {}
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the config must be a mapping with an `ignore:` list")
-    entries = []
-    for i, raw in enumerate(as_list(data.get("ignore"))):
-        raw = as_dict(raw)
-        rules = raw.get("rule", raw.get("rules"))
-        rules = [rules] if isinstance(rules, str) else rules
-        if not rules or not all(isinstance(r, str) for r in rules):
-            raise ConfigError(f"{path}: ignore[{i}] needs `rule:` (a rule id, glob, or list of them)")
-        if not isinstance(raw.get("reason"), str) or not raw["reason"].strip():
-            raise ConfigError(f"{path}: ignore[{i}] needs a `reason:`")
-        expires = raw.get("expires")
-        if expires is not None:
-            try:
-                expires = dt.date.fromisoformat(str(expires))
-            except ValueError as exc:
-                raise ConfigError(f"{path}: ignore[{i}].expires {expires!r} is not a YYYY-MM-DD date") from exc
-        match = as_dict(raw.get("resource")) or raw
-        entries.append(IgnoreEntry(tuple(r.upper() if "*" not in r else r for r in rules),
-                                   str(match.get("kind", "*")), str(match.get("namespace", "*")),
-                                   str(match.get("name", "*")), raw["reason"].strip(), expires, i))
-    return Config(path, tuple(entries))
+    unknown = sorted(str(k) for k in data if k not in TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(TOP_KEYS))})")
+    ignore = data.get("ignore") or []
+    if not isinstance(ignore, list):
+        raise ConfigError(f"{path}: `ignore` must be a list, not {type(ignore).__name__}")
+    entries = [_entry(path, i, raw) for i, raw in enumerate(ignore)]
+    return Config(path, tuple(entries), data.get("rules"))
+
+
+def _entry(path: str, i: int, raw: object) -> IgnoreEntry:
+    where = f"{path}: ignore[{i}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping with `rule:` and `reason:`")
+    unknown = sorted(str(k) for k in raw if k not in ENTRY_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(ENTRY_KEYS))})")
+    rules = raw.get("rule", raw.get("rules"))
+    rules = [rules] if isinstance(rules, str) else rules
+    if not rules or not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+        raise ConfigError(f"{where}.rule must be a rule id, a glob, or a list of them (got {raw.get('rule', raw.get('rules'))!r})")
+    if not isinstance(raw.get("reason"), str) or not raw["reason"].strip():
+        raise ConfigError(f"{where}.reason is required (a non-empty string)")
+    expires = raw.get("expires")
+    if expires is not None:
+        try:
+            expires = dt.date.fromisoformat(str(expires))
+        except ValueError as exc:
+            raise ConfigError(f"{where}.expires {expires!r} is not a YYYY-MM-DD date") from exc
+    match = raw.get("resource", raw)
+    if not isinstance(match, dict):
+        raise ConfigError(f"{where}.resource must be a mapping of kind/namespace/name")
+    globs = {}
+    for key in MATCH_KEYS:
+        value = match.get(key, "*")
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}.{key} must be a string (a glob), not {type(value).__name__}")
+        globs[key] = value
+    return IgnoreEntry(tuple(r.upper() if "*" not in r else r for r in rules), globs["kind"], globs["namespace"],
+                       globs["name"], globs["file"], raw["reason"].strip(), expires, i)
 
 
 def parse_annotation(value: object) -> tuple[set[str], str]:

@@ -1,34 +1,16 @@
-"""Helpers shared by the workload rules: graded per-template rules, effective security
-context, and the Linux-only guard."""
+"""Helpers shared by the workload rules: effective security context, container labels, and the
+Linux-only guard."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
-
 from kubeward.model.podspec import Container, PodTemplate
 from kubeward.model.resource import Path, as_dict
-from kubeward.rules import Hit, Severity, rule, workload_templates
+from kubeward.rules import Severity
 
 CRITICAL, HIGH, MEDIUM, LOW, INFO = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM,
                                      Severity.LOW, Severity.INFO)
 
 GradedHit = tuple[Path, str, Severity | None]
-
-
-def graded_pod_rule(id: str, severity: str, title: str, **metadata):
-    """Like `@pod_rule`, for checks whose hits rank differently (a docker.sock mount is worse
-    than a /data mount): `check(template)` yields `(path, message, severity or None)`."""
-
-    def decorate(check: Callable[[PodTemplate], Iterable[GradedHit]]):
-        @rule(id, severity, title, domain="workload", **metadata)
-        def run(inventory):
-            for template in workload_templates(inventory):
-                for path, message, ranked in check(template):
-                    yield Hit(template.resource, path, message, ranked)
-
-        return check
-
-    return decorate
 
 
 def is_windows(template: PodTemplate) -> bool:

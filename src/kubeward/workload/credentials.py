@@ -13,9 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
 
-from kubeward.model.inventory import Inventory
+from kubeward.model.podspec import pod_template
 from kubeward.model.resource import Path, Resource, as_dict, as_list
-from kubeward.rules import Hit, pod_rule, rule, workload_templates
+from kubeward.rules import Target, rule
+from kubeward.rules.model import ANY_KIND
 from kubeward.workload.common import container_label
 
 NSA_SECRETS = "NSA/CISA Kubernetes Hardening Guide: secrets"
@@ -200,10 +201,15 @@ def _find_all(text: str, word: str) -> Iterator[int]:
         pos = text.find(word, end)  # one hit per line is enough
 
 
-def scan_credentials(inventory: Inventory) -> list[Exposure]:
+def object_credentials(resource: Resource) -> list[Exposure]:
+    """Plain-text credentials of one object: its pod template's env and arguments, its annotations
+    (and its template's), ConfigMap data. A Secret is never read, not even its annotations
+    (last-applied copies hold its data)."""
     scanner = _Scanner()
-    for template in workload_templates(inventory):
-        resource = template.resource
+    if resource.kind == "Secret":
+        return scanner.found
+    template = pod_template(resource)
+    if template is not None:
         for container in template.containers():
             label = container_label(container)
             for index, variable in enumerate(as_list(container.spec.get("env"))):
@@ -218,20 +224,18 @@ def scan_credentials(inventory: Inventory) -> list[Exposure]:
                     if isinstance(argument, str):
                         scanner.argument(resource, (*container.path, field, index), f"{field}[{index}] of {label}", argument, previous)
                     previous = argument if isinstance(argument, str) else None
-        _annotations(scanner, resource, template.annotations, (*template.metadata_path, "annotations"))
-    for resource in inventory:
-        if resource.kind == "Secret":
-            continue  # never read, not even its annotations (last-applied copies hold the data)
-        _annotations(scanner, resource, resource.annotations, ("metadata", "annotations"))
-    for config_map in inventory.of_kind("ConfigMap"):
-        for key, value in as_dict(config_map.obj.get("data")).items():
+        if template.metadata_path != ("metadata",):  # a Pod's template metadata is its own
+            _annotations(scanner, resource, template.annotations, (*template.metadata_path, "annotations"))
+    _annotations(scanner, resource, resource.annotations, ("metadata", "annotations"))
+    if resource.kind == "ConfigMap":
+        for key, value in as_dict(resource.obj.get("data")).items():
             if not isinstance(value, str) or not value:
                 continue
             where = f"ConfigMap key {key!r}"
             if "\n" in value.strip():
-                scanner.config_text(config_map, ("data", key), where, value)
+                scanner.config_text(resource, ("data", key), where, value)
             else:
-                scanner.value(config_map, ("data", key), where, str(key), value)
+                scanner.value(resource, ("data", key), where, str(key), value)
     return scanner.found
 
 
@@ -246,17 +250,17 @@ def _annotations(scanner: _Scanner, resource: Resource, annotations: dict, path:
             scanner.value(resource, (*path, key), where, str(key).rpartition("/")[2], value)
 
 
-def _exposures(inventory: Inventory, rule_kind: str) -> Iterator[Hit]:
-    for exposure in inventory.derived("workload.credentials", scan_credentials):
+def _exposures(resource: Resource, rule_kind: str) -> Iterator[tuple[Path, str]]:
+    for exposure in resource.memo(object_credentials):
         if exposure.rule == rule_kind:
-            yield Hit(exposure.resource, exposure.path, exposure.message)
+            yield exposure.path, exposure.message
 
 
-@pod_rule(
-    "KW-SEC-001", "low", "Secret passed as an environment variable",
+@rule(
+    "KW-SEC-001", "low", "Secret passed as an environment variable", target=Target.POD_TEMPLATE, domain="workload",
     rationale="Environment variables leak: crash dumps, debug endpoints, `kubectl describe`, child "
               "processes and logging libraries expose them; a file mount limits the secret to readers of that file.",
-    remediation="volumes:\n- name: creds\n  secret:\n    secretName: db\n# and in the container:\n"
+    fix="volumes:\n- name: creds\n  secret:\n    secretName: db\n# and in the container:\n"
                 "volumeMounts:\n- name: creds\n  mountPath: /var/run/secrets/db\n  readOnly: true",
     cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001", "T1552.007"),
 )
@@ -276,36 +280,38 @@ def secret_in_env(template) -> Iterator[tuple[Path, str]]:
 
 
 @rule(
-    "KW-SEC-002", "high", "Known credential format in plain text", domain="workload",
+    "KW-SEC-002", "high", "Known credential format in plain text", target=Target.OBJECT, kinds=ANY_KIND, domain="workload",
     rationale="A private key, cloud access key, GitHub/Slack token, JWT or connection-string password "
               "in a manifest is readable by everyone with access to the repository, CI logs or the object.",
-    remediation="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}\n"
+    fix="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}\n"
                 "# better: mount the Secret as a file; rotate the exposed credential",
     cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
 )
-def known_format_credentials(inventory: Inventory) -> Iterator[Hit]:
-    return _exposures(inventory, "format")
+def known_format_credentials(resource: Resource) -> Iterator[tuple[Path, str]]:
+    return _exposures(resource, "format")
 
 
 @rule(
-    "KW-SEC-003", "high", "Credential-named setting with a plain-text value", domain="workload",
+    "KW-SEC-003", "high", "Credential-named setting with a plain-text value", target=Target.OBJECT,
+    kinds=ANY_KIND, domain="workload",
     rationale="A password, token or API key written as a literal value is readable by everyone with "
               "access to the repository, CI logs or the object, and cannot be rotated without a redeploy.",
-    remediation="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}\n"
+    fix="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}\n"
                 "# better: mount the Secret as a file; rotate the exposed credential",
     cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
 )
-def named_credentials(inventory: Inventory) -> Iterator[Hit]:
-    return _exposures(inventory, "named")
+def named_credentials(resource: Resource) -> Iterator[tuple[Path, str]]:
+    return _exposures(resource, "named")
 
 
 @rule(
-    "KW-SEC-004", "medium", "Random-looking token in plain text", domain="workload", heuristic=True,
+    "KW-SEC-004", "medium", "Random-looking token in plain text", target=Target.OBJECT, kinds=ANY_KIND,
+    domain="workload", heuristic=True,
     rationale="A high-entropy token in an env value, argument, ConfigMap or annotation is likely a "
               "generated secret (API key, password) readable by anyone who can read the manifest.",
-    remediation="env:\n- name: API_KEY\n  valueFrom:\n    secretKeyRef: {name: api, key: key}\n"
+    fix="env:\n- name: API_KEY\n  valueFrom:\n    secretKeyRef: {name: api, key: key}\n"
                 "# or, if the value is not secret, suppress with kubeward.io/ignore",
     cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
 )
-def random_tokens(inventory: Inventory) -> Iterator[Hit]:
-    return _exposures(inventory, "entropy")
+def random_tokens(resource: Resource) -> Iterator[tuple[Path, str]]:
+    return _exposures(resource, "entropy")

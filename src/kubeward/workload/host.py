@@ -7,8 +7,8 @@ from typing import Iterator
 
 from kubeward.model.podspec import PodTemplate
 from kubeward.model.resource import Path, as_dict, as_list
-from kubeward.rules import Severity, pod_rule
-from kubeward.workload.common import CRITICAL, HIGH, LOW, MEDIUM, GradedHit, container_label, graded_pod_rule
+from kubeward.rules import Severity, Target, rule
+from kubeward.workload.common import CRITICAL, HIGH, LOW, MEDIUM, GradedHit, container_label
 
 NSA_POD_SECURITY = "NSA/CISA Kubernetes Hardening Guide: pod security enforcement"
 
@@ -87,11 +87,11 @@ def host_path_exposure(path: str) -> tuple[Severity, str | None]:
     return MEDIUM, None
 
 
-@pod_rule(
-    "KW-POD-011", "high", "Pod shares a host namespace",
+@rule(
+    "KW-POD-011", "high", "Pod shares a host namespace", target=Target.POD_TEMPLATE, domain="workload",
     rationale="hostNetwork, hostPID or hostIPC remove the isolation between the pod and its node: "
               "an intruder sees and reaches what runs on the node itself.",
-    remediation="spec:\n  hostNetwork: false\n  hostPID: false\n  hostIPC: false  # or remove the fields",
+    fix="spec:\n  hostNetwork: false\n  hostPID: false\n  hostIPC: false  # or remove the fields",
     cis=("5.2.3", "5.2.4", "5.2.5"), nsa=(NSA_POD_SECURITY,), pss=("baseline:hostNamespaces",),
     mitre=("T1611", "T1040"),
 )
@@ -101,12 +101,12 @@ def host_namespaces(template: PodTemplate) -> Iterator[tuple[Path, str]]:
             yield (*template.spec_path, field), f"the pod sets {field}: true and shares {exposure}"
 
 
-@graded_pod_rule(
-    "KW-POD-012", "medium", "hostPath volume",
+@rule(
+    "KW-POD-012", "medium", "hostPath volume", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A hostPath volume reaches into the node filesystem: the runtime socket, kubelet "
               "state or /etc give an intruder the node and every pod on it; any writable host path "
               "can be used to plant files the node later trusts.",
-    remediation="volumes:\n- name: data\n  emptyDir: {}  # or a PersistentVolumeClaim / configMap / projected volume instead of hostPath",
+    fix="volumes:\n- name: data\n  emptyDir: {}  # or a PersistentVolumeClaim / configMap / projected volume instead of hostPath",
     cis=("5.2.12",), nsa=(NSA_POD_SECURITY,), pss=("baseline:hostPathVolumes", "restricted:volumes"),
     mitre=("T1611", "T1552.001"),
 )
@@ -136,11 +136,11 @@ def _port_number(value: object) -> int | None:
     return None
 
 
-@pod_rule(
-    "KW-POD-013", "medium", "Container binds a host port",
+@rule(
+    "KW-POD-013", "medium", "Container binds a host port", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A hostPort publishes the container on the node's IP, bypassing Services and most "
               "NetworkPolicy implementations, and pins the pod to nodes where the port is free.",
-    remediation="ports:\n- containerPort: 8080  # remove hostPort; expose through a Service",
+    fix="ports:\n- containerPort: 8080  # remove hostPort; expose through a Service",
     cis=("5.2.13",), nsa=(NSA_POD_SECURITY,), pss=("baseline:hostPorts",), mitre=("T1133",),
 )
 def host_ports(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -151,11 +151,11 @@ def host_ports(template: PodTemplate) -> Iterator[tuple[Path, str]]:
                 yield (*container.path, "ports", index, "hostPort"), f"{container_label(container)} binds host port {number}"
 
 
-@pod_rule(
-    "KW-POD-014", "critical", "Windows HostProcess container",
+@rule(
+    "KW-POD-014", "critical", "Windows HostProcess container", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A Windows HostProcess container runs as a process on the node itself, with the "
               "node's network and file system: it is administrator on the node.",
-    remediation="securityContext:\n  windowsOptions:\n    hostProcess: false  # or remove the field",
+    fix="securityContext:\n  windowsOptions:\n    hostProcess: false  # or remove the field",
     cis=("5.2.11",), nsa=(NSA_POD_SECURITY,), pss=("baseline:windowsHostProcess",), mitre=("T1611",),
 )
 def windows_host_process(template: PodTemplate) -> Iterator[tuple[Path, str]]:

@@ -7,7 +7,7 @@ from typing import Iterator
 
 from kubeward.model.podspec import Container, PodTemplate
 from kubeward.model.resource import Path
-from kubeward.rules import pod_rule
+from kubeward.rules import Target, rule
 from kubeward.workload.common import container_label
 
 NSA_IMAGES = "NSA/CISA Kubernetes Hardening Guide: image scanning and provenance"
@@ -40,11 +40,11 @@ def _images(template: PodTemplate) -> Iterator[tuple[Container, str, ImageRefere
             yield container, image.strip(), parse_image(image.strip())
 
 
-@pod_rule(
-    "KW-IMG-001", "medium", "Image without tag or with :latest",
+@rule(
+    "KW-IMG-001", "medium", "Image without tag or with :latest", target=Target.POD_TEMPLATE, domain="workload",
     rationale="An image without a tag or tagged latest changes under the workload: whoever can push "
               "to the repository decides what runs next, and rollbacks cannot restore the old code.",
-    remediation="image: registry.example.com/app:1.4.2@sha256:<digest>  # a fixed version, ideally pinned by digest",
+    fix="image: registry.example.com/app:1.4.2@sha256:<digest>  # a fixed version, ideally pinned by digest",
     nsa=(NSA_IMAGES,), mitre=("T1525", "T1195.002"),
 )
 def floating_tag(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -54,11 +54,11 @@ def floating_tag(template: PodTemplate) -> Iterator[tuple[Path, str]]:
             yield (*container.path, "image"), f"{container_label(container)} uses image {image!r} with {what}"
 
 
-@pod_rule(
-    "KW-IMG-002", "low", "Image not pinned by digest",
+@rule(
+    "KW-IMG-002", "low", "Image not pinned by digest", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A tag can be re-pushed: a compromised registry account or CI job replaces the code "
               "that nodes pull next without any manifest change.",
-    remediation="image: registry.example.com/app:1.4.2@sha256:<digest>",
+    fix="image: registry.example.com/app:1.4.2@sha256:<digest>",
     nsa=(NSA_IMAGES,), mitre=("T1525", "T1195.002"),
 )
 def not_pinned(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -67,12 +67,12 @@ def not_pinned(template: PodTemplate) -> Iterator[tuple[Path, str]]:
             yield (*container.path, "image"), f"{container_label(container)} uses image {image!r} without a digest"
 
 
-@pod_rule(
-    "KW-IMG-003", "low", "Mutable image not pulled with Always",
+@rule(
+    "KW-IMG-003", "low", "Mutable image not pulled with Always", target=Target.POD_TEMPLATE, domain="workload",
     rationale="With IfNotPresent or Never a node reuses whatever image it cached under the tag: a "
               "poisoned cache keeps running, and a pod can start a private image another tenant "
               "pulled without presenting registry credentials.",
-    remediation="imagePullPolicy: Always  # or pin the image by digest",
+    fix="imagePullPolicy: Always  # or pin the image by digest",
     cis=("1.2.11",), nsa=(NSA_IMAGES,), mitre=("T1525",),
 )
 def pull_policy(template: PodTemplate) -> Iterator[tuple[Path, str]]:

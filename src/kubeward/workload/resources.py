@@ -7,8 +7,8 @@ from typing import Iterator
 
 from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import Container, PodTemplate
-from kubeward.model.resource import as_dict, as_list
-from kubeward.rules import Hit, rule, workload_templates
+from kubeward.model.resource import Path, Resource, as_dict, as_list
+from kubeward.rules import Context, Target, rule
 from kubeward.workload.common import container_label
 
 NSA_RESOURCES = "NSA/CISA Kubernetes Hardening Guide: resource policies"
@@ -34,90 +34,91 @@ def container_defaults(inventory: Inventory) -> dict[str, tuple[set[str], set[st
     return defaults
 
 
-def sized_containers(inventory: Inventory) -> Iterator[tuple[PodTemplate, Container, set[str], set[str]]]:
+def sized_containers(template: PodTemplate, inventory: Inventory) -> Iterator[tuple[Container, set[str], set[str]]]:
     """Every container with the resources it ends up limiting and requesting once admitted."""
-    defaults = inventory.derived("workload.limitrange_defaults", container_defaults)
-    for template in workload_templates(inventory):
-        default_limits, default_requests = defaults.get(template.resource.namespace or "", NO_DEFAULTS)
-        for container in template.containers(SIZED_CONTAINERS):
-            resources = as_dict(container.spec.get("resources"))
-            limits = set(as_dict(resources.get("limits"))) | default_limits
-            # An unset request takes the container's own limit.
-            requests = set(as_dict(resources.get("requests"))) | limits | default_requests
-            yield template, container, limits, requests
+    defaults = inventory.analysis(container_defaults)
+    default_limits, default_requests = defaults.get(template.resource.namespace or "", NO_DEFAULTS)
+    for container in template.containers(SIZED_CONTAINERS):
+        resources = as_dict(container.spec.get("resources"))
+        limits = set(as_dict(resources.get("limits"))) | default_limits
+        # An unset request takes the container's own limit.
+        requests = set(as_dict(resources.get("requests"))) | limits | default_requests
+        yield container, limits, requests
 
 
 @rule(
-    "KW-RES-001", "medium", "No memory limit", domain="workload",
+    "KW-RES-001", "medium", "No memory limit", target=Target.POD_TEMPLATE, context=(Context.LIMITS,), domain="workload",
     rationale="A container without a memory limit can take all the node's memory (a leak, or an "
               "intruder's miner), making the kernel kill neighbouring pods.",
-    remediation="resources:\n  limits:\n    memory: 256Mi",
+    fix="resources:\n  limits:\n    memory: 256Mi",
     cis=("5.7.3",), nsa=(NSA_RESOURCES,), mitre=("T1499", "T1496"),
 )
-def no_memory_limit(inventory: Inventory) -> Iterator[Hit]:
-    for template, container, limits, _ in sized_containers(inventory):
+def no_memory_limit(template: PodTemplate, inventory: Inventory) -> Iterator[tuple[Path, str]]:
+    for container, limits, _ in sized_containers(template, inventory):
         if "memory" not in limits:
-            yield Hit(template.resource, (*container.path, "resources"), f"{container_label(container)} has no memory limit")
+            yield (*container.path, "resources"), f"{container_label(container)} has no memory limit"
 
 
 @rule(
-    "KW-RES-002", "low", "No CPU limit", domain="workload",
+    "KW-RES-002", "low", "No CPU limit", target=Target.POD_TEMPLATE, context=(Context.LIMITS,), domain="workload",
     rationale="A container without a CPU limit can use every idle core of its node, which an "
               "intruder turns into free compute (crypto-mining) at the expense of its neighbours.",
-    remediation="resources:\n  limits:\n    cpu: 500m",
+    fix="resources:\n  limits:\n    cpu: 500m",
     nsa=(NSA_RESOURCES,), mitre=("T1496",),
 )
-def no_cpu_limit(inventory: Inventory) -> Iterator[Hit]:
-    for template, container, limits, _ in sized_containers(inventory):
+def no_cpu_limit(template: PodTemplate, inventory: Inventory) -> Iterator[tuple[Path, str]]:
+    for container, limits, _ in sized_containers(template, inventory):
         if "cpu" not in limits:
-            yield Hit(template.resource, (*container.path, "resources"), f"{container_label(container)} has no CPU limit")
+            yield (*container.path, "resources"), f"{container_label(container)} has no CPU limit"
 
 
 @rule(
-    "KW-RES-003", "low", "No CPU or memory request", domain="workload",
+    "KW-RES-003", "low", "No CPU or memory request", target=Target.POD_TEMPLATE, context=(Context.LIMITS,),
+    domain="workload",
     rationale="Without requests the scheduler packs pods blindly and they are evicted first under "
               "pressure: a busy or hostile neighbour can starve the workload.",
-    remediation="resources:\n  requests:\n    cpu: 100m\n    memory: 128Mi",
+    fix="resources:\n  requests:\n    cpu: 100m\n    memory: 128Mi",
     nsa=(NSA_RESOURCES,), mitre=("T1499",),
 )
-def no_requests(inventory: Inventory) -> Iterator[Hit]:
-    for template, container, _, requests in sized_containers(inventory):
+def no_requests(template: PodTemplate, inventory: Inventory) -> Iterator[tuple[Path, str]]:
+    for container, _, requests in sized_containers(template, inventory):
         missing = [name for name in ("cpu", "memory") if name not in requests]
         if missing:
-            yield Hit(template.resource, (*container.path, "resources"),
-                      f"{container_label(container)} requests no {' and no '.join(missing)}")
+            yield (*container.path, "resources"), f"{container_label(container)} requests no {' and no '.join(missing)}"
 
 
-def _namespaces_with(inventory: Inventory, kind: str) -> set[str]:
-    return {r.namespace for r in inventory.of_kind(kind) if r.namespace}
+def _namespaces_with_limit_range(inventory: Inventory) -> set[str]:
+    return {r.namespace for r in inventory.of_kind("LimitRange") if r.namespace}
+
+
+def _namespaces_with_quota(inventory: Inventory) -> set[str]:
+    return {r.namespace for r in inventory.of_kind("ResourceQuota") if r.namespace}
 
 
 @rule(
-    "KW-RES-004", "low", "Namespace without LimitRange", domain="workload",
+    "KW-RES-004", "low", "Namespace without LimitRange", target=Target.OBJECT, kinds=("Namespace",),
+    context=(Context.LIMITS,), domain="workload",
     rationale="Without a LimitRange, containers that declare no resources get no defaults and no "
               "ceiling: one pod can exhaust its node.",
-    remediation="apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: defaults\n  namespace: NAMESPACE\n"
+    fix="apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: defaults\n  namespace: NAMESPACE\n"
                 "spec:\n  limits:\n  - type: Container\n    default: {cpu: 500m, memory: 256Mi}\n"
                 "    defaultRequest: {cpu: 100m, memory: 128Mi}",
     nsa=(NSA_RESOURCES,), mitre=("T1499",),
 )
-def namespace_without_limit_range(inventory: Inventory) -> Iterator[Hit]:
-    covered = _namespaces_with(inventory, "LimitRange")
-    for namespace in inventory.of_kind("Namespace"):
-        if namespace.name not in covered:
-            yield Hit(namespace, ("metadata", "name"), f"namespace {namespace.name!r} has no LimitRange in the scan")
+def namespace_without_limit_range(namespace: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
+    if namespace.name not in inventory.analysis(_namespaces_with_limit_range):
+        yield ("metadata", "name"), f"namespace {namespace.name!r} has no LimitRange in the scan"
 
 
 @rule(
-    "KW-RES-005", "low", "Namespace without ResourceQuota", domain="workload",
+    "KW-RES-005", "low", "Namespace without ResourceQuota", target=Target.OBJECT, kinds=("Namespace",),
+    context=(Context.LIMITS,), domain="workload",
     rationale="Without a ResourceQuota, anyone who can create pods in the namespace (or an intruder "
               "in a CI job) can consume the whole cluster's capacity.",
-    remediation="apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: quota\n  namespace: NAMESPACE\n"
+    fix="apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: quota\n  namespace: NAMESPACE\n"
                 "spec:\n  hard:\n    requests.cpu: \"4\"\n    requests.memory: 8Gi\n    limits.memory: 16Gi\n    pods: \"50\"",
     nsa=(NSA_RESOURCES,), mitre=("T1499", "T1496"),
 )
-def namespace_without_quota(inventory: Inventory) -> Iterator[Hit]:
-    covered = _namespaces_with(inventory, "ResourceQuota")
-    for namespace in inventory.of_kind("Namespace"):
-        if namespace.name not in covered:
-            yield Hit(namespace, ("metadata", "name"), f"namespace {namespace.name!r} has no ResourceQuota in the scan")
+def namespace_without_quota(namespace: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
+    if namespace.name not in inventory.analysis(_namespaces_with_quota):
+        yield ("metadata", "name"), f"namespace {namespace.name!r} has no ResourceQuota in the scan"

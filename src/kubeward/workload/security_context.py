@@ -8,9 +8,10 @@ from typing import Iterator
 
 from kubeward.model.podspec import PodTemplate
 from kubeward.model.resource import Path, as_dict, as_list
-from kubeward.rules import pod_rule
+from kubeward.rules import Target, rule
+from kubeward.rules.patches import set_field
 from kubeward.workload.common import (CRITICAL, HIGH, LOW, MEDIUM, GradedHit, container_label, effective,
-                                      graded_pod_rule, is_windows, normalize_capability)
+                                      is_windows, normalize_capability)
 
 NSA_NON_ROOT = "NSA/CISA Kubernetes Hardening Guide: non-root containers"
 NSA_IMMUTABLE = "NSA/CISA Kubernetes Hardening Guide: immutable container file systems"
@@ -47,11 +48,11 @@ def _added_capabilities(container) -> list[tuple[int, str]]:
             if isinstance(c, str)]
 
 
-@graded_pod_rule(
-    "KW-POD-001", "high", "Container runs as root or may run as root",
+@rule(
+    "KW-POD-001", "high", "Container runs as root or may run as root", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A process running as UID 0 owns every file of the image and, after any container "
               "escape or with a host mount, acts as root on the node.",
-    remediation="securityContext:\n  runAsNonRoot: true\n  runAsUser: 10001",
+    fix="securityContext:\n  runAsNonRoot: true\n  runAsUser: 10001",
     cis=("5.2.7",), nsa=(NSA_NON_ROOT,), pss=("restricted:runAsNonRoot", "restricted:runAsUser"),
     mitre=("T1611", "T1068"),
 )
@@ -69,11 +70,11 @@ def runs_as_root(template: PodTemplate) -> Iterator[GradedHit]:
                "runAsUser: the image decides)", MEDIUM)
 
 
-@pod_rule(
-    "KW-POD-002", "medium", "Privilege escalation is allowed",
+@rule(
+    "KW-POD-002", "medium", "Privilege escalation is allowed", target=Target.POD_TEMPLATE, domain="workload",
     rationale="Without allowPrivilegeEscalation: false (no_new_privs), a setuid binary or file "
               "capability in the image lets a compromised process gain more privileges than it started with.",
-    remediation="securityContext:\n  allowPrivilegeEscalation: false",
+    fix="securityContext:\n  allowPrivilegeEscalation: false",
     cis=("5.2.6",), nsa=(NSA_POD_SECURITY,), pss=("restricted:allowPrivilegeEscalation",),
     mitre=("T1548", "T1068"),
 )
@@ -91,11 +92,11 @@ def privilege_escalation(template: PodTemplate) -> Iterator[tuple[Path, str]]:
             yield container.path, f"{label} does not set allowPrivilegeEscalation: false (it defaults to true)"
 
 
-@pod_rule(
-    "KW-POD-003", "medium", "Root filesystem is writable",
+@rule(
+    "KW-POD-003", "medium", "Root filesystem is writable", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A writable root filesystem lets an intruder drop tools, alter binaries or "
               "configuration of the running container and persist until the pod is replaced.",
-    remediation="securityContext:\n  readOnlyRootFilesystem: true\n# mount an emptyDir where the app must write",
+    fix="securityContext:\n  readOnlyRootFilesystem: true\n# mount an emptyDir where the app must write",
     cis=("5.7.3",), nsa=(NSA_IMMUTABLE,), mitre=("T1525", "T1105"),
 )
 def writable_root_filesystem(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -109,11 +110,14 @@ def writable_root_filesystem(template: PodTemplate) -> Iterator[tuple[Path, str]
             yield container.path, f"{container_label(container)} does not set readOnlyRootFilesystem: true"
 
 
-@pod_rule(
-    "KW-POD-004", "critical", "Privileged container",
+@rule(
+    "KW-POD-004", "critical", "Privileged container", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A privileged container has every capability and every host device and no "
               "seccomp/AppArmor confinement: it is root on the node.",
-    remediation="securityContext:\n  privileged: false  # or remove the field",
+    fix="Set the container's securityContext.privileged to false (or remove the field); grant only the "
+        "capability or device the workload really needs.",
+    example="securityContext:\n  privileged: false",
+    patch=lambda resource, path: set_field(resource, path, False),
     cis=("5.2.2",), nsa=(NSA_POD_SECURITY,), pss=("baseline:privileged",), mitre=("T1611", "T1610"),
 )
 def privileged(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -122,11 +126,11 @@ def privileged(template: PodTemplate) -> Iterator[tuple[Path, str]]:
             yield (*container.path, "securityContext", "privileged"), f"{container_label(container)} is privileged"
 
 
-@pod_rule(
-    "KW-POD-005", "medium", "Capabilities are not dropped",
+@rule(
+    "KW-POD-005", "medium", "Capabilities are not dropped", target=Target.POD_TEMPLATE, domain="workload",
     rationale="Containers keep the runtime's default capability set (CHOWN, DAC_OVERRIDE, SETUID, "
               "NET_RAW on some runtimes...) that a compromised process can use to attack the node or its neighbours.",
-    remediation="securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]  # only what is needed",
+    fix="securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]  # only what is needed",
     cis=("5.2.10",), nsa=(NSA_POD_SECURITY,), pss=("restricted:capabilities",), mitre=("T1611",),
 )
 def capabilities_not_dropped(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -137,12 +141,12 @@ def capabilities_not_dropped(template: PodTemplate) -> Iterator[tuple[Path, str]
             yield container.path, f"{container_label(container)} does not drop ALL capabilities"
 
 
-@graded_pod_rule(
-    "KW-POD-006", "high", "Capabilities added",
+@rule(
+    "KW-POD-006", "high", "Capabilities added", target=Target.POD_TEMPLATE, domain="workload",
     rationale="Added capabilities widen what a compromised process may do: CAP_SYS_ADMIN, SYS_MODULE "
               "or SYS_RAWIO lead straight to the host, NET_RAW/NET_ADMIN allow spoofing and sniffing "
               "neighbours, SYS_PTRACE reads other processes' memory.",
-    remediation="securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]  # remove the others",
+    fix="securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]  # remove the others",
     cis=("5.2.8", "5.2.9"), nsa=(NSA_POD_SECURITY,), pss=("baseline:capabilities", "restricted:capabilities"),
     mitre=("T1611", "T1557", "T1055"),
 )
@@ -190,11 +194,11 @@ def _annotation_type(annotations: dict, key: str, annotation_types: dict[str, st
     return "Localhost" if value.startswith("localhost/") else annotation_types.get(value, value)
 
 
-@pod_rule(
-    "KW-POD-007", "medium", "No seccomp profile",
+@rule(
+    "KW-POD-007", "medium", "No seccomp profile", target=Target.POD_TEMPLATE, domain="workload",
     rationale="Without a seccomp profile (the kubelet default is Unconfined) every syscall is open to a "
               "compromised process, including the rarely used ones most kernel escapes go through.",
-    remediation="spec:\n  securityContext:\n    seccompProfile:\n      type: RuntimeDefault",
+    fix="spec:\n  securityContext:\n    seccompProfile:\n      type: RuntimeDefault",
     cis=("5.7.2",), nsa=(NSA_HARDENING,), pss=("baseline:seccompProfile", "restricted:seccompProfile"),
     mitre=("T1611",),
 )
@@ -208,11 +212,11 @@ def missing_seccomp(template: PodTemplate) -> Iterator[tuple[Path, str]]:
         yield path, f"{container_label(container)} {state}"
 
 
-@graded_pod_rule(
-    "KW-POD-008", "low", "No AppArmor profile",
+@rule(
+    "KW-POD-008", "low", "No AppArmor profile", target=Target.POD_TEMPLATE, domain="workload",
     rationale="AppArmor limits which files and mounts a compromised process may touch; an Unconfined "
               "container has no such limit (unset, the runtime's default profile applies on AppArmor nodes).",
-    remediation="securityContext:\n  appArmorProfile:\n    type: RuntimeDefault",
+    fix="securityContext:\n  appArmorProfile:\n    type: RuntimeDefault",
     nsa=(NSA_HARDENING,), pss=("baseline:appArmorProfile",), mitre=("T1611",),
 )
 def missing_apparmor(template: PodTemplate) -> Iterator[GradedHit]:
@@ -227,11 +231,11 @@ def missing_apparmor(template: PodTemplate) -> Iterator[GradedHit]:
             yield path, f"{container_label(container)} runs with AppArmor profile {kind}", MEDIUM
 
 
-@pod_rule(
-    "KW-POD-009", "medium", "Custom SELinux user, role or type",
+@rule(
+    "KW-POD-009", "medium", "Custom SELinux user, role or type", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A custom SELinux type (spc_t, unconfined_t...), user or role can lift the confinement "
               "that keeps a container away from host files and other containers.",
-    remediation="securityContext:\n  seLinuxOptions:\n    type: container_t  # or remove seLinuxOptions; no user or role",
+    fix="securityContext:\n  seLinuxOptions:\n    type: container_t  # or remove seLinuxOptions; no user or role",
     nsa=(NSA_HARDENING,), pss=("baseline:seLinuxOptions",), mitre=("T1611",),
 )
 def custom_selinux(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -251,11 +255,11 @@ def custom_selinux(template: PodTemplate) -> Iterator[tuple[Path, str]]:
                 yield (*path, "seLinuxOptions", key), f"{label} sets SELinux {key} {options.get(key)!r}"
 
 
-@pod_rule(
-    "KW-POD-010", "medium", "Unmasked /proc",
+@rule(
+    "KW-POD-010", "medium", "Unmasked /proc", target=Target.POD_TEMPLATE, domain="workload",
     rationale="procMount: Unmasked exposes /proc paths (kcore, sysrq-trigger, sys) that the runtime "
               "normally masks; outside a user namespace they reach the host kernel.",
-    remediation="securityContext:\n  procMount: Default  # or remove; Unmasked only with spec.hostUsers: false",
+    fix="securityContext:\n  procMount: Default  # or remove; Unmasked only with spec.hostUsers: false",
     pss=("baseline:procMount",), mitre=("T1611",),
 )
 def unmasked_proc(template: PodTemplate) -> Iterator[tuple[Path, str]]:

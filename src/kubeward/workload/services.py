@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from kubeward.model.inventory import Inventory
-from kubeward.model.resource import as_list
-from kubeward.rules import Hit, rule
+from kubeward.model.resource import Resource, as_list
+from kubeward.rules import Hit, Target, rule
 from kubeward.workload.common import LOW
 
 NSA_NETWORK = "NSA/CISA Kubernetes Hardening Guide: network separation and hardening"
@@ -34,47 +33,43 @@ def _is_internal(annotations: dict) -> bool:
 
 
 @rule(
-    "KW-SVC-001", "medium", "Service exposed on every node (NodePort)", domain="workload",
+    "KW-SVC-001", "medium", "Service exposed on every node (NodePort)", target=Target.OBJECT, kinds=("Service",), domain="workload",
     rationale="A NodePort opens the service on every node's address, past any ingress controller, "
               "authentication proxy or WAF in front of the cluster.",
-    remediation="spec:\n  type: ClusterIP  # expose it through an Ingress / Gateway instead",
+    fix="spec:\n  type: ClusterIP  # expose it through an Ingress / Gateway instead",
     nsa=(NSA_NETWORK,), mitre=("T1133", "T1190"),
 )
-def node_port(inventory: Inventory) -> Iterator[Hit]:
-    for service in inventory.of_kind("Service"):
-        if service.spec.get("type") == "NodePort":
-            yield Hit(service, ("spec", "type"), "the Service is of type NodePort")
+def node_port(service: Resource) -> Iterator[Hit | tuple]:
+    if service.spec.get("type") == "NodePort":
+        yield ("spec", "type"), "the Service is of type NodePort"
 
 
 @rule(
-    "KW-SVC-002", "medium", "Service exposed through a LoadBalancer", domain="workload",
+    "KW-SVC-002", "medium", "Service exposed through a LoadBalancer", target=Target.OBJECT, kinds=("Service",), domain="workload",
     rationale="A LoadBalancer Service gets an external address: the workload is reachable from "
               "outside the cluster, usually from the internet.",
-    remediation="spec:\n  type: ClusterIP  # or keep LoadBalancer with\n  loadBalancerSourceRanges: [\"10.0.0.0/8\"]",
+    fix="spec:\n  type: ClusterIP  # or keep LoadBalancer with\n  loadBalancerSourceRanges: [\"10.0.0.0/8\"]",
     nsa=(NSA_NETWORK,), mitre=("T1133", "T1190"),
 )
-def load_balancer(inventory: Inventory) -> Iterator[Hit]:
-    for service in inventory.of_kind("Service"):
-        if service.spec.get("type") != "LoadBalancer":
-            continue
-        if _is_internal(service.annotations):
-            yield Hit(service, ("spec", "type"), "the Service is an internal LoadBalancer", LOW)
-        elif as_list(service.spec.get("loadBalancerSourceRanges")):
-            yield Hit(service, ("spec", "loadBalancerSourceRanges"),
-                      "the Service is a LoadBalancer limited by loadBalancerSourceRanges", LOW)
-        else:
-            yield Hit(service, ("spec", "type"), "the Service is a LoadBalancer open to any source address")
+def load_balancer(service: Resource) -> Iterator[Hit | tuple]:
+    if service.spec.get("type") != "LoadBalancer":
+        return
+    if _is_internal(service.annotations):
+        yield ("spec", "type"), "the Service is an internal LoadBalancer", LOW
+    elif as_list(service.spec.get("loadBalancerSourceRanges")):
+        yield ("spec", "loadBalancerSourceRanges"), "the Service is a LoadBalancer limited by loadBalancerSourceRanges", LOW
+    else:
+        yield ("spec", "type"), "the Service is a LoadBalancer open to any source address"
 
 
 @rule(
-    "KW-SVC-003", "high", "Service with externalIPs", domain="workload",
+    "KW-SVC-003", "high", "Service with externalIPs", target=Target.OBJECT, kinds=("Service",), domain="workload",
     rationale="Whoever may set externalIPs can make nodes capture traffic meant for any address, "
               "including other services' (CVE-2020-8554, man in the middle).",
-    remediation="spec:\n  externalIPs: []  # remove; use a LoadBalancer or an Ingress",
+    fix="spec:\n  externalIPs: []  # remove; use a LoadBalancer or an Ingress",
     nsa=(NSA_NETWORK,), mitre=("T1557",),
 )
-def external_ips(inventory: Inventory) -> Iterator[Hit]:
-    for service in inventory.of_kind("Service"):
-        addresses = [a for a in as_list(service.spec.get("externalIPs")) if isinstance(a, str)]
-        if addresses:
-            yield Hit(service, ("spec", "externalIPs"), f"the Service claims external IPs {', '.join(addresses)}")
+def external_ips(service: Resource) -> Iterator[Hit | tuple]:
+    addresses = [a for a in as_list(service.spec.get("externalIPs")) if isinstance(a, str)]
+    if addresses:
+        yield ("spec", "externalIPs"), f"the Service claims external IPs {', '.join(addresses)}"

@@ -1,0 +1,172 @@
+"""The one evaluation pipeline: inventory -> selected rules -> findings -> suppressions -> report
+-> exit code. Every command that reports findings (scan, rbac risks, node, report push, and the
+webhook, watch and audit front ends) goes through here; none repeats a step.
+
+Rules are run by their declared target: pod-template rules over every workload's template,
+object rules over the objects of their kinds, node rules over node models, inventory rules once.
+A rule that fails on one subject is skipped for that subject only, and the error names it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from kubeward import reports, suppress
+from kubeward.model.inventory import Inventory
+from kubeward.model.resource import Resource
+from kubeward.reports.scanned import Scanned
+from kubeward.rules.catalogue import load_all
+from kubeward.rules.model import ANY_KIND, Finding, Hit, Rule, Severity, Target
+from kubeward.sources.loader import LoadIssue
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "info", "none")
+
+
+class SelectionError(ValueError):
+    """A rule selection that matches nothing: a usage error."""
+
+
+@dataclass(frozen=True)
+class RuleSelection:
+    """Which rules of the catalogue run: ids or globs to include (all when empty) and to exclude,
+    optionally limited to some domains (a command's own part of the catalogue)."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    domains: frozenset[str] | None = None
+
+    def select(self) -> list[Rule]:
+        catalogue = [r for r in load_all().values() if self.domains is None or r.domain in self.domains]
+        chosen = catalogue
+        if self.include:
+            chosen = [r for r in catalogue if _matches(r.id, self.include)]
+            if not chosen:
+                raise SelectionError(f"no rule matches {', '.join(self.include)}; see `kubeward rules`")
+        if self.exclude:
+            chosen = [r for r in chosen if not _matches(r.id, self.exclude)]
+        return chosen
+
+
+def _matches(rule_id: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(rule_id, p.strip().upper()) for p in patterns)
+
+
+@dataclass
+class Evaluation:
+    """What one run found, about what input, with which rules."""
+
+    findings: list[Finding]
+    scanned: Scanned
+    rules: list[Rule] = field(default_factory=list)
+
+    def exit_code(self, fail_on: str) -> int:
+        """2 on input or rule errors (wins), else 1 when an unsuppressed finding reaches `fail_on`."""
+        if self.scanned.errors:
+            return EXIT_ERROR
+        if fail_on == "none":
+            return EXIT_OK
+        threshold = Severity.parse(fail_on)
+        return EXIT_FINDINGS if any(f.severity >= threshold and not f.suppressed for f in self.findings) else EXIT_OK
+
+
+# --- rules by target ----------------------------------------------------------------------
+
+def _subject_error(rule_: Rule, resource: Resource | None, exc: BaseException, what: str = "") -> LoadIssue:
+    file, line, name = "", None, what
+    if resource is not None:
+        file, line, name = resource.origin.filename, resource.origin.line if resource.origin.file else None, resource.display()
+    return LoadIssue(file, line, f"rule {rule_.id} skipped for {name or 'this input'}: "
+                                 f"{type(exc).__name__}: {str(exc)[:200]}")
+
+
+def _finding(rule_: Rule, hit: Hit | tuple, subject: Resource | None) -> Finding:
+    if isinstance(hit, Hit):
+        return Finding(rule_, hit.resource, hit.path, hit.message,
+                       hit.severity if hit.severity is not None else rule_.severity,
+                       hit.location, hit.extra, hit.identity, hit.related)
+    path, message, *rest = hit
+    severity = rest[0] if rest and rest[0] is not None else rule_.severity
+    return Finding(rule_, subject, path, message, severity)
+
+
+def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Sequence | None = None
+                   ) -> tuple[list[Finding], list[LoadIssue]]:
+    """Run each rule over the subjects its target names. Pure: no I/O."""
+    findings: list[Finding] = []
+    errors: list[LoadIssue] = []
+    for rule_ in rules:
+        if rule_.target == Target.POD_TEMPLATE:
+            subjects = [(t, t.resource) for t in inventory.pod_templates]
+        elif rule_.target == Target.OBJECT:
+            objects = inventory.resources if rule_.kinds == ANY_KIND else inventory.of_kind(*rule_.kinds)
+            subjects = [(r, r) for r in objects]
+        elif rule_.target == Target.NODE:
+            models = node_models if node_models is not None else _node_models(inventory)
+            subjects = [(m, None) for m in models]
+        elif rule_.target == Target.INVENTORY:
+            subjects = [(inventory, None)]
+        else:
+            continue  # audit events and identities come from their own front end's stream
+        with_context = bool(rule_.context) and rule_.target in (Target.POD_TEMPLATE, Target.OBJECT)
+        for subject, resource in subjects:
+            try:
+                hits = rule_.check(subject, inventory) if with_context else rule_.check(subject)
+                findings.extend(_finding(rule_, hit, resource) for hit in hits)
+            except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule for the rest
+                errors.append(_subject_error(rule_, resource, exc, "the inventory" if rule_.target == Target.INVENTORY else ""))
+    return findings, errors
+
+
+def _node_models(inventory: Inventory) -> list:
+    from kubeward.node.from_inventory import node_models
+
+    return inventory.analysis(node_models)
+
+
+# --- the run --------------------------------------------------------------------------------
+
+def collision_notes(inventories: Iterable[Inventory]) -> list[LoadIssue]:
+    """One note per name shared by objects of different files: each is judged on its own, and
+    references resolve to the nearest variant (same file, then same directory tree)."""
+    notes = []
+    for inventory in inventories:
+        for variants in inventory.collisions():
+            first = variants[0]
+            files = sorted({r.origin.filename for r in variants})
+            notes.append(LoadIssue(first.origin.filename, first.origin.line if first.origin.file else None,
+                                   f"{first.display()} is defined {len(variants)} times, in {len(files)} files "
+                                   f"({', '.join(files[:4])}{', ...' if len(files) > 4 else ''}): each variant is "
+                                   "judged on its own; references resolve to the nearest one"))
+    return notes
+
+
+def run(inventories: Sequence[Inventory], rules: Sequence[Rule], config: suppress.Config | None = None, *,
+        node_models: Sequence | None = None, scanned: Scanned | None = None) -> Evaluation:
+    """Evaluate `rules` over each inventory (or the given node models), apply suppressions, and
+    account for the input: the whole pipeline short of rendering."""
+    findings: list[Finding] = []
+    rule_errors: list[LoadIssue] = []
+    for inventory in inventories:
+        found, failed = evaluate_rules(inventory, rules, node_models)
+        findings.extend(found)
+        rule_errors.extend(failed)
+    if scanned is None:
+        scanned = Scanned.of(*inventories)
+    scanned.errors.extend(rule_errors)
+    scanned.notes.extend(collision_notes(inventories))
+    scanned.notes.extend(suppress.apply(findings, config or suppress.Config()))
+    scanned.clusters = sorted({r.cluster for inv in inventories for r in inv if r.cluster})
+    return Evaluation(findings, scanned, list(rules))
+
+
+def render(evaluation: Evaluation, fmt: str, *, color: bool = False, width: int | None = None,
+           min_severity: Severity | None = None) -> str:
+    """The report in `fmt` (a name of the reports registry). `min_severity` filters what is shown,
+    never the exit code."""
+    findings = evaluation.findings
+    if min_severity is not None:
+        findings = [f for f in findings if f.severity >= min_severity]
+    return reports.render(findings, evaluation.scanned, fmt, color=color, rules=evaluation.rules, width=width)

@@ -1,0 +1,42 @@
+"""The registry of report formats: a format is a name and a function of one ReportInput."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from kubeward.reports.scanned import Scanned, resolve_locations, sort_findings
+from kubeward.rules.model import Finding, Rule
+
+
+@dataclass
+class ReportInput:
+    findings: list[Finding]  # ordered: severity, rule, cluster, namespace, kind, name
+    locations: list[dict]  # file, line, dotted path of each finding
+    scanned: Scanned
+    rules: list[Rule]
+    color: bool = False
+    width: int | None = None  # the terminal's, for tables; None: the renderer's default
+
+
+Renderer = Callable[[ReportInput], str]
+FORMATS: dict[str, Renderer] = {}
+
+
+def register_format(name: str) -> Callable[[Renderer], Renderer]:
+    def decorate(renderer: Renderer) -> Renderer:
+        if name in FORMATS:
+            raise ValueError(f"report format {name!r} registered twice")
+        FORMATS[name] = renderer
+        return renderer
+
+    return decorate
+
+
+def render(findings: list[Finding], scanned: Scanned, fmt: str, *, color: bool = False,
+           rules: list[Rule] | None = None, width: int | None = None) -> str:
+    renderer = FORMATS.get(fmt)
+    if renderer is None:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    ordered = sort_findings(findings)
+    return renderer(ReportInput(ordered, resolve_locations(ordered), scanned, list(rules or []), color, width))

@@ -1,0 +1,82 @@
+"""Every rule of the catalogue is shown to fire and to stay quiet, end to end.
+
+`tests/rules/<RULE-ID>/` holds inputs named `fail*` (must raise the rule) and `pass*` (must not):
+a manifest (`*.yaml`, `*.yml`, `*.json`) run through `kubeward scan`, or, for node rules, a
+directory holding a node's files run through `kubeward node --root`. A node directory may hold
+`.modes` lines `PATH MODE [UID:GID]` (octal mode), applied to a temporary copy, since git keeps no
+file modes or owners.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from kubeward.cli.main import cli
+from kubeward.rules import load_all
+
+HERE = Path(__file__).resolve().parent
+RULES = load_all()
+INPUT_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def fixtures(rule_id: str, prefix: str) -> list[Path]:
+    folder = HERE / rule_id
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.startswith(prefix)
+                  and (p.is_dir() or p.suffix in INPUT_SUFFIXES))
+
+
+def prepared(path: Path, tmp_path: Path) -> Path:
+    """A node directory with its `.modes` applied (on a copy); a manifest as it is."""
+    if not path.is_dir():
+        return path
+    copy = tmp_path / path.name
+    shutil.copytree(path, copy, symlinks=True)
+    modes = copy / ".modes"
+    if modes.exists():
+        for line in modes.read_text().splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            name, mode, *owner = line.split()
+            target = copy / name
+            os.chmod(target, int(mode, 8), follow_symlinks=False)
+            if owner:
+                uid, gid = (int(x) for x in owner[0].split(":"))
+                os.lchown(target, uid, gid)
+        modes.unlink()
+    return copy
+
+
+def findings_of(rule_id: str, path: Path) -> list[dict]:
+    if path.is_dir():
+        args = ["node", "--root", str(path)]
+    else:
+        args = ["scan", str(path)]
+    result = CliRunner().invoke(cli, [*args, "--rule", rule_id, "--format", "json", "--fail-on", "none"])
+    assert result.exit_code == 0, f"{path}: exit {result.exit_code}: {result.output[-2000:]}"
+    report = orjson.loads(result.stdout)
+    return [f for f in report["findings"] if f["rule"] == rule_id and not f["suppressed"]]
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_rule_fires_on_fail_fixtures_and_not_on_pass_fixtures(rule_id, tmp_path):
+    failing, passing = fixtures(rule_id, "fail"), fixtures(rule_id, "pass")
+    assert failing, f"tests/rules/{rule_id}/ has no fail* fixture"
+    assert passing, f"tests/rules/{rule_id}/ has no pass* fixture"
+    for path in failing:
+        assert findings_of(rule_id, prepared(path, tmp_path)), f"{rule_id} does not fire on {path.name}"
+    for path in passing:
+        found = findings_of(rule_id, prepared(path, tmp_path))
+        assert not found, f"{rule_id} fires on {path.name}: {[f['message'] for f in found]}"
+
+
+def test_every_fixture_folder_names_a_rule():
+    strays = [p.name for p in HERE.iterdir() if p.is_dir() and p.name.startswith("KW-") and p.name not in RULES]
+    assert not strays, f"fixture folders for rules that do not exist: {strays}"
