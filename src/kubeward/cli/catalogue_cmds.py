@@ -12,13 +12,19 @@ from kubeward.rules.model import ANY_KIND
 
 
 @click.command("rules")
-@click.option("--format", "-o", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
+@click.option("--format", "-o", "fmt", type=click.Choice(("table", "json", "markdown")), default="table",
+              show_default=True, help="markdown: the rule reference (docs/rule-reference.md).")
 @click.option("--domain", default=None, help="Only rules of this domain (workload, pss, rbac, netpol, node, ...).")
 def rules_cmd(fmt, domain) -> None:
     """List every rule kubeward knows."""
     rules = [r for r in load_all().values() if domain is None or r.domain == domain]
     if fmt == "json":
         click.echo(orjson.dumps([r.as_dict() for r in rules], option=orjson.OPT_INDENT_2).decode())
+        return
+    if fmt == "markdown":
+        from kubeward.rules.reference import markdown
+
+        click.echo(markdown(rules), nl=False)
         return
     table = Table(expand=True)
     for column in ("id", "severity", "domain", "title"):

@@ -4,6 +4,7 @@ each rule judges one binding or role from it. Untouched bootstrap defaults are n
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 from kubeward.model.inventory import Inventory
@@ -228,7 +229,8 @@ def duplicate_grants(resource: Resource, inventory: Inventory) -> Iterator[tuple
 
 def _duplicate_grants(inventory: Inventory) -> dict[int, list[tuple[int, str]]]:
     """Per binding object, the subjects that another binding (or an earlier entry) already grants the
-    same role in the same scope. Variants of one binding from different files are not duplicates."""
+    same role in the same scope. Only bindings read from one directory (or one cluster) are compared:
+    variants of one binding, or two installs that grant the same, are not duplicates of each other."""
     found: dict[int, list[tuple[int, str]]] = {}
     seen: dict[tuple, Binding] = {}
     for binding in rbac_index(inventory).bindings:
@@ -237,7 +239,8 @@ def _duplicate_grants(inventory: Inventory) -> dict[int, list[tuple[int, str]]]:
         for subject in binding.subjects:
             if subject.key is None:
                 continue
-            first = seen.setdefault((subject.key, binding.role_ref, binding.namespace), binding)
+            directory = os.path.dirname(binding.resource.origin.filename)
+            first = seen.setdefault((subject.key, binding.role_ref, binding.namespace, directory), binding)
             repeated = any(o.key == subject.key and o.index < subject.index for o in binding.subjects)
             if repeated or (first is not binding and first.resource.key != binding.resource.key):
                 found.setdefault(id(binding.resource), []).append((
