@@ -7,7 +7,7 @@ snapshots (kubeward.cluster) give one per cluster.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import click
@@ -29,7 +29,6 @@ class InputError(click.ClickException):
 @dataclass
 class InputOptions:
     namespace: str | None = None
-    extra: dict = field(default_factory=dict)  # options added by other input sources (cluster, snapshot)
     cluster: bool = False
     contexts: tuple[str, ...] = ()
     kubeconfig: str | None = None
@@ -67,7 +66,7 @@ def options_from(kwargs: dict) -> InputOptions:
     """Pop the input options out of a command's kwargs."""
     namespace = kwargs.pop("default_namespace", None)
     cluster = {key: kwargs.pop(key) for key in _CLUSTER_KEYS if key in kwargs}
-    return InputOptions(namespace=namespace, extra=kwargs, **cluster)
+    return InputOptions(namespace=namespace, **cluster)
 
 
 def inventory_from_paths(paths, namespace: str | None = None) -> Inventory:

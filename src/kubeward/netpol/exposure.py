@@ -9,8 +9,6 @@ from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.model import Workload
 
-ServicePort = dict
-
 
 @dataclass(slots=True)
 class Backend:

@@ -19,7 +19,6 @@ class WriteProvider:
     entry: int  # index in .resources
     kind: str  # identity | aescbc | aesgcm | secretbox | kms | unknown
     kms_version: str = ""  # v1 | v2 for kms
-    provider_index: int = 0
 
 
 def entry_resources(data: dict) -> list[tuple[int, list[str], list]]:
