@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 import orjson
-from rich.console import Console
 from rich.table import Table
 
+from kubeward.reports.terminal import console, terminal_width
 from kubeward.rules import get, load_all
 from kubeward.rules.model import ANY_KIND
 
@@ -26,12 +26,14 @@ def rules_cmd(fmt, domain) -> None:
 
         click.echo(markdown(rules), nl=False)
         return
-    table = Table(expand=True)
-    for column in ("id", "severity", "domain", "title"):
-        table.add_column(column, overflow="fold")
+    table = Table(expand=True, box=None, pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("domain", no_wrap=True)
+    table.add_column("title", overflow="fold")
     for r in rules:
         table.add_row(r.id, r.severity.label, r.domain, r.title + (" (heuristic)" if r.heuristic else ""))
-    Console(width=140, markup=False).print(table)
+    console().print(table)
     click.echo(f"{len(rules)} rules")
 
 
@@ -61,7 +63,7 @@ def explain(rule_id, fmt) -> None:
             + (f"\n```yaml\n{fix.example}\n```\n" if fix.example else "")
             + ("\nFindings of this rule carry a JSON patch (`-o json`: `fix.patch`; SARIF: `fixes`).\n" if fix.patch else "")
             + ("\n## References\n\n" + "\n".join(ref_lines) + "\n" if ref_lines else ""))
-    Console(width=100).print(Markdown(text))
+    console(width=min(terminal_width(), 100)).print(Markdown(text))
 
 
 COMMANDS = [rules_cmd, explain]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from kubeward.cli.inputs import EXIT_FINDINGS, EXIT_OK, input_options, options_from, resolve_inventories
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.engine import Connectivity, External
 from kubeward.netpol.render import endpoint_key, rows, to_dot, to_json, txt_lines
+from kubeward.reports.terminal import console
 
 HOST_NETWORK_HELP = ("Analyse hostNetwork pods as ordinary pods (np-guard's model) instead of "
                      "leaving them outside policies as Kubernetes does.")
@@ -63,7 +63,7 @@ def connectivity_command(paths, fmt, focus, host_network_as_pod, **kwargs) -> No
             view = Table("source", "destination", "connections", title=f"{len(table)} allowed connections")
             for row in table:
                 view.add_row(*row)
-            Console(markup=False).print(view)
+            console().print(view)
 
 
 def _endpoint(connectivity: Connectivity, text: str):

@@ -14,6 +14,7 @@ from typing import Callable
 import click
 
 from kubeward import pipeline, reports, suppress
+from kubeward.reports.terminal import safe, terminal_width
 from kubeward.rules.model import Rule, Severity
 from kubeward.sources.loader import LoadIssue
 
@@ -134,13 +135,14 @@ def finish(evaluation: pipeline.Evaluation, report: ReportOptions,
     `epilogue` adds a command's own lines under a table."""
     fmt = default_format(report.fmt)
     minimum = Severity.parse(report.severity) if report.severity else None
-    text = pipeline.render(evaluation, fmt, color=use_color(fmt, report.output), min_severity=minimum)
+    text = pipeline.render(evaluation, fmt, color=use_color(fmt, report.output), min_severity=minimum,
+                           width=terminal_width() if fmt == "table" else None)
     if fmt == "table" and epilogue is not None:
         text += epilogue(evaluation)
     emit(text, report.output)
     errors = evaluation.scanned.errors
     if errors and (fmt != "table" or report.output or not sys.stdout.isatty()):
         # A report in a file or a pipe must not leave a CI log silent about what went wrong.
-        click.echo(f"kubeward: {len(errors)} input error(s); the report covers the rest. First: "
-                   f"{_where(errors[0])}: {errors[0].message}", err=True)
+        click.echo(safe(f"kubeward: {len(errors)} input error(s); the report covers the rest. First: "
+                        f"{_where(errors[0])}: {errors[0].message}"), err=True)
     sys.exit(evaluation.exit_code(report.fail_on))

@@ -6,12 +6,12 @@ import sys
 from contextlib import nullcontext
 
 import click
-from rich.console import Console
 
 from kubeward.cli.inputs import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, input_options, options_from, resolve_inventories
 from kubeward.pss.model import BASELINE, RESTRICTED
 from kubeward.pss.report import build_report, render_json, render_table
 from kubeward.pss.versions import parse_version
+from kubeward.reports.terminal import console
 
 
 def _version(ctx, param, value: str) -> str:
@@ -41,7 +41,7 @@ def pss_command(level: str, policy_version: str, fmt: str, output: str | None, p
         if fmt == "json":
             out.write(render_json(report).decode())
         else:
-            render_table(report, Console(file=out, markup=False))
+            render_table(report, console(out))
     if report["errors"]:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if any(not r["allowed"] for r in report["results"]) else EXIT_OK)

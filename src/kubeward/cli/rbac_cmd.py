@@ -14,10 +14,18 @@ from kubeward.cli.output import ReportOptions, default_format, finish, format_op
 from kubeward.model.inventory import Inventory
 from kubeward.rbac.defaults import with_defaults
 from kubeward.rbac.index import User, rbac_index, split_service_account
-from kubeward.rbac.present import (install_summary, merged_permissions, permissions_table, request_dict,
-                                   summary_table, who_can_rows, who_can_table)
+from kubeward.rbac.present import (
+    install_summary,
+    merged_permissions,
+    permissions_table,
+    request_dict,
+    summary_table,
+    who_can_rows,
+    who_can_table,
+)
 from kubeward.rbac.resolve import resolve_request
 from kubeward.rbac.risks import risk_analysis
+from kubeward.reports.terminal import console
 
 QUERY_FORMATS = ("table", "json")
 
@@ -66,9 +74,8 @@ def _request_options(command):
 
 
 def _console() -> Console:
-    # Piped output keeps full cell text rather than rich's 80-column default.
     # markup off: subjects, rules and messages hold brackets that are not style tags
-    return Console(markup=False) if sys.stdout.isatty() else Console(width=200, markup=False)
+    return console()
 
 
 def _print_json(data) -> None:
