@@ -44,8 +44,9 @@ class InputOptions:
 def input_options(command: Callable) -> Callable:
     """Options every object-reading command accepts."""
     options = [
-        click.option("--namespace", "default_namespace", default=None, metavar="NS",
-                     help="Namespace for namespaced objects that name none (default: default)."),
+        click.option("--default-namespace", "--namespace", "default_namespace", default=None, metavar="NS",
+                     help="Namespace for namespaced objects that name none, as `kubectl apply -n` would set it "
+                          "(default: default). In `rbac`, -n is the namespace of the request."),
         click.option("--cluster", is_flag=True,
                      help="Read the live cluster of the current kubeconfig context (in a pod: in-cluster)."),
         click.option("--context", "contexts", multiple=True, metavar="NAME",

@@ -7,11 +7,11 @@ import sys
 import click
 from rich.table import Table
 
-from kubeward.cli.inputs import EXIT_FINDINGS, EXIT_OK, input_options, options_from, resolve_inventories
+from kubeward.cli.inputs import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, input_options, options_from, resolve_inventories
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.engine import Connectivity, External
 from kubeward.netpol.render import endpoint_key, rows, to_dot, to_json, txt_lines
-from kubeward.reports.terminal import console
+from kubeward.reports.terminal import console, safe
 
 HOST_NETWORK_HELP = ("Analyse hostNetwork pods as ordinary pods (np-guard's model) instead of "
                      "leaving them outside policies as Kubernetes does.")
@@ -22,17 +22,33 @@ def netpol_group() -> None:
     """NetworkPolicy connectivity: who can reach whom, on which ports."""
 
 
-def _analyses(paths, kwargs, host_network_as_pod: bool) -> list[Connectivity]:
+class Analyses(list):
+    """The analyses of a netpol command, and whether any input could not be read (the answer is
+    still printed; the command then exits 2)."""
+
+    had_errors = False
+
+    def finish(self, code: int = EXIT_OK) -> None:
+        sys.exit(EXIT_ERROR if self.had_errors else code)
+
+
+def _analyses(paths, kwargs, host_network_as_pod: bool) -> Analyses:
     options = options_from(kwargs)
-    analyses = []
+    analyses = Analyses()
     for inventory in resolve_inventories(paths, options):
         for issue in inventory.errors:
-            click.echo(f"error: {issue.file}{f':{issue.line}' if issue.line else ''}: {issue.message}", err=True)
+            click.echo(safe(f"error: {issue.file}{f':{issue.line}' if issue.line else ''}: {issue.message}"), err=True)
+        analyses.had_errors |= bool(inventory.errors)
         connectivity = Connectivity(inventory, host_network_exempt=not host_network_as_pod)
         for issue in connectivity.issues:
-            click.echo(f"warning: {issue.text()}", err=True)
+            click.echo(safe(f"warning: {issue.text()}"), err=True)
         analyses.append(connectivity)
     return analyses
+
+
+def _filename_option(command):
+    return click.option("-f", "--filename", "files", multiple=True, metavar="PATH",
+                        help="Manifest file or directory, like kubectl (repeatable; - for stdin); PATHs work too.")(command)
 
 
 @netpol_group.command("connectivity")
@@ -40,10 +56,12 @@ def _analyses(paths, kwargs, host_network_as_pod: bool) -> list[Connectivity]:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "txt", "dot"]), default="table", show_default=True)
 @click.option("--focus", metavar="WORKLOAD", help="Only connections from or to this workload (ns/name).")
 @click.option("--host-network-as-pod", is_flag=True, help=HOST_NETWORK_HELP)
+@_filename_option
 @input_options
-def connectivity_command(paths, fmt, focus, host_network_as_pod, **kwargs) -> None:
+def connectivity_command(paths, fmt, focus, host_network_as_pod, files, **kwargs) -> None:
     """List every allowed connection: SOURCE => DESTINATION : protocols/ports."""
-    for connectivity in _analyses(paths, kwargs, host_network_as_pod):
+    analyses = _analyses((*paths, *files), kwargs, host_network_as_pod)
+    for connectivity in analyses:
         focused = None
         if focus:
             found = connectivity.find_workload(focus)
@@ -62,8 +80,9 @@ def connectivity_command(paths, fmt, focus, host_network_as_pod, **kwargs) -> No
         else:
             view = Table("source", "destination", "connections", title=f"{len(table)} allowed connections")
             for row in table:
-                view.add_row(*row)
+                view.add_row(*(safe(cell) for cell in row))
             console().print(view)
+    analyses.finish()
 
 
 def _endpoint(connectivity: Connectivity, text: str):
@@ -96,13 +115,14 @@ def _parse_port(text: str | None) -> tuple[str, int] | None:
 @click.option("--port", "port_text", metavar="P/PROTO", help="One port, e.g. 5432/TCP (default: any port).")
 @click.option("--explain", is_flag=True, help="Show the policies and rules that decide.")
 @click.option("--host-network-as-pod", is_flag=True, help=HOST_NETWORK_HELP)
+@_filename_option
 @input_options
-def can_reach_command(src, dst, paths, port_text, explain, host_network_as_pod, **kwargs) -> None:
+def can_reach_command(src, dst, paths, port_text, explain, host_network_as_pod, files, **kwargs) -> None:
     """Whether SRC can open a connection to DST (exit 0 yes, 1 no, 2 on bad input).
 
     SRC and DST are workloads (ns/name) or IP addresses."""
     port = _parse_port(port_text)
-    analyses = _analyses(paths, kwargs, host_network_as_pod)
+    analyses = _analyses((*paths, *files), kwargs, host_network_as_pod)
     reachable = False
     for connectivity in analyses:
         source, destination = _endpoint(connectivity, src), _endpoint(connectivity, dst)
@@ -113,11 +133,12 @@ def can_reach_command(src, dst, paths, port_text, explain, host_network_as_pod, 
         reachable = reachable or allowed
         what = f" on {port[1]}/{port[0]}" if port else ""
         answer = "yes" if allowed else "no"
-        click.echo(f"{answer}: {endpoint_key(source)} -> {endpoint_key(destination)}{what} (allowed: {iv.format_conn(conn)})")
+        click.echo(safe(f"{answer}: {endpoint_key(source)} -> {endpoint_key(destination)}{what} "
+                        f"(allowed: {iv.format_conn(conn)})"))
         if explain:
             for step in steps:
-                click.echo(f"  {step}")
-    sys.exit(EXIT_OK if reachable else EXIT_FINDINGS)
+                click.echo(safe(f"  {step}"))
+    analyses.finish(EXIT_OK if reachable else EXIT_FINDINGS)
 
 
 COMMANDS: list[click.Command] = [netpol_group]

@@ -181,6 +181,16 @@ class RbacIndex:
                     break
         return decision
 
+    def absent_roles(self, user: User | None, namespace: str) -> list[RoleKey]:
+        """Roles that bindings of `user` (every binding when None) name but the input lacks: the
+        answer to a question about them is unknown from the input alone."""
+        if user is None:
+            bindings = [b for b in self.bindings if b.cluster_wide or not namespace or b.namespace == namespace]
+        else:
+            bindings = [b for b, _subject in self._bindings_for(user, namespace)]
+        return sorted({b.role_ref for b in bindings if b.role_ref is not None and self.role_of(b) is None},
+                      key=lambda key: (key[0], key[1] or "", key[2]))
+
     def _bindings_for(self, user: User, namespace: str):
         keys = user.subject_keys
         for key in keys:
