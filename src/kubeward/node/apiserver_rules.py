@@ -45,7 +45,13 @@ def _apiserver_example(*args: str) -> str:
 
 
 def admission_plugins(component: Component) -> tuple[set[str], Setting | None, Setting | None]:
-    """(effective enabled plugins, --enable-admission-plugins, --disable-admission-plugins)."""
+    """(effective enabled plugins, --enable-admission-plugins, --disable-admission-plugins).
+
+    The deprecated --admission-control names the exact plugin list (every other plugin is off; the
+    API server refuses it together with the enable/disable flags): it is returned in the enable slot."""
+    exact = component.flag("admission-control")
+    if exact is not None:
+        return set(as_list(exact.value)), exact, None
     enable, disable = component.flag("enable-admission-plugins"), component.flag("disable-admission-plugins")
     enabled = set(DEFAULT_ADMISSION) | set(as_list(enable.value if enable else ""))
     enabled -= set(as_list(disable.value if disable else ""))
@@ -187,9 +193,13 @@ def _plugin_not_disabled(plugin: str, why: str):
         component = _apiserver(model)
         if component is None:
             return
-        enabled, _, disable = admission_plugins(component)
-        if plugin not in enabled and disable is not None and plugin in as_list(disable.value):
+        enabled, enable, disable = admission_plugins(component)
+        if plugin in enabled:
+            return
+        if disable is not None and plugin in as_list(disable.value):
             yield disable.anchor.hit(f"kube-apiserver: --disable-admission-plugins turns off {plugin}{why}")
+        elif enable is not None and component.flag("admission-control") is not None:
+            yield enable.anchor.hit(f"kube-apiserver: --admission-control leaves out {plugin}, so it is off{why}")
     return check
 
 
