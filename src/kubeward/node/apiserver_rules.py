@@ -70,7 +70,11 @@ def _apiserver(model: NodeModel) -> Component | None:
     return model.component(APISERVER)
 
 
-node_rule(
+_anonymous_flag = bool_flag(APISERVER, "anonymous-auth", False, True,
+                            ": unauthenticated requests are served as system:anonymous")
+
+
+@node_rule(
     "KW-APISERVER-001", "medium", "API server accepts anonymous requests",
     cis=["1.2.1"], nsa=[NSA_AUTH], mitre=["T1078", "T1613"],
     rationale="Requests without credentials are served as system:anonymous; any RBAC binding to it or to "
@@ -79,7 +83,15 @@ node_rule(
         "--authentication-config, set the file's anonymous.enabled to false instead (the flag and that field "
         "cannot both be set).",
     example=_apiserver_example("--anonymous-auth=false"),
-)(bool_flag(APISERVER, "anonymous-auth", False, True, ": unauthenticated requests are served as system:anonymous"))
+)
+def anonymous_auth(model: NodeModel) -> Iterable[Hit]:
+    component = _apiserver(model)
+    if component is None:
+        return
+    config = component.flag("authentication-config")
+    if config is not None and str(config.value).strip() and component.flag("anonymous-auth") is None:
+        return  # the file's anonymous field decides where it has one; kubeward does not read the file
+    yield from _anonymous_flag(model)
 
 
 node_rule(
