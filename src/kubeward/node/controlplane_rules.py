@@ -6,7 +6,7 @@ from typing import Iterable
 
 from kubeward.node.apiserver_rules import command_example
 from kubeward.node.catalogue import node_rule
-from kubeward.node.flag_checks import bind_address_local, bool_flag, requires_flags
+from kubeward.node.flag_checks import Check, bind_address_local, bool_flag, requires_flags
 from kubeward.node.flags import as_bool, as_list
 from kubeward.node.model import APISERVER, CONTROLLER_MANAGER, ETCD, SCHEDULER, NodeModel
 from kubeward.rules import Hit
@@ -24,6 +24,20 @@ def _cm_example(*args: str) -> str:
 
 def _etcd_example(*args: str) -> str:
     return command_example(ETCD, *args)
+
+
+def _flags_apply(check: Check) -> Check:
+    """etcd ignores its command-line flags (and ETCD_* variables) when --config-file names a file,
+    which kubeward does not read: its flags are then not judged."""
+
+    def checked(model: NodeModel) -> Iterable[Hit]:
+        etcd = model.component(ETCD)
+        config = etcd.flag("config-file") if etcd else None
+        if config is not None and str(config.value).strip():
+            return
+        yield from check(model)
+
+    return checked
 
 
 node_rule(
@@ -128,7 +142,7 @@ node_rule(
     example=_etcd_example("--cert-file=/etc/kubernetes/pki/etcd/server.crt",
                           "--key-file=/etc/kubernetes/pki/etcd/server.key",
                           "--listen-client-urls=https://127.0.0.1:2379,https://10.0.0.10:2379"),
-)(requires_flags(ETCD, "cert-file", "key-file"))
+)(_flags_apply(requires_flags(ETCD, "cert-file", "key-file")))
 
 node_rule(
     "KW-ETCD-002", "critical", "etcd does not require client certificates",
@@ -138,7 +152,7 @@ node_rule(
     fix=f"In {ETCD_MANIFEST} add --client-cert-auth=true and --trusted-ca-file naming etcd's CA "
         "(kubeadm: /etc/kubernetes/pki/etcd/ca.crt).",
     example=_etcd_example("--client-cert-auth=true", "--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt"),
-)(bool_flag(ETCD, "client-cert-auth", True, False, ": unauthenticated clients get full access"))
+)(_flags_apply(bool_flag(ETCD, "client-cert-auth", True, False, ": unauthenticated clients get full access")))
 
 node_rule(
     "KW-ETCD-003", "high", "etcd uses self-signed client certificates (auto-tls)",
@@ -148,7 +162,7 @@ node_rule(
         "certificate with --cert-file and --key-file.",
     example=_etcd_example("--cert-file=/etc/kubernetes/pki/etcd/server.crt",
                           "--key-file=/etc/kubernetes/pki/etcd/server.key"),
-)(bool_flag(ETCD, "auto-tls", False, False, ": self-signed certificates"))
+)(_flags_apply(bool_flag(ETCD, "auto-tls", False, False, ": self-signed certificates")))
 
 node_rule(
     "KW-ETCD-004", "high", "etcd peers talk without TLS",
@@ -160,7 +174,7 @@ node_rule(
     example=_etcd_example("--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt",
                           "--peer-key-file=/etc/kubernetes/pki/etcd/peer.key",
                           "--listen-peer-urls=https://10.0.0.10:2380"),
-)(requires_flags(ETCD, "peer-cert-file", "peer-key-file"))
+)(_flags_apply(requires_flags(ETCD, "peer-cert-file", "peer-key-file")))
 
 node_rule(
     "KW-ETCD-005", "high", "etcd does not authenticate its peers",
@@ -168,7 +182,7 @@ node_rule(
     rationale="Without --peer-client-cert-auth any host can join as a peer and receive a full copy of the data.",
     fix=f"In {ETCD_MANIFEST} add --peer-client-cert-auth=true and --peer-trusted-ca-file naming etcd's CA.",
     example=_etcd_example("--peer-client-cert-auth=true", "--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt"),
-)(bool_flag(ETCD, "peer-client-cert-auth", True, False, ": any host can act as a peer"))
+)(_flags_apply(bool_flag(ETCD, "peer-client-cert-auth", True, False, ": any host can act as a peer")))
 
 node_rule(
     "KW-ETCD-006", "high", "etcd uses self-signed peer certificates (peer-auto-tls)",
@@ -178,7 +192,7 @@ node_rule(
         "certificate with --peer-cert-file and --peer-key-file.",
     example=_etcd_example("--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt",
                           "--peer-key-file=/etc/kubernetes/pki/etcd/peer.key"),
-)(bool_flag(ETCD, "peer-auto-tls", False, False, ": self-signed peer certificates"))
+)(_flags_apply(bool_flag(ETCD, "peer-auto-tls", False, False, ": self-signed peer certificates")))
 
 
 @node_rule(
@@ -191,6 +205,7 @@ node_rule(
     example=_etcd_example("--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt"),
     heuristic=True,
 )
+@_flags_apply
 def etcd_unique_ca(model: NodeModel) -> Iterable[Hit]:
     etcd = model.component(ETCD)
     if etcd is None:
