@@ -8,7 +8,7 @@ from kubeward.node.apiserver_rules import command_example
 from kubeward.node.catalogue import node_rule
 from kubeward.node.flag_checks import Check, bind_address_local, bool_flag, requires_flags
 from kubeward.node.flags import as_bool, as_list
-from kubeward.node.model import APISERVER, CONTROLLER_MANAGER, ETCD, SCHEDULER, NodeModel
+from kubeward.node.model import APISERVER, CONTROLLER_MANAGER, ETCD, SCHEDULER, Component, NodeModel
 from kubeward.rules import Hit
 
 NSA = "NSA/CISA Kubernetes Hardening Guide: Control plane hardening"
@@ -38,6 +38,23 @@ def _flags_apply(check: Check) -> Check:
         yield from check(model)
 
     return checked
+
+
+def _is_set(component: Component, flag: str) -> bool:
+    return bool(str(getattr(component.flag(flag), "value", "") or "").strip())
+
+
+def _self_signed(flag: str, cert: str, key: str, why: str) -> Check:
+    """--auto-tls / --peer-auto-tls only take effect when no certificate pair is given."""
+    auto = bool_flag(ETCD, flag, False, False, why)
+
+    def check(model: NodeModel) -> Iterable[Hit]:
+        etcd = model.component(ETCD)
+        if etcd is None or _is_set(etcd, cert) or _is_set(etcd, key):
+            return  # etcd ignores auto TLS when certificates are given
+        yield from auto(model)
+
+    return check
 
 
 node_rule(
@@ -162,7 +179,7 @@ node_rule(
         "certificate with --cert-file and --key-file.",
     example=_etcd_example("--cert-file=/etc/kubernetes/pki/etcd/server.crt",
                           "--key-file=/etc/kubernetes/pki/etcd/server.key"),
-)(_flags_apply(bool_flag(ETCD, "auto-tls", False, False, ": self-signed certificates")))
+)(_flags_apply(_self_signed("auto-tls", "cert-file", "key-file", ": self-signed certificates")))
 
 node_rule(
     "KW-ETCD-004", "high", "etcd peers talk without TLS",
@@ -192,7 +209,7 @@ node_rule(
         "certificate with --peer-cert-file and --peer-key-file.",
     example=_etcd_example("--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt",
                           "--peer-key-file=/etc/kubernetes/pki/etcd/peer.key"),
-)(_flags_apply(bool_flag(ETCD, "peer-auto-tls", False, False, ": self-signed peer certificates")))
+)(_flags_apply(_self_signed("peer-auto-tls", "peer-cert-file", "peer-key-file", ": self-signed peer certificates")))
 
 
 @node_rule(
