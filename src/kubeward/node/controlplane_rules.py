@@ -44,6 +44,25 @@ def _is_set(component: Component, flag: str) -> bool:
     return bool(str(getattr(component.flag(flag), "value", "") or "").strip())
 
 
+def _tls_served(cert: str, key: str, urls_flag: str, who: str) -> Check:
+    """The certificate pair must be given, and no listener may be plain HTTP: etcd serves an http://
+    URL without TLS and without client-certificate checks even when certificates are given."""
+    required = requires_flags(ETCD, cert, key)
+
+    def check(model: NodeModel) -> Iterable[Hit]:
+        yield from required(model)
+        etcd = model.component(ETCD)
+        urls = etcd.flag(urls_flag) if etcd else None
+        if urls is None:
+            return
+        plain = [u for u in as_list(urls.value) if u.lower().startswith("http://")]
+        if plain:
+            yield urls.anchor.hit(f"etcd: --{urls_flag} listens for {who} on plain HTTP ({', '.join(plain)}): "
+                                  "no TLS and no certificate check there")
+
+    return check
+
+
 def _self_signed(flag: str, cert: str, key: str, why: str) -> Check:
     """--auto-tls / --peer-auto-tls only take effect when no certificate pair is given."""
     auto = bool_flag(ETCD, flag, False, False, why)
@@ -159,7 +178,7 @@ node_rule(
     example=_etcd_example("--cert-file=/etc/kubernetes/pki/etcd/server.crt",
                           "--key-file=/etc/kubernetes/pki/etcd/server.key",
                           "--listen-client-urls=https://127.0.0.1:2379,https://10.0.0.10:2379"),
-)(_flags_apply(requires_flags(ETCD, "cert-file", "key-file")))
+)(_flags_apply(_tls_served("cert-file", "key-file", "listen-client-urls", "clients")))
 
 node_rule(
     "KW-ETCD-002", "critical", "etcd does not require client certificates",
@@ -191,7 +210,7 @@ node_rule(
     example=_etcd_example("--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt",
                           "--peer-key-file=/etc/kubernetes/pki/etcd/peer.key",
                           "--listen-peer-urls=https://10.0.0.10:2380"),
-)(_flags_apply(requires_flags(ETCD, "peer-cert-file", "peer-key-file")))
+)(_flags_apply(_tls_served("peer-cert-file", "peer-key-file", "listen-peer-urls", "peers")))
 
 node_rule(
     "KW-ETCD-005", "high", "etcd does not authenticate its peers",
