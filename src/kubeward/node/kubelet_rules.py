@@ -172,7 +172,9 @@ def kubelet_serving_cert(model: NodeModel) -> Iterable[Hit]:
     cert, key = kubelet.config["tlsCertFile"], kubelet.config["tlsPrivateKeyFile"]
     if str(cert.value or "").strip() and str(key.value or "").strip():
         return
-    if as_bool(kubelet.config["serverTLSBootstrap"].value):
+    # serverTLSBootstrap has a (deprecated) flag of its own, which wins over the file like every flag.
+    bootstrap = kubelet.flag("rotate-server-certificates") or kubelet.config["serverTLSBootstrap"]
+    if as_bool(bootstrap.value):
         return
     yield cert.anchor.hit("kubelet: neither tlsCertFile/tlsPrivateKeyFile nor serverTLSBootstrap is set")
 
