@@ -80,9 +80,10 @@ def identity_first(model: NodeModel) -> Iterable[Hit]:
     doc = model.encryption
     if doc is None:
         return
+    secrets = write_provider(doc.data, "secrets")  # the entry that decides secrets: the first naming them
     for index, names, providers in entry_resources(doc.data):
         if provider_of(index, providers).kind == "identity":
-            covers_secrets = any(n in ("secrets", "*.", "*.*") for n in names)
+            covers_secrets = secrets is not None and secrets.entry == index
             yield doc.at(("resources", index, "providers", 0)).hit(
                 f"EncryptionConfiguration: identity encrypts writes of {', '.join(names) or 'nothing'} (plain text)",
                 severity=None if covers_secrets else Severity.MEDIUM)
