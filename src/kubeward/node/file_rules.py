@@ -22,6 +22,7 @@ class FileClass:
     cis_owner: tuple[str, ...]
     mode_severity: str
     gain: str  # what an attacker gets from reading or changing it
+    owner_note: str = ""  # what else the owner fix needs, appended to its prose
 
 
 FILE_CLASSES = (
@@ -33,7 +34,9 @@ FILE_CLASSES = (
               "changing the CNI configuration redirects or opens pod traffic"),
     FileClass(("etcd-data",), "etcd data directory", 0o700, "etcd:etcd", ("1.1.11",), ("1.1.12",), "critical",
               "the etcd data directory holds every object, Secrets included (unencrypted unless encryption "
-              "at rest is on)"),
+              "at rest is on)",
+              "Create the etcd user and group first if the node has none, and use chown -R so that the "
+              "files inside follow."),
     FileClass(("admin-kubeconfig",), "administrator kubeconfig (admin.conf, super-admin.conf)", 0o600, "root:root",
               ("1.1.13",), ("1.1.14",), "critical",
               "admin.conf holds a cluster-admin client certificate: reading it is cluster-admin"),
@@ -42,7 +45,8 @@ FILE_CLASSES = (
               "these kubeconfigs hold the credentials of the scheduler and the controller manager (which "
               "can read every Secret)"),
     FileClass(("pki-dir", "pki-cert", "pki-key"), "Kubernetes PKI directory or file", None, "root:root",
-              (), ("1.1.19",), "high", "changing PKI files replaces the trust roots of the cluster"),
+              (), ("1.1.19",), "high", "changing PKI files replaces the trust roots of the cluster",
+              "Running chown -R root:root /etc/kubernetes/pki fixes the whole tree at once."),
     FileClass(("pki-cert",), "PKI certificate", 0o644, "root:root", ("1.1.20",), (), "medium",
               "a writable certificate can be replaced by an attacker's to impersonate a component"),
     FileClass(("pki-key",), "PKI private key", 0o600, "root:root", ("1.1.21",), (), "critical",
@@ -91,7 +95,8 @@ def _register() -> None:
                 f"KW-FILE-{number:03d}", cls.mode_severity, f"{cls.what[0].upper()}{cls.what[1:]} permissions too open",
                 cis=cls.cis_mode, nsa=[NSA], mitre=["T1552.001", "T1611"],
                 rationale=f"Other users of the node can read or change it: {cls.gain}.",
-                fix=f"chmod {cls.max_mode:o} <file> (every {cls.what}).",
+                fix=f"Set each {cls.what} that the finding names to mode {cls.max_mode:o} or stricter: "
+                    f"chmod {cls.max_mode:o} PATH.",
             )(_mode_check(cls))
         if cls.cis_owner or not cls.cis_mode:
             number += 1
@@ -100,7 +105,8 @@ def _register() -> None:
                 f"{cls.what[0].upper()}{cls.what[1:]} not owned by {cls.owner}",
                 cis=cls.cis_owner, nsa=[NSA], mitre=["T1552.001", "T1611"],
                 rationale=f"Its owner can change its mode and content: {cls.gain}.",
-                fix=f"chown {cls.owner} <file> (every {cls.what}).",
+                fix=f"Make {cls.owner} the owner of each {cls.what} that the finding names: chown {cls.owner} PATH."
+                    + (f" {cls.owner_note}" if cls.owner_note else ""),
             )(_owner_check(cls))
 
 
