@@ -66,9 +66,9 @@ _risk_rule("KW-RBAC-003", "secrets", "high", "Subject can read secrets",
 _risk_rule("KW-RBAC-004", "workloads", "high", "Subject can create or update pods or pod controllers",
            "Creating a pod lets it mount any ServiceAccount of the namespace, a hostPath, or run privileged: "
            "the namespace's tokens, then the node, then the cluster.",
-           "Remove create, update and patch on pods and pod controllers from the role. Where the subject must "
-           "deploy, enforce the restricted Pod Security level on the namespace so its pods cannot run privileged "
-           "or mount the node.",
+           "Remove create, update and patch on pods, pods/ephemeralcontainers and pod controllers from the role. "
+           "Where the subject must deploy, enforce the restricted Pod Security level on the namespace so its pods "
+           "cannot run privileged or mount the node.",
            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: my-namespace\n  labels:\n"
            "    pod-security.kubernetes.io/enforce: restricted",
            cis=("5.1.4",), nsa=(NSA_AUTHZ,), mitre=("T1610", "T1611"))
