@@ -131,13 +131,15 @@ def _wide_peers(connectivity: Connectivity) -> Iterator[tuple]:
 )
 def rule_allows_everything(inventory: Inventory) -> Iterator[Hit]:
     connectivity = analyze(inventory)
-    whole = (iv.IPV4_SPACE[0], iv.IPV6_SPACE[0])
     for policy, rule_ in _wide_peers(connectivity):
         side = "from" if rule_.direction == INGRESS else "to"
         if rule_.all_peers:
             yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule without `{side}`: every source and destination, inside and outside the cluster")
-        elif any(span in whole for span in rule_.ip_bounds):
-            yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule {side} 0.0.0.0/0 or ::/0")
+        # the union of the rule's blocks: 0.0.0.0/1 and 128.0.0.0/1 together are 0.0.0.0/0
+        elif iv.is_subset(iv.IPV4_SPACE, rule_.ip_set):
+            yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule {side} 0.0.0.0/0 (every IPv4 address)")
+        elif iv.is_subset(iv.IPV6_SPACE, rule_.ip_set):
+            yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule {side} ::/0 (every IPv6 address)")
 
 
 @rule(
