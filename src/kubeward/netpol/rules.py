@@ -198,8 +198,24 @@ def missing_dns_egress(inventory: Inventory) -> Iterator[Hit]:
     for index, workload in enumerate(connectivity.workloads):
         if not connectivity.egress_governed(index):
             continue
-        if not connectivity.egress_allows_anywhere(index, "UDP", 53) and not connectivity.egress_allows_anywhere(index, "TCP", 53):
+        if not connectivity.egress_allows_anywhere(index, "UDP", 53) and not connectivity.egress_allows_anywhere(index, "TCP", 53) \
+                and not _allows_dns_to_pods(connectivity, index):
             yield Hit(workload.resource, ("metadata", "name"), f"{workload.key} may send to port 53 nowhere (UDP or TCP)")
+
+
+def _allows_dns_to_pods(connectivity: Connectivity, index: int) -> bool:
+    """An Allow egress rule of a policy selecting the workload opens port 53 to pod selectors. The
+    connectivity map only holds the scan's workloads, and the DNS pods it selects (CoreDNS in
+    kube-system) are rarely in the scan: the rule still lets the pods resolve names."""
+    for policy in connectivity.policies:
+        if not policy.egress or index not in connectivity.members(policy.subject):
+            continue
+        for rule_ in policy.egress:
+            if rule_.action == "Allow" and rule_.pod_peers:
+                conn = rule_.conn_for(None)
+                if iv.conn_allows(conn, "UDP", 53) or iv.conn_allows(conn, "TCP", 53):
+                    return True
+    return False
 
 
 def _exposures(inventory: Inventory, connectivity: Connectivity) -> dict[int, list[str]]:
