@@ -107,6 +107,8 @@ def unselected_workload(inventory: Inventory) -> Iterator[Hit]:
 def policy_selecting_nothing(inventory: Inventory) -> Iterator[Hit]:
     connectivity = analyze(inventory)
     for policy in connectivity.policies:
+        if policy.tier == TIER_NP and policy.subject.pod_selector.selects_all:
+            continue  # `podSelector: {}` is every pod of its namespace, present and future: no typo to catch
         if not connectivity.members(policy.subject):
             path = ("spec", "podSelector") if policy.tier == TIER_NP else ("spec", "subject")
             yield Hit(policy.resource, path, f"{policy.subject.describe()}: no workload of the scan matches")
