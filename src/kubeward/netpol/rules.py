@@ -10,7 +10,7 @@ from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import pod_template
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
-from kubeward.netpol.engine import EGRESS, INGRESS, Connectivity, External, analyze
+from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, External, analyze
 from kubeward.netpol.exposure import selected_workloads
 from kubeward.netpol.model import TIER_NP, Workload
 from kubeward.rules import Context, Hit, Target, rule
@@ -299,9 +299,17 @@ def sensitive_reachable_everywhere(inventory: Inventory) -> Iterator[Hit]:
         return
     for index, workload in enumerate(connectivity.workloads):
         why = _is_sensitive(workload)
-        if why and connectivity.reachable_from_every_namespace(index):
+        if why and connectivity.reachable_from_every_namespace(index) and _open_beyond_the_scan(connectivity, workload):
             yield Hit(workload.resource, ("metadata", "name"),
-                      f"{workload.key} is {why} (by name, image or port) and pods of all {len(namespaces)} namespaces can connect to it")
+                      f"{workload.key} is {why} (by name, image or port) and pods of all {len(namespaces)} namespaces "
+                      "(and of namespaces outside the scan) can connect to it")
+
+
+def _open_beyond_the_scan(connectivity: Connectivity, workload: Workload) -> bool:
+    """A pod the scan does not know, in a namespace it does not hold, may connect: the scan's
+    namespaces are not all of the cluster's. A policy admitting only its clients' namespaces is
+    closed to it, even where those clients' namespaces are all the other namespaces scanned."""
+    return connectivity.between(INGRESS_CONTROLLER, workload)[0] != iv.NO_CONN
 
 
 @rule(
