@@ -362,9 +362,12 @@ class Connectivity:
         return any(iv.conn_allows(conn, protocol, port) for conn in (default, *exceptions.values()))
 
     def ingress_unrestricted(self, index: int) -> bool:
-        """Every source (pods and every outside range) may open every port."""
+        """Every source (pods and every outside range) may open every port. Each node is judged by
+        its own verdict: a rule that admits every peer (`ingress: [{}]`) lists them all as
+        exceptions to a default that then applies to none of them."""
         default, exceptions = self._vector(self.class_of[index], INGRESS)
-        return default == iv.ALL_CONN and all(conn == iv.ALL_CONN for conn in exceptions.values())
+        nodes = len(self.class_members) + len(self.sources_outside)
+        return all(exceptions.get(node, default) == iv.ALL_CONN for node in range(nodes))
 
     def reachable_from_every_namespace(self, index: int) -> bool:
         """Each other namespace with workloads has one whose egress and this workload's ingress

@@ -10,7 +10,7 @@ from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import pod_template
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
-from kubeward.netpol.engine import EGRESS, INGRESS, Connectivity, External, analyze
+from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, External, analyze
 from kubeward.netpol.exposure import selected_workloads
 from kubeward.netpol.model import TIER_NP, Workload
 from kubeward.rules import Context, Hit, Target, rule
@@ -44,8 +44,10 @@ def _namespaces_with_workloads(connectivity: Connectivity) -> list[str]:
     "KW-NET-001", "medium", "Namespace without a default-deny ingress NetworkPolicy", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="Pods accept connections from every pod of the cluster and from outside: one compromised "
               "pod anywhere can reach every service of this namespace (lateral movement).",
-    fix="apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-ingress\n"
-                "  namespace: NAMESPACE\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]",
+    fix="Add a NetworkPolicy to the namespace that selects every pod (`podSelector: {}`) for Ingress and allows "
+        "nothing, then admit each workload's clients with policies of their own.",
+    example="apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-ingress\n"
+            "  namespace: NAMESPACE\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1046", "T1210"),
 )
 def missing_default_deny_ingress(inventory: Inventory) -> Iterator[Hit]:
@@ -60,9 +62,10 @@ def missing_default_deny_ingress(inventory: Inventory) -> Iterator[Hit]:
     "KW-NET-002", "low", "Namespace without a default-deny egress NetworkPolicy", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="Pods may connect anywhere: an attacker in a pod reaches the cloud metadata API, other "
               "namespaces' services and the internet (exfiltration, command and control).",
-    fix="apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-egress\n"
-                "  namespace: NAMESPACE\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
-                "  # then allow DNS and the destinations each workload needs",
+    fix="Add a NetworkPolicy to the namespace that selects every pod (`podSelector: {}`) for Egress and allows "
+        "nothing, then allow DNS and the destinations each workload needs.",
+    example="apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-egress\n"
+            "  namespace: NAMESPACE\nspec:\n  podSelector: {}\n  policyTypes: [Egress]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1041", "T1552.005"),
 )
 def missing_default_deny_egress(inventory: Inventory) -> Iterator[Hit]:
@@ -77,9 +80,10 @@ def missing_default_deny_egress(inventory: Inventory) -> Iterator[Hit]:
     "KW-NET-003", "medium", "Workload selected by no NetworkPolicy", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="Nothing restricts who connects to this workload: every pod of the cluster and every "
               "external address that reaches the pod network can open any port.",
-    fix="Select it with a policy, e.g.\nspec:\n  podSelector:\n    matchLabels: {app: NAME}\n"
-                "  policyTypes: [Ingress]\n  ingress:\n  - from: [{podSelector: {matchLabels: {app: CLIENT}}}]\n"
-                "    ports: [{port: 8080}]",
+    fix="Select the workload with a NetworkPolicy that admits only its clients on the ports it serves, or "
+        "add a default-deny policy to its namespace.",
+    example="spec:\n  podSelector:\n    matchLabels: {app: NAME}\n  policyTypes: [Ingress]\n  ingress:\n"
+            "  - from: [{podSelector: {matchLabels: {app: CLIENT}}}]\n    ports: [{port: 8080}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1046",),
 )
 def unselected_workload(inventory: Inventory) -> Iterator[Hit]:
@@ -95,12 +99,16 @@ def unselected_workload(inventory: Inventory) -> Iterator[Hit]:
     "KW-NET-004", "low", "NetworkPolicy that selects no pod", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="A policy whose podSelector matches nothing protects nothing: usually a label typo that "
               "leaves the intended workload open while the policy suggests it is protected.",
-    fix="spec:\n  podSelector:\n    matchLabels: {app: NAME}  # labels of the pods' template",
+    fix="Make the policy's podSelector match the labels of the intended pods' template (or delete the policy "
+        "if it is meant to select nothing).",
+    example="spec:\n  podSelector:\n    matchLabels: {app: NAME}",
     nsa=(NSA_NETWORK,),
 )
 def policy_selecting_nothing(inventory: Inventory) -> Iterator[Hit]:
     connectivity = analyze(inventory)
     for policy in connectivity.policies:
+        if policy.tier == TIER_NP and policy.subject.pod_selector.selects_all:
+            continue  # `podSelector: {}` is every pod of its namespace, present and future: no typo to catch
         if not connectivity.members(policy.subject):
             path = ("spec", "podSelector") if policy.tier == TIER_NP else ("spec", "subject")
             yield Hit(policy.resource, path, f"{policy.subject.describe()}: no workload of the scan matches")
@@ -118,26 +126,31 @@ def _wide_peers(connectivity: Connectivity) -> Iterator[tuple]:
     "KW-NET-005", "medium", "Policy rule allows every address (0.0.0.0/0, ::/0 or no peer list)", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="The rule admits the whole internet (ingress) or lets pods reach any address (egress): "
               "the policy exists but does not limit who talks to the workload.",
-    fix="ingress:\n- from:\n  - ipBlock: {cidr: 203.0.113.0/24}  # the clients that need it\n"
-                "  ports: [{port: 443}]",
+    fix="Replace the missing peer list or the 0.0.0.0/0 and ::/0 blocks with the address ranges or pod "
+        "selectors that need the connection, and list its ports.",
+    example="ingress:\n- from:\n  - ipBlock: {cidr: 203.0.113.0/24}\n  ports: [{port: 443}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1190", "T1041"),
 )
 def rule_allows_everything(inventory: Inventory) -> Iterator[Hit]:
     connectivity = analyze(inventory)
-    whole = (iv.IPV4_SPACE[0], iv.IPV6_SPACE[0])
     for policy, rule_ in _wide_peers(connectivity):
         side = "from" if rule_.direction == INGRESS else "to"
         if rule_.all_peers:
             yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule without `{side}`: every source and destination, inside and outside the cluster")
-        elif any(span in whole for span in rule_.ip_bounds):
-            yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule {side} 0.0.0.0/0 or ::/0")
+        # the union of the rule's blocks: 0.0.0.0/1 and 128.0.0.0/1 together are 0.0.0.0/0
+        elif iv.is_subset(iv.IPV4_SPACE, rule_.ip_set):
+            yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule {side} 0.0.0.0/0 (every IPv4 address)")
+        elif iv.is_subset(iv.IPV6_SPACE, rule_.ip_set):
+            yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule {side} ::/0 (every IPv6 address)")
 
 
 @rule(
     "KW-NET-006", "low", "Policy rule allows pods of every namespace", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="`namespaceSelector: {}` admits pods of every namespace, including ones created later "
               "by anyone allowed to create namespaces: tenant isolation is gone for these ports.",
-    fix="namespaceSelector:\n  matchLabels:\n    kubernetes.io/metadata.name: CLIENT_NAMESPACE",
+    fix="Replace `namespaceSelector: {}` with a selector naming the client namespaces, e.g. by their "
+        "kubernetes.io/metadata.name label.",
+    example="namespaceSelector:\n  matchLabels:\n    kubernetes.io/metadata.name: CLIENT_NAMESPACE",
     nsa=(NSA_NETWORK,), mitre=("T1210",),
 )
 def rule_allows_every_namespace(inventory: Inventory) -> Iterator[Hit]:
@@ -153,7 +166,9 @@ def rule_allows_every_namespace(inventory: Inventory) -> Iterator[Hit]:
     "KW-NET-007", "high", "Egress to the cloud metadata address allowed", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="169.254.169.254 hands out the node's cloud credentials: a compromised pod whose egress "
               "policies still allow it can take over the node's cloud identity.",
-    fix="egress:\n- to:\n  - ipBlock:\n      cidr: 0.0.0.0/0\n      except: [169.254.169.254/32]",
+    fix="Cut 169.254.169.254/32 out of the ipBlock that covers it with `except`, or allow only the "
+        "destinations the workload needs.",
+    example="egress:\n- to:\n  - ipBlock:\n      cidr: 0.0.0.0/0\n      except: [169.254.169.254/32]",
     nsa=(NSA_NETWORK,), mitre=("T1552.005",),
 )
 def metadata_egress(inventory: Inventory) -> Iterator[Hit]:
@@ -174,9 +189,10 @@ def metadata_egress(inventory: Inventory) -> Iterator[Hit]:
     "KW-NET-008", "low", "Egress-isolated workload cannot resolve DNS", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="Egress is denied by default but no rule allows port 53: the pods cannot resolve names and "
               "break, which pushes operators to drop the policy altogether.",
-    fix="egress:\n- to:\n  - namespaceSelector:\n      matchLabels: {kubernetes.io/metadata.name: kube-system}\n"
-                "    podSelector:\n      matchLabels: {k8s-app: kube-dns}\n  ports:\n  - {protocol: UDP, port: 53}\n"
-                "  - {protocol: TCP, port: 53}",
+    fix="Add an egress rule that allows UDP and TCP port 53 to the cluster DNS pods (kube-dns in kube-system).",
+    example="egress:\n- to:\n  - namespaceSelector:\n      matchLabels: {kubernetes.io/metadata.name: kube-system}\n"
+            "    podSelector:\n      matchLabels: {k8s-app: kube-dns}\n  ports:\n  - {protocol: UDP, port: 53}\n"
+            "  - {protocol: TCP, port: 53}",
     nsa=(NSA_NETWORK,),
 )
 def missing_dns_egress(inventory: Inventory) -> Iterator[Hit]:
@@ -184,8 +200,24 @@ def missing_dns_egress(inventory: Inventory) -> Iterator[Hit]:
     for index, workload in enumerate(connectivity.workloads):
         if not connectivity.egress_governed(index):
             continue
-        if not connectivity.egress_allows_anywhere(index, "UDP", 53) and not connectivity.egress_allows_anywhere(index, "TCP", 53):
+        if not connectivity.egress_allows_anywhere(index, "UDP", 53) and not connectivity.egress_allows_anywhere(index, "TCP", 53) \
+                and not _allows_dns_to_pods(connectivity, index):
             yield Hit(workload.resource, ("metadata", "name"), f"{workload.key} may send to port 53 nowhere (UDP or TCP)")
+
+
+def _allows_dns_to_pods(connectivity: Connectivity, index: int) -> bool:
+    """An Allow egress rule of a policy selecting the workload opens port 53 to pod selectors. The
+    connectivity map only holds the scan's workloads, and the DNS pods it selects (CoreDNS in
+    kube-system) are rarely in the scan: the rule still lets the pods resolve names."""
+    for policy in connectivity.policies:
+        if not policy.egress or index not in connectivity.members(policy.subject):
+            continue
+        for rule_ in policy.egress:
+            if rule_.action == "Allow" and rule_.pod_peers:
+                conn = rule_.conn_for(None)
+                if iv.conn_allows(conn, "UDP", 53) or iv.conn_allows(conn, "TCP", 53):
+                    return True
+    return False
 
 
 def _exposures(inventory: Inventory, connectivity: Connectivity) -> dict[int, list[str]]:
@@ -217,9 +249,11 @@ def _exposures(inventory: Inventory, connectivity: Connectivity) -> dict[int, li
     rationale="The workload is published (LoadBalancer/NodePort Service, externalIPs, Ingress/Route, "
               "hostNetwork or hostPort) and no policy restricts its ingress: any internet client and any pod "
               "can reach every port it listens on.",
-    fix="spec:\n  podSelector:\n    matchLabels: {app: NAME}\n  policyTypes: [Ingress]\n  ingress:\n"
-                "  - from: [{ipBlock: {cidr: 203.0.113.0/24}}]  # the clients, or the ingress controller's namespace\n"
-                "    ports: [{port: 8443}]",
+    fix="Select the workload with a NetworkPolicy that admits only its clients (their address ranges, or the "
+        "ingress controller's namespace) on the ports it serves. NetworkPolicy does not apply to hostNetwork "
+        "pods: take those off the host network.",
+    example="spec:\n  podSelector:\n    matchLabels: {app: NAME}\n  policyTypes: [Ingress]\n  ingress:\n"
+            "  - from: [{ipBlock: {cidr: 203.0.113.0/24}}]\n    ports: [{port: 8443}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1190", "T1133"),
 )
 def exposed_without_restriction(inventory: Inventory) -> Iterator[Hit]:
@@ -251,8 +285,11 @@ def _containers(workload: Workload) -> list:
     "KW-NET-010", "high", "Sensitive workload reachable from every namespace", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol", heuristic=True,
     rationale="A database or kube-system component that accepts connections from pods of every namespace "
               "is one compromised pod away from data theft or control-plane abuse.",
-    fix="spec:\n  podSelector:\n    matchLabels: {app: DATABASE}\n  policyTypes: [Ingress]\n  ingress:\n"
-                "  - from: [{podSelector: {matchLabels: {app: ITS-CLIENT}}}]\n    ports: [{port: 5432}]",
+    fix="Select the workload with a NetworkPolicy that admits only its clients' pods (and their namespaces) on "
+        "the port it serves.",
+    example="spec:\n  podSelector:\n    matchLabels: {app: DATABASE}\n  policyTypes: [Ingress]\n  ingress:\n"
+            "  - from:\n    - namespaceSelector:\n        matchLabels: {kubernetes.io/metadata.name: CLIENT_NAMESPACE}\n"
+            "      podSelector:\n        matchLabels: {app: ITS-CLIENT}\n    ports: [{port: 5432}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1210", "T1046"),
 )
 def sensitive_reachable_everywhere(inventory: Inventory) -> Iterator[Hit]:
@@ -262,17 +299,25 @@ def sensitive_reachable_everywhere(inventory: Inventory) -> Iterator[Hit]:
         return
     for index, workload in enumerate(connectivity.workloads):
         why = _is_sensitive(workload)
-        if why and connectivity.reachable_from_every_namespace(index):
+        if why and connectivity.reachable_from_every_namespace(index) and _open_beyond_the_scan(connectivity, workload):
             yield Hit(workload.resource, ("metadata", "name"),
-                      f"{workload.key} is {why} (by name, image or port) and pods of all {len(namespaces)} namespaces can connect to it")
+                      f"{workload.key} is {why} (by name, image or port) and pods of all {len(namespaces)} namespaces "
+                      "(and of namespaces outside the scan) can connect to it")
+
+
+def _open_beyond_the_scan(connectivity: Connectivity, workload: Workload) -> bool:
+    """A pod the scan does not know, in a namespace it does not hold, may connect: the scan's
+    namespaces are not all of the cluster's. A policy admitting only its clients' namespaces is
+    closed to it, even where those clients' namespaces are all the other namespaces scanned."""
+    return connectivity.between(INGRESS_CONTROLLER, workload)[0] != iv.NO_CONN
 
 
 @rule(
     "KW-NET-011", "medium", "Network policy field that is invalid or cannot be analysed", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="The API server would reject this field (or kubeward cannot read it); the part read as "
               "matching nothing may hide a hole the author meant to close, or a policy not applied at all.",
-    fix="Fix the named field: a valid CIDR, `except` inside its `cidr`, operator In/NotIn/Exists/"
-                "DoesNotExist, a named port that the destination's containers define.",
+    fix="Fix the named field: a valid CIDR, `except` blocks inside their `cidr`, selector operators In, NotIn, "
+        "Exists or DoesNotExist, and named ports that the destination's containers define.",
     nsa=(NSA_NETWORK,),
 )
 def invalid_policy_fields(inventory: Inventory) -> Iterator[Hit]:

@@ -50,6 +50,7 @@ CAPABILITY_RISKS: tuple[Risk, ...] = (
          "(in kube-system: a controller token -> cluster-admin)", (H, H, M)),
     Risk("workloads", "create or update pods or pod controllers",
          _probes("create update patch", "", "pods replicationcontrollers")
+         + _probes("update patch", "", "pods/ephemeralcontainers")
          + _probes("create update patch", "apps", "deployments daemonsets statefulsets replicasets")
          + _probes("create update patch", "batch", "jobs cronjobs"),
          "create a pod -> mount any ServiceAccount of the namespace, a hostPath or run privileged -> "

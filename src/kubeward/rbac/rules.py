@@ -29,12 +29,13 @@ def _identity(subject: Subject | None) -> Identity | None:
     return Identity(subject.kind, subject.name, subject.namespace if subject.kind == "ServiceAccount" else None)
 
 
-def _risk_rule(id_: str, key: str, severity: str, title: str, rationale: str, remediation: str, **refs):
+def _risk_rule(id_: str, key: str, severity: str, title: str, rationale: str, remediation: str, example: str = "",
+               **refs):
     """A dangerous capability held through a binding: judged per RoleBinding / ClusterRoleBinding
     from the shared risk analysis (roles, aggregation, and which workloads mount which tokens)."""
 
     @rule(id_, severity, title, target=Target.OBJECT, kinds=BINDING_KINDS, context=(Context.RBAC,),
-          rationale=rationale, fix=remediation, domain="rbac", **refs)
+          rationale=rationale, fix=remediation, example=example, domain="rbac", **refs)
     def check(binding: Resource, inventory: Inventory) -> Iterator[Hit]:
         for hit in risk_analysis(inventory).of(key, binding):
             path = ("subjects", hit.subject.index) if hit.subject is not None else ("roleRef",)
@@ -44,86 +45,106 @@ def _risk_rule(id_: str, key: str, severity: str, title: str, rationale: str, re
     return check
 
 
-REMOVE_SUBJECT = ("Remove the subject from the binding (or delete the binding), and grant a Role with only the "
-                  "verbs and resources the workload needs, e.g.\n"
-                  "rules:\n- apiGroups: [\"\"]\n  resources: [\"configmaps\"]\n  resourceNames: [\"my-config\"]\n  verbs: [\"get\"]")
-
 _risk_rule("KW-RBAC-001", "admin", "critical", "Subject is bound to cluster-admin (or a full wildcard role)",
            "Full control: read every secret, run privileged pods on every node, rewrite RBAC; in a RoleBinding, "
            "every secret, pod and token of the namespace.",
-           "Bind a role listing only the needed resources and verbs instead of cluster-admin:\n"
+           "Point the binding's roleRef at a Role that lists only the resources and verbs the subject needs, "
+           "instead of cluster-admin or a role of `*` on `*`.",
            "roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: app-minimal",
            cis=("5.1.1",), nsa=(NSA_AUTHZ,), mitre=("T1078", "T1098.006"))
 _risk_rule("KW-RBAC-002", "wildcard", "high", "Role grants wildcard verbs or resources",
            "A `*` grants every verb/resource, present and future (secrets, exec, escalate, CRDs added later).",
-           "List verbs and resources explicitly:\nrules:\n- apiGroups: [\"apps\"]\n  resources: [\"deployments\"]\n"
-           "  verbs: [\"get\", \"list\", \"watch\"]",
+           "Replace each `*` in the rule's verbs and resources with the verbs and resources the subject needs.",
+           "rules:\n- apiGroups: [\"apps\"]\n  resources: [\"deployments\"]\n  verbs: [\"get\", \"list\", \"watch\"]",
            cis=("5.1.3",), nsa=(NSA_AUTHZ,), mitre=("T1078",))
 _risk_rule("KW-RBAC-003", "secrets", "high", "Subject can read secrets",
            "Secrets hold ServiceAccount tokens and credentials: reading them means acting as those identities; "
            "in kube-system or cluster-wide that includes controller tokens, i.e. cluster-admin.",
-           "Drop get/list/watch on secrets, or restrict to named secrets (list/watch cannot be restricted):\n"
-           "- apiGroups: [\"\"]\n  resources: [\"secrets\"]\n  resourceNames: [\"my-app-secret\"]\n  verbs: [\"get\"]",
+           "Drop get, list and watch on secrets from the role. Where the subject needs one secret, grant `get` "
+           "with resourceNames naming it (list and watch cannot be restricted by name).",
+           "rules:\n- apiGroups: [\"\"]\n  resources: [\"secrets\"]\n  resourceNames: [\"my-app-secret\"]\n  verbs: [\"get\"]",
            cis=("5.1.2",), nsa=(NSA_AUTHZ,), mitre=("T1552.007", "T1528"))
 _risk_rule("KW-RBAC-004", "workloads", "high", "Subject can create or update pods or pod controllers",
            "Creating a pod lets it mount any ServiceAccount of the namespace, a hostPath, or run privileged: "
            "the namespace's tokens, then the node, then the cluster.",
-           "Remove create/update/patch on pods and controllers from the role, or confine the namespace with "
-           "Pod Security admission:\nmetadata:\n  labels:\n    pod-security.kubernetes.io/enforce: restricted",
+           "Remove create, update and patch on pods, pods/ephemeralcontainers and pod controllers from the role. "
+           "Where the subject must deploy, enforce the restricted Pod Security level on the namespace so its pods "
+           "cannot run privileged or mount the node.",
+           "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: my-namespace\n  labels:\n"
+           "    pod-security.kubernetes.io/enforce: restricted",
            cis=("5.1.4",), nsa=(NSA_AUTHZ,), mitre=("T1610", "T1611"))
 _risk_rule("KW-RBAC-005", "exec", "high", "Subject can exec, attach or port-forward into pods",
            "A shell in a pod reads its mounted token and secrets and reaches what the pod reaches.",
-           "Remove pods/exec, pods/attach and pods/portforward from the role's resources.",
+           "Remove pods/exec, pods/attach and pods/portforward from the role's resources; pods and pods/log "
+           "read access is enough to troubleshoot.",
+           "rules:\n- apiGroups: [\"\"]\n  resources: [\"pods\", \"pods/log\"]\n  verbs: [\"get\", \"list\"]",
            nsa=(NSA_AUTHZ,), mitre=("T1609",))
 _risk_rule("KW-RBAC-006", "escalate", "critical", "Subject can escalate or bind roles",
            "`bind`/`escalate` lift RBAC's escalation check: the subject can grant itself any permission, up to cluster-admin.",
-           "Remove the `bind` and `escalate` verbs on roles/clusterroles from the role.",
+           "Remove the `bind` and `escalate` verbs on roles and clusterroles from the role; leave creating "
+           "bindings to cluster administrators.",
            cis=("5.1.8",), nsa=(NSA_AUTHZ,), mitre=("T1098.006",))
 _risk_rule("KW-RBAC-007", "impersonate", "critical", "Subject can impersonate users, groups, service accounts or uids",
            "Impersonating system:masters or a privileged ServiceAccount makes every request cluster-admin.",
-           "Remove `impersonate`, or restrict it with resourceNames to the exact identities needed:\n"
-           "- apiGroups: [\"\"]\n  resources: [\"users\"]\n  resourceNames: [\"jane\"]\n  verbs: [\"impersonate\"]",
+           "Remove the `impersonate` verb, or restrict it with resourceNames to the exact users, groups or "
+           "ServiceAccounts the subject must act as.",
+           "rules:\n- apiGroups: [\"\"]\n  resources: [\"users\"]\n  resourceNames: [\"jane\"]\n  verbs: [\"impersonate\"]",
            cis=("5.1.8",), nsa=(NSA_AUTHZ,), mitre=("T1078",))
 _risk_rule("KW-RBAC-008", "tokens", "high", "Subject can create ServiceAccount tokens",
            "TokenRequest mints a token for any ServiceAccount it may name: it becomes the most privileged one.",
-           "Remove `create` on serviceaccounts/token, or restrict it with resourceNames.",
+           "Remove `create` on serviceaccounts/token, or restrict it with resourceNames to the ServiceAccounts "
+           "whose tokens the subject needs.",
+           "rules:\n- apiGroups: [\"\"]\n  resources: [\"serviceaccounts/token\"]\n  resourceNames: [\"my-app\"]\n"
+           "  verbs: [\"create\"]",
            cis=("5.1.13",), nsa=(NSA_AUTHZ,), mitre=("T1528",))
 _risk_rule("KW-RBAC-009", "csr", "high", "Subject can approve or sign CertificateSigningRequests",
            "Approving a CSR with O=system:masters yields a client certificate that is cluster-admin and cannot be revoked.",
-           "Remove update on certificatesigningrequests/approval and /status and the approve/sign verbs on signers.",
+           "Remove update and patch on certificatesigningrequests/approval and certificatesigningrequests/status, "
+           "and the approve and sign verbs on signers; creating and reading CSRs is harmless.",
            cis=("5.1.11",), nsa=(NSA_AUTHZ,), mitre=("T1078", "T1649"))
 _risk_rule("KW-RBAC-010", "nodes-proxy", "critical", "Subject can use nodes/proxy",
            "nodes/proxy reaches the kubelet API directly: exec in any pod of the node, bypassing audit and admission.",
-           "Remove nodes/proxy from the role's resources.",
+           "Remove nodes/proxy from the role's resources; monitoring agents read nodes/metrics and nodes/stats "
+           "instead.",
+           "rules:\n- apiGroups: [\"\"]\n  resources: [\"nodes\", \"nodes/metrics\", \"nodes/stats\"]\n"
+           "  verbs: [\"get\", \"list\"]",
            cis=("5.1.10",), nsa=(NSA_AUTHZ,), mitre=("T1609", "T1611"))
 _risk_rule("KW-RBAC-011", "webhooks", "high", "Subject can write admission webhook configurations",
            "A mutating webhook rewrites every new pod (inject containers, steal tokens); removing validating ones disables policy.",
-           "Remove create/update/patch on mutatingwebhookconfigurations and validatingwebhookconfigurations.",
+           "Remove create, update and patch on mutatingwebhookconfigurations and "
+           "validatingwebhookconfigurations from the role; reading them is harmless.",
            cis=("5.1.12",), nsa=(NSA_AUTHZ,), mitre=("T1562.001", "T1610"))
 _risk_rule("KW-RBAC-012", "persistentvolumes", "high", "Subject can create PersistentVolumes",
            "A hostPath PersistentVolume mounts the node's filesystem into a pod: node compromise.",
-           "Remove `create` on persistentvolumes; let a StorageClass provision volumes.",
+           "Remove `create` on persistentvolumes from the role; let the subject create PersistentVolumeClaims "
+           "and a StorageClass provision the volumes.",
            cis=("5.1.9",), nsa=(NSA_AUTHZ,), mitre=("T1611",))
 _risk_rule("KW-RBAC-013", "nodes", "medium", "Subject can patch nodes or nodes/status",
            "Changing node labels or taints attracts sensitive pods to a node the attacker controls.",
-           "Remove patch/update on nodes and nodes/status.",
+           "Remove patch and update on nodes and nodes/status from the role.",
            nsa=(NSA_AUTHZ,), mitre=("T1610",))
 _risk_rule("KW-RBAC-014", "events", "low", "Subject can delete or modify events",
            "Deleting or rewriting events hides an intrusion from responders.",
-           "Grant events `create` only:\n- apiGroups: [\"\", \"events.k8s.io\"]\n  resources: [\"events\"]\n  verbs: [\"create\"]",
+           "Grant `create` on events only; drop delete, deletecollection, update and patch.",
+           "rules:\n- apiGroups: [\"\", \"events.k8s.io\"]\n  resources: [\"events\"]\n  verbs: [\"create\"]",
            nsa=(NSA_AUTHZ,), mitre=("T1070",))
 _risk_rule("KW-RBAC-015", "public", "high", "Binding grants permissions to anonymous or all authenticated users",
            "system:anonymous, system:unauthenticated and system:authenticated mean anyone who reaches the API server "
            "(with any valid token, including every pod's ServiceAccount).",
-           "Remove the subject:\nsubjects:\n- kind: Group\n  name: system:authenticated  # delete this entry",
+           "Remove the system:anonymous, system:unauthenticated or system:authenticated subject from the binding "
+           "and name the users, groups or ServiceAccounts that need the role instead.",
+           "subjects:\n- kind: Group\n  name: team-payments\n  apiGroup: rbac.authorization.k8s.io",
            cis=("5.1.7",), nsa=(NSA_AUTHZ,), mitre=("T1078.001",))
 _risk_rule("KW-RBAC-016", "default-sa", "medium", "A namespace's default ServiceAccount is granted permissions",
            "Every pod that names no ServiceAccount runs as `default`: any of them holds these permissions.",
-           "Bind a dedicated ServiceAccount instead and set it in the pod:\nspec:\n  serviceAccountName: my-app",
+           "Bind a dedicated ServiceAccount instead of `default`, and set it as serviceAccountName in the pods "
+           "that need the permissions.",
+           "spec:\n  serviceAccountName: my-app",
            cis=("5.1.5",), nsa=(NSA_AUTHZ,), mitre=("T1078.001",))
 _risk_rule("KW-RBAC-017", "rbac-write", "high", "Subject can write RBAC roles or bindings",
            "Writing bindings lets it bind any role whose permissions it holds (any role with bind/escalate).",
-           "Remove create/update/patch on roles, rolebindings, clusterroles and clusterrolebindings.",
+           "Remove create, update and patch on roles, rolebindings, clusterroles and clusterrolebindings from "
+           "the role.",
            cis=("5.1.8",), nsa=(NSA_AUTHZ,), mitre=("T1098.006",))
 
 
@@ -137,8 +158,8 @@ def _exists_in_real_cluster(key: tuple) -> bool:
       target=Target.OBJECT, kinds=BINDING_KINDS, context=(Context.RBAC,),
       rationale="It grants nothing today, but whoever later creates a role of that name silently gains its subjects "
                 "(a dormant grant an attacker with role-create can arm).",
-      fix="Delete the binding, or fix roleRef to name an existing role:\nroleRef:\n"
-                  "  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: view",
+      fix="Delete the binding, or fix roleRef to name a role that exists (in the input or a Kubernetes default).",
+      example="roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: view",
       domain="rbac", mitre=("T1098.006",))
 def missing_role(resource: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
     index = rbac_index(inventory)
@@ -201,8 +222,9 @@ def _needs_cluster_role(inventory: Inventory, role) -> bool:
       target=Target.OBJECT, kinds=("ClusterRole",), context=(Context.RBAC,),
       rationale="A ClusterRole bound only in one namespace is one ClusterRoleBinding away from cluster-wide power; "
                 "a Role cannot be.",
-      fix="Turn it into a Role in that namespace:\nkind: Role\nmetadata:\n  namespace: my-namespace\n"
-                  "and set roleRef.kind: Role in the RoleBinding.",
+      fix="Turn the ClusterRole into a Role of that namespace, and set roleRef.kind to Role in its RoleBindings.",
+      example="apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: my-role\n"
+              "  namespace: my-namespace",
       domain="rbac", heuristic=True, nsa=(NSA_AUTHZ,))
 def cluster_role_for_one_namespace(resource: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
     index = rbac_index(inventory)
@@ -253,9 +275,9 @@ def _duplicate_grants(inventory: Inventory) -> dict[int, list[tuple[int, str]]]:
 @rule("KW-RBAC-025", "low", "Malformed RBAC object",
       target=Target.OBJECT, kinds=(*ROLE_KINDS, *BINDING_KINDS),
       rationale="The API server rejects or ignores the broken part: the intended permissions (or restrictions) are not what runs.",
-      fix="Fix the named field: a binding needs roleRef {apiGroup, kind: Role|ClusterRole, name}; subjects need "
-                  "kind User|Group|ServiceAccount and a name (ServiceAccounts in a ClusterRoleBinding need a namespace); "
-                  "rules need verbs.",
+      fix="Fix the named field: a binding's roleRef needs apiGroup rbac.authorization.k8s.io, kind Role or "
+          "ClusterRole and a name; each subject needs kind User, Group or ServiceAccount and a name (a "
+          "ServiceAccount in a ClusterRoleBinding also its namespace); each rule needs verbs.",
       domain="rbac", nsa=(NSA_AUTHZ,))
 def malformed(resource: Resource) -> Iterator[tuple[Path, str]]:
     problems: list[Problem] = []
