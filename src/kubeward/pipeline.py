@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from kubeward import reports, suppress
 from kubeward.model.inventory import Inventory
@@ -98,6 +98,7 @@ def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Seq
     findings: list[Finding] = []
     errors: list[LoadIssue] = []
     for rule_ in rules:
+        subjects: list[tuple[Any, Resource | None]]
         if rule_.target == Target.POD_TEMPLATE:
             subjects = [(t, t.resource) for t in inventory.pod_templates]
         elif rule_.target == Target.OBJECT:

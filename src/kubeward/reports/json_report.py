@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from kubeward import __version__
@@ -14,7 +16,7 @@ def finding_dict(finding: Finding, location: dict) -> dict:
     resource = finding.resource
     related_locations = location.get("related", ())
     location = {k: v for k, v in location.items() if k != "related"}
-    entry = {
+    entry: dict[str, Any] = {
         "rule": finding.rule.id,
         "severity": finding.severity.label,
         "title": finding.rule.title,
@@ -50,7 +52,7 @@ def related_dict(related, location: dict) -> dict:
 
 
 def report_dict(findings, locations, scanned: Scanned) -> dict:
-    doc = {
+    doc: dict[str, Any] = {
         "tool": {"name": "kubeward", "version": __version__},
         "scanned": {
             "files": scanned.files,
