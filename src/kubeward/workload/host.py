@@ -91,7 +91,9 @@ def host_path_exposure(path: str) -> tuple[Severity, str | None]:
     "KW-POD-011", "high", "Pod shares a host namespace", target=Target.POD_TEMPLATE, domain="workload",
     rationale="hostNetwork, hostPID or hostIPC remove the isolation between the pod and its node: "
               "an intruder sees and reaches what runs on the node itself.",
-    fix="spec:\n  hostNetwork: false\n  hostPID: false\n  hostIPC: false  # or remove the fields",
+    fix="Set hostNetwork, hostPID and hostIPC to false in the pod spec, or remove them; expose the workload "
+        "through a Service rather than the node's network.",
+    example="spec:\n  hostNetwork: false\n  hostPID: false\n  hostIPC: false",
     cis=("5.2.3", "5.2.4", "5.2.5"), nsa=(NSA_POD_SECURITY,), pss=("baseline:hostNamespaces",),
     mitre=("T1611", "T1040"),
 )
@@ -106,7 +108,9 @@ def host_namespaces(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     rationale="A hostPath volume reaches into the node filesystem: the runtime socket, kubelet "
               "state or /etc give an intruder the node and every pod on it; any writable host path "
               "can be used to plant files the node later trusts.",
-    fix="volumes:\n- name: data\n  emptyDir: {}  # or a PersistentVolumeClaim / configMap / projected volume instead of hostPath",
+    fix="Replace the hostPath volume with an emptyDir, a PersistentVolumeClaim or a configMap, secret or "
+        "projected volume. Where a node agent truly needs the node's files, mount the narrowest path, read-only.",
+    example="volumes:\n- name: data\n  emptyDir: {}  # or persistentVolumeClaim: {claimName: data}",
     cis=("5.2.12",), nsa=(NSA_POD_SECURITY,), pss=("baseline:hostPathVolumes", "restricted:volumes"),
     mitre=("T1611", "T1552.001"),
 )
@@ -140,7 +144,8 @@ def _port_number(value: object) -> int | None:
     "KW-POD-013", "medium", "Container binds a host port", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A hostPort publishes the container on the node's IP, bypassing Services and most "
               "NetworkPolicy implementations, and pins the pod to nodes where the port is free.",
-    fix="ports:\n- containerPort: 8080  # remove hostPort; expose through a Service",
+    fix="Remove hostPort from the container's ports and expose the port through a Service.",
+    example="ports:\n- containerPort: 8080  # no hostPort",
     cis=("5.2.13",), nsa=(NSA_POD_SECURITY,), pss=("baseline:hostPorts",), mitre=("T1133",),
 )
 def host_ports(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -155,7 +160,9 @@ def host_ports(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     "KW-POD-014", "critical", "Windows HostProcess container", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A Windows HostProcess container runs as a process on the node itself, with the "
               "node's network and file system: it is administrator on the node.",
-    fix="securityContext:\n  windowsOptions:\n    hostProcess: false  # or remove the field",
+    fix="Remove securityContext.windowsOptions.hostProcess (or set it to false) from the pod and from every "
+        "container, and run the workload as an ordinary Windows container, without hostNetwork.",
+    example="securityContext:\n  windowsOptions:\n    hostProcess: false",
     cis=("5.2.11",), nsa=(NSA_POD_SECURITY,), pss=("baseline:windowsHostProcess",), mitre=("T1611",),
 )
 def windows_host_process(template: PodTemplate) -> Iterator[tuple[Path, str]]:

@@ -52,7 +52,9 @@ def _added_capabilities(container) -> list[tuple[int, str]]:
     "KW-POD-001", "high", "Container runs as root or may run as root", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A process running as UID 0 owns every file of the image and, after any container "
               "escape or with a host mount, acts as root on the node.",
-    fix="securityContext:\n  runAsNonRoot: true\n  runAsUser: 10001",
+    fix="Set securityContext.runAsNonRoot to true in the container (or the pod, for all its containers) and "
+        "build the image with a non-zero numeric USER; where runAsUser is 0, set it to a non-zero UID instead.",
+    example="securityContext:\n  runAsNonRoot: true\n  runAsUser: 10001",
     cis=("5.2.7",), nsa=(NSA_NON_ROOT,), pss=("restricted:runAsNonRoot", "restricted:runAsUser"),
     mitre=("T1611", "T1068"),
 )
@@ -74,7 +76,10 @@ def runs_as_root(template: PodTemplate) -> Iterator[GradedHit]:
     "KW-POD-002", "medium", "Privilege escalation is allowed", target=Target.POD_TEMPLATE, domain="workload",
     rationale="Without allowPrivilegeEscalation: false (no_new_privs), a setuid binary or file "
               "capability in the image lets a compromised process gain more privileges than it started with.",
-    fix="securityContext:\n  allowPrivilegeEscalation: false",
+    fix="Set allowPrivilegeEscalation to false in the container's securityContext. A privileged container or "
+        "one adding CAP_SYS_ADMIN always allows escalation (the API server rejects false next to them): "
+        "remove those first.",
+    example="securityContext:\n  allowPrivilegeEscalation: false",
     cis=("5.2.6",), nsa=(NSA_POD_SECURITY,), pss=("restricted:allowPrivilegeEscalation",),
     mitre=("T1548", "T1068"),
 )
@@ -96,7 +101,10 @@ def privilege_escalation(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     "KW-POD-003", "medium", "Root filesystem is writable", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A writable root filesystem lets an intruder drop tools, alter binaries or "
               "configuration of the running container and persist until the pod is replaced.",
-    fix="securityContext:\n  readOnlyRootFilesystem: true\n# mount an emptyDir where the app must write",
+    fix="Set readOnlyRootFilesystem to true in the container's securityContext, and mount an emptyDir volume "
+        "at each path the application writes to (/tmp, caches).",
+    example="containers:\n- name: app\n  securityContext:\n    readOnlyRootFilesystem: true\n  volumeMounts:\n"
+            "  - name: tmp\n    mountPath: /tmp\nvolumes:\n- name: tmp\n  emptyDir: {}",
     cis=("5.7.3",), nsa=(NSA_IMMUTABLE,), mitre=("T1525", "T1105"),
 )
 def writable_root_filesystem(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -130,7 +138,9 @@ def privileged(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     "KW-POD-005", "medium", "Capabilities are not dropped", target=Target.POD_TEMPLATE, domain="workload",
     rationale="Containers keep the runtime's default capability set (CHOWN, DAC_OVERRIDE, SETUID, "
               "NET_RAW on some runtimes...) that a compromised process can use to attack the node or its neighbours.",
-    fix="securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]  # only what is needed",
+    fix="Add ALL to the container's securityContext.capabilities.drop, then add back only a capability the "
+        "process needs (usually none, or NET_BIND_SERVICE to bind a port below 1024).",
+    example="securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]  # only if needed",
     cis=("5.2.10",), nsa=(NSA_POD_SECURITY,), pss=("restricted:capabilities",), mitre=("T1611",),
 )
 def capabilities_not_dropped(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -146,7 +156,9 @@ def capabilities_not_dropped(template: PodTemplate) -> Iterator[tuple[Path, str]
     rationale="Added capabilities widen what a compromised process may do: CAP_SYS_ADMIN, SYS_MODULE "
               "or SYS_RAWIO lead straight to the host, NET_RAW/NET_ADMIN allow spoofing and sniffing "
               "neighbours, SYS_PTRACE reads other processes' memory.",
-    fix="securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]  # remove the others",
+    fix="Remove the capability from the container's securityContext.capabilities.add, and drop ALL; keep only "
+        "NET_BIND_SERVICE or a capability the process provably needs.",
+    example="securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]  # nothing else",
     cis=("5.2.8", "5.2.9"), nsa=(NSA_POD_SECURITY,), pss=("baseline:capabilities", "restricted:capabilities"),
     mitre=("T1611", "T1557", "T1055"),
 )
@@ -198,7 +210,10 @@ def _annotation_type(annotations: dict, key: str, annotation_types: dict[str, st
     "KW-POD-007", "medium", "No seccomp profile", target=Target.POD_TEMPLATE, domain="workload",
     rationale="Without a seccomp profile (the kubelet default is Unconfined) every syscall is open to a "
               "compromised process, including the rarely used ones most kernel escapes go through.",
-    fix="spec:\n  securityContext:\n    seccompProfile:\n      type: RuntimeDefault",
+    fix="Set seccompProfile.type to RuntimeDefault (or Localhost with a reviewed profile) in the pod's "
+        "securityContext, or in the container's where the message names it; a legacy seccomp annotation that "
+        "says unconfined becomes runtime/default.",
+    example="spec:\n  securityContext:\n    seccompProfile:\n      type: RuntimeDefault",
     cis=("5.7.2",), nsa=(NSA_HARDENING,), pss=("baseline:seccompProfile", "restricted:seccompProfile"),
     mitre=("T1611",),
 )
@@ -216,7 +231,10 @@ def missing_seccomp(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     "KW-POD-008", "low", "No AppArmor profile", target=Target.POD_TEMPLATE, domain="workload",
     rationale="AppArmor limits which files and mounts a compromised process may touch; an Unconfined "
               "container has no such limit (unset, the runtime's default profile applies on AppArmor nodes).",
-    fix="securityContext:\n  appArmorProfile:\n    type: RuntimeDefault",
+    fix="Set appArmorProfile.type to RuntimeDefault (or Localhost with a loaded profile) in the container's or "
+        "the pod's securityContext instead of Unconfined or an unconfined annotation. On a node without AppArmor, "
+        "any profile but Unconfined keeps the pod from starting: schedule it to AppArmor nodes.",
+    example="securityContext:\n  appArmorProfile:\n    type: RuntimeDefault",
     nsa=(NSA_HARDENING,), pss=("baseline:appArmorProfile",), mitre=("T1611",),
 )
 def missing_apparmor(template: PodTemplate) -> Iterator[GradedHit]:
@@ -235,7 +253,9 @@ def missing_apparmor(template: PodTemplate) -> Iterator[GradedHit]:
     "KW-POD-009", "medium", "Custom SELinux user, role or type", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A custom SELinux type (spc_t, unconfined_t...), user or role can lift the confinement "
               "that keeps a container away from host files and other containers.",
-    fix="securityContext:\n  seLinuxOptions:\n    type: container_t  # or remove seLinuxOptions; no user or role",
+    fix="Remove seLinuxOptions.user and seLinuxOptions.role, and remove seLinuxOptions.type or set it to "
+        "container_t (container_init_t, container_kvm_t or container_engine_t where the runtime needs one).",
+    example="securityContext:\n  seLinuxOptions:\n    level: \"s0:c123,c456\"  # no user, role or custom type",
     nsa=(NSA_HARDENING,), pss=("baseline:seLinuxOptions",), mitre=("T1611",),
 )
 def custom_selinux(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -259,7 +279,9 @@ def custom_selinux(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     "KW-POD-010", "medium", "Unmasked /proc", target=Target.POD_TEMPLATE, domain="workload",
     rationale="procMount: Unmasked exposes /proc paths (kcore, sysrq-trigger, sys) that the runtime "
               "normally masks; outside a user namespace they reach the host kernel.",
-    fix="securityContext:\n  procMount: Default  # or remove; Unmasked only with spec.hostUsers: false",
+    fix="Set the container's securityContext.procMount to Default or remove it; keep Unmasked only in a pod "
+        "that runs in a user namespace (spec.hostUsers: false).",
+    example="securityContext:\n  procMount: Default",
     pss=("baseline:procMount",), mitre=("T1611",),
 )
 def unmasked_proc(template: PodTemplate) -> Iterator[tuple[Path, str]]:
