@@ -5,9 +5,10 @@ from __future__ import annotations
 import posixpath
 from typing import Iterator
 
-from kubeward.model.podspec import PodTemplate
-from kubeward.model.resource import Path, as_dict, as_list
+from kubeward.model.podspec import PodTemplate, pod_template
+from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.rules import Severity, Target, rule
+from kubeward.rules.patches import remove_field, set_field
 from kubeward.workload.common import CRITICAL, HIGH, LOW, MEDIUM, GradedHit, container_label
 
 NSA_POD_SECURITY = "NSA/CISA Kubernetes Hardening Guide: pod security enforcement"
@@ -94,6 +95,7 @@ def host_path_exposure(path: str) -> tuple[Severity, str | None]:
     fix="Set hostNetwork, hostPID and hostIPC to false in the pod spec, or remove them; expose the workload "
         "through a Service rather than the node's network.",
     example="spec:\n  hostNetwork: false\n  hostPID: false\n  hostIPC: false",
+    patch=lambda resource, path: set_field(resource, path, False) if path[-1:] and path[-1] in HOST_NAMESPACES else None,
     cis=("5.2.3", "5.2.4", "5.2.5"), nsa=(NSA_POD_SECURITY,), pss=("baseline:hostNamespaces",),
     mitre=("T1611", "T1040"),
 )
@@ -130,6 +132,15 @@ def host_path_volumes(template: PodTemplate) -> Iterator[GradedHit]:
         yield (*path, "path"), f"volume {name!r} mounts host path {raw!r}{exposing}", severity
 
 
+def _remove_host_port(resource: Resource, path: Path) -> list[dict] | None:
+    """Remove the hostPort the hit names; none in a hostNetwork pod, where the API server sets
+    hostPort back to containerPort."""
+    template = pod_template(resource)
+    if path[-1:] != ("hostPort",) or template is None or template.spec.get("hostNetwork") is True:
+        return None
+    return remove_field(resource, path) or None
+
+
 def _port_number(value: object) -> int | None:
     if isinstance(value, bool):
         return None
@@ -146,6 +157,7 @@ def _port_number(value: object) -> int | None:
               "NetworkPolicy implementations, and pins the pod to nodes where the port is free.",
     fix="Remove hostPort from the container's ports and expose the port through a Service.",
     example="ports:\n- containerPort: 8080  # no hostPort",
+    patch=_remove_host_port,
     cis=("5.2.13",), nsa=(NSA_POD_SECURITY,), pss=("baseline:hostPorts",), mitre=("T1133",),
 )
 def host_ports(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -163,6 +175,8 @@ def host_ports(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     fix="Remove securityContext.windowsOptions.hostProcess (or set it to false) from the pod and from every "
         "container, and run the workload as an ordinary Windows container, without hostNetwork.",
     example="securityContext:\n  windowsOptions:\n    hostProcess: false",
+    # No patch: the API server requires the same hostProcess value on the pod and all containers
+    # (and hostNetwork with it), so no single-field change gives an admissible pod.
     cis=("5.2.11",), nsa=(NSA_POD_SECURITY,), pss=("baseline:windowsHostProcess",), mitre=("T1611",),
 )
 def windows_host_process(template: PodTemplate) -> Iterator[tuple[Path, str]]:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from kubeward.model.podspec import Container, PodTemplate
-from kubeward.model.resource import Path
+from kubeward.model.resource import Path, Resource
 from kubeward.rules import Target, rule
-from kubeward.workload.common import container_label
+from kubeward.rules.patches import set_field
+from kubeward.workload.common import container_label, container_of
 
 NSA_IMAGES = "NSA/CISA Kubernetes Hardening Guide: image scanning and provenance"
 
@@ -71,6 +72,14 @@ def not_pinned(template: PodTemplate) -> Iterator[tuple[Path, str]]:
             yield (*container.path, "image"), f"{container_label(container)} uses image {image!r} without a digest"
 
 
+def _pull_always(resource: Resource, path: Path) -> list[dict] | None:
+    """imagePullPolicy: Always on the container whose image (default policy) or policy the hit names."""
+    container = container_of(path)
+    if container is None or path not in ((*container, "image"), (*container, "imagePullPolicy")):
+        return None
+    return set_field(resource, (*container, "imagePullPolicy"), "Always")
+
+
 @rule(
     "KW-IMG-003", "low", "Mutable image not pulled with Always", target=Target.POD_TEMPLATE, domain="workload",
     rationale="With IfNotPresent or Never a node reuses whatever image it cached under the tag: a "
@@ -79,6 +88,7 @@ def not_pinned(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     fix="Set the container's imagePullPolicy to Always, or pin the image by digest so that a cached copy can "
         "only be that image.",
     example="image: registry.example.com/app:1.4.2\nimagePullPolicy: Always",
+    patch=_pull_always,
     cis=("1.2.11",), nsa=(NSA_IMAGES,), mitre=("T1525",),
 )
 def pull_policy(template: PodTemplate) -> Iterator[tuple[Path, str]]:

@@ -9,8 +9,19 @@ from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import PodTemplate
 from kubeward.model.resource import Path, Resource
 from kubeward.rules import Context, Target, rule
+from kubeward.rules.patches import set_field
 
 NSA_TOKENS = "NSA/CISA Kubernetes Hardening Guide: protecting pod service account tokens"
+
+
+def _no_automount(resource: Resource, path: Path) -> list[dict] | None:
+    """automountServiceAccountToken: false in the pod spec: the hit names the field (true) or
+    the pod spec (unset)."""
+    if path[-1:] == ("automountServiceAccountToken",):
+        return set_field(resource, path, False)
+    if path[-1:] == ("spec",):
+        return set_field(resource, (*path, "automountServiceAccountToken"), False)
+    return None
 
 
 @rule(
@@ -21,6 +32,7 @@ NSA_TOKENS = "NSA/CISA Kubernetes Hardening Guide: protecting pod service accoun
     fix="Set automountServiceAccountToken to false in the pod spec (or on the ServiceAccount, for every pod "
         "using it); a pod that calls the API server mounts a projected serviceAccountToken volume instead.",
     example="spec:\n  automountServiceAccountToken: false",
+    patch=_no_automount,
     cis=("5.1.6",), nsa=(NSA_TOKENS,), mitre=("T1528", "T1552.007"),
 )
 def token_automounted(template: PodTemplate, inventory: Inventory) -> Iterator[tuple[Path, str]]:
