@@ -19,6 +19,8 @@ from kubeward.model.resource import Resource
 from kubeward.reports.scanned import Scanned
 from kubeward.rules.catalogue import load_all
 from kubeward.rules.model import ANY_KIND, Finding, Hit, Rule, Severity, Target
+from kubeward.rules.settings import DEFAULT as DEFAULT_SETTINGS
+from kubeward.rules.settings import Settings
 from kubeward.sources.loader import LoadIssue
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -92,9 +94,10 @@ def _finding(rule_: Rule, hit: Hit | tuple, subject: Resource | None) -> Finding
     return Finding(rule_, subject, path, message, severity)
 
 
-def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Sequence | None = None
-                   ) -> tuple[list[Finding], list[LoadIssue]]:
-    """Run each rule over the subjects its target names. Pure: no I/O."""
+def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Sequence | None = None,
+                   settings: Settings = DEFAULT_SETTINGS) -> tuple[list[Finding], list[LoadIssue]]:
+    """Run each rule over the subjects its target names; a rule that declares settings gets them as
+    the `settings` keyword. Pure: no I/O."""
     findings: list[Finding] = []
     errors: list[LoadIssue] = []
     for rule_ in rules:
@@ -112,9 +115,11 @@ def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Seq
         else:
             continue  # audit events and identities come from their own front end's stream
         with_context = bool(rule_.context) and rule_.target in (Target.POD_TEMPLATE, Target.OBJECT)
+        keywords = {"settings": settings} if rule_.settings else {}
         for subject, resource in subjects:
             try:
-                hits = rule_.check(subject, inventory) if with_context else rule_.check(subject)
+                hits = (rule_.check(subject, inventory, **keywords) if with_context
+                        else rule_.check(subject, **keywords))
                 findings.extend(_finding(rule_, hit, resource) for hit in hits)
             except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule for the rest
                 errors.append(_subject_error(rule_, resource, exc, "the inventory" if rule_.target == Target.INVENTORY else ""))
@@ -145,13 +150,17 @@ def collision_notes(inventories: Iterable[Inventory]) -> list[LoadIssue]:
 
 
 def run(inventories: Sequence[Inventory], rules: Sequence[Rule], config: suppress.Config | None = None, *,
-        node_models: Sequence | None = None, scanned: Scanned | None = None) -> Evaluation:
+        node_models: Sequence | None = None, scanned: Scanned | None = None,
+        settings: Settings | None = None) -> Evaluation:
     """Evaluate `rules` over each inventory (or the given node models), apply suppressions, and
-    account for the input: the whole pipeline short of rendering."""
+    account for the input: the whole pipeline short of rendering. `settings` default to the
+    config's (registries) with the latest Kubernetes version."""
     findings: list[Finding] = []
     rule_errors: list[LoadIssue] = []
+    if settings is None:
+        settings = (config or suppress.Config()).settings()
     for inventory in inventories:
-        found, failed = evaluate_rules(inventory, rules, node_models)
+        found, failed = evaluate_rules(inventory, rules, node_models, settings)
         findings.extend(found)
         rule_errors.extend(failed)
     if scanned is None:

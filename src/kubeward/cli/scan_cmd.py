@@ -20,7 +20,7 @@ def scan(paths, report: ReportOptions, **kwargs) -> None:
     config = report.suppressions(paths)
     rules = report.selection()
     inventories = resolve_inventories(paths, options)
-    evaluation = pipeline.run(inventories, rules, config)
+    evaluation = pipeline.run(inventories, rules, config, settings=config.settings(options.kube_version))
     finish(evaluation, report, epilogue=cluster_summary)
 
 

@@ -112,6 +112,7 @@ class Rule:
     kinds: frozenset[str] = frozenset()  # the object kinds judged (OBJECT and POD_TEMPLATE targets)
     context: frozenset[Context] = frozenset()
     heuristic: bool = False  # True when the rule infers rather than proves
+    settings: frozenset[str] = frozenset()  # evaluation settings it reads (kubeward.rules.settings)
 
     @property
     def object_local(self) -> bool:
@@ -136,6 +137,7 @@ class Rule:
             "target": self.target.value, "kinds": sorted(self.kinds),
             "context": sorted(c.value for c in self.context), "object_local": self.object_local,
             "references": self.references.as_dict(), "heuristic": self.heuristic,
+            "settings": sorted(self.settings),
         }
 
 

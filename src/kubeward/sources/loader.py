@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import orjson
 import yaml
@@ -40,6 +40,9 @@ class SourceFile:
 
     name: str
     text_if_stdin: str | None = None
+    # Rendered input (Helm, Kustomize): where its objects' lines are looked up instead of `name`'s
+    # text (kubeward.sources.render.TemplateMap); None for a file read as it is.
+    template: Any = None
 
     def text(self) -> str:
         if self.text_if_stdin is not None:
@@ -98,39 +101,69 @@ class LoadResult:
 
 
 def iter_manifest_files(paths: Iterable[str]) -> Iterator[str]:
-    """Expand directories recursively (sorted, hidden entries skipped); keep files as given."""
+    """Expand directories recursively (sorted, hidden entries skipped); keep files as given.
+    Directories that are rendered (Helm charts, a Kustomize directory given itself) are left out."""
     for path in paths:
-        if path == STDIN or not os.path.isdir(path):
-            yield path
-            continue
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
-                    yield os.path.join(root, name)
+        for item in _inputs(path, top=True):
+            if isinstance(item, str):
+                yield item
 
 
-def load_paths(paths: Iterable[str], stdin=None) -> LoadResult:
+def _inputs(path: str, top: bool) -> Iterator[str | tuple[str, str]]:
+    """The files to read, and (directory, kind) for what must be rendered: a Helm chart wherever it
+    is met, a Kustomize directory when given itself (met inside a tree, its files are read as they
+    are, like every other manifest there)."""
+    from kubeward.sources.render import directory_kind
+
+    if path == STDIN or not os.path.isdir(path):
+        yield path
+        return
+    kind = directory_kind(path)
+    if kind == "chart" or (kind == "kustomize" and top):
+        yield (path, kind)
+        return
+    for root, dirs, files in os.walk(path):
+        charts = [d for d in dirs if not d.startswith(".") and directory_kind(os.path.join(root, d)) == "chart"]
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in charts)
+        entries = [(name, False) for name in files if name.endswith(MANIFEST_SUFFIXES) and not name.startswith(".")]
+        entries += [(name, True) for name in charts]
+        for name, is_chart in sorted(entries):
+            yield (os.path.join(root, name), "chart") if is_chart else os.path.join(root, name)
+
+
+def load_paths(paths: Iterable[str], stdin=None, render=None) -> LoadResult:
+    """Read every input; `render` (kubeward.sources.render.RenderOptions) says how charts and
+    Kustomize directories are rendered (defaults when None)."""
     result = LoadResult()
-    for path in iter_manifest_files(paths):
-        if path == STDIN:
-            raw = (stdin or sys.stdin.buffer).read()
-            result.extend(load_bytes(raw, "<stdin>", keep_text=True))
-            continue
-        try:
-            size = os.path.getsize(path)
-            if size > MAX_FILE_BYTES:
-                result.files += 1
-                result.errors.append(LoadIssue(path, None, f"file skipped: {size} bytes is over the {MAX_FILE_BYTES}-byte limit"))
+    for given in paths:
+        for path in _inputs(given, top=True):
+            if isinstance(path, tuple):
+                from kubeward.sources.render import RenderOptions, render_directory
+
+                result.extend(render_directory(path[0], path[1], render or RenderOptions()))
                 continue
-            with open(path, "rb") as handle:
-                raw = handle.read()
-        except OSError as exc:
-            result.files += 1
-            result.errors.append(LoadIssue(path, None, f"cannot read: {exc.strerror or exc}"))
-            continue
-        result.extend(load_bytes(raw, path))
+            _load_one(path, result, stdin)
     return result
+
+
+def _load_one(path: str, result: LoadResult, stdin) -> None:
+    if path == STDIN:
+        raw = (stdin or sys.stdin.buffer).read()
+        result.extend(load_bytes(raw, "<stdin>", keep_text=True))
+        return
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            result.files += 1
+            result.errors.append(LoadIssue(path, None, f"file skipped: {size} bytes is over the {MAX_FILE_BYTES}-byte limit"))
+            return
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        result.files += 1
+        result.errors.append(LoadIssue(path, None, f"cannot read: {exc.strerror or exc}"))
+        return
+    result.extend(load_bytes(raw, path))
 
 
 def read_capped(path: str, limit: int = MAX_FILE_BYTES) -> str:
