@@ -86,7 +86,9 @@ class Connectivity:
         used_namespaces = {w.namespace for w in self.workloads}
         self.namespaces = namespace_labels(inventory, used_namespaces)
         self._index_selectors()
-        self._check_namespaces(inventory, used_namespaces)
+        # A policy of a namespace the scan holds nothing else of is no error of the policy: the
+        # scan is rarely the whole cluster (`podSelector: {}` selects that namespace's pods, present
+        # and future, wherever they are defined).
         self._build_classes()
         self._cut_externals()
         self._ingress_vectors: dict[int, tuple[iv.Conn, dict[int, iv.Conn]]] = {}
@@ -125,13 +127,6 @@ class Connectivity:
                     scope |= self._in_namespace.get(self._ns_names[n], set())
             found = self._peer_members[peer] = frozenset(self._pod_index.select(peer.pod_selector) & scope)
         return found
-
-    def _check_namespaces(self, inventory: Inventory, used: set[str]) -> None:
-        declared = set(inventory.namespaces())
-        for policy in self.policies:
-            if policy.tier == TIER_NP and policy.namespace not in used and policy.namespace not in declared:
-                self.issues.append(Issue(policy.resource, ("metadata", "namespace"),
-                                         f"namespace {policy.namespace!r} is not in the scan (no Namespace object, no workload); the policy selects nothing here"))
 
     # --- equivalence classes -------------------------------------------------------------------
 

@@ -223,6 +223,12 @@ def _parse_yaml(text: str, source: SourceFile, result: LoadResult) -> None:
                     index += 1
                     continue
             result.documents.append(Document(loader.construct_document(node), source, index, line))
+            if loader.duplicate_keys:
+                for key, at in loader.duplicate_keys:
+                    result.errors.append(LoadIssue(source.name, at, f"document {index}: key {str(key)[:80]!r} is written twice "
+                                                   "in one mapping: kubectl rejects this document (kubeward judges it "
+                                                   "with the last value)"))
+                loader.duplicate_keys = None
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
