@@ -9,15 +9,21 @@ from kubeward.model.podspec import Container, PodTemplate
 from kubeward.model.resource import Path, Resource
 from kubeward.rules import Target, rule
 from kubeward.rules.patches import set_field
-from kubeward.workload.common import container_label, container_of
+from kubeward.workload.common import MEDIUM, GradedHit, container_label, container_of
 
 NSA_IMAGES = "NSA/CISA Kubernetes Hardening Guide: image scanning and provenance"
+
+
+# The digest algorithms a registry accepts, with the length of their lowercase hex encoding.
+DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
+_HEX = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True, slots=True)
 class ImageReference:
     tag: str | None
-    digest: str | None
+    digest: str | None  # a valid digest only: `sha256:` and 64 lowercase hex characters, `sha512:` and 128
+    invalid_digest: str | None = None  # what follows `@` when it is not a valid digest
 
     @property
     def floating(self) -> bool:
@@ -25,12 +31,27 @@ class ImageReference:
         return self.digest is None and self.tag in (None, "latest")
 
 
+def digest_problem(digest: str) -> str | None:
+    """Why `digest` is not a valid content digest, or None when it is one."""
+    algorithm, sep, encoded = digest.partition(":")
+    length = DIGEST_LENGTHS.get(algorithm)
+    if not sep or length is None:
+        return f"{algorithm or digest!r} is not a digest algorithm (sha256 or sha512)"
+    if len(encoded) != length or not _HEX.issuperset(encoded):
+        found = f"{len(encoded)} characters" + ("" if _HEX.issuperset(encoded) else ", not all lowercase hex")
+        return f"{algorithm} needs exactly {length} lowercase hex characters, found {found}"
+    return None
+
+
 def parse_image(image: str) -> ImageReference:
     """`registry:5000/team/app:1.2@sha256:...` -> tag `1.2`, digest `sha256:...`. A colon counts
-    as a tag only in the last path segment (`registry:5000/app` has no tag)."""
-    name, _, digest = image.partition("@")
+    as a tag only in the last path segment (`registry:5000/app` has no tag). A malformed digest is
+    no pin: it is kept apart as `invalid_digest`."""
+    name, at, digest = image.partition("@")
     last = name.rsplit("/", 1)[-1]
     tag = last.partition(":")[2] if ":" in last else None
+    if at and digest_problem(digest) is not None:
+        return ImageReference(tag or None, None, digest)
     return ImageReference(tag or None, digest or None)
 
 
@@ -61,15 +82,18 @@ def floating_tag(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     "KW-IMG-002", "low", "Image not pinned by digest", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A tag can be re-pushed: a compromised registry account or CI job replaces the code "
               "that nodes pull next without any manifest change.",
-    fix="Append the digest of the image you tested to the reference (name:tag@sha256:...) and update it "
-        "deliberately to upgrade.",
+    fix="Append the digest of the image you tested to the reference (name:tag@sha256:... with the 64 lowercase hex "
+        "characters the registry reports) and update it deliberately to upgrade.",
     example="image: registry.example.com/app:1.4.2@sha256:<digest>",
     nsa=(NSA_IMAGES,), mitre=("T1525", "T1195.002"),
 )
-def not_pinned(template: PodTemplate) -> Iterator[tuple[Path, str]]:
+def not_pinned(template: PodTemplate) -> Iterator[GradedHit]:
     for container, image, reference in _images(template):
-        if reference.digest is None:
-            yield (*container.path, "image"), f"{container_label(container)} uses image {image!r} without a digest"
+        if reference.invalid_digest is not None:
+            yield ((*container.path, "image"), f"{container_label(container)} uses image {image!r} whose digest is invalid "
+                   f"({digest_problem(reference.invalid_digest)}): it pins nothing, and the runtime refuses to pull it", MEDIUM)
+        elif reference.digest is None:
+            yield (*container.path, "image"), f"{container_label(container)} uses image {image!r} without a digest", None
 
 
 def _pull_always(resource: Resource, path: Path) -> list[dict] | None:
