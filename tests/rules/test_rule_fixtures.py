@@ -4,12 +4,15 @@
 a manifest (`*.yaml`, `*.yml`, `*.json`) run through `kubeward scan`, or, for node rules, a
 directory holding a node's files run through `kubeward node --root`. A node directory may hold
 `.modes` lines `PATH MODE [UID:GID]` (octal mode), applied to a temporary copy, since git keeps no
-file modes or owners.
+file modes or owners. A manifest whose first lines hold `# args: ...` is scanned with those options
+(e.g. `--kube-version v1.34`, `--config registries.kubeward.yaml`; paths relative to the rule folder).
+A directory holding Chart.yaml or kustomization.yaml is scanned (rendered), not run as a node root.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from pathlib import Path
 
@@ -54,11 +57,28 @@ def prepared(path: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def findings_of(rule_id: str, path: Path) -> list[dict]:
+PATH_OPTIONS = {"--config", "--values"}
+RENDERED = ("Chart.yaml", "kustomization.yaml")
+
+
+def fixture_args(path: Path) -> list[str]:
+    """Options a manifest fixture asks for in a leading `# args: ...` comment."""
     if path.is_dir():
+        return []
+    args: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        if line.startswith("# args:"):
+            args += shlex.split(line[len("# args:"):])
+    return [str(path.parent / a) if i and args[i - 1] in PATH_OPTIONS else a for i, a in enumerate(args)]
+
+
+def findings_of(rule_id: str, path: Path) -> list[dict]:
+    if path.is_dir() and not any((path / name).is_file() for name in RENDERED):
         args = ["node", "--root", str(path)]
     else:
-        args = ["scan", str(path)]
+        args = ["scan", str(path), *fixture_args(path)]
     result = CliRunner().invoke(cli, [*args, "--rule", rule_id, "--format", "json", "--fail-on", "none"])
     assert result.exit_code == 0, f"{path}: exit {result.exit_code}: {result.output[-2000:]}"
     report = orjson.loads(result.stdout)

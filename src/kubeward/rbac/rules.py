@@ -18,6 +18,7 @@ from kubeward.rbac.resolve import is_cluster_scoped
 from kubeward.rbac.risks import risk_analysis
 from kubeward.rules.catalogue import rule
 from kubeward.rules.model import Context, Hit, Identity, Target
+from kubeward.rules.settings import KubeVersion, Settings
 
 AGGREGATE_LABEL_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"
 NSA_AUTHZ = "Kubernetes Hardening Guidance: Authentication and authorization (RBAC)"
@@ -29,20 +30,32 @@ def _identity(subject: Subject | None) -> Identity | None:
     return Identity(subject.kind, subject.name, subject.namespace if subject.kind == "ServiceAccount" else None)
 
 
-def _risk_rule(id_: str, key: str, severity: str, title: str, rationale: str, remediation: str, example: str = "",
-               **refs):
+def _risk_hit(binding: Resource, hit, suffix: str = "") -> Hit:
+    path = ("subjects", hit.subject.index) if hit.subject is not None else ("roleRef",)
+    return Hit(binding, path, hit.message + suffix, hit.severity, extra=hit.extra,
+               identity=_identity(hit.subject), related=hit.related)
+
+
+def _risk_rule(id_: str, key: str | tuple[str, ...], severity: str, title: str, rationale: str, remediation: str,
+               example: str = "", **refs):
     """A dangerous capability held through a binding: judged per RoleBinding / ClusterRoleBinding
     from the shared risk analysis (roles, aggregation, and which workloads mount which tokens)."""
+    keys = (key,) if isinstance(key, str) else key
 
     @rule(id_, severity, title, target=Target.OBJECT, kinds=BINDING_KINDS, context=(Context.RBAC,),
           rationale=rationale, fix=remediation, example=example, domain="rbac", **refs)
     def check(binding: Resource, inventory: Inventory) -> Iterator[Hit]:
-        for hit in risk_analysis(inventory).of(key, binding):
-            path = ("subjects", hit.subject.index) if hit.subject is not None else ("roleRef",)
-            yield Hit(binding, path, hit.message, hit.severity, extra=hit.extra,
-                      identity=_identity(hit.subject), related=hit.related)
-    check.__name__ = f"check_{key.replace('-', '_')}"
+        analysis = risk_analysis(inventory)
+        for one in keys:
+            for hit in analysis.of(one, binding):
+                yield _risk_hit(binding, hit)
+    check.__name__ = f"check_{keys[0].replace('-', '_')}"
     return check
+
+
+# From Kubernetes 1.35 an exec, attach or port-forward session needs `create` (the WebSocket
+# upgrade is authorised as create); up to 1.34 `get` was enough.
+EXEC_NEEDS_CREATE_SINCE = KubeVersion(35)
 
 
 _risk_rule("KW-RBAC-001", "admin", "critical", "Subject is bound to cluster-admin (or a full wildcard role)",
@@ -73,12 +86,30 @@ _risk_rule("KW-RBAC-004", "workloads", "high", "Subject can create or update pod
            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: my-namespace\n  labels:\n"
            "    pod-security.kubernetes.io/enforce: restricted",
            cis=("5.1.4",), nsa=(NSA_AUTHZ,), mitre=("T1610", "T1611"))
-_risk_rule("KW-RBAC-005", "exec", "high", "Subject can exec, attach or port-forward into pods",
-           "A shell in a pod reads its mounted token and secrets and reaches what the pod reaches.",
-           "Remove pods/exec, pods/attach and pods/portforward from the role's resources; pods and pods/log "
-           "read access is enough to troubleshoot.",
-           "rules:\n- apiGroups: [\"\"]\n  resources: [\"pods\", \"pods/log\"]\n  verbs: [\"get\", \"list\"]",
-           nsa=(NSA_AUTHZ,), mitre=("T1609",))
+@rule("KW-RBAC-005", "high", "Subject can exec, attach or port-forward into pods",
+      target=Target.OBJECT, kinds=BINDING_KINDS, context=(Context.RBAC,), settings=("kube_version",),
+      rationale="A shell in a pod reads its mounted token and secrets and reaches what the pod reaches. Up to "
+                "Kubernetes 1.34 `get` on pods/exec is enough to open a session (a WebSocket upgrade); from 1.35 "
+                "the API server requires `create`: the rule judges for --kube-version (default latest).",
+      fix="Remove pods/exec, pods/attach and pods/portforward from the role's resources (both `create` and `get`: "
+          "`get` opens sessions on clusters up to 1.34); pods and pods/log read access is enough to troubleshoot.",
+      example="rules:\n- apiGroups: [\"\"]\n  resources: [\"pods\", \"pods/log\"]\n  verbs: [\"get\", \"list\"]",
+      domain="rbac", nsa=(NSA_AUTHZ,), mitre=("T1609",))
+def exec_into_pods(binding: Resource, inventory: Inventory, *, settings: Settings) -> Iterator[Hit]:
+    analysis = risk_analysis(inventory)
+    version = settings.kube_version
+    with_create = analysis.of("exec", binding)
+    for hit in with_create:
+        yield _risk_hit(binding, hit, f" (judged for {settings.kube_version_words()}: `create` opens sessions in every version.)")
+    if version >= EXEC_NEEDS_CREATE_SINCE:
+        return
+    covered = {id(hit.subject) for hit in with_create}
+    for hit in analysis.of("exec-get", binding):
+        if id(hit.subject) not in covered:
+            yield _risk_hit(binding, hit, f" (judged for {settings.kube_version_words()}: up to Kubernetes 1.34 `get` "
+                                          "on pods/exec opens a session; from 1.35 it needs `create`.)")
+
+
 _risk_rule("KW-RBAC-006", "escalate", "critical", "Subject can escalate or bind roles",
            "`bind`/`escalate` lift RBAC's escalation check: the subject can grant itself any permission, up to cluster-admin.",
            "Remove the `bind` and `escalate` verbs on roles and clusterroles from the role; leave creating "
@@ -97,10 +128,17 @@ _risk_rule("KW-RBAC-008", "tokens", "high", "Subject can create ServiceAccount t
            "rules:\n- apiGroups: [\"\"]\n  resources: [\"serviceaccounts/token\"]\n  resourceNames: [\"my-app\"]\n"
            "  verbs: [\"create\"]",
            cis=("5.1.13",), nsa=(NSA_AUTHZ,), mitre=("T1528",))
-_risk_rule("KW-RBAC-009", "csr", "high", "Subject can approve or sign CertificateSigningRequests",
-           "Approving a CSR with O=system:masters yields a client certificate that is cluster-admin and cannot be revoked.",
+_risk_rule("KW-RBAC-009", ("csr", "csr-sign"), "high", "Subject can approve or sign CertificateSigningRequests",
+           "Approving a CSR for signer kubernetes.io/kube-apiserver-client with O=system:masters yields a client "
+           "certificate that is cluster-admin and cannot be revoked. The API server requires the combination: update "
+           "on certificatesigningrequests/approval and `approve` on signers for that signer (by name or "
+           "kubernetes.io/*); signing needs update on certificatesigningrequests/status and `sign` on that signer. "
+           "Either half alone, or approve/sign limited to other signers, is not reported.",
            "Remove update and patch on certificatesigningrequests/approval and certificatesigningrequests/status, "
-           "and the approve and sign verbs on signers; creating and reading CSRs is harmless.",
+           "or limit the approve and sign verbs on signers with resourceNames to your own signers "
+           "(e.g. issuers.cert-manager.io/*); creating and reading CSRs is harmless.",
+           "rules:\n- apiGroups: [\"certificates.k8s.io\"]\n  resources: [\"signers\"]\n"
+           "  resourceNames: [\"issuers.cert-manager.io/*\"]\n  verbs: [\"sign\"]",
            cis=("5.1.11",), nsa=(NSA_AUTHZ,), mitre=("T1078", "T1649"))
 _risk_rule("KW-RBAC-010", "nodes-proxy", "critical", "Subject can use nodes/proxy",
            "nodes/proxy reaches the kubelet API directly: exec in any pod of the node, bypassing audit and admission.",
