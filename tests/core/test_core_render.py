@@ -72,8 +72,8 @@ def test_kube_version_reaches_the_templates():
     new = load_paths([str(CHART)], render=RenderOptions(kube_version="v1.37.0"))
     kinds = lambda loaded: sorted(d.data["kind"] for d in loaded.documents)  # noqa: E731
     assert "PodSecurityPolicy" in kinds(old) and "PodSecurityPolicy" not in kinds(new)
-    assert scan(str(CHART), "--kube-version", "v1.24")[1]["scanned"]["objects"] == 5  # the PSP renders before 1.25
-    assert scan(str(CHART))[1]["scanned"]["objects"] == 4  # the default: latest
+    assert scan(str(CHART), "--kube-version", "v1.24")[1]["scanned"]["objects"] == 4  # the PSP renders before 1.25
+    assert scan(str(CHART))[1]["scanned"]["objects"] == 3  # the default: latest
 
 
 @needs_helm
