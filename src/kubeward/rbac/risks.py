@@ -53,6 +53,11 @@ class Risk:
     chain: str
     severities: tuple[Severity, Severity, Severity]
     requires: tuple[tuple[Request, ...], ...] = ()
+    # Only bindings in these namespaces (or cluster-wide) reach the objects the probes name.
+    namespaces: tuple[str, ...] | None = None
+    # The probes name `namespaces`, which a RoleBinding grants on its own namespace (a request on
+    # a Namespace object carries that namespace): kept for RoleBindings although cluster-scoped.
+    own_namespace: bool = False
 
 
 H, C, M, L = Severity.HIGH, Severity.CRITICAL, Severity.MEDIUM, Severity.LOW
@@ -118,6 +123,44 @@ CAPABILITY_RISKS: tuple[Risk, ...] = (
          _probes("delete deletecollection update patch", "", "events")
          + _probes("delete deletecollection update patch", "events.k8s.io", "events"),
          "delete or rewrite events -> hide its activity from responders", (L, L, L)),
+    Risk("delete", "delete workloads or namespaces",
+         _probes("delete deletecollection", "", "pods replicationcontrollers")
+         + _probes("delete deletecollection", "apps", "deployments daemonsets statefulsets replicasets")
+         + _probes("delete deletecollection", "batch", "jobs cronjobs") + _probes("delete", "", "namespaces"),
+         "delete workloads or whole namespaces -> outage; deleting a namespace removes every object and its "
+         "policies at once", (M, M, L), own_namespace=True),
+    Risk("coredns", "rewrite the cluster DNS configuration (ConfigMap kube-system/coredns)",
+         tuple(Request(verb, KUBE_SYSTEM, "", "configmaps", "", "coredns") for verb in ("update", "patch")),
+         "rewrite the Corefile -> resolve any service or external name to an address it controls -> intercept "
+         "traffic and credentials of every pod", (H, H, H), namespaces=(KUBE_SYSTEM,)),
+    Risk("configmaps", "write ConfigMaps", _probes("create update patch", "", "configmaps"),
+         "rewrite the configuration workloads load (proxies, feature flags, scripts mounted from ConfigMaps) -> "
+         "change what they run or where they send data", (M, M, L)),
+    Risk("aws-auth", "write the EKS aws-auth ConfigMap",
+         tuple(Request(verb, KUBE_SYSTEM, "", "configmaps", "", "aws-auth") for verb in ("update", "patch")),
+         "map an IAM role it controls to system:masters in aws-auth -> cluster-admin through AWS credentials",
+         (C, C, C), namespaces=(KUBE_SYSTEM,)),
+    Risk("network-write", "write NetworkPolicies, Services or Ingresses",
+         _probes("create update patch delete", "networking.k8s.io", "networkpolicies ingresses")
+         + _probes("create update patch delete", "", "services"),
+         "delete or widen NetworkPolicies -> reach isolated workloads; re-point Services or Ingresses -> "
+         "intercept or publish traffic", (M, M, L)),
+    Risk("services-status", "write services/status", _probes("update patch", "", "services/status"),
+         "set a LoadBalancer ingress IP in services/status -> nodes send traffic for that IP to its pods "
+         "(CVE-2020-8554, man in the middle)", (H, H, M)),
+    Risk("secrets-write", "create or update Secrets", _probes("create update patch", "", "secrets"),
+         "create a service-account-token Secret for any ServiceAccount of the namespace -> a token for it; or "
+         "replace credentials and TLS keys that workloads trust", (H, H, M)),
+    Risk("admission-policies", "write ValidatingAdmissionPolicies or their bindings",
+         _probes("create update patch delete", "admissionregistration.k8s.io",
+                 "validatingadmissionpolicies validatingadmissionpolicybindings mutatingadmissionpolicies "
+                 "mutatingadmissionpolicybindings"),
+         "delete or loosen an admission policy or its binding -> the guardrails it enforced (no privileged pods, "
+         "allowed registries) are gone cluster-wide", (H, H, H)),
+    Risk("namespace-labels", "update or patch namespaces (their Pod Security labels)",
+         _probes("update patch", "", "namespaces"),
+         "relabel pod-security.kubernetes.io/enforce=privileged -> Pod Security admission stops checking the "
+         "namespace -> privileged pods, host mounts, then the node", (H, H, M), own_namespace=True),
     Risk("rbac-write", "write RBAC roles or bindings",
          _probes("create update patch", "rbac.authorization.k8s.io", "roles rolebindings clusterroles clusterrolebindings"),
          "write RBAC -> bind itself to a stronger role (within escalation limits, or any with bind/escalate)",
@@ -181,7 +224,8 @@ class _RoleCapabilities:
         for cluster_wide in (True, False):
             scoped = []
             for risk in CAPABILITY_RISKS:
-                probes = [p for p in risk.probes if cluster_wide or not is_cluster_scoped(inventory, p.api_group, p.resource)]
+                probes = [p for p in risk.probes if cluster_wide or (risk.own_namespace and p.resource == "namespaces")
+                          or not is_cluster_scoped(inventory, p.api_group, p.resource)]
                 scoped.append((risk.key, probes, frozenset(p.combined_resource for p in probes)))
             self.probes[cluster_wide] = scoped
 
@@ -247,6 +291,9 @@ def _analyse(inventory: Inventory) -> RiskAnalysis:
             found["wildcard"] = wildcard
         for key, rules in found.items():
             risk = RISKS_BY_KEY.get(key)
+            if risk is not None and risk.namespaces is not None and not binding.cluster_wide \
+                    and binding.namespace not in risk.namespaces:
+                continue  # a RoleBinding elsewhere does not reach kube-system's objects
             if risk is not None and risk.requires:
                 hits.extend(_combined_hits(risk, binding, role, index, subjects, mounts))
                 continue

@@ -22,7 +22,8 @@ RULE_MODULES = (
     "kubeward.netpol.rules",
     "kubeward.node.rules",
 )
-DOMAINS = frozenset({"workload", "pss", "rbac", "netpol", "node", "audit", "images", "probe", "mesh", "dockerfile"})
+DOMAINS = frozenset({"workload", "pss", "rbac", "netpol", "node", "audit", "images", "probe", "mesh", "dockerfile",
+                     "api"})
 RULE_ID = re.compile(r"^KW-[A-Z][A-Z0-9]*-\d{3}$")
 
 _RULES: dict[str, Rule] = {}

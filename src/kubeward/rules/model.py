@@ -60,7 +60,8 @@ CONTEXT_KINDS: dict[Context, frozenset[str]] = {
     Context.RBAC: frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount",
                              "CustomResourceDefinition", *WORKLOAD_KINDS}),
     Context.NETWORK: frozenset({"NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "Service",
-                                "Ingress", "Route", "Gateway", "HTTPRoute", "Namespace", *WORKLOAD_KINDS}),
+                                "Ingress", "Route", "Gateway", "HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute",
+                                "UDPRoute", "VirtualService", "Namespace", *WORKLOAD_KINDS}),
     Context.WORKLOADS: WORKLOAD_KINDS,
     Context.CONFIGURATION: frozenset({"ConfigMap"}),
 }

@@ -13,6 +13,7 @@ DOMAIN_TITLES = {
     "rbac": "RBAC", "netpol": "Network policy", "node": "Node and control plane (CIS)",
     "audit": "Audit-log detections", "images": "Images and vulnerabilities", "dockerfile": "Dockerfiles",
     "probe": "Open doors (probe)", "mesh": "Service mesh and zero trust",
+    "api": "API versions (for the target Kubernetes version)",
 }
 TARGET_WORDS = {
     Target.INVENTORY: "the whole inventory", Target.OBJECT: "each object", Target.POD_TEMPLATE: "each pod template",

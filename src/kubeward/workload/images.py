@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from kubeward.model.podspec import Container, PodTemplate
-from kubeward.model.resource import Path, Resource
-from kubeward.rules import Target, rule
+from kubeward.model.resource import Path, Resource, as_list
+from kubeward.rules import Severity, Target, rule
 from kubeward.rules.patches import set_field
+from kubeward.rules.settings import Settings, image_matches, image_repository
 from kubeward.workload.common import MEDIUM, GradedHit, container_label, container_of
 
 NSA_IMAGES = "NSA/CISA Kubernetes Hardening Guide: image scanning and provenance"
@@ -128,3 +129,133 @@ def pull_policy(template: PodTemplate) -> Iterator[tuple[Path, str]]:
         elif policy != "Always":
             yield ((*container.path, "imagePullPolicy"),
                    f"{container_label(container)} pulls the mutable image {image!r} with {policy}")
+
+
+FROZEN_REGISTRIES = {"k8s.gcr.io": "registry.k8s.io"}
+
+
+@rule(
+    "KW-IMG-004", "medium", "Image from the frozen k8s.gcr.io registry", target=Target.POD_TEMPLATE, domain="workload",
+    rationale="k8s.gcr.io was frozen in April 2023 and is being shut down: it receives no new images or security "
+              "fixes, so a workload pulling from it runs images that will never be patched and stops starting "
+              "once the registry is gone.",
+    fix="Pull the same image from registry.k8s.io (same path and tag), at a version that still gets fixes.",
+    example="image: registry.k8s.io/pause:3.10",
+    patch=lambda resource, path: (set_field(resource, path, "registry.k8s.io/" + _image_at(resource, path).split("/", 1)[1])
+                                  if path[-1:] == ("image",) and _image_at(resource, path).startswith("k8s.gcr.io/") else None),
+    nsa=(NSA_IMAGES,), mitre=("T1525", "T1195.002"),
+)
+def frozen_registry(template: PodTemplate) -> Iterator[tuple[Path, str]]:
+    for container, image, _reference in _images(template):
+        registry = image.split("/", 1)[0].lower()
+        if registry in FROZEN_REGISTRIES and "/" in image:
+            yield ((*container.path, "image"), f"{container_label(container)} pulls {image!r} from {registry}, frozen "
+                   f"since 2023: use {FROZEN_REGISTRIES[registry]}")
+
+
+def _image_at(resource: Resource, path: Path) -> str:
+    node: object = resource.obj
+    for step in path:
+        node = node[step] if isinstance(node, (dict, list)) else None  # type: ignore[index]
+    return node if isinstance(node, str) else ""
+
+
+@rule(
+    "KW-IMG-005", "high", "Image from a registry the configuration does not allow", target=Target.POD_TEMPLATE,
+    domain="workload", settings=("registries",),
+    rationale="Images from registries outside the ones a team vets (mirrors with scanning, signing and retention) "
+              "bypass that supply chain: typosquatted or compromised public images run with the workload's "
+              "privileges.",
+    fix="Pull the image from an allowed registry (mirror it there), or, if the registry is trusted, add it to "
+        "`registries.allowed` in .kubeward.yaml (a blocked registry stays blocked).",
+    example="# .kubeward.yaml\nregistries:\n  allowed: [registry.example.com, registry.k8s.io]\n  blocked: [docker.io]",
+    nsa=(NSA_IMAGES,), mitre=("T1525", "T1195.002"),
+)
+def registry_policy(template: PodTemplate, *, settings: Settings) -> Iterator[tuple[Path, str]]:
+    if not settings.allowed_registries and not settings.blocked_registries:
+        return
+    for container, image, _reference in _images(template):
+        repository = image_repository(image)
+        blocked = next((p for p in settings.blocked_registries if image_matches(image, p)), None)
+        if blocked is not None:
+            yield ((*container.path, "image"),
+                   f"{container_label(container)} pulls {image!r} ({repository}) from {blocked}, which .kubeward.yaml blocks")
+        elif settings.allowed_registries and not any(image_matches(image, p) for p in settings.allowed_registries):
+            yield ((*container.path, "image"), f"{container_label(container)} pulls {image!r} ({repository}), outside "
+                   f"the allowed registries ({', '.join(settings.allowed_registries)})")
+
+
+# Software recognised by image repository that is end of life or dangerous by design:
+# (repository suffix, what it is, severity, why).
+KNOWN_SOFTWARE: tuple[tuple[tuple[str, ...], str, str, Severity], ...] = (
+    (("kubernetes-helm/tiller", "helm/tiller"), "Tiller (Helm 2)",
+     "end of life since November 2020; its gRPC port installs anything as cluster-admin with no authentication",
+     Severity.CRITICAL),
+    (("ingress-nginx/controller", "kubernetes-ingress-controller/nginx-ingress-controller"), "ingress-nginx",
+     "retired by Kubernetes SIG Network (no releases or security fixes after March 2026; CVE-2025-1974 class "
+     "flaws stay open): move to a maintained Ingress or Gateway API controller", Severity.HIGH),
+    (("google_containers/kubernetes-dashboard-amd64", "kubernetes-dashboard-amd64"), "Kubernetes Dashboard 1.x",
+     "end of life; known authentication bypasses (CVE-2018-18264)", Severity.HIGH),
+)
+
+
+def _known_software(image: str) -> tuple[str, str, Severity] | None:
+    repository = image_repository(image)
+    for suffixes, what, why, severity in KNOWN_SOFTWARE:
+        if any(repository.endswith("/" + suffix) for suffix in suffixes):
+            return what, why, severity
+    return None
+
+
+@rule(
+    "KW-IMG-006", "high", "End-of-life or known-dangerous software", target=Target.POD_TEMPLATE, domain="workload",
+    rationale="Software recognised by its image that its maintainers no longer fix (Tiller, ingress-nginx, "
+              "Dashboard 1.x) keeps every vulnerability found from now on; Tiller is dangerous by design (an "
+              "unauthenticated cluster-admin API inside the cluster).",
+    fix="Replace the component: Helm 3 or later (no in-cluster Tiller), a maintained Ingress or Gateway API "
+        "controller instead of ingress-nginx, Kubernetes Dashboard 7 or later.",
+    example="# Gateway API instead of an Ingress controller\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+            "metadata:\n  name: web\nspec:\n  gatewayClassName: envoy\n  listeners:\n  - name: https\n    port: 443\n"
+            "    protocol: HTTPS",
+    nsa=(NSA_IMAGES,), mitre=("T1190", "T1195.002"),
+)
+def known_software(template: PodTemplate) -> Iterator[GradedHit]:
+    for container, image, _reference in _images(template):
+        found = _known_software(image)
+        if found is not None:
+            what, why, severity = found
+            yield (*container.path, "image"), f"{container_label(container)} runs {what} ({image!r}): {why}", severity
+
+
+DASHBOARD_REPOSITORIES = ("kubernetesui/dashboard", "kubernetes-dashboard-amd64", "kubernetesui/dashboard-web",
+                          "kubernetesui/dashboard-api", "kubernetesui/dashboard-auth")
+DASHBOARD_INSECURE_FLAGS = {
+    "enable-skip-login": "the login page offers Skip: anyone who reaches the Dashboard uses its own ServiceAccount",
+    "enable-insecure-login": "logins are accepted over plain HTTP",
+    "disable-settings-authorizer": "any user may change the Dashboard's global settings",
+}
+
+
+@rule(
+    "KW-IMG-007", "high", "Kubernetes Dashboard allows skipping login", target=Target.POD_TEMPLATE, domain="workload",
+    rationale="With --enable-skip-login anyone who reaches the Dashboard acts with the Dashboard's own "
+              "ServiceAccount, often bound to broad permissions (the Tesla cryptomining breach started here); "
+              "--enable-insecure-login sends tokens over plain HTTP.",
+    fix="Remove --enable-skip-login, --enable-insecure-login and --disable-settings-authorizer from the Dashboard's "
+        "args, keep its ServiceAccount's permissions minimal, and reach it through kubectl proxy or an "
+        "authenticating proxy.",
+    example="args:\n- --auto-generate-certificates\n- --namespace=kubernetes-dashboard",
+    nsa=("NSA/CISA Kubernetes Hardening Guide: authentication and authorization",), mitre=("T1133", "T1078"),
+)
+def dashboard_skip_login(template: PodTemplate) -> Iterator[tuple[Path, str]]:
+    for container, image, _reference in _images(template):
+        if not any(image_repository(image).endswith("/" + r) for r in DASHBOARD_REPOSITORIES):
+            continue
+        for field in ("command", "args"):
+            for index, argument in enumerate(as_list(container.spec.get(field))):
+                if not isinstance(argument, str) or not argument.startswith("--"):
+                    continue
+                flag, _, value = argument[2:].partition("=")
+                why = DASHBOARD_INSECURE_FLAGS.get(flag)
+                if why and value.strip().lower() not in ("false", "0", "f"):
+                    yield (*container.path, field, index), f"{container_label(container)} runs the Dashboard with --{flag}: {why}"
