@@ -33,8 +33,15 @@ def judges(rule: Rule) -> str:
     return what
 
 
+SETTING_WORDS = {"kube_version": "--kube-version", "registries": "registries of .kubeward.yaml"}
+
+
 def reads(rule: Rule) -> str:
-    return ", ".join(sorted(c.value for c in rule.context)) or "object-local"
+    """What a rule reads beyond its subject: its context, and the settings it is judged against."""
+    text = ", ".join(sorted(c.value for c in rule.context)) or "object-local"
+    if rule.settings:
+        text += " + " + ", ".join(SETTING_WORDS.get(s, s) for s in sorted(rule.settings))
+    return text
 
 
 def _references(rule: Rule) -> list[str]:
@@ -61,7 +68,9 @@ def markdown(rules: Iterable[Rule]) -> str:
         f"{total} rules, {local} of them **object-local**: they judge one object from that object alone, so the",
         "admission webhook can run them on any request and only a change to that object changes their verdict.",
         "The others declare the context they read (namespace labels, LimitRanges, ServiceAccounts, RBAC,",
-        "network policies, other workloads): watch re-runs them when an object of those kinds changes.",
+        "network policies, other workloads): watch re-runs them when an object of those kinds changes. A rule",
+        "marked `+ --kube-version` or `+ registries` is also judged against that run setting (the target",
+        "Kubernetes version, default latest; the registries allowed and blocked in `.kubeward.yaml`).",
         "",
     ]
     for domain in sorted(by_domain, key=lambda d: list(DOMAIN_TITLES).index(d) if d in DOMAIN_TITLES else 99):
