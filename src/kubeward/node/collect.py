@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kubeward.model.inventory import build_inventory
 from kubeward.model.resource import Origin, Resource
-from kubeward.node.components import file_of, line_of, component_from_tokens, components_of_pod, identify
+from kubeward.node.components import component_from_tokens, components_of_pod, file_of, identify, line_of
 from kubeward.node.kubelet import kubelet_component
 from kubeward.node.model import APISERVER, ETCD, KUBELET, PROXY, Anchor, ConfigDocument, NodeFile, NodeModel
 from kubeward.node.profiles import PROFILES, SYSTEMD_DIRS, Profile
@@ -210,7 +210,7 @@ class Collector:
         """kube-proxy's --config file (KubeProxyConfiguration)."""
         proxy = self.model.component(PROXY)
         setting = proxy.flag("config") if proxy else None
-        if setting is None or not str(setting.value).strip():
+        if proxy is None or setting is None or not str(setting.value).strip():
             return
         file = self.path(proxy.host_path(str(setting.value)))
         if not file.is_file():

@@ -8,10 +8,10 @@ import os
 
 from kubeward.model.inventory import Inventory
 from kubeward.model.resource import as_dict
-from kubeward.sources.loader import load_text
 from kubeward.node.components import components_of_pod
 from kubeward.node.kubelet import kubelet_component
 from kubeward.node.model import PROXY, Anchor, ConfigDocument, NodeModel
+from kubeward.sources.loader import load_text
 
 
 def node_models(inventory: Inventory) -> list[NodeModel]:
@@ -26,11 +26,11 @@ def node_models(inventory: Inventory) -> list[NodeModel]:
     for resource in inventory.of_kind("Policy"):
         if resource.group == "audit.k8s.io":
             models.append(NodeModel(audit_policy=ConfigDocument(resource.obj, resource, Anchor(resource, ()))))
-    for kind, field in (("AuthorizationConfiguration", "authorization_config"),
-                        ("AuthenticationConfiguration", "authentication_config")):
-        for resource in inventory.of_kind(kind):
-            if resource.group == "apiserver.config.k8s.io":
-                models.append(NodeModel(**{field: ConfigDocument(resource.obj, resource, Anchor(resource, ()))}))
+    for resource in inventory.of_kind("AuthorizationConfiguration", "AuthenticationConfiguration"):
+        if resource.group == "apiserver.config.k8s.io":
+            document = ConfigDocument(resource.obj, resource, Anchor(resource, ()))
+            models.append(NodeModel(authorization_config=document) if resource.kind == "AuthorizationConfiguration"
+                          else NodeModel(authentication_config=document))
     for resource in inventory.of_kind("KubeProxyConfiguration"):
         if resource.group == "kubeproxy.config.k8s.io":
             models.append(NodeModel(proxy_config=ConfigDocument(resource.obj, resource, Anchor(resource, ()))))

@@ -49,7 +49,9 @@ def proxy_metrics(model: NodeModel) -> Iterable[Hit]:
                                   "beyond the node")
         return  # the flag wins over the config file
     document = model.proxy_config
-    value = document.data.get("metricsBindAddress") if document is not None else None
+    if document is None:
+        return
+    value = document.data.get("metricsBindAddress")
     if isinstance(value, str) and value.strip() and not _loopback(value):
         yield document.at(("metricsBindAddress",)).hit(
             f"kube-proxy config: metricsBindAddress {value} serves unauthenticated metrics beyond the node")

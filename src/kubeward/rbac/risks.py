@@ -12,7 +12,7 @@ from kubeward.model.identity import WorkloadIdentity, identities_by_account
 from kubeward.model.inventory import Inventory
 from kubeward.model.resource import Resource
 from kubeward.rbac.defaults import bootstrap_resources, is_untouched_default
-from kubeward.rbac.index import AUTHENTICATED, MASTERS, UNAUTHENTICATED, ANONYMOUS, RbacIndex, rbac_index
+from kubeward.rbac.index import ANONYMOUS, AUTHENTICATED, MASTERS, UNAUTHENTICATED, RbacIndex, rbac_index
 from kubeward.rbac.match import ALL, PolicyRule, Request, rule_allows
 from kubeward.rbac.policy import Binding, Role, Subject
 from kubeward.rbac.resolve import is_cluster_scoped
@@ -320,7 +320,7 @@ def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, s
         rules = [r for group in own for r in group]
         others: list[Binding] = []
         missing = [i for i, found in enumerate(own) if not found]
-        for other, _entry in index.cluster_bindings.get(subject.key, ()) if missing else ():
+        for other, _entry in index.cluster_bindings.get(subject.key, ()) if missing and subject.key else ():
             other_role = index.role_of(other) or _default_roles().get(other.role_ref)
             if other is binding or other_role is None:
                 continue
@@ -342,8 +342,10 @@ def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, s
 
 
 def _unique(rules: list[PolicyRule]) -> list[PolicyRule]:
-    seen: set[int] = set()
-    return [r for r in rules if not (id(r) in seen or seen.add(id(r)))]
+    unique: dict[int, PolicyRule] = {}
+    for r in rules:
+        unique.setdefault(id(r), r)
+    return list(unique.values())
 
 
 class _Grant:

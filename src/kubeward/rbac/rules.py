@@ -7,20 +7,19 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
+from kubeward.model.identity import identity_of
 from kubeward.model.inventory import Inventory
-from kubeward.model.resource import Path, Resource
+from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.rbac.defaults import bootstrap_objects, is_untouched_default
 from kubeward.rbac.index import rbac_index
 from kubeward.rbac.match import ALL
-from kubeward.rbac.policy import (BINDING_KINDS, ROLE_KINDS, Binding, Problem, Subject, parse_binding,
-                                  parse_role)
+from kubeward.rbac.policy import BINDING_KINDS, ROLE_KINDS, Binding, Problem, Subject, parse_binding, parse_role
 from kubeward.rbac.resolve import is_cluster_scoped
 from kubeward.rbac.risks import risk_analysis
 from kubeward.rules.catalogue import rule
-from kubeward.model.identity import identity_of
 from kubeward.rules.model import Context, Hit, Identity, Related, Target
-from kubeward.sources.loader import load_text
 from kubeward.rules.settings import KubeVersion, Settings
+from kubeward.sources.loader import load_text
 
 AGGREGATE_LABEL_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"
 NSA_AUTHZ = "Kubernetes Hardening Guidance: Authentication and authorization (RBAC)"
@@ -273,14 +272,13 @@ _risk_rule("KW-RBAC-033", "aws-auth", "critical", "Subject can write the EKS aws
 def aws_auth_masters(configmap: Resource) -> Iterator[tuple[Path, str]]:
     if configmap.name != "aws-auth" or configmap.namespace != "kube-system":
         return
-    data = configmap.obj.get("data") if isinstance(configmap.obj.get("data"), dict) else {}
+    data = as_dict(configmap.obj.get("data"))
     for key in ("mapRoles", "mapUsers"):
         text = data.get(key)
         if not isinstance(text, str):
             continue
         for entry in _aws_auth_entries(text):
-            groups = entry.get("groups") if isinstance(entry.get("groups"), list) else []
-            if "system:masters" in groups:
+            if "system:masters" in as_list(entry.get("groups")):
                 who = entry.get("rolearn") or entry.get("userarn") or entry.get("username") or "an entry"
                 yield ("data", key), f"aws-auth {key} maps {who} to system:masters (cluster-admin)"
 

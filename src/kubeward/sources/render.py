@@ -58,6 +58,10 @@ class RenderOptions:
     release: str = RELEASE_NAME
 
 
+def as_dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def directory_kind(path: str) -> str | None:
     """"chart" for a directory with Chart.yaml, "kustomize" for one with a kustomization file."""
     if not os.path.isdir(path):
@@ -270,10 +274,8 @@ class KustomizeOrigins:
         self.files: dict[str, SourceFile] = {}
 
     def place(self, document: Document) -> Document:
-        data = document.data if isinstance(document.data, dict) else {}
-        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-        annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
-        origin = annotations.get(ORIGIN_ANNOTATION)
+        metadata = as_dict(as_dict(document.data).get("metadata"))
+        origin = as_dict(metadata.get("annotations")).get(ORIGIN_ANNOTATION)
         where = None
         if isinstance(origin, str):
             try:
@@ -348,10 +350,10 @@ class TemplateMap:
         documents = self.documents
         if not documents:
             return None
-        obj = data if isinstance(data, dict) else {}
+        obj = as_dict(data)
         kind = obj.get("kind")
-        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        name = metadata.get("name") if isinstance(metadata.get("name"), str) else ""
+        name = as_dict(obj.get("metadata")).get("name")
+        name = name if isinstance(name, str) else ""
         same_kind = [d for d in documents if d[1] == kind]
         if self.kind == "resource":  # Kustomize may rename (prefix, suffix): the original name is inside
             named = [d for d in same_kind if d[2] and d[2] in name]
