@@ -153,7 +153,7 @@ def test_every_rbac_rule_has_full_metadata():
     for rule in RBAC_RULES:
         assert rule.id.startswith("KW-RBAC-") and rule.title and rule.rationale and rule.fix.prose, rule.id
         assert rule.references.cis or rule.references.nsa or rule.references.mitre, rule.id
-    assert len(RBAC_RULES) == 23
+    assert len(RBAC_RULES) == 33  # 23 + issue 11's KW-RBAC-026..035
 
 
 def test_corpus_summaries_argo_cd_and_cert_manager(shared):
@@ -174,7 +174,9 @@ def test_corpus_summaries_argo_cd_and_cert_manager(shared):
     # its CSR controller signs for cert-manager's own signers only, and approves nothing (issue 11)
     assert not any(r.startswith("csr") for r in summary["cert-manager"]["risks"])
     assert "webhooks:critical" in summary["cert-manager-cainjector"]["risks"]
-    assert summary["cert-manager-webhook"]["risks"] == []
+    # its Role creates Secrets in cert-manager (its serving certificate): a service-account-token Secret
+    # for any account of the namespace is one create away (issue 11, KW-RBAC-030)
+    assert summary["cert-manager-webhook"]["risks"] == ["secrets-write:high"]
     # cert-manager's view/edit ClusterRoles aggregate into the default view/edit/admin.
     merged = with_defaults(cm)
     view = rbac_index(merged).roles[("ClusterRole", None, "view")]

@@ -12,7 +12,7 @@ from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.pss.checks.restricted_volumes import volume_type
 from kubeward.pss.checks.sysctls import SAFE_BY_VERSION
 from kubeward.rules import Target, rule
-from kubeward.rules.patches import remove_field
+from kubeward.rules.patches import remove_field, set_field
 from kubeward.rules.settings import Settings
 from kubeward.workload.common import container_label, effective, is_windows, normalize_capability
 
@@ -39,7 +39,7 @@ def _int(value: object) -> int | None:
     fix="Set runAsGroup and fsGroup to a non-zero GID in the pod's securityContext (or the container's), and "
         "remove 0 from supplementalGroups.",
     example="securityContext:\n  runAsUser: 10001\n  runAsGroup: 10001\n  fsGroup: 10001",
-    patch=lambda resource, path: remove_field(resource, path) or None if path[-2:-1] == ("supplementalGroups",) else None,
+    # No patch: which GID replaces 0 is a choice, as for KW-POD-001's UID.
     cis=("5.2.7",), nsa=(NSA_NON_ROOT,), mitre=("T1611", "T1068"),
 )
 def root_group(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -254,6 +254,21 @@ def duplicate_env(template: PodTemplate) -> Iterator[tuple[Path, str]]:
             seen[name] = index
 
 
+def _rename_service_account(resource: Resource, path: Path) -> list[dict] | None:
+    """serviceAccount -> serviceAccountName: the pod keeps the account it runs as today."""
+    if path[-1:] != ("serviceAccount",):
+        return None
+    spec = path[:-1]
+    node: object = resource.obj
+    for step in spec:
+        node = as_dict(node).get(step)
+    node = as_dict(node)
+    ops = remove_field(resource, path)
+    if not isinstance(node.get("serviceAccountName"), str) or not node.get("serviceAccountName"):
+        ops = set_field(resource, (*spec, "serviceAccountName"), node.get("serviceAccount")) + ops
+    return ops or None
+
+
 @rule(
     "KW-POD-024", "low", "Deprecated serviceAccount field", target=Target.POD_TEMPLATE, domain="workload",
     rationale="spec.serviceAccount is a deprecated alias of serviceAccountName: where both are set and differ, the "
@@ -261,7 +276,7 @@ def duplicate_env(template: PodTemplate) -> Iterator[tuple[Path, str]]:
               "the other's grants.",
     fix="Replace spec.serviceAccount with spec.serviceAccountName (the same value), and remove the old field.",
     example="spec:\n  serviceAccountName: web",
-    patch=lambda resource, path: remove_field(resource, path) or None if path[-1:] == ("serviceAccount",) else None,
+    patch=lambda resource, path: _rename_service_account(resource, path),
     nsa=("NSA/CISA Kubernetes Hardening Guide: protecting pod service account tokens",), mitre=("T1078.001",),
 )
 def deprecated_service_account(template: PodTemplate) -> Iterator[tuple[Path, str]]:
