@@ -164,3 +164,25 @@ def test_exec_message_says_which_version_it_judged(tmp_path):
     _code, report, _ = scan_text(tmp_path, text.replace("get, create", "get"), "--rule", "KW-RBAC-005", "--kube-version", "v1.34")
     [finding] = report["findings"]
     assert "judged for Kubernetes v1.34: up to Kubernetes 1.34 `get`" in finding["message"]
+
+
+def test_gateway_routes_and_istio_gateways_are_entry_points_of_the_connectivity_engine():
+    """`{ingress-controller}` reaches what a Gateway API route or an Istio VirtualService bound to a
+    gateway sends traffic to, as it reaches an Ingress's backends (issue 11)."""
+    from pathlib import Path
+
+    from kubeward.netpol.engine import analyze
+    from kubeward.netpol.intervals import format_conn
+    from kubeward.netpol.exposure import istio_gateway_workloads
+    from kubeward.sources.loader import load_paths
+
+    fixtures = Path(__file__).resolve().parent.parent / "rules" / "KW-NET-009"
+    routed = analyze(build_inventory(load_paths([str(fixtures / "fail-gateway-api-httproute.yaml")])))
+    assert [(w.key, format_conn(conn)) for w, conn in routed.ingress_controller_targets()] == [
+        ("shop/frontend[Deployment]", "TCP 8080")]  # the Service's target port
+    istio = analyze(build_inventory(load_paths([str(fixtures / "fail-istio-gateway-and-virtualservice.yaml")])))
+    assert [w.key for w, _ in istio.ingress_controller_targets()] == ["books/reviews[Deployment]"]
+    assert [(istio.workloads[i].key, g) for i, g in istio_gateway_workloads(istio)] == [
+        ("istio-ingress/istio-ingressgateway[Deployment]", "Istio Gateway istio-ingress/public")]
+    unattached = analyze(build_inventory(load_paths([str(fixtures / "pass-httproute-without-gateway.yaml")])))
+    assert unattached.ingress_controller_targets() == []

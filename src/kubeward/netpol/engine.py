@@ -193,6 +193,10 @@ class Connectivity:
             return []  # host-network pods use the node's address: policies do not apply to them
         return self._selecting_index().get(workload_index, [])
 
+    def policies_selecting(self, workload_index: int) -> list[Policy]:
+        """Every policy whose subject selects the workload (hostNetwork pods included), in policy order."""
+        return self._selecting_index().get(workload_index, [])
+
     def selected_by_any_policy(self, workload_index: int) -> bool:
         return bool(self._selecting_index().get(workload_index))
 
@@ -370,11 +374,26 @@ class Connectivity:
         target = self.class_of[index]
         i_default, i_except = self._vector(target, INGRESS)
         open_from: set[str] = set()
-        for c, members in enumerate(self.class_members):
+        class_namespaces = self._class_namespaces()
+        for c in range(len(self.class_members)):
             if iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target)) != iv.NO_CONN:
-                open_from.update(self.workloads[w].namespace for w in members)
-        others = {w.namespace for w in self.workloads} - {self.workloads[index].namespace}
+                open_from |= class_namespaces[c]
+        others = self._all_namespaces() - {self.workloads[index].namespace}
         return others <= open_from
+
+    def _class_namespaces(self) -> list[frozenset[str]]:
+        """The namespaces of each class's workloads, computed once (asked per workload and class)."""
+        found = getattr(self, "_namespaces_of_class", None)
+        if found is None:
+            found = self._namespaces_of_class = [frozenset(self.workloads[w].namespace for w in members)
+                                                 for members in self.class_members]
+        return found
+
+    def _all_namespaces(self) -> frozenset[str]:
+        found = getattr(self, "_every_namespace", None)
+        if found is None:
+            found = self._every_namespace = frozenset(w.namespace for w in self.workloads)
+        return found
 
     def _egress_to(self, source_class: int, target_class: int) -> iv.Conn:
         e_default, e_except = self._vector(source_class, EGRESS)

@@ -210,8 +210,8 @@ def _allows_dns_to_pods(connectivity: Connectivity, index: int) -> bool:
     """An Allow egress rule of a policy selecting the workload opens port 53 to pod selectors. The
     connectivity map only holds the scan's workloads, and the DNS pods it selects (CoreDNS in
     kube-system) are rarely in the scan: the rule still lets the pods resolve names."""
-    for policy in connectivity.policies:
-        if not policy.egress or index not in connectivity.members(policy.subject):
+    for policy in connectivity.policies_selecting(index):  # in policy order, as the policies are listed
+        if not policy.egress:
             continue
         for rule_ in policy.egress:
             if rule_.action == "Allow" and rule_.pod_peers:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # The newest Kubernetes minor version kubeward knows (API removals, RBAC semantics, PSS).
 LATEST_MINOR = 37
@@ -46,6 +47,7 @@ LATEST = KubeVersion(LATEST_MINOR)
 DOCKER_HUB_ALIASES = ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
 
 
+@lru_cache(maxsize=8192)
 def image_repository(image: str) -> str:
     """`registry/repository` of an image reference as the runtime resolves it, without tag or
     digest: `nginx:1.27` is `docker.io/library/nginx`, `team/app` is `docker.io/team/app`."""

@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -89,6 +87,8 @@ def render_directory(path: str, kind: str, options: RenderOptions) -> LoadResult
 # --- engines -----------------------------------------------------------------------------
 
 def _which(name: str) -> str | None:
+    import shutil  # here, not at import: most scans render nothing
+
     return shutil.which(name)
 
 
@@ -118,6 +118,8 @@ def engines() -> dict[str, str | None]:
 
 
 def _run(command: list[str], what: str) -> bytes:
+    import subprocess
+
     try:
         done = subprocess.run(command, capture_output=True, timeout=ENGINE_TIMEOUT_S, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator
 
 from kubeward.model.podspec import Container, PodTemplate
@@ -44,6 +45,7 @@ def digest_problem(digest: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=8192)
 def parse_image(image: str) -> ImageReference:
     """`registry:5000/team/app:1.2@sha256:...` -> tag `1.2`, digest `sha256:...`. A colon counts
     as a tag only in the last path segment (`registry:5000/app` has no tag). A malformed digest is
@@ -199,7 +201,12 @@ KNOWN_SOFTWARE: tuple[tuple[tuple[str, ...], str, str, Severity], ...] = (
 )
 
 
+_KNOWN_WORDS = ("tiller", "ingress", "dashboard")
+
+
 def _known_software(image: str) -> tuple[str, str, Severity] | None:
+    if not any(word in image for word in _KNOWN_WORDS):
+        return None  # most images: no repository to resolve
     repository = image_repository(image)
     for suffixes, what, why, severity in KNOWN_SOFTWARE:
         if any(repository.endswith("/" + suffix) for suffix in suffixes):
@@ -249,7 +256,7 @@ DASHBOARD_INSECURE_FLAGS = {
 )
 def dashboard_skip_login(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     for container, image, _reference in _images(template):
-        if not any(image_repository(image).endswith("/" + r) for r in DASHBOARD_REPOSITORIES):
+        if "dashboard" not in image or not any(image_repository(image).endswith("/" + r) for r in DASHBOARD_REPOSITORIES):
             continue
         for field in ("command", "args"):
             for index, argument in enumerate(as_list(container.spec.get(field))):
