@@ -198,3 +198,23 @@ def test_kustomize_directory_inside_a_tree_is_read_as_it_is():
     inputs = list(load_paths([str(HERE / "kustomize")]).documents)
     files = {os.path.relpath(d.file.name, HERE) for d in inputs}
     assert os.path.join("kustomize", "base", "deployment.yaml") in files
+
+
+@needs_kustomize
+def test_real_kustomization_builds_the_same_objects_as_its_resource(shared):
+    """ingress-nginx's provider directories hold `resources: [deploy.yaml]`: built, they give the
+    objects of deploy.yaml (the corpus)."""
+    provider = shared / "corpus/ingress-nginx/deploy/static/provider/aws"
+    built = load_paths([str(provider)])
+    plain = load_paths([str(provider / "deploy.yaml")])
+    assert not built.errors and len(built.documents) == len(plain.documents) > 10
+    kinds = sorted((d.data["kind"], d.data["metadata"]["name"]) for d in built.documents)
+    assert kinds == sorted((d.data["kind"], d.data["metadata"]["name"]) for d in plain.documents)
+
+
+def test_a_kustomize_component_directory_is_read_as_plain_manifests(shared):
+    """A `kind: Component` cannot be built by itself (Online Boutique's network-policies component)."""
+    component = shared / "corpus/microservices-demo/kustomize/components/network-policies"
+    assert render.directory_kind(str(component)) is None
+    loaded = load_paths([str(component)])
+    assert not loaded.errors and sum(d.data["kind"] == "NetworkPolicy" for d in loaded.documents) == 13

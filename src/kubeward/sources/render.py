@@ -60,14 +60,26 @@ def as_dict(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+_COMPONENT = re.compile(r"^kind:\s*Component\s*$", re.MULTILINE)
+
+
 def directory_kind(path: str) -> str | None:
-    """"chart" for a directory with Chart.yaml, "kustomize" for one with a kustomization file."""
+    """"chart" for a directory with Chart.yaml, "kustomize" for one with a kustomization file that
+    can be built by itself (a `kind: Component` only makes sense inside another kustomization: its
+    directory is read as plain manifests)."""
     if not os.path.isdir(path):
         return None
     if os.path.isfile(os.path.join(path, CHART_FILE)):
         return "chart"
-    if any(os.path.isfile(os.path.join(path, name)) for name in KUSTOMIZATION_FILES):
-        return "kustomize"
+    for name in KUSTOMIZATION_FILES:
+        file = os.path.join(path, name)
+        if os.path.isfile(file):
+            try:
+                with open(file, "rb") as handle:
+                    head = handle.read(65536).decode("utf-8", "replace")
+            except OSError:
+                return "kustomize"  # the engine says what is wrong with it
+            return None if _COMPONENT.search(head) else "kustomize"
     return None
 
 
