@@ -517,3 +517,9 @@ def test_bearer_token_is_sent_but_never_shown(serve):
         collection = collect(connect(str(kubeconfig), None, FAST))
     assert TOKEN not in orjson.dumps([e.as_dict() for e in collection.errors]).decode()
     assert collection.objects
+
+
+def test_default_policy_bounds_every_request_and_every_collection():
+    policy = RequestPolicy()
+    assert (policy.request_deadline, policy.collection_deadline) == (120.0, 1200.0)
+    assert policy.max_response_bytes == 64 << 20 and policy.max_pages == 2000
