@@ -16,18 +16,26 @@ import orjson
 import pytest
 import yaml
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings, strategies as st
+from fakeapi import TOKEN, Canned, FakeApiServer, FakeCluster, write_kubeconfig
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import fixture_objects
-from fakeapi import TOKEN, Canned, FakeApiServer, FakeCluster, write_kubeconfig
 from kubeward.cli.main import cli
 from kubeward.cluster import collect as collect_module
 from kubeward.cluster import discovery as discovery_module
 from kubeward.cluster import transport as transport_module
 from kubeward.cluster.collect import collect, unread_reason
 from kubeward.cluster.inventory import inventory_of
-from kubeward.cluster.transport import (ApiError, ClusterError, RequestPolicy, check_kubeconfig, connect,
-                                        redact_url, redact_urls)
+from kubeward.cluster.transport import (
+    ApiError,
+    ClusterError,
+    RequestPolicy,
+    check_kubeconfig,
+    connect,
+    redact_url,
+    redact_urls,
+)
 
 FAST = RequestPolicy(connect_timeout=2, read_timeout=2, retries=1, backoff=0.01, request_deadline=1.0)
 KUBEWARD = [sys.executable, "-m", "kubeward"]

@@ -149,7 +149,7 @@ def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, on
         except (ClusterError, ApiError) as exc:
             raise InputError(f"{collection.name}: {exc}") from None
         reports = policyreport.policy_reports(findings, earlier)
-        if dry_run:
+        if transport is None:  # --dry-run
             for body in reports.values():
                 click.echo(orjson.dumps(body).decode())
             continue

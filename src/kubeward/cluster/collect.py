@@ -16,8 +16,19 @@ from typing import Callable
 
 from kubeward.cluster.discovery import Discovery, ServedResource, discover
 from kubeward.cluster.kinds import COLLECTED_KINDS, METADATA_ONLY_ACCEPT, CollectedKind, kinds_to_collect
-from kubeward.cluster.transport import (SHAPE, TIMEOUT, TLS, TOO_LARGE, UNREACHABLE, ApiError, ClusterError,
-                                        Transport, one_line, shape_error, type_name)
+from kubeward.cluster.transport import (
+    SHAPE,
+    TIMEOUT,
+    TLS,
+    TOO_LARGE,
+    UNREACHABLE,
+    ApiError,
+    ClusterError,
+    Transport,
+    one_line,
+    shape_error,
+    type_name,
+)
 
 PAGE_SIZE = 500
 GONE_RESTARTS = 3  # a list whose continue token expires this many times in a row is given up

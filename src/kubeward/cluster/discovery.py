@@ -95,10 +95,10 @@ def discover(transport: Transport, workers: int = 4) -> Discovery:
         return found, _skipped_error(path, skipped) if skipped else None
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for found, error in pool.map(resources_of, group_versions):
-            discovery.resources.extend(found)
-            if error is not None:
-                discovery.errors.append(error)
+        for served, failure in pool.map(resources_of, group_versions):
+            discovery.resources.extend(served)
+            if failure is not None:
+                discovery.errors.append(failure)
     return discovery
 
 

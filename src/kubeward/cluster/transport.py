@@ -215,7 +215,7 @@ class _WatchedHTTPConnection(HTTPConnection):
         _attach(self)
         super().connect()
 
-    def request(self, *args, **kwargs):  # type: ignore[override]
+    def request(self, *args, **kwargs):
         _attach(self)
         return super().request(*args, **kwargs)
 
@@ -225,7 +225,7 @@ class _WatchedHTTPSConnection(HTTPSConnection):
         _attach(self)
         super().connect()
 
-    def request(self, *args, **kwargs):  # type: ignore[override]
+    def request(self, *args, **kwargs):
         _attach(self)
         return super().request(*args, **kwargs)
 
@@ -329,7 +329,7 @@ class Transport:
                 data = self._read(response, path)
             except ApiError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - every failure of a request becomes one ApiError
+            except Exception as exc:  # every failure of a request becomes one ApiError
                 if watch.fired:
                     raise self._deadline_error(path, seconds) from None
                 raise _request_error(path, exc, self.policy) from None
