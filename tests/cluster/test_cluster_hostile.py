@@ -444,6 +444,29 @@ def test_any_kubeconfig_connects_or_is_one_cluster_error(tmp_path, document, con
         transport.close()
 
 
+def test_failing_exec_credential_plugin_is_one_line_before_any_request(serve, tmp_path):
+    with serve() as (server, kubeconfig):
+        config = orjson.loads(kubeconfig.read_bytes())
+        config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                                               "args": ["-c", "import sys; sys.exit(3)"], "interactiveMode": "Never"}}
+        kubeconfig.write_bytes(orjson.dumps(config))
+        result = run("scan", "--kubeconfig", str(kubeconfig))
+        requests = len(server.cluster.requests)
+    assert result.exit_code == 2 and requests == 0
+    assert result.output.strip() == f"Error: kubeconfig {kubeconfig}: no credentials for the user: exec: process returned 3"
+
+
+def test_cluster_without_a_server_url_is_one_line(serve):
+    with serve() as (_, kubeconfig):
+        config = orjson.loads(kubeconfig.read_bytes())
+        config["clusters"][0]["cluster"] = {"server": ""}
+        kubeconfig.write_bytes(orjson.dumps(config))
+        result = run("scan", "--kubeconfig", str(kubeconfig), "--context", "test")
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"Error: context 'test' of kubeconfig {kubeconfig}: the cluster has no server URL "
+                                     "(https://HOST:PORT)")
+
+
 def test_tls_verification_failure_is_one_line_and_not_retried(serve, tmp_path):
     with serve() as (server, kubeconfig):
         config = orjson.loads(kubeconfig.read_bytes())

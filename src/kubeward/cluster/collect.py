@@ -17,6 +17,7 @@ from typing import Callable
 from kubeward.cluster.discovery import Discovery, ServedResource, discover
 from kubeward.cluster.kinds import COLLECTED_KINDS, METADATA_ONLY_ACCEPT, CollectedKind, kinds_to_collect
 from kubeward.cluster.transport import (
+    CREDENTIALS,
     SHAPE,
     TIMEOUT,
     TLS,
@@ -101,7 +102,7 @@ def _collect(transport: Transport, include_secret_metadata: bool, progress: Prog
         version = transport.get("/version")
         collection.version = {k: v for k, v in version.items() if isinstance(v, str)}
     except ApiError as error:
-        if error.reason == TLS:  # no request will be answered: say why, once
+        if error.reason in (TLS, CREDENTIALS):  # no request will be answered: say why, once
             raise ClusterError(f"cluster {transport.name} ({transport.server}): {error.message}") from None
         if error.reason in (UNREACHABLE, TIMEOUT):  # no HTTP answer at all, even after retries
             raise ClusterError(f"cluster {transport.name} ({transport.server}) did not answer: {error.message}") from None

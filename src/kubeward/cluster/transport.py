@@ -12,6 +12,7 @@ followed, and every message names the path with the server URL's credentials red
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -63,8 +64,8 @@ class RequestPolicy:
 
 
 # Why a request got no usable answer, when it is not an HTTP status. Only the transient ones are retried.
-UNREACHABLE, TIMEOUT, BROKEN, TLS, DEADLINE, TOO_LARGE, NOT_JSON, SHAPE, REDIRECT = (
-    "unreachable", "timeout", "broken", "tls", "deadline", "too-large", "not-json", "shape", "redirect")
+UNREACHABLE, TIMEOUT, BROKEN, TLS, CREDENTIALS, DEADLINE, TOO_LARGE, NOT_JSON, SHAPE, REDIRECT = (
+    "unreachable", "timeout", "broken", "tls", "credentials", "deadline", "too-large", "not-json", "shape", "redirect")
 TRANSIENT = frozenset({UNREACHABLE, TIMEOUT, BROKEN})
 
 
@@ -316,7 +317,7 @@ class Transport:
                 method, path, query_params=list(query or []), header_params=dict(headers),
                 auth_settings=["BearerToken"])
         except (ConfigException, OSError, ValueError) as exc:  # an exec plugin or token file failing
-            raise ApiError(0, path, f"credentials: {exc}", UNREACHABLE) from None
+            raise ApiError(0, path, f"no credentials from the kubeconfig user: {exc}", CREDENTIALS) from None
         with self._lock:
             self.requests += 1
         timeout = urllib3.Timeout(connect=self.policy.connect_timeout, read=self.policy.read_timeout)
@@ -374,7 +375,9 @@ def _parse(response: urllib3.BaseHTTPResponse, data: bytes, path: str) -> dict:
     content_type = response.headers.get("Content-Type", "")
     if 300 <= status < 400:
         location = response.headers.get("Location", "")
-        where = f" to {location}" if location else ""
+        if "://" not in location:  # a relative one: its query is not shown either
+            location = location.split("?", 1)[0].split("#", 1)[0]
+        where = f" to {location[:200]}" if location else ""
         raise ApiError(status, path, f"redirected{where}; redirects are not followed", REDIRECT)
     if not 200 <= status < 300:
         message = _status_message(data) or _not_json_hint(data, content_type) or str(response.reason or "")
@@ -393,7 +396,7 @@ def _not_json_hint(data: bytes, content_type: str) -> str:
     """What a body that is not JSON looks like (never its content: it may hold anything)."""
     head = data[:512].lstrip().lower()
     if "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")):
-        return (f"answer is an HTML page ({len(data):,} bytes, Content-Type {content_type or 'none'}), not JSON: "
+        return (f"answer is an HTML page ({len(data):,} bytes, Content-Type {content_type[:100] or 'none'}), not JSON: "
                 "is the server URL an API server and not a proxy or login page?")
     if not data.strip():
         return "answer is empty, not JSON"
@@ -546,17 +549,35 @@ def connect(kubeconfig: str | None, context: str | None, policy: RequestPolicy =
         return _transport(configuration, IN_CLUSTER, policy)
     label = check_kubeconfig(kubeconfig)
     where = f"context {context!r} of " if context else ""
+    logged = _LoggedErrors()
+    root = logging.getLogger()
+    root.addHandler(logged)  # the loader logs (not raises) a failing exec credential plugin
     try:
         kube_config.load_kube_config(config_file=_loader_path(kubeconfig), context=context,
                                      client_configuration=configuration, persist_config=False)
     except _LOADER_ERRORS as exc:
         raise ClusterError(f"{where}kubeconfig {label}: {_loader_message(exc)}") from None
+    finally:
+        root.removeHandler(logged)
+    if logged.messages:
+        raise ClusterError(f"{where}kubeconfig {label}: no credentials for the user: {logged.messages[0]}")
     if not isinstance(configuration.host, str) or not configuration.host.strip():
         raise ClusterError(f"{where}kubeconfig {label}: the cluster has no server URL (https://HOST:PORT)")
     if "://" not in configuration.host:  # as kubectl: a bare host:port means https
         configuration.host = "https://" + configuration.host.strip()
     name = context or kubeconfig_contexts(kubeconfig)[1] or "current-context"
     return _transport(configuration, name, policy)
+
+
+class _LoggedErrors(logging.Handler):
+    """Error records of the client's kubeconfig loader, kept instead of printed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _transport(configuration: kube_client.Configuration, name: str, policy: RequestPolicy) -> Transport:
