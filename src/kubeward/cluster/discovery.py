@@ -35,7 +35,7 @@ class ServedResource:
                 "namespaced": self.namespaced, "verbs": list(self.verbs), "shortNames": list(self.short_names)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ServedResource":
+    def from_dict(cls, data: dict) -> ServedResource:
         return cls(str(data["group"]), str(data["version"]), str(data["kind"]), str(data["plural"]),
                    bool(data["namespaced"]), tuple(data.get("verbs") or ()), tuple(data.get("shortNames") or ()))
 

@@ -172,7 +172,7 @@ class _Watch:
         self.timer = threading.Timer(max(seconds, 0.0), self._fire)
         self.timer.daemon = True
 
-    def __enter__(self) -> "_Watch":
+    def __enter__(self) -> _Watch:
         _current.watch = self
         self.timer.start()
         return self
