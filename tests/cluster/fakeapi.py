@@ -61,7 +61,7 @@ class FakeCluster:
     expire_first_continue: set[str] = field(default_factory=set)  # plurals whose first continue gets 410
     slow: dict[str, tuple[float, int]] = field(default_factory=dict)  # plural -> (seconds, how many times)
     max_limit: int = 500
-    trickle: dict[str, float] = field(default_factory=dict)  # plural -> seconds between two bytes of the whole answer
+    trickle: dict[str, float] = field(default_factory=dict)  # plural or path -> seconds between two bytes of the answer
     oversized: dict[str, int] = field(default_factory=dict)  # plural -> answer padded to at least this many bytes
     endless: set[str] = field(default_factory=set)  # plurals whose answer never ends (no Content-Length)
     continue_loop: set[str] = field(default_factory=set)  # plurals that always return the same continue token
@@ -122,6 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
         return ""
 
     def _send(self, status: int, body: dict, plural: str = "") -> None:
+        plural = plural or urlsplit(self.path).path  # faults are keyed by plural, or by path for the rest
         data = orjson.dumps(body)
         if plural in self.cluster.oversized:
             body = dict(body, padding="x" * self.cluster.oversized[plural])

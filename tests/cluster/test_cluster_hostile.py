@@ -100,6 +100,23 @@ def test_scan_of_a_server_trickling_one_byte_at_a_time_ends_in_bounded_time(serv
     assert "Traceback" not in done.stderr
 
 
+def test_snapshot_save_of_a_server_trickling_its_version_stops_at_the_deadline_and_writes_nothing(serve, tmp_path):
+    file = tmp_path / "s.json.gz"
+    with serve(trickle={"/version": 0.2}) as (server, kubeconfig):
+        started = time.monotonic()
+        done = subprocess.run([*KUBEWARD, "snapshot", "save", str(file), "--kubeconfig", str(kubeconfig),
+                               "--request-timeout", "1"], capture_output=True, text=True, timeout=60,
+                              env=subprocess_env(tmp_path))
+        elapsed = time.monotonic() - started
+        paths = [r.path for r in server.cluster.requests]
+    assert done.returncode == 2
+    assert elapsed < 15
+    assert paths == ["/version"]  # a server that cannot answer /version in time is not asked for more
+    assert done.stderr.strip() == (f"Error: snapshot {file} not written: cluster test ({server.url}) did not answer: "
+                                   "no complete answer within the request deadline of 1 s")
+    assert not file.exists()
+
+
 def test_collection_deadline_stops_every_list_and_nothing_is_requested_after_it(serve):
     policy = RequestPolicy(connect_timeout=2, read_timeout=2, retries=1, backoff=0.01, request_deadline=30,
                            collection_deadline=1.5, in_flight=1)

@@ -18,6 +18,7 @@ from kubeward.cluster.discovery import Discovery, ServedResource, discover
 from kubeward.cluster.kinds import COLLECTED_KINDS, METADATA_ONLY_ACCEPT, CollectedKind, kinds_to_collect
 from kubeward.cluster.transport import (
     CREDENTIALS,
+    DEADLINE,
     SHAPE,
     TIMEOUT,
     TLS,
@@ -104,7 +105,7 @@ def _collect(transport: Transport, include_secret_metadata: bool, progress: Prog
     except ApiError as error:
         if error.reason in (TLS, CREDENTIALS):  # no request will be answered: say why, once
             raise ClusterError(f"cluster {transport.name} ({transport.server}): {error.message}") from None
-        if error.reason in (UNREACHABLE, TIMEOUT):  # no HTTP answer at all, even after retries
+        if error.reason in (UNREACHABLE, TIMEOUT, DEADLINE):  # no answer at all, even after retries
             raise ClusterError(f"cluster {transport.name} ({transport.server}) did not answer: {error.message}") from None
         collection.errors.append(CollectionError("/version", error.status, error.message))
     collection.discovery = discover(transport, transport.policy.in_flight)
