@@ -271,6 +271,23 @@ def test_any_json_answer_is_read_or_refused_with_an_api_error(body):
             assert error.path in error.message and "\n" not in error.message
 
 
+class _Answer:
+    def __init__(self, status: int, headers: dict[str, str]):
+        self.status, self.headers, self.reason = status, headers, "Reason"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(100, 599), st.binary(max_size=300) | st.sampled_from([b"{}", b"[]", b'{"message": "x\\ny"}', b"<html>"]),
+       st.sampled_from(["", "application/json", "text/html", "text/plain; charset=utf-8", "x" * 500]))
+def test_any_answer_is_an_object_or_one_api_error_line(status, body, content_type):
+    try:
+        parsed = transport_module._parse(_Answer(status, {"Content-Type": content_type}), body, "/api")
+    except ApiError as error:
+        assert "\n" not in error.message and len(error.message) <= transport_module.MESSAGE_MAX_CHARS
+    else:
+        assert 200 <= status < 300 and isinstance(parsed, dict)
+
+
 # --- nothing read: exit 2, nothing written --------------------------------------------------------
 
 EMPTY_DISCOVERY = {"/api": json_answer({"versions": []}), "/apis": json_answer({"groups": []})}

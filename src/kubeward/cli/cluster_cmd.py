@@ -41,7 +41,8 @@ def snapshot_save(file: str, **kwargs) -> None:
     unread = [reason for reason in map(unread_reason, collections) if reason is not None]
     if len(unread) == len(collections):
         raise InputError(f"snapshot {file} not written: {unread[0]}" if len(unread) == 1 else
-                         f"snapshot {file} not written: nothing could be read from any of the {len(unread)} clusters")
+                         f"snapshot {file} not written: nothing could be read from any of the {len(unread)} clusters; "
+                         f"first: {unread[0]}")
     _write_atomically(file, lambda path: snapshots.save(path, collections))
     for collection in collections:
         click.echo(f"{collection.name}: {len(collection.objects)} objects, {collection.requests} requests, "
