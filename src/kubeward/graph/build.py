@@ -26,7 +26,7 @@ from kubeward.pss.namespaces import namespace_policy
 from kubeward.rbac.index import ANONYMOUS, AUTHENTICATED, UNAUTHENTICATED
 from kubeward.rbac.match import Request, rule_allows
 from kubeward.rbac.policy import Binding, Subject
-from kubeward.rbac.risks import RISKS_BY_KEY, RiskHit, risk_analysis
+from kubeward.rbac.risks import RISKS_BY_KEY, risk_analysis
 from kubeward.rules.catalogue import load_all
 from kubeward.rules.model import Finding, Rule, Severity
 from kubeward.workload.common import container_label, normalize_capability
@@ -363,30 +363,52 @@ class _Builder:
     # --- RBAC --------------------------------------------------------------------------------------
 
     def rbac(self) -> None:
+        """Capabilities from the risk analysis (its findings are the evidence), then the grants it
+        does not report because a resourceNames list narrows them (one secret, one account's token,
+        impersonating one group such as system:masters): exact edges with no finding to fix."""
+        from kubeward.rbac.defaults import is_untouched_default
+        from kubeward.rbac.index import rbac_index
+        from kubeward.rbac.risks import _default_roles
+
         analysis = risk_analysis(self.inventory)
-        bound: set[tuple[int, int]] = set()
-        granted: dict[tuple[int, str], tuple[RiskHit, int]] = {}
+        granted: dict[int, dict[str, Binding]] = defaultdict(dict)
+        roles: dict[int, object] = {}
         for hit in analysis.hits:
-            binding = hit.binding
-            permset = self.g.vertex(self.key(f"permset:{binding.resource.display()}"), m.PERMSET,
-                                    self.label(self._permset_label(binding)), binding.namespace, binding.resource)
-            if hit.subject is not None and (id(binding.resource), hit.subject.index) not in bound:
-                subject = self.subject_vertex(hit.subject)
-                if subject is not None:
-                    bound.add((id(binding.resource), hit.subject.index))
-                    evidence = []
-                    for rule_id in ("KW-RBAC-015", "KW-RBAC-016"):
-                        evidence += self.evidence.at(rule_id, binding.resource, ("subjects", hit.subject.index))
-                    self.g.edge(subject, permset, "PERMISSION_BOUND",
-                                f"{binding.display()} names {hit.subject.display()}", evidence)
             if hit.key in RISK_RULES and hit.key not in ("public", "default-sa") and hit.role is not None:
-                granted.setdefault((id(binding.resource), hit.key), (hit, permset))
-        by_binding: dict[int, dict[str, tuple[RiskHit, int]]] = defaultdict(dict)
-        for (binding_id, key), value in granted.items():
-            by_binding[binding_id][key] = value
-        for keys in by_binding.values():
-            for key, (hit, permset) in keys.items():
-                self.capability(key, hit, permset, keys)
+                granted[id(hit.binding.resource)].setdefault(hit.key, hit.binding)
+                roles[id(hit.binding.resource)] = hit.role
+        index = rbac_index(self.inventory)
+        for binding in index.bindings:
+            if is_untouched_default(binding.resource) or binding.role_ref is None:
+                continue
+            role = roles.get(id(binding.resource)) or index.role_of(binding) or _default_roles().get(binding.role_ref)
+            if role is None:
+                continue
+            keys = granted.get(id(binding.resource), {})
+            for key in keys:
+                self.capability(key, binding, role, keys)
+            for key in ("secrets", "tokens", "impersonate"):
+                if key not in keys and "admin" not in keys:
+                    self.capability(key, binding, role, keys, named_only=True)
+
+    def permset(self, binding: Binding) -> int:
+        """The binding's permission set, bound to each of its subjects (once)."""
+        key = self.key(f"permset:{binding.resource.display()}")
+        found = self.g.node(key)
+        if found is not None:
+            return found
+        node = self.g.vertex(key, m.PERMSET, self.label(self._permset_label(binding)), binding.namespace, binding.resource)
+        for subject in binding.subjects:
+            if subject.key is None or (subject.kind, subject.name) == ("Group", "system:masters"):
+                continue
+            vertex = self.subject_vertex(subject)
+            if vertex is None:
+                continue
+            evidence = []
+            for rule_id in ("KW-RBAC-015", "KW-RBAC-016"):
+                evidence += self.evidence.at(rule_id, binding.resource, ("subjects", subject.index))
+            self.g.edge(vertex, node, "PERMISSION_BOUND", f"{binding.display()} names {subject.display()}", evidence)
+        return node
 
     @staticmethod
     def _permset_label(binding: Binding) -> str:
@@ -395,14 +417,15 @@ class _Builder:
         where = "cluster-wide" if binding.cluster_wide else f"in {binding.namespace}"
         return f"{binding.display()}: {role} {where}"
 
-    def capability(self, key: str, hit: RiskHit, permset: int, keys: dict) -> None:
-        binding, rules = hit.binding, hit.role.rules
-        evidence = self.evidence.on(RISK_RULES[key], binding.resource)
+    def capability(self, key: str, binding: Binding, role, keys: dict, named_only: bool = False) -> None:
+        rules = role.rules
+        evidence = [] if named_only else self.evidence.on(RISK_RULES[key], binding.resource)
         scope = "*" if binding.cluster_wide else (binding.namespace or "default")
         where = "cluster-wide" if binding.cluster_wide else f"in namespace {scope}"
 
         def edge(target: int, kind: str, detail: str, extra: Sequence[Finding] = ()) -> None:
-            self.g.edge(permset, target, kind, f"{detail} {where} ({binding.display()})", [*evidence, *extra])
+            self.g.edge(self.permset(binding), target, kind, f"{detail} {where} ({binding.display()})",
+                        [*evidence, *extra])
 
         if key == "admin":
             if binding.cluster_wide:
