@@ -122,3 +122,11 @@ def test_vendored_library_is_the_published_file_with_its_license():
     data = (ASSETS / "cytoscape.min.js").read_bytes()
     assert hashlib.sha256(data).hexdigest() == "081591ab735b2b6a3b31a3c60f8f3a3e2fee8c92939e0c7820ad1208571b6cd8"
     assert "Permission is hereby granted" in (ASSETS / "cytoscape.LICENSE").read_text()
+
+
+def test_docs_explain_every_edge_kind():
+    from kubeward.graph.model import EDGE_KINDS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "paths.md").read_text()
+    for kind in EDGE_KINDS.values():
+        assert f"| `{kind.name}` | {kind.condition} |" in text, kind.name
