@@ -4,11 +4,11 @@ plan's proof (after its fixes, a new search finds no path)."""
 from __future__ import annotations
 
 import rustworkx as rx
+from tests.graph.helpers import demo_inventory, edge_kinds, edges_removed_by, jewels_reached, labels
 
 from kubeward.graph import analyse
 from kubeward.graph.paths import all_paths, select_entries, select_jewels, shortest_paths
 from kubeward.rules.model import dotted
-from tests.graph.helpers import demo_inventory, edge_kinds, edges_removed_by, jewels_reached, labels
 
 
 def _analysis():

@@ -6,11 +6,11 @@ from __future__ import annotations
 import copy
 
 import yaml
+from tests.graph.helpers import DEMO, graph_of
 
 from kubeward.graph import build_graph
 from kubeward.model import build_inventory
 from kubeward.sources import load_paths, load_text
-from tests.graph.helpers import DEMO, graph_of
 
 
 def _demo_objects() -> list[dict]:

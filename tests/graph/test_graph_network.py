@@ -3,8 +3,9 @@ namespace, and nothing else."""
 
 from __future__ import annotations
 
-from kubeward.graph.paths import all_paths
 from tests.graph.helpers import graph_of, labels
+
+from kubeward.graph.paths import all_paths
 
 CLUSTER = """
 apiVersion: v1

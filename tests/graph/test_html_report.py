@@ -13,9 +13,9 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from tests.graph.helpers import DEMO
 
 from kubeward.cli.main import cli
-from tests.graph.helpers import DEMO
 
 HOSTILE = """
 apiVersion: v1

@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from click.testing import CliRunner
+from tests.graph.helpers import DEMO
 
 from kubeward.cli.main import cli
-from tests.graph.helpers import DEMO
 
 ASSETS = Path(__file__).resolve().parents[2] / "src" / "kubeward" / "reports" / "assets"
 

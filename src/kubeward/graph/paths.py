@@ -175,7 +175,7 @@ def all_paths(graph: AttackGraph, entries: Sequence[int], jewels: Sequence[int],
                         return _sorted(graph, found), True
                     continue
                 seen_targets = set()
-                for _source, target, edge in g.out_edges(node):
+                for _source, target, _edge in g.out_edges(node):
                     if target in seen_targets or target in trail:
                         continue
                     seen_targets.add(target)
