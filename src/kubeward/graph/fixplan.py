@@ -102,6 +102,10 @@ class _Problem:
         self.graph = graph
         g = graph.graph
         self.edges = {i: (u, v, e) for i, (u, v, e) in g.edge_index_map().items()}
+        self.edges_of_finding: dict[tuple, set[int]] = defaultdict(set)
+        for i, (_u, _v, e) in self.edges.items():
+            for finding in e.evidence:
+                self.edges_of_finding[finding_key(finding)].add(i)
         inherent_only = without_edges(graph, [i for i, (_u, _v, e) in self.edges.items() if e.evidence])
         blocked: dict[int, set[int]] = defaultdict(set)
         for entry, jewel in reachable_pairs(inherent_only, entries, jewels):
@@ -145,8 +149,10 @@ class _Problem:
 
     def removed_by(self, chosen: list[int]) -> set[int]:
         """Every edge whose evidence names a chosen class's listed finding."""
-        keys = {finding_key(self.classes[c][0]) for c in chosen}
-        return {i for i, (_u, _v, e) in self.edges.items() if any(finding_key(f) in keys for f in e.evidence)}
+        removed: set[int] = set()
+        for c in chosen:
+            removed |= self.edges_of_finding.get(finding_key(self.classes[c][0]), set())
+        return removed
 
     def remaining(self, removed: set[int]) -> set[tuple[int, int]]:
         g = without_edges(self.graph, removed)
