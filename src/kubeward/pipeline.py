@@ -164,10 +164,12 @@ def run(inventories: Sequence[Inventory], rules: Sequence[Rule], config: suppres
 
 
 def render(evaluation: Evaluation, fmt: str, *, color: bool = False, width: int | None = None,
-           min_severity: Severity | None = None) -> str:
+           min_severity: Severity | None = None, attack: object | None = None) -> str:
     """The report in `fmt` (a name of the reports registry). `min_severity` filters what is shown,
-    never the exit code."""
+    never the exit code. `attack` (an attack-path analysis of the same scan) ranks the findings by
+    the paths they sit on, and gives the HTML report its graph."""
     findings = evaluation.findings
     if min_severity is not None:
         findings = [f for f in findings if f.severity >= min_severity]
-    return reports.render(findings, evaluation.scanned, fmt, color=color, rules=evaluation.rules, width=width)
+    return reports.render(findings, evaluation.scanned, fmt, color=color, rules=evaluation.rules, width=width,
+                          attack=attack)

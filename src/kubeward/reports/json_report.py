@@ -70,5 +70,9 @@ def report_dict(findings, locations, scanned: Scanned) -> dict:
 
 @register_format("json")
 def render_json(report: ReportInput) -> str:
-    return orjson.dumps(report_dict(report.findings, report.locations, report.scanned),
-                        option=orjson.OPT_INDENT_2).decode() + "\n"
+    doc = report_dict(report.findings, report.locations, report.scanned)
+    if report.attack is not None:  # scan --rank paths: findings by the paths they sit on, and the plan
+        from kubeward.graph.analysis import attack_section
+
+        attack_section(doc, report.findings, report.attack)
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"

@@ -92,6 +92,10 @@ def _counts(title: str, counts: Counter, width: int) -> list[str]:
 
 @register_format("table")
 def render_table(report: ReportInput) -> str:
+    if report.attack is not None:  # scan --rank paths
+        from kubeward.reports.ranked import render_ranked
+
+        return render_ranked(report)
     findings, locations, scanned = report.findings, report.locations, report.scanned
     width = report.width or 120
     out = io.StringIO()
