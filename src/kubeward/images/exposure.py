@@ -27,8 +27,8 @@ from kubeward.netpol import intervals as iv
 from kubeward.netpol.engine import Connectivity, analyze
 from kubeward.netpol.exposure import Backend, _target_ports, selected_workloads
 from kubeward.netpol.model import Workload
-from kubeward.rbac.index import AUTHENTICATED, UNAUTHENTICATED
-from kubeward.rbac.risks import risk_analysis
+from kubeward.rbac.index import AUTHENTICATED
+from kubeward.rbac.risks import raise_one, risk_analysis
 from kubeward.rules.model import Finding, Severity
 
 # Workload rules whose findings mean a compromised container can leave its sandbox.
@@ -159,8 +159,14 @@ def _service_account_risks(inventory: Inventory) -> dict[int, tuple[tuple[str, .
     for hit in risk_analysis(inventory).hits:
         # "public" and "default-sa" describe who a binding reaches; the capability hits of the
         # same binding say what it grants.
-        if hit.subject is not None and hit.severity >= Severity.HIGH and hit.key not in ("public", "default-sa"):
-            by_subject[(hit.subject.kind, hit.subject.name, hit.subject.namespace)].append(hit)
+        if hit.subject is None or hit.key in ("public", "default-sa"):
+            continue
+        # A ServiceAccount's hit is already raised when a workload mounts its token; a group's is
+        # raised here, since only mounted tokens are looked up below.
+        severity = hit.severity if hit.subject.kind == "ServiceAccount" else raise_one(hit.severity)
+        if severity >= Severity.HIGH:
+            namespace = hit.subject.namespace if hit.subject.kind == "ServiceAccount" else None
+            by_subject[(hit.subject.kind, hit.subject.name, namespace)].append((hit, severity))
     out: dict[int, tuple[tuple[str, ...], Severity | None]] = {}
     if not by_subject:
         return out
@@ -172,16 +178,16 @@ def _service_account_risks(inventory: Inventory) -> dict[int, tuple[tuple[str, .
                 + by_subject.get(("Group", "system:serviceaccounts", None), [])
                 + by_subject.get(("Group", f"system:serviceaccounts:{namespace}", None), [])
                 + by_subject.get(("Group", AUTHENTICATED, None), [])
-                + by_subject.get(("Group", UNAUTHENTICATED, None), []))
+                + by_subject.get(("User", identity.username, None), []))
         if not hits:
             continue
         texts: list[str] = []
-        for hit in sorted(hits, key=lambda h: -h.severity):
+        for hit, _severity in sorted(hits, key=lambda pair: -pair[1]):
             scope = as_dict(hit.extra).get("scope", "")
             text = f"{_RISK_WORDS.get(hit.key, hit.key)} {scope} ({hit.binding.display()})"
             if text not in texts:
                 texts.append(text)
-        out[id(identity.template.resource)] = (tuple(texts), max(h.severity for h in hits))
+        out[id(identity.template.resource)] = (tuple(texts), max(severity for _hit, severity in hits))
     return out
 
 

@@ -15,6 +15,7 @@ import csv
 import gzip
 import io
 import re
+import warnings
 from typing import Any, Iterator
 
 import orjson
@@ -283,7 +284,9 @@ def _cyclonedx(doc: dict, source: str) -> ScannedImage:
     from cyclonedx.model.bom import Bom
 
     try:
-        bom = Bom.from_json(doc)  # type: ignore[attr-defined]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecation notes about the document's own schema
+            bom = Bom.from_json(doc)  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 - the library raises many kinds on a malformed BOM
         raise ReportError(f"is not a valid CycloneDX {spec} document: {type(exc).__name__}: {str(exc)[:200]}") from None
     subject = bom.metadata.component
@@ -299,7 +302,7 @@ def _cyclonedx(doc: dict, source: str) -> ScannedImage:
                                                          else f"{subject.name}:{version}"))
         names.append(_oci_purl_ref(purl))
     refs, digests = _names_and_digests([n for n in names if n], digests_raw)
-    tools = [c.name for c in bom.metadata.tools.components] if bom.metadata.tools else []
+    tools = [t.name for t in (*bom.metadata.tools.components, *bom.metadata.tools.tools) if t.name]
     scanner = next((t for t in tools if t in ("trivy", "grype", "syft")), "cyclonedx")
     versions = {str(c.bom_ref.value): (c.name, c.version or "", str(c.purl) if c.purl else "")
                 for c in bom.components if c.bom_ref and c.bom_ref.value}
@@ -327,7 +330,9 @@ def _cyclonedx(doc: dict, source: str) -> ScannedImage:
                     fixed = fixed or affected_version.version
             vulns.append(Vuln(intern(vuln_id), intern(name or purl), intern(version), intern(fixed), severity, score,
                               aliases, None, False, False, intern(purl), _short(entry.description), "", analysis))
-    has_vulns = "vulnerabilities" in doc
+    # An empty list cannot tell "scanned, nothing found" from "not scanned" (Trivy writes [] for an
+    # SBOM): it counts as an SBOM, and the scanner's own JSON is the way to report a clean image.
+    has_vulns = bool(as_list(doc.get("vulnerabilities")))
     return ScannedImage(scanner, source, label, refs, digests, intern(properties.get("aquasecurity:trivy:ImageID")),
                         vulns, len(bom.components), has_vulns)
 
