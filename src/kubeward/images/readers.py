@@ -38,18 +38,20 @@ class VexGiven(ReportError):
     """An OpenVEX document where a report was expected: read it as VEX."""
 
 
-def load_json(raw: bytes, what: str = "report") -> Any:
+def load_json(raw: bytes, what: str = "") -> Any:
+    """The parsed document; `what` names it in messages ("" when the caller names the file)."""
+    what = f"{what} " if what else ""
     if len(raw) > MAX_REPORT_BYTES:
-        raise ReportError(f"{what} is {len(raw)} bytes, over the {MAX_REPORT_BYTES}-byte limit")
+        raise ReportError(f"{what}is {len(raw)} bytes, over the {MAX_REPORT_BYTES}-byte limit")
     if raw[:2] == b"\x1f\x8b":
-        raw = _gunzip(raw, what)
+        raw = _gunzip(raw, what.strip() or "report")
     stripped = raw.lstrip()
     if stripped[:1] == b"<":
-        raise ReportError(f"{what} is XML; give the JSON form (CycloneDX: --format json)")
+        raise ReportError(f"{what}is XML; give the JSON form (CycloneDX: --format json)")
     try:
         return orjson.loads(stripped.removeprefix(b"\xef\xbb\xbf"))
     except orjson.JSONDecodeError as exc:
-        raise ReportError(f"{what} is not JSON: {exc}") from None
+        raise ReportError(f"{what}is not JSON: {exc}") from None
 
 
 def _gunzip(raw: bytes, what: str) -> bytes:
