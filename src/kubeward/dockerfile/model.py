@@ -116,6 +116,8 @@ def parse(text: str, path: str) -> Dockerfile:
         commands = buildkit.parse_string(text)
     except buildkit.GoParseError as exc:
         raise DockerfileError(f"invalid Dockerfile: {exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # the wrapper cuts some non-ASCII instructions mid-character
+        raise DockerfileError(f"the Dockerfile parser cannot read this file: {type(exc).__name__}") from None
     stages: list[Stage] = []
     global_args: dict[str, str | None] = {}
     by_alias: dict[str, Stage] = {}
