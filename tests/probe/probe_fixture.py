@@ -63,6 +63,8 @@ class Servers:
     _servers: list = field(default_factory=list)
     _thread: threading.Thread | None = None
     _contexts: dict = field(default_factory=dict)
+    active: int = 0  # connections being served now
+    max_active: int = 0
 
     def _context(self, client_cert: bool) -> ssl.SSLContext:
         if client_cert not in self._contexts:
@@ -77,9 +79,12 @@ class Servers:
         return self._contexts[client_cert]
 
     async def _handle(self, behaviour: Behaviour, address: str, port: int, reader, writer) -> None:
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
         try:
-            if behaviour.silent:
-                await asyncio.sleep(3600)
+            if behaviour.silent:  # read whatever comes, answer nothing, until the client gives up
+                while await reader.read(4096):
+                    pass
                 return
             first = await asyncio.wait_for(reader.readexactly(1), 10)
             if first == b"\x16":  # a TLS ClientHello on a plain port: answer as Go's net/http does
@@ -101,6 +106,7 @@ class Servers:
                 ValueError, ssl.SSLError, asyncio.CancelledError):
             pass
         finally:
+            self.active -= 1
             writer.close()
 
     async def _listen(self, address: str, port: int, behaviour: Behaviour) -> int:
