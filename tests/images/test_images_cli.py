@@ -102,7 +102,7 @@ def test_sarif_and_table_render_image_findings(write):
     fingerprints = [r["partialFingerprints"] for r in results]
     assert len({orjson.dumps(f) for f in fingerprints}) == len(fingerprints)
     table = CliRunner().invoke(cli, ["images", manifest, "--vulns", report, "--format", "table", "--fail-on", "none"])
-    assert "uncertain match" in table.stdout and "Images: 1 (workload, image) pairs" in table.stdout
+    assert "matched by tag only (uncertain)" in table.stdout and "Images: 1 (workload, image) pairs" in table.stdout
 
 
 def test_one_finding_per_vulnerability_and_fingerprints_differ(write):

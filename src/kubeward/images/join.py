@@ -13,6 +13,7 @@ A container that pins a digest is never matched to a report of another digest.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -33,6 +34,7 @@ class RankedVuln:
     """One vulnerability of one package in one workload's image, merged across scanners."""
 
     vuln: Vuln  # the entry with the most information
+    cve: str  # its CVE id when it has one (else its own id): how findings name it
     scanners: tuple[str, ...]
     reports: tuple[str, ...]
     severity: Severity  # the ranked severity of the finding
@@ -61,6 +63,7 @@ class WorkloadImage:
     sboms: list[ScannedImage] = field(default_factory=list)  # packages-only documents of this image
     other_digests: list[str] = field(default_factory=list)  # reports of this name:tag but another digest
     vulns: list[RankedVuln] = field(default_factory=list)
+    shared: dict = field(default_factory=dict, repr=False)  # what every finding of this subject repeats, built once
 
     @property
     def label(self) -> str:
@@ -124,6 +127,8 @@ class VexIndex:
 
     def decide(self, vuln: Vuln, image: WorkloadImage) -> VexStatement | None:
         """The latest statement about this vulnerability that names this image (and package)."""
+        if not self.by_id:
+            return None
         candidates = {id(s): s for v in (vuln.id, *vuln.aliases) for s in self.by_id.get(v, ())}
         chosen = None
         for statement in candidates.values():
@@ -205,37 +210,59 @@ def rank(vuln: Vuln, exposure: Exposure, epss: float | None, kev: bool, low_conf
        holds, one step down;
     4. a low-confidence match (scanners disagree, CPE-only match): one step down.
     """
-    reported = SEVERITY_WORDS.get(vuln.severity)
-    base = reported if reported is not None else (cvss_band(vuln.cvss) or Severity.LOW)
+    held = (bool(exposure.outside), bool(exposure.escape), bool(exposure.rbac), bool(exposure.attack_path))
+    hot = epss if not kev and epss is not None and epss >= epss_threshold else None
+    band = cvss_band(vuln.cvss) if vuln.severity == "unknown" or vuln.severity not in SEVERITY_WORDS else None
+    severity, base, factors = _ranked(vuln.severity, band, vuln.cvss if band is not None else None, kev, hot,
+                                      epss_threshold, held, low_confidence)
+    score = (severity * 1000 + (500 if kev else 0) + round((epss or 0) * 300) + round((vuln.cvss or 0) * 10)
+             + 50 * sum(held) + (20 if vuln.fixed else 0))
+    return severity, base, factors, float(score)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ranked(word: str, band: Severity | None, cvss: float | None, kev: bool, hot_epss: float | None,
+            epss_threshold: float, held: tuple[bool, ...], low: bool) -> tuple[Severity, Severity, tuple[str, ...]]:
+    """The severity steps of `rank`, memoised: a fleet's entries share a few hundred combinations."""
+    reported = SEVERITY_WORDS.get(word)
+    base = reported if reported is not None else (band or Severity.LOW)
     severity = base
     factors: list[str] = []
     if reported is None:
-        factors.append(f"severity unknown: {'CVSS ' + format(vuln.cvss, '.1f') + ' band' if vuln.cvss is not None else 'taken as low'}")
+        factors.append(f"severity unknown: {'CVSS ' + format(cvss, '.1f') + ' band' if cvss is not None else 'taken as low'}")
     if kev:
         severity = _step(max(severity, Severity.HIGH), 1)
         factors.append("known exploited (KEV): +1")
-    elif epss is not None and epss >= epss_threshold:
+    elif hot_epss is not None:
         severity = _step(severity, 1)
-        factors.append(f"EPSS {epss:.2f} >= {epss_threshold:g}: +1")
-    facts = [("reachable from outside", bool(exposure.outside)), ("privileged or able to escape", bool(exposure.escape)),
-             ("service account with risky RBAC", bool(exposure.rbac)), ("on an attack path", bool(exposure.attack_path))]
-    held = [name for name, holds in facts if holds]
-    if held:
-        severity = _step(severity, len(held))
-        factors.extend(f"{name}: +1" for name in held)
+        factors.append(f"EPSS {hot_epss:.2f} >= {epss_threshold:g}: +1")
+    names = ("reachable from outside", "privileged or able to escape", "service account with risky RBAC", "on an attack path")
+    count = sum(held)
+    if count:
+        severity = _step(severity, count)
+        factors.extend(f"{name}: +1" for name, holds in zip(names, held) if holds)
     elif severity > Severity.INFO:
         severity = _step(severity, -1)
         factors.append("no exposure fact holds: -1")
-    if low_confidence and severity > Severity.INFO:
+    if low and severity > Severity.INFO:
         severity = _step(severity, -1)
         factors.append("low-confidence match: -1")
-    score = (severity * 1000 + (500 if kev else 0) + round((epss or 0) * 300) + round((vuln.cvss or 0) * 10)
-             + 50 * len(held) + (20 if vuln.fixed else 0))
-    return severity, base, tuple(factors), float(score)
+    return severity, base, tuple(factors)
+
+
+CPE_ONLY = "matched by CPE only (no package-manager data): often a false positive"
+
+
+@functools.lru_cache(maxsize=64)
+def _one_scanner(name: str) -> tuple[str, ...]:
+    return (name,)
 
 
 def _merge(entries: list[tuple[ScannedImage, Vuln]], scanners: set[str]) -> tuple[Vuln, tuple[str, ...], list[str]]:
     """The most informative entry, the scanners that reported it, and why confidence is low."""
+    if len(entries) == 1 and len(scanners) == 1:
+        image, vuln = entries[0]
+        return vuln, _one_scanner(image.scanner), ([CPE_ONLY] if vuln.cpe_only else [])
     best = max((v for _, v in entries), key=lambda v: (bool(v.fixed), v.cvss is not None, v.severity != "unknown", not v.cpe_only))
     found_by = tuple(sorted({image.scanner for image, _ in entries}))
     reasons = []
@@ -247,7 +274,7 @@ def _merge(entries: list[tuple[ScannedImage, Vuln]], scanners: set[str]) -> tupl
         reasons.append("scanners disagree on the fixed version (" + ", ".join(
             f"{image.scanner}: {v.fixed or 'none'}" for image, v in entries) + ")")
     if all(v.cpe_only for _, v in entries):
-        reasons.append("matched by CPE only (no package-manager data): often a false positive")
+        reasons.append(CPE_ONLY)
     return best, found_by, reasons
 
 
@@ -258,26 +285,38 @@ def _vulns(image: WorkloadImage, reports: ReportSet, vex: VexIndex, epss_thresho
     for report in scanned:
         for vuln in report.vulns:
             grouped[(vuln.cve, vuln.package, vuln.installed)].append((report, vuln))
+    sources: dict[tuple[int, ...], tuple[str, ...]] = {}  # one tuple per set of reports, shared
     for (cve, _package, _installed), entries in grouped.items():
         vuln, found_by, reasons = _merge(entries, scanners)
-        epss_values = [v.epss for _, v in entries if v.epss is not None]
-        if cve in reports.epss:
-            epss_values.append(reports.epss[cve])
-        epss = max(epss_values) if epss_values else None
-        kev = any(v.kev for _, v in entries) or cve in reports.kev
+        if len(entries) == 1:  # the common case, kept cheap: one scanner, one entry
+            epss, kev = vuln.epss, vuln.kev
+            local = reports.epss.get(cve)
+            if local is not None and (epss is None or local > epss):
+                epss = local
+            kev = kev or cve in reports.kev
+        else:
+            epss_values = [v.epss for _, v in entries if v.epss is not None]
+            if cve in reports.epss:
+                epss_values.append(reports.epss[cve])
+            epss = max(epss_values) if epss_values else None
+            kev = any(v.kev for _, v in entries) or cve in reports.kev
         severity, base, factors, score = rank(vuln, image.exposure, epss, kev, bool(reasons), epss_threshold)
         suppression = None
         statement = vex.decide(vuln, image)
         if statement is not None and statement.status in SUPPRESSING:
             suppression = {"source": "vex", "file": statement.source, "status": statement.status,
                            "justification": statement.justification, "reason": statement.impact or statement.justification}
-        else:
+        elif vuln.analysis is not None or len(entries) > 1:
             analysis = next((v.analysis for _, v in entries if v.analysis), None)
             if analysis and analysis["state"] in ("not_affected", "false_positive", "resolved"):
                 suppression = {"source": "cyclonedx-analysis", "file": entries[0][0].source, "status": analysis["state"],
                                "justification": analysis["justification"], "reason": analysis["detail"] or analysis["state"]}
-        yield RankedVuln(vuln, found_by, tuple(sorted({r.source for r, _ in entries})), severity, base, factors,
-                         tuple(reasons), epss, kev, vuln.fixed, score, suppression)
+        key = tuple(id(r) for r, _ in entries)
+        files = sources.get(key)
+        if files is None:
+            files = sources[key] = tuple(sorted({r.source for r, _ in entries}))
+        yield RankedVuln(vuln, cve, found_by, files, severity, base, factors, tuple(reasons), epss, kev, vuln.fixed,
+                         score, suppression)
 
 
 def workload_images(inventory: Inventory, reports: ReportSet, facts: ExposureFacts,
@@ -299,6 +338,6 @@ def workload_images(inventory: Inventory, reports: ReportSet, facts: ExposureFac
             subject = WorkloadImage(template, uses[0][1], ref, containers, facts.of(template, containers), how, why,
                                     [r for r in matched if r.scanned_vulns], [r for r in matched if not r.scanned_vulns],
                                     other_digests)
-            subject.vulns = sorted(_vulns(subject, reports, vex, epss_threshold), key=lambda v: (-v.score, v.vuln.cve, v.vuln.package))
+            subject.vulns = sorted(_vulns(subject, reports, vex, epss_threshold), key=lambda v: (-v.score, v.cve, v.vuln.package))
             subjects.append(subject)
     return subjects

@@ -15,6 +15,7 @@ import csv
 import gzip
 import io
 import re
+import sys
 import warnings
 from typing import Any, Iterator
 
@@ -113,12 +114,16 @@ def _score(value: Any) -> float | None:
 
 
 def _trivy_cvss(entry: dict) -> float | None:
-    """NVD's v3 score when given, else the highest v3 (then v2) score of any vendor."""
-    cvss = as_dict(entry.get("CVSS"))
-    nvd = as_dict(cvss.get("nvd"))
-    for key in ("V40Score", "V3Score"):
-        if _score(nvd.get(key)) is not None:
-            return _score(nvd.get(key))
+    """NVD's v4/v3 score when given, else the highest v4/v3 (then v2) score of any vendor."""
+    cvss = entry.get("CVSS")
+    if type(cvss) is not dict:
+        return None
+    nvd = cvss.get("nvd")
+    if type(nvd) is dict:
+        for key in ("V40Score", "V3Score"):
+            score = _score(nvd.get(key))
+            if score is not None:
+                return score
     scores = [_score(as_dict(v).get(k)) for v in cvss.values() for k in ("V40Score", "V3Score")]
     scores = [s for s in scores if s is not None]
     if not scores:
@@ -133,21 +138,39 @@ def _first_version(text: Any) -> str:
     return text.split(",")[0].strip()
 
 
+_TRIVY_SEVERITY = {word.upper(): severity_word(word) for word in ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")}
+
+
 def _trivy_vulns(results: Any) -> list[Vuln]:
-    vulns = []
+    """The entries of every result. The loop is the hot path of a large join (a fleet's reports
+    hold millions of entries): plain type checks, one dict lookup per field."""
+    vulns: list[Vuln] = []
+    append, _intern = vulns.append, sys.intern
     for result in as_list(results):
-        for entry in as_list(as_dict(result).get("Vulnerabilities")):
-            entry = as_dict(entry)
-            vuln_id = entry.get("VulnerabilityID")
-            if not isinstance(vuln_id, str) or not vuln_id:
+        entries = result.get("Vulnerabilities") if type(result) is dict else None
+        if type(entries) is not list:
+            continue
+        for entry in entries:
+            if type(entry) is not dict:
                 continue
-            identifier = as_dict(entry.get("PkgIdentifier"))
-            vulns.append(Vuln(
-                intern(vuln_id), intern(entry.get("PkgName")), intern(entry.get("InstalledVersion")),
-                intern(_first_version(entry.get("FixedVersion"))), severity_word(entry.get("Severity")),
-                _trivy_cvss(entry), tuple(intern(a) for a in as_list(entry.get("VendorIDs")) if isinstance(a, str)),
-                _epss_of(entry), bool(entry.get("KnownExploited")), False,
-                intern(identifier.get("PURL")), _short(entry.get("Title")), intern(entry.get("Status"))))
+            vuln_id = entry.get("VulnerabilityID")
+            if type(vuln_id) is not str or not vuln_id:
+                continue
+            package, installed, fixed = entry.get("PkgName"), entry.get("InstalledVersion"), entry.get("FixedVersion")
+            severity = _TRIVY_SEVERITY.get(entry.get("Severity")) or severity_word(entry.get("Severity"))  # type: ignore[arg-type]
+            identifier, aliases, title = entry.get("PkgIdentifier"), entry.get("VendorIDs"), entry.get("Title")
+            purl = identifier.get("PURL") if type(identifier) is dict else None
+            status = entry.get("Status")
+            append(Vuln(
+                _intern(vuln_id), _intern(package) if type(package) is str else "",
+                _intern(installed) if type(installed) is str else "",
+                _intern(_first_version(fixed)) if type(fixed) is str and fixed else "", severity,
+                _trivy_cvss(entry),
+                tuple(_intern(a) for a in aliases if type(a) is str) if type(aliases) is list else (),
+                _epss_of(entry) if "EPSS" in entry else None, bool(entry.get("KnownExploited")), False,
+                _intern(purl) if type(purl) is str else "",
+                _intern(title if len(title) <= 160 and "\n" not in title else _short(title)) if type(title) is str else "",
+                _intern(status) if type(status) is str else ""))
     return vulns
 
 

@@ -9,6 +9,7 @@ severity is the ranked one (kubeward.images.join.rank), not the rule's default.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 from kubeward.images.join import RankedVuln, WorkloadImage
@@ -24,7 +25,61 @@ def _where(subject: WorkloadImage) -> tuple:
     return (*subject.containers[0].path, "image")
 
 
-def _message(subject: WorkloadImage, ranked: RankedVuln, tail: str) -> str:
+@dataclass(slots=True)
+class VulnDetails:
+    """A vulnerability finding's details. A slots object, not a dict: a fleet's join makes
+    hundreds of thousands of them; orjson writes it as a JSON object. The container list and
+    the exposure are shared by every finding of one workload image."""
+
+    vulnerability: str
+    ids: list[str]
+    package: str
+    installed: str
+    fixed: str | None
+    purl: str | None
+    image: str
+    image_ref: str
+    containers: list[dict]
+    match: str
+    reported_severity: str
+    cvss: float | None
+    epss: float | None
+    kev: bool
+    base_severity: str
+    ranking: tuple[str, ...]
+    score: float
+    confidence: str
+    low_confidence: tuple[str, ...]
+    scanners: tuple[str, ...]
+    reports: tuple[str, ...]
+    exposure: dict
+    title: str | None = None
+    vex: dict | None = None
+
+
+def _shared(subject: WorkloadImage) -> dict:
+    """The parts of a finding that every vulnerability of one subject repeats, built once."""
+    shared = subject.shared
+    if not shared:
+        containers = subject.container_names
+        names = [name for name, holds in (("reachable from outside", subject.exposure.outside),
+                                          ("privileged or able to escape", subject.exposure.escape),
+                                          ("its service account token holds risky permissions", subject.exposure.rbac),
+                                          ("on an attack path", subject.exposure.attack_path)) if holds]
+        suffix = "".join(f"; {name}" for name in names)
+        if subject.match == "tag":
+            suffix += "; matched by tag only (uncertain)"
+        shared.update(
+            where=(f" of {subject.image} (container{'s' if len(containers) > 1 else ''} {', '.join(containers)})"),
+            suffix=suffix, path=_where(subject), exposure=subject.exposure.as_dict(),
+            containers=[{"name": c.name, "kind": c.field, "path": dotted(c.path)} for c in subject.containers],
+            match=subject.match + (" (uncertain)" if subject.match == "tag" else ""), ref=subject.ref.display(),
+            related=tuple(Related(f"also runs {subject.image} ({c.field} {c.name})", subject.template.resource,
+                                  (*c.path, "image")) for c in subject.containers[1:4]))
+    return shared
+
+
+def _message(shared: dict, ranked: RankedVuln) -> str:
     vuln = ranked.vuln
     marks = [vuln.severity if vuln.severity != "unknown" else "severity unknown"]
     if vuln.cvss is not None:
@@ -33,46 +88,30 @@ def _message(subject: WorkloadImage, ranked: RankedVuln, tail: str) -> str:
         marks.append("known exploited")
     if ranked.epss is not None:
         marks.append(f"EPSS {ranked.epss:.2f}")
-    text = (f"{vuln.cve} ({', '.join(marks)}) in {vuln.package} {vuln.installed} of {subject.image} "
-            f"(container{'s' if len(subject.containers) > 1 else ''} {', '.join(subject.container_names)})")
+    text = f"{ranked.cve} ({', '.join(marks)}) in {vuln.package} {vuln.installed}{shared['where']}"
     text += f"; fixed in {ranked.fixed}" if ranked.fixed else "; no fixed version yet"
-    if tail:
-        text += f"; {tail}"
-    if subject.match == "tag":
-        text += "; uncertain match: " + subject.uncertain
+    text += shared["suffix"]
     if ranked.low_confidence:
         text += "; low confidence: " + "; ".join(ranked.low_confidence)
     return text
 
 
-def _hit(subject: WorkloadImage, ranked: RankedVuln, tail: str) -> Hit:
+def _hit(subject: WorkloadImage, ranked: RankedVuln) -> Hit:
     vuln = ranked.vuln
-    extra = {
-        "vulnerability": vuln.cve, "ids": sorted({vuln.id, *vuln.aliases}), "package": vuln.package,
-        "installed": vuln.installed, "fixed": ranked.fixed or None, "purl": vuln.purl or None,
-        "image": subject.image, "image_ref": subject.ref.display(),
-        "containers": [{"name": c.name, "kind": c.field, "path": dotted(c.path)} for c in subject.containers],
-        "match": subject.match + (" (uncertain)" if subject.match == "tag" else ""),
-        "reported_severity": vuln.severity, "cvss": vuln.cvss, "epss": ranked.epss, "kev": ranked.kev,
-        "base_severity": ranked.base.label, "ranking": list(ranked.factors), "score": ranked.score,
-        "confidence": "low" if ranked.low_confidence else "normal", "low_confidence": list(ranked.low_confidence),
-        "scanners": list(ranked.scanners), "reports": list(ranked.reports),
-        "exposure": subject.exposure.as_dict(),
-    }
-    if vuln.title:
-        extra["title"] = vuln.title
-    if ranked.suppression is not None:
-        extra["vex"] = ranked.suppression
-    related = tuple(Related(f"also runs {subject.image} ({c.field} {c.name})", subject.template.resource, (*c.path, "image"))
-                    for c in subject.containers[1:4])
-    return Hit(subject.template.resource, _where(subject), _message(subject, ranked, tail), ranked.severity,
-               extra=extra, related=related, key=f"{vuln.cve}|{vuln.package}|{vuln.installed}|{subject.ref.name}",
+    shared = _shared(subject)
+    details = VulnDetails(
+        ranked.cve, sorted({vuln.id, *vuln.aliases}) if vuln.aliases else [vuln.id], vuln.package, vuln.installed,
+        ranked.fixed or None, vuln.purl or None, subject.image, shared["ref"], shared["containers"], shared["match"],
+        vuln.severity, vuln.cvss, ranked.epss, ranked.kev, ranked.base.label, ranked.factors, ranked.score,
+        "low" if ranked.low_confidence else "normal", ranked.low_confidence, ranked.scanners, ranked.reports,
+        shared["exposure"], vuln.title or None, ranked.suppression)
+    return Hit(subject.template.resource, shared["path"], _message(shared, ranked), ranked.severity,
+               extra=details, related=shared["related"], key=f"{ranked.cve}|{vuln.package}|{vuln.installed}|{subject.ref.name}",
                suppression=ranked.suppression)
 
 
-def _category(subject: WorkloadImage, ranked: RankedVuln) -> str:
-    if not ranked.fixed:
-        return "005"
+def _category(subject: WorkloadImage) -> str:
+    """The rule a fixable vulnerability of this subject belongs to (one without a fix: 005)."""
     exposure = subject.exposure
     if exposure.outside:
         return "001"
@@ -84,11 +123,11 @@ def _category(subject: WorkloadImage, ranked: RankedVuln) -> str:
 
 
 def _of(category: str, subject: WorkloadImage) -> Iterator[Hit]:
-    facts = subject.exposure.facts
-    tail = "; ".join(facts) if facts else ""
-    for ranked in subject.vulns:
-        if _category(subject, ranked) == category:
-            yield _hit(subject, ranked, tail)
+    if category == "005":
+        return (_hit(subject, ranked) for ranked in subject.vulns if not ranked.fixed)
+    if _category(subject) != category:
+        return iter(())
+    return (_hit(subject, ranked) for ranked in subject.vulns if ranked.fixed)
 
 
 REPORTS_EXAMPLE = """\

@@ -190,7 +190,9 @@ class Hit:
     message: str
     severity: Severity | None = None  # overrides the rule's default (ranking)
     location: Location | None = None
-    extra: dict | None = None
+    # Details for machines (the JSON report's "details"): a dict, or a slots dataclass that orjson
+    # writes as one (findings made by the hundred thousand, such as image vulnerabilities).
+    extra: Any = None
     identity: Identity | None = None
     related: tuple[Related, ...] = ()
     key: str = ""  # tells apart findings of one rule at one place (the CVE of a vulnerability finding)
@@ -221,7 +223,7 @@ class Finding:
     message: str
     severity: Severity
     location: Location | None = None
-    extra: dict | None = None
+    extra: Any = None  # see Hit.extra
     identity: Identity | None = None
     related: tuple[Related, ...] = ()
     suppressed: bool = False
