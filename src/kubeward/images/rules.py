@@ -14,11 +14,13 @@ from typing import Iterator
 
 from kubeward.images.join import RankedVuln, WorkloadImage
 from kubeward.rules import Target, rule
-from kubeward.rules.model import Hit, Related, Severity, dotted
+from kubeward.rules.model import Context, Hit, Related, Severity, dotted
 
 NSA_IMAGES = "NSA/CISA Kubernetes Hardening Guide: image scanning and provenance"
 CIS_IMAGES = "5.5.1"  # Configure image provenance (and scan images) - CIS Kubernetes Benchmark
 DOMAIN = "images"
+# What the ranking reads besides the reports: reachability, privilege (the workload rules), RBAC.
+EXPOSURE = (Context.NETWORK, Context.WORKLOADS, Context.RBAC)
 
 
 def _where(subject: WorkloadImage) -> tuple:
@@ -137,7 +139,7 @@ image: registry.example.com/shop/web:1.4.3@sha256:<digest of the rebuilt image>"
 
 @rule(
     "KW-VULN-001", "high", "Fixable vulnerability in a workload reachable from outside the cluster",
-    target=Target.IMAGE, domain=DOMAIN,
+    target=Target.IMAGE, domain=DOMAIN, context=EXPOSURE,
     rationale="The vulnerable code answers clients outside the cluster: the published Service, Ingress or host port "
               "and the NetworkPolicy analysis show an outside address can open the port. A remote exploit "
               "needs nothing else, and a fix exists.",
@@ -151,7 +153,7 @@ def fixable_exposed(subject: WorkloadImage) -> Iterator[Hit]:
 
 @rule(
     "KW-VULN-002", "high", "Fixable vulnerability in a privileged or escape-capable workload",
-    target=Target.IMAGE, domain=DOMAIN,
+    target=Target.IMAGE, domain=DOMAIN, context=EXPOSURE,
     rationale="Whoever exploits this code lands in a container that is privileged, shares a host namespace, "
               "mounts the host's files or holds added capabilities: the step from the container to the node "
               "is one command. A fix exists.",
@@ -165,7 +167,7 @@ def fixable_privileged(subject: WorkloadImage) -> Iterator[Hit]:
 
 @rule(
     "KW-VULN-003", "medium", "Fixable vulnerability in a workload whose service account holds risky permissions",
-    target=Target.IMAGE, domain=DOMAIN,
+    target=Target.IMAGE, domain=DOMAIN, context=EXPOSURE,
     rationale="The pod mounts a service account token with high-risk RBAC permissions (reading secrets, "
               "creating pods, escalating roles ...): exploiting this code hands the attacker that token and "
               "with it the cluster API. A fix exists.",
@@ -179,7 +181,7 @@ def fixable_risky_account(subject: WorkloadImage) -> Iterator[Hit]:
 
 @rule(
     "KW-VULN-004", "medium", "Fixable vulnerability in a workload image",
-    target=Target.IMAGE, domain=DOMAIN,
+    target=Target.IMAGE, domain=DOMAIN, context=EXPOSURE,
     rationale="Known-vulnerable code runs in the cluster and a fixed version exists. Nothing kubeward sees "
               "exposes it today, but a new Service, policy change or compromised neighbour can.",
     fix="Upgrade the package to the fixed version (rebuild on a patched base image) and redeploy by digest.",
@@ -191,7 +193,7 @@ def fixable(subject: WorkloadImage) -> Iterator[Hit]:
 
 @rule(
     "KW-VULN-005", "low", "Vulnerability without a fix in a workload image",
-    target=Target.IMAGE, domain=DOMAIN,
+    target=Target.IMAGE, domain=DOMAIN, context=EXPOSURE,
     rationale="Known-vulnerable code runs in the cluster and no fixed version exists yet; its ranked "
               "severity says how much the workload's exposure makes it matter.",
     fix="Remove the package if the image does not need it (a smaller or distroless base), mitigate by "
