@@ -490,6 +490,13 @@ def _text(raw: bytes, what: str) -> str:
 
 def read_epss(raw: bytes) -> dict[str, float]:
     """FIRST's daily CSV: an optional `#model_version:...` line, then `cve,epss,percentile`."""
+    try:
+        return _read_epss(raw)
+    except csv.Error as exc:
+        raise ReportError(f"EPSS file is not CSV: {exc}") from None
+
+
+def _read_epss(raw: bytes) -> dict[str, float]:
     lines = [line for line in _text(raw, "EPSS file").splitlines() if line.strip() and not line.startswith("#")]
     reader = csv.reader(lines)
     header = [h.strip().lower() for h in next(reader, [])]
@@ -520,10 +527,13 @@ def read_kev(raw: bytes) -> frozenset[str]:
         if not entries and "vulnerabilities" not in as_dict(doc):
             raise ReportError("KEV file has no `vulnerabilities` list (CISA's JSON feed)")
         return frozenset(intern(e.get("cveID")).upper() for e in map(as_dict, entries) if isinstance(e.get("cveID"), str))
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "cveID" not in reader.fieldnames:
-        raise ReportError("KEV file has no cveID column (CISA's CSV or JSON feed)")
-    return frozenset(row["cveID"].strip().upper() for row in reader if row.get("cveID"))
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames or "cveID" not in reader.fieldnames:
+            raise ReportError("KEV file has no cveID column (CISA's CSV or JSON feed)")
+        return frozenset(row["cveID"].strip().upper() for row in reader if isinstance(row.get("cveID"), str) and row["cveID"])
+    except csv.Error as exc:
+        raise ReportError(f"KEV file is not CSV: {exc}") from None
 
 
 def is_cve(text: str) -> bool:
