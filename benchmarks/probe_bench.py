@@ -69,7 +69,7 @@ async def _floor(endpoints: list[tuple[str, int]], concurrency: int, timeout: fl
             try:
                 _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
                 writer.close()
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 pass
 
     await asyncio.gather(*(one(h, p) for h, p in endpoints))

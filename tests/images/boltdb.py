@@ -38,7 +38,7 @@ def _leaf(tree: Tree, page_id: int) -> bytes:
     items = sorted(((_b(k), v) for k, v in tree.items()), key=lambda kv: kv[0])
     data = b""
     elements = []
-    for i, (key, value) in enumerate(items):
+    for key, value in items:
         if isinstance(value, dict):
             flags, raw = BUCKET_FLAG, BUCKET_HEADER.pack(0, 0) + _leaf(value, 0)
         else:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reportgen import Img, V, cyclonedx, grype, openvex, trivy, vex_statement  # noqa: E402
+from reportgen import Img, V, cyclonedx, grype, openvex, trivy, vex_statement
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 DIGEST = "sha256:" + "a1" * 32

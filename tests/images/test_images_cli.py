@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 from click.testing import CliRunner
-from conftest import deployment, images_cli
 from reportgen import Img, V, grype, openvex, trivy, vex_statement
 
+from conftest import deployment, images_cli
 from kubeward.cli.main import cli
 
 D1 = "sha256:" + "11" * 32

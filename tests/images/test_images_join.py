@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import deployment, join
 from reportgen import Img, V, grype, openvex, spdx, trivy, vex_statement
 
+from conftest import deployment, join
 from kubeward.images import exposure
 from kubeward.images.exposure import Exposure
 from kubeward.images.join import rank

@@ -16,11 +16,11 @@ import sys
 import tarfile
 from pathlib import Path
 
+import boltdb
 import orjson
 import pytest
 from click.testing import CliRunner
 
-import boltdb
 from kubeward.cli.main import cli
 
 TRIVY = shutil.which("trivy") or str(Path(sys.executable).parent / "trivy")

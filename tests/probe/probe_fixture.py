@@ -36,7 +36,7 @@ def make_certificate(directory: str, name: str = "server") -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1 / localhost; returns (cert file, key file)."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=1))
@@ -102,8 +102,7 @@ class Servers:
             writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
                          b"Connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body))
             await writer.drain()
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
-                ValueError, ssl.SSLError, asyncio.CancelledError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, ssl.SSLError, asyncio.CancelledError):
             pass
         finally:
             self.active -= 1
@@ -120,7 +119,7 @@ class Servers:
 
     # --- in a thread (tests) -------------------------------------------------------------------
 
-    def start(self) -> "Servers":
+    def start(self) -> Servers:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()

@@ -12,17 +12,36 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from probe_fixture import (APISERVER_ALWAYS_ALLOW, APISERVER_ANONYMOUS, APISERVER_CLOSED, ETCD_CLIENT_AUTH, ETCD_PLAIN,
-                           ETCD_TLS_NO_CLIENT_AUTH, KUBELET_CLOSED, KUBELET_OPEN, KUBELET_WEBHOOK, READ_ONLY_OPEN,
-                           Behaviour, Servers)
+from probe_fixture import (
+    APISERVER_ALWAYS_ALLOW,
+    APISERVER_ANONYMOUS,
+    APISERVER_CLOSED,
+    ETCD_CLIENT_AUTH,
+    ETCD_PLAIN,
+    ETCD_TLS_NO_CLIENT_AUTH,
+    KUBELET_CLOSED,
+    KUBELET_OPEN,
+    KUBELET_WEBHOOK,
+    READ_ONLY_OPEN,
+    Behaviour,
+    Servers,
+)
 
 from kubeward.cli.main import cli
 from kubeward.probe.prober import _request, _tls_context, probe
-from kubeward.probe.targets import (ALLOWED_PATHS, METHODS, PLAN, Endpoint, TargetError, check_request, expand_hosts,
-                                    parse_ports)
+from kubeward.probe.targets import (
+    ALLOWED_PATHS,
+    METHODS,
+    PLAN,
+    Endpoint,
+    TargetError,
+    check_request,
+    expand_hosts,
+    parse_ports,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from node.nodetree import weak, worker  # noqa: E402
+from node.nodetree import weak, worker
 
 # (behaviour, role, the KW-PROBE rules that must fire: every other one must stay quiet)
 CASES = {

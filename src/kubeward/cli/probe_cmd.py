@@ -9,7 +9,8 @@ from kubeward import pipeline
 from kubeward.cli.output import ReportOptions, finish, report_options
 from kubeward.model.inventory import Inventory
 from kubeward.probe import refusal_contradictions
-from kubeward.probe.prober import NodeView, probe as run_probe
+from kubeward.probe.prober import NodeView
+from kubeward.probe.prober import probe as run_probe
 from kubeward.probe.rules import DOMAIN, verdict
 from kubeward.probe.targets import DEFAULT_PORTS, TargetError, endpoints, expand_hosts, parse_ports
 from kubeward.reports.scanned import Scanned

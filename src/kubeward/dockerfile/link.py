@@ -31,15 +31,14 @@ def build_definitions(inventory: Inventory, compose: Iterable[tuple[str, object]
     def add(base_dir: str, context: object, dockerfile: object, image: object) -> None:
         if not isinstance(image, str) or not image.strip():
             return
-        context = context if isinstance(context, str) and context else "."
-        dockerfile = dockerfile if isinstance(dockerfile, str) and dockerfile else "Dockerfile"
-        if "://" in context:
+        folder = context if isinstance(context, str) and context else "."
+        name = dockerfile if isinstance(dockerfile, str) and dockerfile else "Dockerfile"
+        if "://" in folder:
             return  # a remote (git) context: not a file of this scan
-        root = os.path.join(base_dir, context)
-        found.setdefault(_key(os.path.join(root, dockerfile)), []).append(image.strip())
+        found.setdefault(_key(os.path.join(base_dir, folder, name)), []).append(image.strip())
 
     for config in inventory.of_kind("Config"):
-        if not config.api_version.startswith("skaffold/") or config.origin.file is None:
+        if not str(config.api_version).startswith("skaffold/") or config.origin.file is None:
             continue
         base = os.path.dirname(config.origin.filename)
         for artifact in as_list(as_dict(config.obj.get("build")).get("artifacts")):
@@ -68,7 +67,7 @@ def link(dockerfiles: Iterable[Dockerfile], inventory: Inventory, compose: Itera
             raw = container.spec.get("image")
             ref = parse_ref(raw)
             if ref is not None:
-                runners.setdefault(ref.name, []).append(Runner(template.resource, (*container.path, "image"), raw.strip()))
+                runners.setdefault(ref.name, []).append(Runner(template.resource, (*container.path, "image"), str(raw).strip()))
     for dockerfile in dockerfiles:
         images = definitions.get(_key(dockerfile.path), [])
         dockerfile.images = sorted(set(images))

@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass, field
 
 import dockerfile as buildkit
-
 from kubeward.images.refs import ImageRef, parse_ref
 from kubeward.model.resource import Path, Resource
 
@@ -40,7 +39,7 @@ class Stage:
     base_line: int
     alias: str | None
     instructions: list[Instruction] = field(default_factory=list)
-    parent: "Stage | None" = None  # FROM an earlier stage of this file
+    parent: Stage | None = None  # FROM an earlier stage of this file
     unresolved: bool = False  # the base names a build argument without a default
 
     @property

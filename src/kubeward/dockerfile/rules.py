@@ -155,7 +155,7 @@ def secret_in_env_or_arg(dockerfile: Dockerfile) -> Iterator[Hit]:
                 where = f"{instruction.cmd} {name}"
                 key = f"{instruction.line}|{name}"
                 label = _known_format(value) if value else None
-                if label:
+                if label and value:
                     yield _hit(dockerfile, instruction.line, f"{where} holds {label} ({mask(value)})", key=key)
                 elif not is_credential_name(name):
                     continue

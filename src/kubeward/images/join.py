@@ -331,7 +331,7 @@ def workload_images(inventory: Inventory, reports: ReportSet, facts: ExposureFac
             raw = container.spec.get("image")
             ref = parse_ref(raw)
             if ref is not None:
-                by_ref.setdefault(ref, []).append((container, raw.strip()))
+                by_ref.setdefault(ref, []).append((container, str(raw).strip()))
         for ref, uses in by_ref.items():
             containers = [c for c, _ in uses]
             how, why, matched, other_digests = index.match(ref)

@@ -125,10 +125,10 @@ def _trivy_cvss(entry: dict) -> float | None:
             if score is not None:
                 return score
     scores = [_score(as_dict(v).get(k)) for v in cvss.values() for k in ("V40Score", "V3Score")]
-    scores = [s for s in scores if s is not None]
-    if not scores:
-        scores = [s for v in cvss.values() if (s := _score(as_dict(v).get("V2Score"))) is not None]
-    return max(scores) if scores else None
+    found: list[float] = [s for s in scores if s is not None]
+    if not found:
+        found = [s for v in cvss.values() if (s := _score(as_dict(v).get("V2Score"))) is not None]
+    return max(found) if found else None
 
 
 def _first_version(text: Any) -> str:
@@ -297,7 +297,7 @@ def _grype(doc: dict, source: str) -> ScannedImage:
             _short(vulnerability.get("description")), intern(fix.get("state"))))
     if src.get("type") not in (None, "image"):
         label = f"{label} ({src.get('type')})"
-    return ScannedImage("grype", source, label, refs, digests, intern(target.get("imageID")), vulns)
+    return ScannedImage("grype", source, str(label), refs, digests, intern(target.get("imageID")), vulns)
 
 
 # --- CycloneDX --------------------------------------------------------------------------------
@@ -312,7 +312,7 @@ def _cyclonedx(doc: dict, source: str) -> ScannedImage:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # deprecation notes about the document's own schema
             bom = Bom.from_json(doc)  # type: ignore[attr-defined]
-    except Exception as exc:  # noqa: BLE001 - the library raises many kinds on a malformed BOM
+    except Exception as exc:
         raise ReportError(f"is not a valid CycloneDX {spec} document: {type(exc).__name__}: {str(exc)[:200]}") from None
     subject = bom.metadata.component
     properties = {p.name: p.value for p in subject.properties} if subject is not None else {}
@@ -426,7 +426,7 @@ def _spdx(doc: dict, source: str) -> ScannedImage:
         names.append(f"{image['name']}@{version_info}" if version_info.startswith("sha256:") else f"{image['name']}:{version_info}")
     refs, found = _names_and_digests([n for n in names if n], digests)
     count = sum(1 for p in packages if p is not image and p.get("primaryPackagePurpose") not in ("CONTAINER", "OPERATING-SYSTEM"))
-    label = image.get("name") if isinstance(image.get("name"), str) else str(doc.get("name") or source)
+    label = str(image["name"]) if isinstance(image.get("name"), str) else str(doc.get("name") or source)
     return ScannedImage("spdx", source, label, refs, found, "", [], count, False)
 
 
@@ -452,6 +452,7 @@ def read_vex(raw: bytes, source: str, order_start: int = 0) -> list[VexStatement
     for i, statement in enumerate(statements):
         statement = as_dict(statement)
         vulnerability = statement.get("vulnerability")
+        aliases: tuple[str, ...]
         if isinstance(vulnerability, str):
             name, aliases = vulnerability, ()
         else:
@@ -467,9 +468,9 @@ def read_vex(raw: bytes, source: str, order_start: int = 0) -> list[VexStatement
             subcomponents += [s for sub in as_list(as_dict(product).get("subcomponents")) for s in _ids(sub)]
         if not products:
             raise ReportError(f"statements[{i}] ({name}) names no product")
-        justification = statement.get("justification") if isinstance(statement.get("justification"), str) else ""
-        impact = statement.get("impact_statement") if isinstance(statement.get("impact_statement"), str) else ""
-        timestamp = statement.get("timestamp") if isinstance(statement.get("timestamp"), str) else default_time
+        justification = str(statement["justification"]) if isinstance(statement.get("justification"), str) else ""
+        impact = str(statement["impact_statement"]) if isinstance(statement.get("impact_statement"), str) else ""
+        timestamp = str(statement["timestamp"]) if isinstance(statement.get("timestamp"), str) else default_time
         out.append(VexStatement(name, aliases, tuple(products), tuple(subcomponents), status, justification,
                                 _short(impact, 400), source, timestamp, order_start + i))
     return out

@@ -48,7 +48,7 @@ class EndpointResult:
     error: str = ""  # why nothing answered (refused, timed out, ...)
     client_cert_required: bool = False  # TLS refused without a client certificate
     version: str = ""  # gitVersion / etcdserver version when a version endpoint answered
-    node: "NodeView | None" = None  # the node checks to cross-check with (set by the front end)
+    node: NodeView | None = None  # the node checks to cross-check with (set by the front end)
 
     @property
     def label(self) -> str:
@@ -110,7 +110,7 @@ async def _connect(endpoint: Endpoint, scheme: str, timeout: float, context: ssl
         return reader, writer
     try:
         await asyncio.wait_for(writer.start_tls(context, server_hostname=endpoint.host), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         writer.close()
         raise _NotTLS("no TLS handshake answer") from None
     except ssl.SSLError as exc:
@@ -155,7 +155,7 @@ async def _request(endpoint: Endpoint, scheme: str, method: str, path: str, time
         writer.close()
         try:
             await asyncio.wait_for(writer.wait_closed(), 1)
-        except (OSError, ssl.SSLError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, ssl.SSLError):
             pass
 
 
@@ -205,7 +205,7 @@ async def probe_endpoint(endpoint: Endpoint, timeout: float, context: ssl.SSLCon
             result.scheme, result.client_cert_required = scheme, True
             result.error = "TLS requires a client certificate"
             return result
-        except (OSError, asyncio.TimeoutError, ValueError, ssl.SSLError) as exc:
+        except (TimeoutError, OSError, ValueError, ssl.SSLError) as exc:
             if reset_in_handshake and not result.answers:
                 break  # neither TLS nor plain HTTP: a TLS server that refused us in the handshake
             result.error = _error_text(exc)

@@ -50,7 +50,7 @@ def cross_check(rule_id: str, result: EndpointResult, extra_fires: tuple[str, ..
     missing = [r for r in fires if not node.fired.get(r)]
     contradicting = [r for r in quiet if node.fired.get(r)]
     agrees = not missing and not contradicting
-    details = {"node_root": node.root, "expected_node_findings": list(fires), "expected_quiet": list(quiet),
+    details: dict = {"node_root": node.root, "expected_node_findings": list(fires), "expected_quiet": list(quiet),
                "node_findings": sorted(r for r in (*fires, *quiet) if node.fired.get(r)), "agrees": agrees}
     if agrees:
         return f"the node checks of {node.root} agree ({', '.join(fires)})", details
@@ -64,7 +64,7 @@ def _hit(rule_id: str, result: EndpointResult, path: str, message: str, extra_fi
     check, details = cross_check(rule_id, result, extra_fires)
     if check:
         message += f"; {check}"
-    extra = {"endpoint": result.endpoint.label, "role": result.endpoint.role, "scheme": result.scheme,
+    extra: dict = {"endpoint": result.endpoint.label, "role": result.endpoint.role, "scheme": result.scheme,
              "answers": [{"method": a.method, "path": a.path, "status": a.status} for a in result.answers]}
     if result.version:
         extra["version"] = result.version
