@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from kubeward import reports, suppress
 from kubeward.model.inventory import Inventory
@@ -86,7 +86,8 @@ def _finding(rule_: Rule, hit: Hit | tuple, subject: Resource | None) -> Finding
     if isinstance(hit, Hit):
         return Finding(rule_, hit.resource, hit.path, hit.message,
                        hit.severity if hit.severity is not None else rule_.severity,
-                       hit.location, hit.extra, hit.identity, hit.related)
+                       hit.location, hit.extra, hit.identity, hit.related,
+                       suppressed=hit.suppression is not None, suppression=hit.suppression, key=hit.key)
     path, message, *rest = hit
     severity = rest[0] if rest and rest[0] is not None else rule_.severity
     return Finding(rule_, subject, path, message, severity)
@@ -110,7 +111,7 @@ def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Seq
         elif rule_.target == Target.INVENTORY:
             subjects = [(inventory, None)]
         else:
-            continue  # audit events and identities come from their own front end's stream
+            continue  # other targets' subjects come from their front end (evaluate_subjects)
         with_context = bool(rule_.context) and rule_.target in (Target.POD_TEMPLATE, Target.OBJECT)
         for subject, resource in subjects:
             try:
@@ -118,6 +119,20 @@ def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Seq
                 findings.extend(_finding(rule_, hit, resource) for hit in hits)
             except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule for the rest
                 errors.append(_subject_error(rule_, resource, exc, "the inventory" if rule_.target == Target.INVENTORY else ""))
+    return findings, errors
+
+
+def evaluate_subjects(rules: Iterable[Rule], subjects: Mapping[Target, Sequence]) -> tuple[list[Finding], list[LoadIssue]]:
+    """Run the rules whose target a front end supplies subjects for (a workload's image joined
+    with scan reports, a Dockerfile, a probed endpoint): `check(subject)` for each. Pure: no I/O."""
+    findings: list[Finding] = []
+    errors: list[LoadIssue] = []
+    for rule_ in rules:
+        for subject in subjects.get(rule_.target, ()):
+            try:
+                findings.extend(_finding(rule_, hit, None) for hit in rule_.check(subject))
+            except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule for the rest
+                errors.append(_subject_error(rule_, None, exc, getattr(subject, "label", "") or type(subject).__name__))
     return findings, errors
 
 
@@ -145,13 +160,19 @@ def collision_notes(inventories: Iterable[Inventory]) -> list[LoadIssue]:
 
 
 def run(inventories: Sequence[Inventory], rules: Sequence[Rule], config: suppress.Config | None = None, *,
-        node_models: Sequence | None = None, scanned: Scanned | None = None) -> Evaluation:
-    """Evaluate `rules` over each inventory (or the given node models), apply suppressions, and
-    account for the input: the whole pipeline short of rendering."""
+        node_models: Sequence | None = None, scanned: Scanned | None = None,
+        subjects: Mapping[Target, Sequence] | None = None) -> Evaluation:
+    """Evaluate `rules` over each inventory (or the given node models), and over the `subjects` a
+    front end supplies for the targets the inventory cannot (IMAGE, DOCKERFILE, ENDPOINT); apply
+    suppressions, and account for the input: the whole pipeline short of rendering."""
     findings: list[Finding] = []
     rule_errors: list[LoadIssue] = []
     for inventory in inventories:
         found, failed = evaluate_rules(inventory, rules, node_models)
+        findings.extend(found)
+        rule_errors.extend(failed)
+    if subjects:
+        found, failed = evaluate_subjects(rules, subjects)
         findings.extend(found)
         rule_errors.extend(failed)
     if scanned is None:

@@ -7,7 +7,11 @@ import click
 from kubeward import pipeline
 from kubeward.cli.inputs import input_options, options_from, resolve_inventories
 from kubeward.cli.output import ReportOptions, finish, report_options
-from kubeward.reports.scanned import summary
+from kubeward.dockerfile import dockerfile_subjects
+from kubeward.model.inventory import Inventory
+from kubeward.reports.scanned import Scanned, summary
+from kubeward.rules.model import Target
+from kubeward.sources import dockerfiles
 
 
 @click.command()
@@ -18,12 +22,20 @@ from kubeward.reports.scanned import summary
               help="Order findings by severity, or by the attack paths they sit on (findings on no path last, "
                    "as 'not on an attack path'; with the fix plan's share).")
 def scan(paths, report: ReportOptions, rank: str, **kwargs) -> None:
-    """Scan manifests (files, directories, - for stdin) for security weaknesses."""
+    """Scan manifests and Dockerfiles (files, directories, - for stdin) for security weaknesses."""
     options = options_from(kwargs)
     config = report.suppressions(paths)
     rules = report.selection()
-    inventories = resolve_inventories(paths, options)
-    evaluation = pipeline.run(inventories, rules, config)
+    manifest_paths, named_dockerfiles = dockerfiles.split_paths(paths)
+    if named_dockerfiles and not manifest_paths and not (options.reads_cluster or options.snapshot):
+        inventories = [Inventory()]  # only Dockerfiles were named
+    else:
+        inventories = resolve_inventories(paths if not named_dockerfiles else manifest_paths, options)
+    found = dockerfiles.find(paths)
+    parsed, errors = dockerfile_subjects(found.dockerfiles, inventories, found.compose)
+    scanned = Scanned.of(*inventories, errors=[*found.errors, *errors])
+    scanned.files += found.files
+    evaluation = pipeline.run(inventories, rules, config, scanned=scanned, subjects={Target.DOCKERFILE: parsed})
     attack = None
     if rank == "paths" or report.fmt == "html":
         from kubeward.graph import analyse

@@ -36,6 +36,12 @@ class Target(str, Enum):
     NODE = "node"                  # check(node_model) for each node / component configuration
     AUDIT_EVENT = "audit_event"    # check(event, state) for each audit event (kubeward audit)
     IDENTITY = "identity"          # check(identity, facts) for each user / group / service account
+    # Subjects a front end computes from what it reads besides the inventory, handed to
+    # pipeline.run(subjects=...): a workload's image joined with scan reports (kubeward images),
+    # a Dockerfile (kubeward scan), the answers of one probed address and port (kubeward probe).
+    IMAGE = "image"                # check(workload_image) for each image a workload runs
+    DOCKERFILE = "dockerfile"      # check(dockerfile) for each Dockerfile read
+    ENDPOINT = "endpoint"          # check(answers) for each address:port probed
 
 
 class Context(str, Enum):
@@ -184,9 +190,13 @@ class Hit:
     message: str
     severity: Severity | None = None  # overrides the rule's default (ranking)
     location: Location | None = None
-    extra: dict | None = None
+    # Details for machines (the JSON report's "details"): a dict, or a slots dataclass that orjson
+    # writes as one (findings made by the hundred thousand, such as image vulnerabilities).
+    extra: Any = None
     identity: Identity | None = None
     related: tuple[Related, ...] = ()
+    key: str = ""  # tells apart findings of one rule at one place (the CVE of a vulnerability finding)
+    suppression: dict | None = None  # suppressed by a statement the front end read (a VEX not_affected)
 
 
 def dotted(path: Path) -> str:
@@ -213,11 +223,12 @@ class Finding:
     message: str
     severity: Severity
     location: Location | None = None
-    extra: dict | None = None
+    extra: Any = None  # see Hit.extra
     identity: Identity | None = None
     related: tuple[Related, ...] = ()
     suppressed: bool = False
     suppression: dict | None = None
+    key: str = ""  # see Hit.key: part of the fingerprint when set
 
     def resolved_location(self) -> dict:
         return resolve(self.resource, self.path, self.location)
@@ -231,6 +242,8 @@ class Finding:
                  resource.cluster or "" if resource is not None else ""]
         if self.identity is not None:
             parts.append(self.identity.display())
+        if self.key:
+            parts.append(self.key)
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
     def patch(self) -> list[dict] | None:

@@ -141,6 +141,8 @@ def apply(findings: list[Finding], config: Config, today: dt.date | None = None)
     notes: list[LoadIssue] = []
     expired_reported: set[int] = set()
     for finding in findings:
+        if finding.suppressed:
+            continue  # already suppressed where it was found (a VEX statement)
         resource = finding.resource
         if resource is not None:
             ids, reason = parse_annotation(resource.annotations.get(ANNOTATION))
