@@ -274,8 +274,12 @@ def run_events(events: Iterable[Any], rules: Sequence[Rule], config: suppress.Co
             errors.append(LoadIssue(file, line, f"rule {rule_id} skipped for {what}: "
                                                 f"{type(exc).__name__}: {str(exc)[:200]}"))
 
+    cache: dict[tuple, tuple] = {}
     for event in events:
-        for rule_, check in entries_for(event.keys):
+        entries = cache.get(event.keys)
+        if entries is None:
+            entries = cache[event.keys] = entries_for(event.keys)
+        for rule_, check in entries:
             try:
                 if rule_ is None:
                     check(event)

@@ -4,7 +4,9 @@
 a manifest (`*.yaml`, `*.yml`, `*.json`) run through `kubeward scan`, or, for node rules, a
 directory holding a node's files run through `kubeward node --root`. A node directory may hold
 `.modes` lines `PATH MODE [UID:GID]` (octal mode), applied to a temporary copy, since git keeps no
-file modes or owners.
+file modes or owners. For audit rules (targets audit_event and identity) the inputs are audit logs
+(`*.jsonl`, `*.json`) replayed through `kubeward audit analyze`; a `context.yaml` beside them is
+the RBAC input (`-f`) of every replay of that folder.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import pytest
 from click.testing import CliRunner
 
 from kubeward.cli.main import cli
-from kubeward.rules import load_all
+from kubeward.rules import Target, load_all
 
 HERE = Path(__file__).resolve().parent
 RULES = load_all()
-INPUT_SUFFIXES = (".yaml", ".yml", ".json")
+INPUT_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
+AUDIT_TARGETS = (Target.AUDIT_EVENT, Target.IDENTITY)
 
 
 def fixtures(rule_id: str, prefix: str) -> list[Path]:
@@ -55,7 +58,10 @@ def prepared(path: Path, tmp_path: Path) -> Path:
 
 
 def findings_of(rule_id: str, path: Path) -> list[dict]:
-    if path.is_dir():
+    if RULES[rule_id].target in AUDIT_TARGETS:
+        context = HERE / rule_id / "context.yaml"
+        args = ["audit", "analyze", str(path), *(["-f", str(context)] if context.exists() else [])]
+    elif path.is_dir():
         args = ["node", "--root", str(path)]
     else:
         args = ["scan", str(path)]

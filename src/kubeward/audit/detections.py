@@ -10,7 +10,7 @@ from collections import deque
 from typing import Iterable
 from urllib.parse import parse_qs
 
-from kubeward.audit.event import ANONYMOUS_KEY, FAILED, IMPERSONATED, SERVICE_ACCOUNT, AuditEvent
+from kubeward.audit.event import ANONYMOUS_KEY, FAILED, IMPERSONATED, SERVICE_ACCOUNT, AuditEvent, on
 from kubeward.audit.objects import judge_written, policy_rules, rules_of
 from kubeward.audit.state import AuditState, IdentityFacts, Seen, is_control_plane
 from kubeward.rbac.index import MASTERS, User
@@ -131,7 +131,7 @@ def anonymous_allowed(event: AuditEvent, state: AuditState):
 # --- secrets -------------------------------------------------------------------------------
 
 @rule(
-    "KW-AUDIT-103", "high", "Secrets listed across all namespaces", target=Target.AUDIT_EVENT, kinds=("secrets",),
+    "KW-AUDIT-103", "high", "Secrets listed across all namespaces", target=Target.AUDIT_EVENT, kinds=on(("secrets",), ("list", "watch")),
     domain=DOMAIN,
     rationale="Listing or watching secrets cluster-wide returns every credential of the cluster in one "
               "answer: ServiceAccount tokens of controllers, registry and cloud credentials, TLS keys.",
@@ -174,7 +174,7 @@ def secret_readers(identity: Identity, facts: IdentityFacts):
 
 @rule(
     "KW-AUDIT-105", "medium", "Exec, attach or port-forward into a pod", target=Target.AUDIT_EVENT,
-    kinds=("pods/exec", "pods/attach", "pods/portforward"), domain=DOMAIN,
+    kinds=on(("pods/exec", "pods/attach", "pods/portforward"), ("create", "get")), domain=DOMAIN,
     rationale="An interactive session in a container runs commands with the container's identity, "
               "mounted token and secrets, outside any deployment pipeline; it is how an intruder acts once "
               "they hold a credential allowed to do it.",
@@ -194,7 +194,7 @@ def exec_into_pod(event: AuditEvent, state: AuditState):
 
 @rule(
     "KW-AUDIT-106", "medium", "Ephemeral container added to a pod", target=Target.AUDIT_EVENT,
-    kinds=("pods/ephemeralcontainers",), domain=DOMAIN,
+    kinds=on(("pods/ephemeralcontainers",), ("update", "patch")), domain=DOMAIN,
     rationale="An ephemeral container joins a running pod's namespaces with an image of the requester's "
               "choice: it reads the pod's files, token and memory without restarting it.",
     fix="Restrict pods/ephemeralcontainers to a break-glass role and review the image that was added.",
@@ -239,7 +239,7 @@ def _subjects(body: dict) -> list[str]:
 
 @rule(
     "KW-AUDIT-107", "critical", "Binding to cluster-admin or a wildcard role created", target=Target.AUDIT_EVENT,
-    kinds=BINDINGS, domain=DOMAIN,
+    kinds=on(BINDINGS, WRITES), domain=DOMAIN,
     rationale="Binding a subject to cluster-admin (or to any role granting `*`) hands it the whole "
               "cluster; it is the usual way an intruder with `create clusterrolebindings` makes their access "
               "permanent.",
@@ -277,7 +277,8 @@ def _wildcard_rules(body: dict) -> list[str]:
 
 
 @rule(
-    "KW-AUDIT-108", "high", "Role or ClusterRole with wildcards created", target=Target.AUDIT_EVENT, kinds=ROLES,
+    "KW-AUDIT-108", "high", "Role or ClusterRole with wildcards created", target=Target.AUDIT_EVENT,
+    kinds=on(ROLES, WRITES),
     domain=DOMAIN,
     rationale="A `*` in verbs or resources grants today's and tomorrow's permissions at once, including "
               "escalate, bind, impersonate and every secret: whoever is bound to it can make themselves admin.",
@@ -304,7 +305,7 @@ POWERFUL_RESOURCES = frozenset({"pods/exec", "pods/attach", "pods/portforward", 
 
 @rule(
     "KW-AUDIT-109", "high", "Role granting exec, escalate, bind or impersonate created", target=Target.AUDIT_EVENT,
-    kinds=ROLES, domain=DOMAIN,
+    kinds=on(ROLES, WRITES), domain=DOMAIN,
     rationale="These permissions let their holder act as someone else: exec into pods (their tokens), "
               "escalate or bind (any role), impersonate (any user), nodes/proxy (the kubelet), tokens and "
               "certificate approval (new credentials).",
@@ -359,7 +360,7 @@ def _uncovered(index, user: User, rules: list[PolicyRule], namespace: str) -> li
 
 @rule(
     "KW-AUDIT-110", "critical", "Escalate or bind used to grant more than the requester holds",
-    target=Target.AUDIT_EVENT, kinds=(*ROLES, *BINDINGS), domain=DOMAIN,
+    target=Target.AUDIT_EVENT, kinds=on((*ROLES, *BINDINGS), ("create", "update")), domain=DOMAIN,
     rationale="The API server refuses a role or binding that grants more than its author holds, unless the "
               "author has `escalate` (roles) or `bind` (bindings). A write that succeeded although its author "
               "lacks what it grants used one of them: a privilege escalation, legitimate only for admins.",
@@ -400,6 +401,9 @@ def escalate_or_bind(event: AuditEvent, state: AuditState):
 
 def _object_rule(rule_ids: tuple[str, ...], what: str):
     def check(event: AuditEvent, state: AuditState):
+        raw = event.raw
+        if "requestObject" not in raw and "responseObject" not in raw:
+            return NOTHING  # the hot path: a Metadata-level write, no body to judge
         if not allowed_change(event):
             return NOTHING
         hits = []
@@ -414,7 +418,7 @@ def _object_rule(rule_ids: tuple[str, ...], what: str):
 
 rule(
     "KW-AUDIT-111", "critical", "Privileged pod or pod template created", target=Target.AUDIT_EVENT,
-    kinds=WORKLOAD_RESOURCES, domain=DOMAIN,
+    kinds=on(WORKLOAD_RESOURCES, WRITES), domain=DOMAIN,
     rationale="A privileged container is root on its node; creating one is the shortest container escape. "
               "The written object is judged by KW-POD-004 and KW-POD-014, the rules `kubeward scan` runs.",
     fix="Find who created it and why; enforce the baseline Pod Security level on the namespace so the API "
@@ -425,7 +429,7 @@ rule(
 
 rule(
     "KW-AUDIT-112", "high", "Pod sharing the node's network, PID or IPC namespace created",
-    target=Target.AUDIT_EVENT, kinds=WORKLOAD_RESOURCES, domain=DOMAIN,
+    target=Target.AUDIT_EVENT, kinds=on(WORKLOAD_RESOURCES, WRITES), domain=DOMAIN,
     rationale="hostNetwork, hostPID or hostIPC remove the isolation between the pod and its node. The "
               "written object is judged by KW-POD-011, the rule `kubeward scan` runs.",
     fix="Find who created it and why; enforce the baseline Pod Security level on the namespace.",
@@ -434,7 +438,7 @@ rule(
 
 rule(
     "KW-AUDIT-113", "high", "Pod with a hostPath volume created", target=Target.AUDIT_EVENT,
-    kinds=WORKLOAD_RESOURCES, domain=DOMAIN,
+    kinds=on(WORKLOAD_RESOURCES, WRITES), domain=DOMAIN,
     rationale="A hostPath volume reaches into the node's filesystem (runtime socket, kubelet state, /etc). "
               "The written object is judged by KW-POD-012, the rule `kubeward scan` runs; the severity is "
               "that of the path mounted.",
@@ -444,7 +448,7 @@ rule(
 
 rule(
     "KW-AUDIT-114", "medium", "Service exposed outside the cluster created", target=Target.AUDIT_EVENT,
-    kinds=("services",), domain=DOMAIN,
+    kinds=on(("services",), WRITES), domain=DOMAIN,
     rationale="A NodePort, LoadBalancer or externalIPs Service opens the workload to networks outside the "
               "cluster. The written object is judged by KW-SVC-001..003, the rules `kubeward scan` runs.",
     fix="Confirm the exposure was intended; expose through a reviewed Ingress or Gateway instead.",
@@ -457,7 +461,7 @@ _credentials = _object_rule(CREDENTIAL_RULES, "plain-text credentials")
 
 @rule(
     "KW-AUDIT-115", "high", "Plain-text credential written to a ConfigMap or other object",
-    target=Target.AUDIT_EVENT, kinds=("configmaps", *WORKLOAD_RESOURCES, "services", "ingresses"), domain=DOMAIN,
+    target=Target.AUDIT_EVENT, kinds=on(("configmaps", *WORKLOAD_RESOURCES, "services", "ingresses"), WRITES), domain=DOMAIN,
     rationale="A credential outside a Secret is readable by everyone who may read the object, and is copied "
               "into the audit log itself at Request level. The written object is judged by KW-SEC-002..004, "
               "the rules `kubeward scan` runs; values are never shown.",
@@ -482,8 +486,14 @@ def credentials_written(event: AuditEvent, state: AuditState):
     mitre=("T1550.001", "T1528"),
 )
 def token_from_outside(event: AuditEvent, state: AuditState):
-    ip = event.source_ip
-    if not ip or state.inside_cluster(ip) is not False or event.code == 401:
+    ips = event.raw.get("sourceIPs")  # the hot path: most events are made with a token
+    if ips.__class__ is not list or not ips:
+        return NOTHING
+    ip = ips[0]
+    inside = state.ip_inside.get(ip)
+    if inside is None and ip.__class__ is str:
+        inside = state.inside_cluster(ip)
+    if inside is not False or event.code == 401:
         return NOTHING
     return (hit(event, f"{event.requester} authenticated from {ip}, outside the cluster's networks",
                 requester=True, sourceIPs=[ip]),)
@@ -491,7 +501,7 @@ def token_from_outside(event: AuditEvent, state: AuditState):
 
 @rule(
     "KW-AUDIT-117", "high", "Token requested for another ServiceAccount", target=Target.AUDIT_EVENT,
-    kinds=("serviceaccounts/token",), domain=DOMAIN,
+    kinds=on(("serviceaccounts/token",), ("create",)), domain=DOMAIN,
     rationale="A TokenRequest mints a fresh credential of the named ServiceAccount; asked by someone other "
               "than the node running its pods, it lets the requester act as that account.",
     fix="Remove `create serviceaccounts/token` from roles that do not run workloads; review the account "
@@ -532,7 +542,7 @@ CSR_CONTROLLERS = frozenset({"system:serviceaccount:kube-system:certificate-cont
 
 @rule(
     "KW-AUDIT-119", "high", "CertificateSigningRequest approved by hand", target=Target.AUDIT_EVENT,
-    kinds=("certificatesigningrequests/approval",), domain=DOMAIN,
+    kinds=on(("certificatesigningrequests/approval",), ("update", "patch")), domain=DOMAIN,
     rationale="An approved client certificate is a credential the cluster cannot revoke before it expires; "
               "approving a CSR for system:masters or a node name hands out that identity.",
     fix="Review the CSR's subject and signer; remove `approve` on signers from roles that do not need it.",
@@ -553,7 +563,7 @@ WEBHOOK_RESOURCES = ("mutatingwebhookconfigurations", "validatingwebhookconfigur
 
 @rule(
     "KW-AUDIT-120", "medium", "Admission webhook or policy changed or deleted", target=Target.AUDIT_EVENT,
-    kinds=WEBHOOK_RESOURCES, domain=DOMAIN,
+    kinds=on(WEBHOOK_RESOURCES, CHANGES), domain=DOMAIN,
     rationale="Admission control is where policy is enforced: deleting or loosening a webhook turns the "
               "guard off, and a new mutating webhook sees (and can change) every object written.",
     fix="Confirm the change came from the tool that owns the webhook; restrict writes on webhook "
@@ -569,13 +579,15 @@ def webhook_changed(event: AuditEvent, state: AuditState):
 
 LOGGING_AGENT = re.compile(r"falco|fluent|vector|filebeat|auditbeat|logstash|promtail|datadog|splunk|sysdig|"
                            r"elastic-agent|otel|opentelemetry|audit|tetragon|tracee|wazuh|sumologic|newrelic", re.I)
-TAMPER_RESOURCES = ("daemonsets", "deployments", "statefulsets", "configmaps", "daemonsets/scale",
-                    "deployments/scale", "statefulsets/scale", "namespaces", "auditsinks", "events", "apiservers")
+DELETES = ("delete", "deletecollection")
+TAMPER_KEYS = (on(("daemonsets", "deployments", "statefulsets", "configmaps", "namespaces", "events"), DELETES)
+               + on(("daemonsets/scale", "deployments/scale", "statefulsets/scale"), ("update", "patch"))
+               + on(("auditsinks", "apiservers"), CHANGES))
 
 
 @rule(
     "KW-AUDIT-121", "high", "Audit or logging pipeline tampered with", target=Target.AUDIT_EVENT,
-    kinds=TAMPER_RESOURCES, domain=DOMAIN, heuristic=True,
+    kinds=TAMPER_KEYS, domain=DOMAIN, heuristic=True,
     rationale="Intruders silence what would record them: deleting or scaling down log shippers and security "
               "agents (by their usual names), deleting events, changing dynamic audit sinks or the API "
               "server's audit profile (OpenShift). The static audit policy file is not visible in the log.",
@@ -633,7 +645,12 @@ def node_proxy(event: AuditEvent, state: AuditState):
 )
 def deleted_identity(event: AuditEvent, state: AuditState):
     deleted = state.deleted_service_accounts
-    username = event.requester
+    if not deleted and state.inventory is None:
+        return NOTHING  # the hot path: nothing deleted, no RBAC input to know accounts from
+    user = event.raw.get("user")
+    username = user.get("username") if user.__class__ is dict else None
+    if username.__class__ is not str:
+        return NOTHING
     if deleted:
         seen: Seen | None = deleted.get(username)
         if seen is not None and event.code != 401 and (event.time or 0) >= (seen.time or 0):
@@ -653,7 +670,8 @@ def deleted_identity(event: AuditEvent, state: AuditState):
 
 
 @rule(
-    "KW-AUDIT-124", "info", "RBAC role or binding changed", target=Target.AUDIT_EVENT, kinds=(*ROLES, *BINDINGS),
+    "KW-AUDIT-124", "info", "RBAC role or binding changed", target=Target.AUDIT_EVENT,
+    kinds=on((*ROLES, *BINDINGS), CHANGES),
     domain=DOMAIN,
     rationale="Every change to who may do what is worth a trail a reviewer can read: the checklists ask to "
               "monitor RBAC changes. Changes by the control plane (reconciliation, aggregation) are left out.",
@@ -672,7 +690,8 @@ DEFAULT_ROLE_NAMES = frozenset({"cluster-admin", "admin", "edit", "view"})
 
 
 @rule(
-    "KW-AUDIT-125", "high", "Built-in role changed or deleted", target=Target.AUDIT_EVENT, kinds=ROLES, domain=DOMAIN,
+    "KW-AUDIT-125", "high", "Built-in role changed or deleted", target=Target.AUDIT_EVENT,
+    kinds=on(ROLES, ("update", "patch", "delete")), domain=DOMAIN,
     rationale="The system: roles and cluster-admin/admin/edit/view are what controllers, nodes and every "
               "namespace admin rely on: widening one grants its power to every subject bound to it, deleting "
               "one breaks (or hides) a component.",
@@ -692,7 +711,7 @@ def builtin_role_changed(event: AuditEvent, state: AuditState):
 
 @rule(
     "KW-AUDIT-126", "medium", "ServiceAccount created in kube-system or kube-public", target=Target.AUDIT_EVENT,
-    kinds=("serviceaccounts",), domain=DOMAIN,
+    kinds=on(("serviceaccounts",), ("create",)), domain=DOMAIN,
     rationale="A new account among the controllers' own hides in plain sight and is often trusted by name "
               "(many tools treat kube-system identities as the control plane).",
     fix="Delete it unless an add-on you installed needs it there; create application accounts in their "

@@ -19,8 +19,10 @@ ANONYMOUS = "system:anonymous"
 DECISION = "authorization.k8s.io/decision"
 REASON = "authorization.k8s.io/reason"
 
-# Dispatch keys an event carries besides its resource ("pods", "pods/exec"): rules name the keys
-# they judge (their `kinds`), so each event meets only the rules that can fire on it.
+# Dispatch keys: every event carries its combined resource ("pods", "pods/exec"; "" for a
+# non-resource URL), the resource with its verb ("pods create"), and the event keys below that
+# apply. Rules name the keys they judge (their `kinds`), so an event meets only the rules that can
+# fire on it: most of a log (reads by controllers and nodes) meets almost none.
 FAILED = "@failed"            # answered 401 or 403
 ANONYMOUS_KEY = "@anonymous"  # made by system:anonymous
 SERVICE_ACCOUNT = "@serviceaccount"  # authenticated as a ServiceAccount
@@ -31,6 +33,11 @@ EVENT_KEYS = frozenset({FAILED, ANONYMOUS_KEY, SERVICE_ACCOUNT, IMPERSONATED, NO
 _EMPTY: dict = {}
 
 
+def on(resources, verbs) -> tuple[str, ...]:
+    """The dispatch keys of these verbs on these (combined) resources: `on(["pods"], ["create"])`."""
+    return tuple(f"{resource} {verb}" for resource in resources for verb in verbs)
+
+
 def _d(value: Any) -> dict:
     return value if isinstance(value, dict) else _EMPTY
 
@@ -39,28 +46,41 @@ def _s(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+_BASE_KEYS: dict[tuple, tuple[str, ...]] = {}
+_NON_RESOURCE_KEYS = ("", NON_RESOURCE)
+
+
+def _base_keys(resource: object, sub: object, verb: object) -> tuple[str, ...]:
+    if resource.__class__ is not str or not resource:
+        return _NON_RESOURCE_KEYS
+    combined = f"{resource}/{sub}" if sub else resource
+    keys = (combined, f"{combined} {verb}")
+    if len(_BASE_KEYS) < 50_000:
+        _BASE_KEYS[(resource, sub, verb)] = keys
+    return keys
+
+
 def dispatch_keys(raw: dict) -> tuple[str, ...]:
-    """The keys of `raw` (see EVENT_KEYS); the first is the combined resource ("" for none)."""
+    """The keys of `raw` (see above); the first is the combined resource ("" for none)."""
     ref = raw.get("objectRef")
-    if ref.__class__ is dict and ref.get("resource"):
-        sub = ref.get("subresource")
-        resource = f"{ref['resource']}/{sub}" if sub else ref["resource"]
-        keys = [resource] if resource.__class__ is str else [""]
+    if ref.__class__ is dict:
+        resource, sub, verb = ref.get("resource"), ref.get("subresource"), raw.get("verb")
+        keys = _BASE_KEYS.get((resource, sub, verb)) or _base_keys(resource, sub, verb)
     else:
-        keys = ["", NON_RESOURCE]
+        keys = _NON_RESOURCE_KEYS
     status = raw.get("responseStatus")
     if status.__class__ is dict and status.get("code") in (401, 403):
-        keys.append(FAILED)
+        keys += (FAILED,)
     user = raw.get("user")
     name = user.get("username") if user.__class__ is dict else None
     if name.__class__ is str:
         if name.startswith(SA_PREFIX):
-            keys.append(SERVICE_ACCOUNT)
+            keys += (SERVICE_ACCOUNT,)
         elif name == ANONYMOUS:
-            keys.append(ANONYMOUS_KEY)
-    if "impersonatedUser" in raw and raw["impersonatedUser"]:
-        keys.append(IMPERSONATED)
-    return tuple(keys)
+            keys += (ANONYMOUS_KEY,)
+    if raw.get("impersonatedUser"):
+        keys += (IMPERSONATED,)
+    return keys
 
 
 def identity_of(username: str) -> Identity:

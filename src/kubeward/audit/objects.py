@@ -74,15 +74,12 @@ def rules_of(body: dict) -> Iterable[dict]:
 @lru_cache(maxsize=None)
 def _default_cluster_roles() -> dict[str, list[PolicyRule]]:
     from kubeward.rbac.defaults import bootstrap_resources
+    from kubeward.rbac.index import RbacIndex
 
-    out = {}
-    for resource in bootstrap_resources():
-        if resource.kind == "ClusterRole":
-            out[resource.name] = parse_role(resource, []).rules
-    return out
+    index = RbacIndex(Inventory(list(bootstrap_resources())))  # aggregation applied (admin, edit, view)
+    return {key[2]: role.rules for key, role in index.roles.items() if key[0] == "ClusterRole"}
 
 
 def default_cluster_role_rules(name: str) -> list[PolicyRule] | None:
-    """A Kubernetes default ClusterRole's rules (aggregated ones as written: admin, edit and view
-    aggregate at run time, their written rules are empty)."""
+    """A Kubernetes default ClusterRole's rules (admin, edit and view as aggregated)."""
     return _default_cluster_roles().get(name)

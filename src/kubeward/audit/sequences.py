@@ -4,10 +4,8 @@ of both steps."""
 
 from __future__ import annotations
 
-import re
-
 from kubeward.audit.detections import BINDINGS, DOMAIN, NOTHING, READS, allowed_change, hit, target, who
-from kubeward.audit.event import SA_PREFIX, AuditEvent
+from kubeward.audit.event import REASON, SA_PREFIX, AuditEvent, on
 from kubeward.audit.state import AuditState, Lru, Seen, is_control_plane
 from kubeward.rbac.match import rule_allows
 from kubeward.rules import Target, rule
@@ -29,7 +27,7 @@ def _both(first: Seen, event: AuditEvent) -> dict:
 
 @rule(
     "KW-AUDIT-201", "high", "Pod created, then exec'd into", target=Target.AUDIT_EVENT,
-    kinds=("pods", "pods/exec", "pods/attach"), domain=DOMAIN,
+    kinds=on(("pods",), ("create",)) + on(("pods/exec", "pods/attach"), ("create", "get")), domain=DOMAIN,
     rationale="Creating a pod by hand and opening a shell in it minutes later is how an intruder runs "
               "tools with a chosen image, ServiceAccount, host mounts or privileges: the pod is the foothold, "
               "the exec the use.",
@@ -61,7 +59,7 @@ def created_then_exec(event: AuditEvent, state: AuditState):
 
 
 @rule(
-    "KW-AUDIT-202", "high", "Secret access denied, then allowed", target=Target.AUDIT_EVENT, kinds=("secrets",),
+    "KW-AUDIT-202", "high", "Secret access denied, then allowed", target=Target.AUDIT_EVENT, kinds=on(("secrets",), READS),
     domain=DOMAIN,
     rationale="An identity refused a secret and granted it soon after has had its permissions changed in "
               "between: by an administrator, or by itself through a path the first refusal made it look for.",
@@ -88,7 +86,23 @@ def denied_then_allowed(event: AuditEvent, state: AuditState):
                 **{k: v for k, v in extra.items() if k != "count"}),)
 
 
-_REASON = re.compile(r'allowed by (ClusterRoleBinding|RoleBinding) "([^"]*)"')
+RBAC_REASON = "RBAC: allowed by "
+
+
+def _binding_of_reason(reason: str) -> tuple[str, str, str] | None:
+    """The binding the RBAC authorizer names in its reason, as (kind, namespace, name):
+    `RBAC: allowed by RoleBinding "NAME/NAMESPACE" of Role "R" to User "U"` (ClusterRoleBinding:
+    "NAME"). None for another authorizer's reason."""
+    if not reason.startswith(RBAC_REASON):
+        return None
+    kind, _, rest = reason[len(RBAC_REASON):].partition(' "')
+    name = rest.partition('"')[0]
+    if kind == "ClusterRoleBinding":
+        return (kind, "", name)
+    if kind == "RoleBinding":
+        name, _, namespace = name.rpartition("/")
+        return (kind, namespace, name)
+    return None
 
 
 class _Bindings:
@@ -134,48 +148,21 @@ def binding_then_used(event: AuditEvent, state: AuditState):
     bindings: _Bindings = state.memory("KW-AUDIT-203", _Bindings)
     resource = event.keys[0]
     if resource in BINDINGS:
-        if not allowed_change(event, frozenset({"create", "update"})):
-            return NOTHING
-        body = event.written_object
-        if not body:
-            return NOTHING
-        kind = "ClusterRoleBinding" if resource == "clusterrolebindings" else "RoleBinding"
-        namespace = event.namespace if kind == "RoleBinding" else ""
-        ref = body.get("roleRef") if isinstance(body.get("roleRef"), dict) else {}
-        seen = Seen(event.time, event.audit_id, event.file, event.line, who(event),
-                    (ref.get("kind"), ref.get("name"), _subject_names(body, namespace)))
-        bindings.add((kind, namespace, event.name), seen, seen.extra[2])
+        _remember_binding(event, bindings)
         return NOTHING
-    if not bindings.by_key or not event.authorized or event.code == 401:
-        return NOTHING
-    username = event.username
-    reason = event.reason
+    if not bindings.by_key:
+        return NOTHING  # the hot path: no binding written yet
+    annotations = event.raw.get("annotations")
+    reason = annotations.get(REASON) if annotations.__class__ is dict else None
     key = None
     if reason:
-        match = _REASON.search(reason)
-        if match is None:
-            return NOTHING
-        kind, name = match.groups()
-        namespace = ""
-        if kind == "RoleBinding":
-            name, _, namespace = name.rpartition("/")
-        key = (kind, namespace, name)
-        if key not in bindings.by_key:
+        key = _binding_of_reason(reason)
+        if key is None or key not in bindings.by_key or not event.authorized or event.code == 401:
             return NOTHING
     else:
-        candidates = set(bindings.by_subject.get(username, ()))
-        for group in event.groups:
-            candidates |= bindings.by_subject.get("group:" + group, set())
-        request = event.request()
-        for candidate in sorted(candidates):
-            seen = bindings.by_key.get(candidate)
-            if seen is None or (candidate[0] == "RoleBinding" and candidate[1] != request.namespace):
-                continue
-            role_kind, role_name, _ = seen.extra
-            rules = state.role_rules(role_kind, candidate[1] or None, role_name) if role_kind and role_name else None
-            if rules and any(rule_allows(request, r) for r in rules):
-                key = candidate
-                break
+        if not event.authorized or event.code == 401:
+            return NOTHING
+        key = _used_binding(event, state, bindings)
         if key is None:
             return NOTHING
     first = bindings.by_key[key]
@@ -184,5 +171,41 @@ def binding_then_used(event: AuditEvent, state: AuditState):
     extra = _both(first, event)
     extra["requests"] = [event.request().describe()]
     shown = f"{key[0]} {key[1] + '/' if key[1] else ''}{key[2]}"
-    return (hit(event, f"{first.who} created {shown}, then {username} used it within "
+    return (hit(event, f"{first.who} created {shown}, then {event.username} used it within "
                        f"{state.settings.sequence_window:g}s", **{k: v for k, v in extra.items() if k != "count"}),)
+
+
+def _remember_binding(event: AuditEvent, bindings: _Bindings) -> None:
+    if not allowed_change(event, frozenset({"create", "update"})):
+        return
+    body = event.written_object
+    if not body:
+        return
+    kind = "ClusterRoleBinding" if event.keys[0] == "clusterrolebindings" else "RoleBinding"
+    namespace = event.namespace if kind == "RoleBinding" else ""
+    ref = body.get("roleRef") if isinstance(body.get("roleRef"), dict) else {}
+    subjects = _subject_names(body, namespace)
+    seen = Seen(event.time, event.audit_id, event.file, event.line, who(event), (ref.get("kind"), ref.get("name"), subjects))
+    bindings.add((kind, namespace, event.name), seen, subjects)
+
+
+def _used_binding(event: AuditEvent, state: AuditState, bindings: _Bindings) -> tuple | None:
+    """Without the authorizer's reason: the binding written in the log that names this user (or
+    one of its groups) and whose role allows the request."""
+    candidates = bindings.by_subject.get(event.username)
+    for group in event.groups:
+        found = bindings.by_subject.get("group:" + group)
+        if found:
+            candidates = (candidates or set()) | found
+    if not candidates:
+        return None
+    request = event.request()
+    for candidate in sorted(candidates):
+        seen = bindings.by_key.get(candidate)
+        if seen is None or (candidate[0] == "RoleBinding" and candidate[1] != request.namespace):
+            continue
+        role_kind, role_name, _ = seen.extra
+        rules = state.role_rules(role_kind, candidate[1] or None, role_name) if role_kind and role_name else None
+        if rules and any(rule_allows(request, r) for r in rules):
+            return candidate
+    return None

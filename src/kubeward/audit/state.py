@@ -9,7 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from kubeward.audit.event import SA_PREFIX, AuditEvent, identity_of
+from kubeward.audit.event import SA_PREFIX, AuditEvent, identity_of, on
 from kubeward.model.inventory import Inventory
 from kubeward.rbac.index import RbacIndex, rbac_index
 from kubeward.rbac.match import PolicyRule
@@ -92,15 +92,15 @@ class AuditState:
         self.inventory = inventory
         self.facts: dict[str, IdentityFacts] = {}
         self._memory: dict[str, Any] = {}
-        self._ip_inside: dict[str, bool] = {}
+        self.ip_inside: dict[str, bool] = {}
         # roles written in the log (kind, namespace, name) -> their rules, as the log last showed them
         self.roles = Lru()
         self.deleted_service_accounts = Lru()  # username -> Seen of the delete
         self.created_service_accounts: set[str] = set()
         self.observers: dict[str, Callable[[AuditEvent], None]] = {
-            "secrets": self._observe_secret,
-            "roles": self._observe_role, "clusterroles": self._observe_role,
-            "serviceaccounts": self._observe_service_account,
+            **dict.fromkeys(on(("secrets",), ("get", "list", "watch")), self._observe_secret),
+            **dict.fromkeys(on(("roles", "clusterroles"), ("create", "update", "patch", "delete")), self._observe_role),
+            **dict.fromkeys(on(("serviceaccounts",), ("create", "delete")), self._observe_service_account),
         }
 
     # --- memory for the rules ------------------------------------------------------------
@@ -115,19 +115,43 @@ class AuditState:
         return rbac_index(self.inventory) if self.inventory is not None else None
 
     def inside_cluster(self, ip: str) -> bool | None:
-        """Whether `ip` belongs to the cluster's networks; None when it is not an address."""
-        inside = self._ip_inside.get(ip)
+        """Whether `ip` belongs to the cluster's networks; None when it is not an address.
+        Dotted IPv4 is compared as an integer against the networks' (base, mask) pairs; the
+        rest goes through ipaddress. Answers are cached (a cluster has few client addresses)."""
+        inside = self.ip_inside.get(ip)
         if inside is None:
-            try:
-                address = ipaddress.ip_address(ip)
-            except ValueError:
+            inside = self._inside(ip)
+            if inside is None:
                 return None
-            inside = any(address in network for network in self.settings.cluster_networks
-                         if network.version == address.version)
-            if len(self._ip_inside) > MAX_REMEMBERED:
-                self._ip_inside.clear()
-            self._ip_inside[ip] = inside
+            if len(self.ip_inside) > MAX_REMEMBERED:
+                self.ip_inside.clear()
+            self.ip_inside[ip] = inside
         return inside
+
+    def _inside(self, ip: str) -> bool | None:
+        parts = ip.split(".")
+        if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):
+            value = 0
+            for part in parts:
+                octet = int(part)
+                if octet > 255:
+                    return None
+                value = value << 8 | octet
+            return any(value & mask == base for base, mask in self._v4)
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        return any(address in network for network in self.settings.cluster_networks
+                   if network.version == address.version)
+
+    @property
+    def _v4(self) -> list[tuple[int, int]]:
+        found = self._memory.get("ipv4 networks")
+        if found is None:
+            found = self._memory["ipv4 networks"] = [
+                (int(n.network_address), int(n.netmask)) for n in self.settings.cluster_networks if n.version == 4]
+        return found
 
     def role_rules(self, kind: str, namespace: str | None, name: str) -> list[PolicyRule] | None:
         """The rules of a role: as the log last wrote it, else from the RBAC input, else the
