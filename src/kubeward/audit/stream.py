@@ -143,13 +143,13 @@ def iter_document_items(head: bytes, more: Iterator[bytes], first_line: int = 1,
             continue
         depth -= 1
         if active and items_depth and depth == items_depth:
-            yield start_line, (None if too_big else buf[start:at + 1])
+            yield start_line, (None if too_big or at + 1 - start > max_item else buf[start:at + 1])
             active = False
         elif items_depth == 2 and depth == 1 and char == 0x5D:
             items_depth = 0
         if depth <= 0:
             if active:  # a top-level object without items: one event
-                yield start_line, (None if too_big else buf[start:at + 1])
+                yield start_line, (None if too_big or at + 1 - start > max_item else buf[start:at + 1])
             depth, top, items_depth, active = 0, 0, 0, False
 
 
