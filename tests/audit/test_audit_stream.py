@@ -178,7 +178,7 @@ def test_a_truncated_document_is_an_error(tmp_path, three):
 # --- properties ---------------------------------------------------------------------------------
 
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
-values = st.recursive(st.none() | st.booleans() | st.integers() | texts,
+values = st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | texts,
                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3), max_leaves=8)
 
 
