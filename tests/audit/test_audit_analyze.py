@@ -221,3 +221,15 @@ def test_every_audit_rule_has_mitre_and_a_fix():
             assert rule_.references.mitre and rule_.fix.prose and rule_.rationale, rule_.id
             assert rule_.target in (Target.AUDIT_EVENT, Target.IDENTITY)
 
+
+
+def test_docs_list_every_audit_rule():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text()
+    missing = [r for r in RULES if r.startswith("KW-AUDIT-") and r not in page and r != "KW-AUDIT-001"]
+    assert not missing, f"docs/audit.md does not list {missing}"
+    from kubeward.audit.policy import recommended_policy
+
+    body = recommended_policy().split("apiVersion:", 1)[1]
+    assert body in page, "docs/audit.md shows another policy than `audit policy generate`"

@@ -23,7 +23,7 @@ from kubeward.audit.usage import ANY_NAME, NODES_GROUP, SubjectReport, SubjectUs
 from kubeward.model.inventory import Inventory
 from kubeward.model.resource import Origin, Resource
 from kubeward.rbac.index import MASTERS, RbacIndex, User
-from kubeward.rbac.match import Request
+from kubeward.rbac.match import PolicyRule, Request, rule_allows
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -114,6 +114,7 @@ def minimal_objects(use: SubjectUse, expand_namespaces: bool = False) -> list[di
             urls[path].add(verb)
             continue
         namespaces_of[(group, f"{resource}/{sub}" if sub else resource, verb)].add(namespace)
+    namespaced: list[tuple[str, str, str, Request]] = []
     for key, entry in use.uses.items():
         verb, group, resource, sub, namespace, path = key
         if path:
@@ -122,13 +123,21 @@ def minimal_objects(use: SubjectUse, expand_namespaces: bool = False) -> list[di
         scope = namespace
         if expand_namespaces and len(namespaces_of[(group, combined, verb)] - {""}) >= 2:
             scope = ""
-        perm = scoped[scope].setdefault((group, combined), _Perm())
         for request in use_requests(key, entry):
-            _add(perm, verb, request.name)
+            if scope:
+                namespaced.append((scope, group, combined, request))
+            else:
+                _add(scoped[""].setdefault((group, combined), _Perm()), verb, request.name)
+    cluster_rules = _rules(scoped.pop("", {}), urls)
+    granted = [PolicyRule(r["verbs"], r.get("apiGroups", ()), r.get("resources", ()), r.get("resourceNames", ()),
+                          r.get("nonResourceURLs", ())) for r in cluster_rules]
+    for scope, group, combined, request in namespaced:
+        if any(rule_allows(request, rule) for rule in granted):
+            continue  # what was also used across all namespaces is granted there already
+        _add(scoped[scope].setdefault((group, combined), _Perm()), request.verb, request.name)
     name = object_name(use.username)
     subject = _subject(use)
     objects: list[dict] = []
-    cluster_rules = _rules(scoped.pop("", {}), urls)
     if cluster_rules:
         objects.append({"apiVersion": RBAC_API, "kind": "ClusterRole", "metadata": {"name": name},
                         "rules": cluster_rules})
