@@ -5,6 +5,7 @@ The mix follows what a busy cluster's log holds under a Metadata-by-default poli
 service accounts (get/list/watch, leases, configmaps), some writes with their request body
 (pods, deployments, configmaps at Request level), a few people (kubectl), and a little of what
 the detections look for (exec, secret reads, denied requests, RBAC changes, a privileged pod).
+Clients keep their addresses: nodes, the control plane, each application pod (3 per app), people.
 Deterministic for a given --seed. Each event is a complete audit.k8s.io/v1 Event (~1 KB).
 """
 
@@ -71,19 +72,24 @@ class Generator:
             agent, ip = AGENTS["node"], f"10.0.{NODES.index(node) // 200}.{NODES.index(node) % 200 + 20}"
             verb = r.choice(["get", "get", "patch", "watch", "list", "update"])
         elif roll < 0.97:  # applications
-            ns, app = r.choice(APPS)
+            index = r.randrange(len(APPS))
+            ns, app = APPS[index]
+            replica = r.randrange(3)  # each app runs 3 pods, each with its own address for its life
             user = {"username": f"system:serviceaccount:{ns}:{app}", "uid": str(uuid.UUID(int=r.getrandbits(128))),
                     "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"],
-                    "extra": {"authentication.kubernetes.io/pod-name": [f"{app}-7d9c5b6f4-{r.randint(10000, 99999)}"]}}
-            agent, ip = AGENTS["app"], f"10.244.{r.randint(0, 250)}.{r.randint(2, 250)}"
+                    "extra": {"authentication.kubernetes.io/pod-name": [f"{app}-7d9c5b6f4-{10000 + index * 3 + replica}"]}}
+            agent, ip = AGENTS["app"], f"10.244.{(index * 3 + replica) // 250}.{(index * 3 + replica) % 250 + 2}"
             verb = r.choice(["get", "list", "watch", "get"])
         else:  # people
             person = r.choice(PEOPLE)
             user = {"username": person, "groups": ["developers", "system:authenticated"]}
-            agent, ip = AGENTS["person"], f"192.168.{r.randint(0, 3)}.{r.randint(2, 250)}"
+            agent, ip = AGENTS["person"], f"192.168.1.{PEOPLE.index(person) + 10}"
             verb = r.choice(["get", "list", "create", "patch", "delete", "get"])
         group, resource = r.choice(RESOURCES)
         namespace = r.choice(NAMESPACES) if resource != "nodes" else ""
+        if user["username"].startswith("system:serviceaccount:") and not user["username"].startswith(
+                "system:serviceaccount:kube-system:") and resource != "nodes" and r.random() < 0.9:
+            namespace = user["username"].split(":")[2]  # applications mostly work in their own namespace
         name = "" if verb in ("list", "watch", "create") else f"{resource[:-1]}-{r.randint(0, 400)}"
         subresource = ""
         special = r.random()

@@ -10,7 +10,7 @@ from collections import deque
 from typing import Iterable
 from urllib.parse import parse_qs
 
-from kubeward.audit.event import ANONYMOUS_KEY, FAILED, IMPERSONATED, SERVICE_ACCOUNT, AuditEvent, on
+from kubeward.audit.event import ANONYMOUS_KEY, FAILED, IMPERSONATED, OUTSIDE, SERVICE_ACCOUNT, AuditEvent, on
 from kubeward.audit.objects import judge_written, policy_rules, rules_of
 from kubeward.audit.state import AuditState, IdentityFacts, Seen, is_control_plane
 from kubeward.rbac.index import MASTERS, User
@@ -476,7 +476,7 @@ def credentials_written(event: AuditEvent, state: AuditState):
 
 @rule(
     "KW-AUDIT-116", "high", "ServiceAccount token used from outside the cluster", target=Target.AUDIT_EVENT,
-    kinds=(SERVICE_ACCOUNT,), domain=DOMAIN, heuristic=True,
+    kinds=(OUTSIDE,), domain=DOMAIN, heuristic=True,
     rationale="ServiceAccount tokens are for workloads inside the cluster; one presented from another "
               "network was copied out of a pod or a secret. Inside means the private ranges, or the "
               "networks given with --cluster-cidr.",
@@ -486,17 +486,10 @@ def credentials_written(event: AuditEvent, state: AuditState):
     mitre=("T1550.001", "T1528"),
 )
 def token_from_outside(event: AuditEvent, state: AuditState):
-    ips = event.raw.get("sourceIPs")  # the hot path: most events are made with a token
-    if ips.__class__ is not list or not ips:
+    if SERVICE_ACCOUNT not in event.keys or event.code == 401:
         return NOTHING
-    ip = ips[0]
-    inside = state.ip_inside.get(ip)
-    if inside is None and ip.__class__ is str:
-        inside = state.inside_cluster(ip)
-    if inside is not False or event.code == 401:
-        return NOTHING
-    return (hit(event, f"{event.requester} authenticated from {ip}, outside the cluster's networks",
-                requester=True, sourceIPs=[ip]),)
+    return (hit(event, f"{event.requester} authenticated from {event.source_ip}, outside the cluster's networks",
+                requester=True, sourceIPs=[event.source_ip]),)
 
 
 @rule(

@@ -7,6 +7,7 @@ over the raw dict; only the time is parsed, on demand."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from typing import Any
 
 from kubeward.rbac.match import Request
@@ -28,7 +29,16 @@ ANONYMOUS_KEY = "@anonymous"  # made by system:anonymous
 SERVICE_ACCOUNT = "@serviceaccount"  # authenticated as a ServiceAccount
 IMPERSONATED = "@impersonated"  # the requester acted as another identity
 NON_RESOURCE = "@nonresource"  # a non-resource URL (/healthz, /apis, ...)
-EVENT_KEYS = frozenset({FAILED, ANONYMOUS_KEY, SERVICE_ACCOUNT, IMPERSONATED, NON_RESOURCE})
+OUTSIDE = "@outside"  # sent from an address outside the cluster's networks
+EVENT_KEYS = frozenset({FAILED, ANONYMOUS_KEY, SERVICE_ACCOUNT, IMPERSONATED, NON_RESOURCE, OUTSIDE})
+
+# The cluster's networks when none are given: the private, loopback, link-local and carrier-grade
+# NAT ranges that node and pod networks use.
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "::1/128", "fc00::/7", "fe80::/10"))
+MAX_ADDRESSES = 100_000  # source addresses whose verdict is cached
+_UNSEEN = object()
 
 _EMPTY: dict = {}
 
@@ -60,27 +70,84 @@ def _base_keys(resource: object, sub: object, verb: object) -> tuple[str, ...]:
     return keys
 
 
+class Classifier:
+    """Gives each event its dispatch keys. Knows the cluster's networks, to tell a request sent
+    from elsewhere (key OUTSIDE); each address is judged once."""
+
+    def __init__(self, networks: tuple = PRIVATE_NETWORKS):
+        self.networks = tuple(networks)
+        self._v4 = [(int(n.network_address), int(n.netmask)) for n in self.networks if n.version == 4]
+        self._inside: dict[object, bool | None] = {}
+
+    def inside(self, ip: object) -> bool | None:
+        """Whether `ip` is in the cluster's networks; None when it is not an address."""
+        found = self._inside.get(ip, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._judge(ip) if isinstance(ip, str) else None
+            if len(self._inside) > MAX_ADDRESSES:
+                self._inside.clear()
+            self._inside[ip] = found
+        return found  # type: ignore[return-value]
+
+    def _judge(self, ip: str) -> bool | None:
+        parts = ip.split(".")
+        if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):
+            value = 0
+            for part in parts:
+                octet = int(part)
+                if octet > 255:
+                    return None
+                value = value << 8 | octet
+            return any(value & mask == base for base, mask in self._v4)
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        return any(address in network for network in self.networks if network.version == address.version)
+
+    def keys(self, raw: dict) -> tuple[str, ...]:
+        """The keys of `raw` (see above); the first is the combined resource ("" for none)."""
+        ref = raw.get("objectRef")
+        if ref.__class__ is dict:
+            resource, sub, verb = ref.get("resource"), ref.get("subresource"), raw.get("verb")
+            keys = _BASE_KEYS.get((resource, sub, verb)) or _base_keys(resource, sub, verb)
+        else:
+            keys = _NON_RESOURCE_KEYS
+        status = raw.get("responseStatus")
+        if status.__class__ is dict and status.get("code") in (401, 403):
+            keys += (FAILED,)
+        user = raw.get("user")
+        name = user.get("username") if user.__class__ is dict else None
+        if name.__class__ is str:
+            if name.startswith(SA_PREFIX):
+                keys += (SERVICE_ACCOUNT,)
+            elif name == ANONYMOUS:
+                keys += (ANONYMOUS_KEY,)
+        if raw.get("impersonatedUser"):
+            keys += (IMPERSONATED,)
+        ips = raw.get("sourceIPs")
+        if ips.__class__ is list and ips:
+            inside = self._inside.get(ips[0], _UNSEEN)
+            if inside is _UNSEEN:
+                inside = self.inside(ips[0])
+            if inside is False:
+                keys += (OUTSIDE,)
+        return keys
+
+
+DEFAULT_CLASSIFIER = Classifier()
+
+
+class NoKeys(Classifier):
+    """For readers that dispatch nothing (`audit usage`): every event gets no keys."""
+
+    def keys(self, raw: dict) -> tuple[str, ...]:
+        return ()
+
+
 def dispatch_keys(raw: dict) -> tuple[str, ...]:
-    """The keys of `raw` (see above); the first is the combined resource ("" for none)."""
-    ref = raw.get("objectRef")
-    if ref.__class__ is dict:
-        resource, sub, verb = ref.get("resource"), ref.get("subresource"), raw.get("verb")
-        keys = _BASE_KEYS.get((resource, sub, verb)) or _base_keys(resource, sub, verb)
-    else:
-        keys = _NON_RESOURCE_KEYS
-    status = raw.get("responseStatus")
-    if status.__class__ is dict and status.get("code") in (401, 403):
-        keys += (FAILED,)
-    user = raw.get("user")
-    name = user.get("username") if user.__class__ is dict else None
-    if name.__class__ is str:
-        if name.startswith(SA_PREFIX):
-            keys += (SERVICE_ACCOUNT,)
-        elif name == ANONYMOUS:
-            keys += (ANONYMOUS_KEY,)
-    if raw.get("impersonatedUser"):
-        keys += (IMPERSONATED,)
-    return keys
+    """The keys of `raw` with the default networks (see Classifier)."""
+    return DEFAULT_CLASSIFIER.keys(raw)
 
 
 def identity_of(username: str) -> Identity:

@@ -111,9 +111,22 @@ class _Bindings:
     def __init__(self) -> None:
         self.by_key = Lru()
         self.by_subject: dict[str, set] = {}
+        self.names: set[str] = set()  # as the authorizer's reason quotes them: NAME, or NAME/NAMESPACE
+        self.latest: float | None = None  # when the last one was written
+
+    def forget(self) -> None:
+        self.by_key.clear()
+        self.by_subject.clear()
+        self.names.clear()
+        self.latest = None
 
     def add(self, key: tuple, seen: Seen, subjects: list[str]) -> None:
         self.by_key[key] = seen
+        self.names.add(f"{key[2]}/{key[1]}" if key[0] == "RoleBinding" else key[2])
+        if len(self.names) > 100_000:
+            self.names = {f"{k[2]}/{k[1]}" if k[0] == "RoleBinding" else k[2] for k in self.by_key}
+        if seen.time is not None and (self.latest is None or seen.time > self.latest):
+            self.latest = seen.time
         for subject in subjects:
             self.by_subject.setdefault(subject, set()).add(key)
         if len(self.by_subject) > 100_000:
@@ -151,11 +164,18 @@ def binding_then_used(event: AuditEvent, state: AuditState):
         _remember_binding(event, bindings)
         return NOTHING
     if not bindings.by_key:
-        return NOTHING  # the hot path: no binding written yet
+        return NOTHING  # the hot path: no binding written within the window
+    if bindings.latest is not None and event.time is not None and \
+            event.time - bindings.latest > state.settings.sequence_window:
+        bindings.forget()  # every binding remembered is older than the window
+        return NOTHING
     annotations = event.raw.get("annotations")
     reason = annotations.get(REASON) if annotations.__class__ is dict else None
     key = None
     if reason:
+        start = reason.find('"') + 1  # the binding's name is the first quoted word
+        if not start or reason[start:reason.find('"', start)] not in bindings.names:
+            return NOTHING  # the hot path: allowed by a binding not written in the window
         key = _binding_of_reason(reason)
         if key is None or key not in bindings.by_key or not event.authorized or event.code == 401:
             return NOTHING

@@ -4,7 +4,6 @@ every audit check as `state`; the pipeline calls its observers and asks it for `
 
 from __future__ import annotations
 
-import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -14,12 +13,6 @@ from kubeward.model.inventory import Inventory
 from kubeward.rbac.index import RbacIndex, rbac_index
 from kubeward.rbac.match import PolicyRule
 from kubeward.rules.model import Identity
-
-# Where a ServiceAccount token is expected to come from when no --cluster-cidr is given: the
-# private, loopback, link-local and carrier-grade NAT ranges that pod and node networks use.
-PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "::1/128", "fc00::/7", "fe80::/10"))
 
 MAX_REMEMBERED = 100_000  # entries per rule memory (LRU): bounded whatever the log's length
 MAX_LISTED = 20  # names / auditIDs kept per identity fact
@@ -52,7 +45,6 @@ class Lru(OrderedDict):
 
 @dataclass
 class AuditSettings:
-    cluster_networks: tuple = PRIVATE_NETWORKS
     burst_threshold: int = 10  # failed requests ...
     burst_window: float = 60.0  # ... within this many seconds make a burst
     sequence_window: float = 600.0  # the second step of a sequence must follow the first within this
@@ -92,7 +84,6 @@ class AuditState:
         self.inventory = inventory
         self.facts: dict[str, IdentityFacts] = {}
         self._memory: dict[str, Any] = {}
-        self.ip_inside: dict[str, bool] = {}
         # roles written in the log (kind, namespace, name) -> their rules, as the log last showed them
         self.roles = Lru()
         self.deleted_service_accounts = Lru()  # username -> Seen of the delete
@@ -113,45 +104,6 @@ class AuditState:
     def rbac(self) -> RbacIndex | None:
         """The RBAC index of the RBAC input (-f, --cluster, --snapshot), when one was given."""
         return rbac_index(self.inventory) if self.inventory is not None else None
-
-    def inside_cluster(self, ip: str) -> bool | None:
-        """Whether `ip` belongs to the cluster's networks; None when it is not an address.
-        Dotted IPv4 is compared as an integer against the networks' (base, mask) pairs; the
-        rest goes through ipaddress. Answers are cached (a cluster has few client addresses)."""
-        inside = self.ip_inside.get(ip)
-        if inside is None:
-            inside = self._inside(ip)
-            if inside is None:
-                return None
-            if len(self.ip_inside) > MAX_REMEMBERED:
-                self.ip_inside.clear()
-            self.ip_inside[ip] = inside
-        return inside
-
-    def _inside(self, ip: str) -> bool | None:
-        parts = ip.split(".")
-        if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):
-            value = 0
-            for part in parts:
-                octet = int(part)
-                if octet > 255:
-                    return None
-                value = value << 8 | octet
-            return any(value & mask == base for base, mask in self._v4)
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return None
-        return any(address in network for network in self.settings.cluster_networks
-                   if network.version == address.version)
-
-    @property
-    def _v4(self) -> list[tuple[int, int]]:
-        found = self._memory.get("ipv4 networks")
-        if found is None:
-            found = self._memory["ipv4 networks"] = [
-                (int(n.network_address), int(n.netmask)) for n in self.settings.cluster_networks if n.version == 4]
-        return found
 
     def role_rules(self, kind: str, namespace: str | None, name: str) -> list[PolicyRule] | None:
         """The rules of a role: as the log last wrote it, else from the RBAC input, else the

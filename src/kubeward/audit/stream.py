@@ -25,7 +25,7 @@ from typing import BinaryIO, Iterable, Iterator
 
 import orjson
 
-from kubeward.audit.event import AUDIT_VERSIONS, FINAL_STAGES, AuditEvent, dispatch_keys, parse_time
+from kubeward.audit.event import AUDIT_VERSIONS, DEFAULT_CLASSIFIER, FINAL_STAGES, AuditEvent, Classifier, parse_time
 from kubeward.sources.loader import LoadIssue
 
 STDIN = "-"
@@ -157,12 +157,14 @@ def iter_document_items(head: bytes, more: Iterator[bytes], first_line: int = 1,
 
 class EventStream:
     """The events of `paths`, deduplicated across stages, optionally within [since, until]
-    (seconds since the epoch, on the request's receive time). Iterate once; `stats` holds the
-    counts, the bad lines (named, the first MAX_NAMED_ERRORS) and the notes."""
+    (seconds since the epoch, on the request's receive time), with the dispatch keys `classifier`
+    gives them. Iterate once; `stats` holds the counts, the bad lines (named, the first
+    MAX_NAMED_ERRORS) and the notes."""
 
     def __init__(self, paths: Iterable[str], *, since: float | None = None, until: float | None = None,
-                 stdin: BinaryIO | None = None):
+                 stdin: BinaryIO | None = None, classifier: Classifier | None = None):
         self.paths = list(paths)
+        self.classifier = classifier or DEFAULT_CLASSIFIER
         self.since, self.until = since, until
         self.stdin = stdin
         self.stats = StreamStats()
@@ -255,7 +257,7 @@ class EventStream:
         skipping = False
         fast = self.since is None and self.until is None
         count, earliest, last = 0, "", ""
-        event_of, keys_of = AuditEvent, dispatch_keys
+        event_of, keys_of = AuditEvent, self.classifier.keys
         for line in iter(read, b""):
             number += 1
             if skipping:  # the rest of an oversized line
@@ -376,7 +378,7 @@ class EventStream:
                 stats.first = stamp
             if stamp > stats.last:
                 stats.last = stamp
-        event = AuditEvent(obj, name, number, dispatch_keys(obj))  # type: ignore[arg-type]
+        event = AuditEvent(obj, name, number, self.classifier.keys(obj))  # type: ignore[arg-type]
         pending = self._pending
         if stage in FINAL_STAGES:
             if pending and pending.pop(audit_id, None) is not None:  # type: ignore[arg-type]

@@ -16,11 +16,12 @@ Memory: per identity and distinct request, at most `max_names` names (beyond, "a
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Iterator
 
-from kubeward.audit.event import SA_PREFIX, AuditEvent, identity_of
+from kubeward.audit.event import DECISION, SA_PREFIX, AuditEvent, identity_of
 from kubeward.node import audit_policy
 from kubeward.rbac.index import MASTERS, RbacIndex, User
 from kubeward.rbac.match import ALL, PolicyRule, Request
@@ -33,16 +34,18 @@ LONG_RUNNING_SUBRESOURCES = frozenset({"exec", "attach", "portforward", "proxy",
 STANDARD_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 MAX_PROBES = 20_000
 
+intern = sys.intern
 Key = tuple[str, str, str, str, str, str]  # verb, apiGroup, resource, subresource, namespace, path
 
 
-@dataclass
+@dataclass(slots=True)
 class Use:
     """One distinct request shape and the names it was made on."""
 
     count: int = 0
     names: set[str] = field(default_factory=set)  # "" for requests without a name
     many: bool = False  # more than max_names names: any name
+    named: int = 0  # how many of `names` are not ""
     first: str = ""  # auditID of the first event
 
 
@@ -53,6 +56,7 @@ class SubjectUse:
     uses: dict[Key, Use] = field(default_factory=dict)
     denied: int = 0
     allowed: int = 0
+    last_groups: list | None = None  # the groups list last merged (most events repeat it)
 
     @property
     def masters(self) -> bool:
@@ -98,33 +102,43 @@ class UsageCollector:
         if use is None:
             use = subject.uses[key] = Use(first=audit_id)
         use.count += 1
-        if name and use.many:
+        if name in use.names or (name and use.many):
             return
-        if name not in use.names:
-            if name and sum(1 for n in use.names if n) + 1 >= self.max_names:
+        if name:
+            if use.named + 1 >= self.max_names:
                 use.many = True
                 use.names = {n for n in use.names if not n}
+                use.named = 0
                 return
-            use.names.add(name)
+            use.named += 1
+        use.names.add(name)
 
     def observe(self, event: AuditEvent) -> None:
+        """One event: its request, if allowed (or include_denied), counted for the identity it
+        was authorised as. Reads the raw event directly: this runs for every event of the log."""
         self.events += 1
         raw = event.raw
         status = raw.get("responseStatus")
-        if status.__class__ is dict and status.get("code") == 401:
+        code = status.get("code") if status.__class__ is dict else None
+        impersonated = raw.get("impersonatedUser")
+        person = impersonated if impersonated.__class__ is dict and impersonated else raw.get("user")
+        username = person.get("username") if person.__class__ is dict else None
+        if code == 401 or username.__class__ is not str or not username:
             self.unauthenticated += 1
             return
-        username = event.username
-        if not username:
-            self.unauthenticated += 1
-            return
-        subject = self._subject(username)
-        if len(subject.groups) < 64:
-            subject.groups.update(event.groups)
-        impersonated = event.impersonated
+        subject = self.subjects.get(username)
+        if subject is None:
+            subject = self.subjects[username] = SubjectUse(username)
+        groups = person.get("groups")
+        if groups.__class__ is list and groups != subject.last_groups and len(subject.groups) < 64:
+            subject.last_groups = groups
+            subject.groups.update(g for g in groups if g.__class__ is str)
         if impersonated:  # logged only once the impersonation itself was allowed
             self._impersonation(event, impersonated)
-        if not event.authorized:
+        annotations = raw.get("annotations")
+        decision = annotations.get(DECISION) if annotations.__class__ is dict else None
+        allowed = decision == "allow" if decision.__class__ is str else event.authorized
+        if not allowed:
             subject.denied += 1
             if not self.include_denied:
                 return
@@ -138,6 +152,8 @@ class UsageCollector:
             if verb == "create" and not sub:
                 name = ""
             key = (verb, ref.get("apiGroup") or "", ref["resource"], sub, ref.get("namespace") or "", "")
+            if key not in subject.uses:  # kept for the whole run: share its strings
+                key = tuple(intern(k) if k.__class__ is str else k for k in key)  # type: ignore[assignment]
         else:
             key = (verb, "", "", "", "", (raw.get("requestURI") or "/").partition("?")[0])
             name = ""

@@ -17,6 +17,7 @@ from kubeward import pipeline
 from kubeward.audit.minimal import diff, minimal_objects, written_subjects
 from kubeward.audit.minimal import verify as replay
 from kubeward.audit.policy import POLICY_RULES, recommended_policy
+from kubeward.audit.event import Classifier, NoKeys
 from kubeward.audit.state import AuditSettings, AuditState
 from kubeward.audit.stream import EventStream, StreamError, parse_since
 from kubeward.audit.usage import UsageCollector, join, report_dict, use_dict
@@ -129,10 +130,8 @@ def analyze(inputs, report: ReportOptions, since, until, cluster_cidr, burst, wi
     settings = AuditSettings(burst_threshold=threshold, burst_window=seconds,
                              sequence_window=_duration(window, "--window"))
     networks = _networks(cluster_cidr)
-    if networks is not None:
-        settings.cluster_networks = networks
     inventory, rbac_errors = _rbac_inventory(rbac_paths, with_defaults, kwargs)
-    stream = EventStream(inputs, since=first, until=last)
+    stream = EventStream(inputs, since=first, until=last, classifier=Classifier(networks) if networks else None)
     scanned = Scanned(errors=list(rbac_errors))
     evaluation = pipeline.run_events(stream, rules, config, state=AuditState(settings, inventory), scanned=scanned)
     finish(evaluation, report)
@@ -188,7 +187,7 @@ def usage(inputs, since, until, rbac_paths, with_defaults, policy_path, minimal_
     policy = _load_policy(policy_path)
     first, last = _window(since, until)
     inventory, errors = _rbac_inventory(rbac_paths, with_defaults, kwargs)
-    stream = EventStream(inputs, since=first, until=last)
+    stream = EventStream(inputs, since=first, until=last, classifier=NoKeys())
     collector = UsageCollector(max_names=max_names, include_denied=include_denied)
     observe = collector.observe
     for event in stream:
