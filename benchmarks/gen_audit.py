@@ -15,7 +15,7 @@ import argparse
 import random
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -50,7 +50,7 @@ def pod_body(name: str, namespace: str, privileged: bool) -> dict:
 class Generator:
     def __init__(self, seed: int):
         self.random = random.Random(seed)
-        self.clock = datetime(2024, 5, 1, tzinfo=timezone.utc)
+        self.clock = datetime(2024, 5, 1, tzinfo=UTC)
 
     def stamp(self) -> str:
         self.clock += timedelta(microseconds=self.random.randint(200, 3000))
@@ -110,7 +110,7 @@ class Generator:
             extra["requestObject"] = pod_body(name, namespace, privileged=r.random() < 0.01)
         stamp = self.stamp()
         api_version = "v1" if not group else ("v1" if group != "discovery.k8s.io" else "v1")
-        base = f"/api/v1" if not group else f"/apis/{group}/{api_version}"
+        base = "/api/v1" if not group else f"/apis/{group}/{api_version}"
         uri = base + (f"/namespaces/{namespace}" if namespace else "") + f"/{resource}" + (f"/{name}" if name else "")
         if subresource:
             uri += f"/{subresource}"
@@ -147,7 +147,7 @@ class Generator:
                  "requestReceivedTimestamp": stamp, "stageTimestamp": stamp,
                  "annotations": {"authorization.k8s.io/decision": decision,
                                  "authorization.k8s.io/reason": "" if decision == "forbid" else
-                                 f'RBAC: allowed by ClusterRoleBinding "system:basic-user" of ClusterRole "view" to Group "system:authenticated"'}}
+                                 'RBAC: allowed by ClusterRoleBinding "system:basic-user" of ClusterRole "view" to Group "system:authenticated"'}}
         return event
 
 

@@ -297,7 +297,8 @@ def run_events(events: Iterable[Any], rules: Sequence[Rule], config: suppress.Co
                     for hit in rule_.check(identity, facts):
                         merged.add(_finding(rule_, hit, None))
                 except Exception as exc:  # noqa: BLE001
-                    failed(rule_, exc, "", None, f"identity {getattr(identity, 'display', lambda: identity)()}")
+                    shown = identity.display() if hasattr(identity, "display") else str(identity)
+                    failed(rule_, exc, "", None, f"identity {shown}")
     for rule_id, count in failures.items():
         if count > MAX_ERRORS_PER_RULE:
             errors.append(LoadIssue("", None, f"rule {rule_id} failed on {count - MAX_ERRORS_PER_RULE} more events"))

@@ -7,6 +7,7 @@ import jsonschema
 import orjson
 import pytest
 from click.testing import CliRunner
+from tests.audit.make_rule_fixtures import event, pod
 
 from kubeward import pipeline
 from kubeward.audit.event import AuditEvent
@@ -14,7 +15,6 @@ from kubeward.audit.state import AuditState
 from kubeward.cli.main import cli
 from kubeward.rules import Hit, Target, load_all
 from kubeward.rules.model import Fix, References, Rule, Severity
-from tests.audit.make_rule_fixtures import event, pod
 
 RULES = load_all()
 

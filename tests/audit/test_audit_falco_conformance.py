@@ -7,7 +7,7 @@ cover are listed with the reason. Negative tests whose verdict comes from the tr
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import orjson
@@ -79,7 +79,7 @@ def suite(shared: Path) -> list[dict]:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def analyze(trace: str) -> tuple[int, dict]:
     result = CliRunner().invoke(cli, ["audit", "analyze", trace, "-o", "json", "--fail-on", "none"])
     return result.exit_code, orjson.loads(result.stdout)

@@ -11,11 +11,11 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.audit.make_rule_fixtures import event
 
 from kubeward.audit import stream as stream_module
 from kubeward.audit.event import AuditEvent, parse_time
 from kubeward.audit.stream import EventStream, iter_document_items, parse_since
-from tests.audit.make_rule_fixtures import event
 
 
 def ids(events) -> list[str]:

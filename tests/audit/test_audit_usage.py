@@ -9,13 +9,13 @@ import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.audit.make_rule_fixtures import RBAC, event
 
 from kubeward.audit.minimal import index_of, minimal_objects, object_name
 from kubeward.audit.stream import EventStream
 from kubeward.audit.usage import UsageCollector
 from kubeward.cli.main import cli
 from kubeward.rbac.index import User
-from tests.audit.make_rule_fixtures import RBAC, event
 
 DEMO_SUBJECTS = ("alice", "bob", "system:serviceaccount:ns1:sa1")
 

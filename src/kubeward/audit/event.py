@@ -180,7 +180,7 @@ def parse_time(text: object) -> float | None:
     base = _SECONDS.get(prefix)
     if base is None:
         try:
-            base = dt.datetime.strptime(prefix, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.timezone.utc).timestamp()
+            base = dt.datetime.strptime(prefix, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC).timestamp()
         except ValueError:
             return None
         if len(_SECONDS) > 4096:
@@ -206,7 +206,7 @@ def parse_time(text: object) -> float | None:
 def format_time(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class AuditEvent:

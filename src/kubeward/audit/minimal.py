@@ -108,7 +108,7 @@ def minimal_objects(use: SubjectUse, expand_namespaces: bool = False) -> list[di
     scoped: dict[str, dict[tuple[str, str], _Perm]] = defaultdict(dict)
     urls: dict[str, set[str]] = defaultdict(set)
     namespaces_of: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    for key, entry in use.uses.items():
+    for key in use.uses:
         verb, group, resource, sub, namespace, path = key
         if path:
             urls[path].add(verb)

@@ -5,7 +5,7 @@ logic is repeated here."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Iterable, Iterator
 
 from kubeward.audit.event import AuditEvent
@@ -35,7 +35,7 @@ def written_resource(event: AuditEvent) -> Resource | None:
     return resource
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rules(rule_ids: tuple[str, ...]) -> tuple[Rule, ...]:
     from kubeward.rules.catalogue import load_all
 
@@ -71,7 +71,7 @@ def rules_of(body: dict) -> Iterable[dict]:
     return (as_dict(r) for r in as_list(body.get("rules")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _default_cluster_roles() -> dict[str, list[PolicyRule]]:
     from kubeward.rbac.defaults import bootstrap_resources
     from kubeward.rbac.index import RbacIndex

@@ -90,7 +90,7 @@ def iter_document_items(head: bytes, more: Iterator[bytes], first_line: int = 1,
     match each, so brackets inside them never count; only the item being read is kept."""
     buf, pos = head, 0
     base, counted, newlines = first_line, 0, 0  # line of buf[0]; newlines in buf[:counted]
-    depth, top, items_depth, had_items, key = 0, 0, 0, False, b""
+    depth, top, items_depth, key = 0, 0, 0, b""
     active, keeping, too_big, start, start_line = False, False, False, 0, 0
     exhausted = False
 
@@ -131,12 +131,12 @@ def iter_document_items(head: bytes, more: Iterator[bytes], first_line: int = 1,
         pos = at + 1
         if char in (0x7B, 0x5B):  # { [
             if depth == 0:
-                top, had_items, key = char, False, b""
+                top, key = char, b""
                 items_depth = 1 if char == 0x5B else 0
                 if char == 0x7B:  # may be a single event: keep it until it shows an items array
                     active, keeping, too_big, start, start_line = True, True, False, at, line_at(at)
             elif depth == 1 and top == 0x7B and char == 0x5B and key == b"items":
-                items_depth, had_items, active = 2, True, False
+                items_depth, active = 2, False
             elif items_depth and depth == items_depth and not active:
                 active, keeping, too_big, start, start_line = True, True, False, at, line_at(at)
             depth += 1
@@ -227,7 +227,7 @@ class EventStream:
         stats = self.stats
         name = "<stdin>" if path == STDIN else path
         try:
-            raw = (self.stdin or sys.stdin.buffer) if path == STDIN else open(path, "rb")  # noqa: SIM115
+            raw = (self.stdin or sys.stdin.buffer) if path == STDIN else open(path, "rb")
         except OSError as exc:
             stats.errors.append(LoadIssue(name, None, f"cannot read: {exc.strerror or exc}"))
             return

@@ -245,7 +245,7 @@ def join(collector: UsageCollector, index: RbacIndex | None, policy: dict | None
         return _ordered(reports)
     grants_by_rule: dict[tuple[int, int], GrantUse] = {}
     for key, entries in index.bindings_of_subject.items():
-        for binding, subject in entries:
+        for binding, _subject in entries:
             if key not in reports:
                 if key[0] == "group":
                     reports[key] = SubjectReport("Group", key[1], None, "group:" + key[1], None)

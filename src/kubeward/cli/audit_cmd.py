@@ -14,14 +14,22 @@ import orjson
 import yaml
 
 from kubeward import pipeline
+from kubeward.audit.event import Classifier, NoKeys
 from kubeward.audit.minimal import diff, minimal_objects, written_subjects
 from kubeward.audit.minimal import verify as replay
 from kubeward.audit.policy import POLICY_RULES, recommended_policy
-from kubeward.audit.event import Classifier, NoKeys
 from kubeward.audit.state import AuditSettings, AuditState
 from kubeward.audit.stream import EventStream, StreamError, parse_since
 from kubeward.audit.usage import UsageCollector, join, report_dict, use_dict
-from kubeward.cli.inputs import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, input_options, inventory_from_paths, options_from, resolve_inventories
+from kubeward.cli.inputs import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    input_options,
+    inventory_from_paths,
+    options_from,
+    resolve_inventories,
+)
 from kubeward.cli.output import ReportOptions, check_writable, emit, finish, report_options
 from kubeward.model.inventory import Inventory
 from kubeward.rbac.defaults import with_defaults as add_defaults
