@@ -38,15 +38,17 @@ intern = sys.intern
 Key = tuple[str, str, str, str, str, str]  # verb, apiGroup, resource, subresource, namespace, path
 
 
+_NO_NAMES: frozenset[str] = frozenset()
+
+
 @dataclass(slots=True)
 class Use:
     """One distinct request shape and the names it was made on."""
 
     count: int = 0
-    names: set[str] = field(default_factory=set)  # "" for requests without a name
+    names: set[str] | frozenset[str] = _NO_NAMES  # "" for requests without a name; a set once one is added
     many: bool = False  # more than max_names names: any name
     named: int = 0  # how many of `names` are not ""
-    first: str = ""  # auditID of the first event
 
 
 @dataclass
@@ -100,7 +102,7 @@ class UsageCollector:
     def _add(self, subject: SubjectUse, key: Key, name: str, audit_id: str) -> None:
         use = subject.uses.get(key)
         if use is None:
-            use = subject.uses[key] = Use(first=audit_id)
+            use = subject.uses[key] = Use()
         use.count += 1
         if name in use.names or (name and use.many):
             return
@@ -111,7 +113,10 @@ class UsageCollector:
                 use.named = 0
                 return
             use.named += 1
-        use.names.add(name)
+        if use.names is _NO_NAMES:
+            use.names = {name}
+        else:
+            use.names.add(name)  # type: ignore[union-attr]
 
     def observe(self, event: AuditEvent) -> None:
         """One event: its request, if allowed (or include_denied), counted for the identity it

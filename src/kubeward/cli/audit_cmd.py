@@ -220,6 +220,11 @@ def usage(inputs, since, until, rbac_paths, with_defaults, policy_path, minimal_
         fmt = fmt or ("table" if sys.stdout.isatty() and not output else "json")
         if fmt == "table":
             text = _usage_table(reports, index is not None, header, notes)
+        elif fmt == "json":  # one subject's dicts at a time: memory holds the text, not the tree
+            head = orjson.dumps({"window": header, "notes": notes}, option=orjson.OPT_INDENT_2).decode()
+            parts = [orjson.dumps(report_dict(r, index is not None), option=orjson.OPT_INDENT_2).decode()
+                     for r in reports]
+            text = head[:-2] + ',\n  "subjects": [\n' + ",\n".join(parts) + "\n  ]\n}\n"
         else:
             doc = {"window": header, "notes": notes,
                    "subjects": [report_dict(r, index is not None) for r in reports]}
