@@ -200,3 +200,34 @@ def test_any_bytes_are_read_without_crashing(tmp_path_factory, data):
     events, source = read(path)
     assert all(isinstance(e, AuditEvent) for e in events)
     assert len(source.errors) >= min(source.stats.bad, stream_module.MAX_NAMED_ERRORS)
+
+
+def test_memory_does_not_grow_with_the_log(tmp_path):
+    """Analyze the same traffic for 3x longer: the peak memory stays the same."""
+    import gc
+    import tracemalloc
+
+    from kubeward import pipeline
+    from kubeward.audit.state import AuditState
+    from kubeward.rules import load_all
+
+    rules = [r for r in load_all().values() if r.domain == "audit"]
+
+    def write_log(path, n: int) -> str:
+        with open(path, "wb") as handle:
+            for i in range(n):
+                user = ["bob", "system:serviceaccount:a:app", "system:node:n1"][i % 3]
+                handle.write(orjson.dumps(event(["get", "list", "watch", "update"][i % 4], user, "pods", ns="a",
+                                                name=f"p{i % 50}", at=i * 0.01)) + b"\n")
+        return str(path)
+
+    def peak(path: str) -> int:
+        gc.collect()
+        tracemalloc.start()
+        pipeline.run_events(EventStream([path]), rules, state=AuditState())
+        _, high = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return high
+
+    short, long = peak(write_log(tmp_path / "short.log", 4000)), peak(write_log(tmp_path / "long.log", 12000))
+    assert long < short * 1.3 + 200_000, (short, long)

@@ -87,7 +87,7 @@ class AuditState:
         # roles written in the log (kind, namespace, name) -> their rules, as the log last showed them
         self.roles = Lru()
         self.deleted_service_accounts = Lru()  # username -> Seen of the delete
-        self.created_service_accounts: set[str] = set()
+        self.created_service_accounts = Lru()  # usernames of accounts created in the log
         self.observers: dict[str, Callable[[AuditEvent], None]] = {
             **dict.fromkeys(on(("secrets",), ("get", "list", "watch")), self._observe_secret),
             **dict.fromkeys(on(("roles", "clusterroles"), ("create", "update", "patch", "delete")), self._observe_role),
@@ -181,7 +181,7 @@ class AuditState:
                                                             event.username)
         elif event.verb == "create":
             self.deleted_service_accounts.pop(username, None)
-            self.created_service_accounts.add(username)
+            self.created_service_accounts[username] = True
 
     # --- identity rules -----------------------------------------------------------------
     def identities(self) -> Iterator[tuple[Identity, IdentityFacts]]:
