@@ -10,6 +10,10 @@ Image rules (domain images): a directory holding manifests (`*.yaml`) and `repor
 `vex/`, `epss.csv`, `kev.json`), run through `kubeward images`. Probe rules (domain probe): a
 `*.probe.yaml` describing a fixture server (role, tls, client_cert, routes: {path: status}),
 started on 127.0.0.1 and probed with `kubeward probe`.
+
+Audit rules (targets audit_event and identity): audit logs (`*.jsonl`, `*.json`) replayed through
+`kubeward audit analyze`; a `context.yaml` beside them is the RBAC input (`-f`) of every replay of
+that folder.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ import pytest
 from click.testing import CliRunner
 
 from kubeward.cli.main import cli
-from kubeward.rules import load_all
+from kubeward.rules import Target, load_all
 
 HERE = Path(__file__).resolve().parent
 RULES = load_all()
-INPUT_SUFFIXES = (".yaml", ".yml", ".json", ".Dockerfile")
+INPUT_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl", ".Dockerfile")
+AUDIT_TARGETS = (Target.AUDIT_EVENT, Target.IDENTITY)
 
 
 def fixtures(rule_id: str, prefix: str) -> list[Path]:
@@ -72,7 +77,10 @@ def findings_of(rule_id: str, path: Path) -> list[dict]:
     domain = RULES[rule_id].domain
     if domain == "probe":
         return _probe_findings(rule_id, path)
-    if domain == "images":
+    if RULES[rule_id].target in AUDIT_TARGETS:
+        context = HERE / rule_id / "context.yaml"
+        args = ["audit", "analyze", str(path), *(["-f", str(context)] if context.exists() else [])]
+    elif domain == "images":
         args = _images_args(path)
     elif path.is_dir():
         args = ["node", "--root", str(path)]
