@@ -215,7 +215,9 @@ def test_a_change_reruns_only_the_rules_its_kind_reaches():
     assert all(by_id[i].domain == "netpol" or by_id[i].kinds == frozenset({"*"}) for i in ran)
 
     namespace = next(o for o in objects if o["kind"] == "Namespace" and o["metadata"]["name"] == "team-2")
-    ran = rules_run(live, Change.upsert(resource(mutate(random.Random(4), namespace))))
+    namespace = copy.deepcopy(namespace)
+    namespace["metadata"]["labels"] = {"pod-security.kubernetes.io/enforce": "restricted"}
+    ran = rules_run(live, Change.upsert(resource(namespace)))
     assert "rbac" not in domains(ran) and "KW-PSS-001" in ran
     assert_equal_to_full_run(live, None, "the targeted changes")
 
