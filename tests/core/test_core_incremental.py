@@ -227,7 +227,7 @@ def test_a_namespace_change_rejudges_only_the_templates_of_that_namespace():
     live = LiveEvaluator(RULES, None, Inventory([resource(o) for o in objects]))
     namespace = next(o for o in objects if o["kind"] == "Namespace" and o["metadata"]["name"] == "team-1")
     changed = copy.deepcopy(namespace)
-    changed["metadata"]["labels"] = {"pod-security.kubernetes.io/enforce": "restricted"}
+    changed["metadata"]["labels"] = {"pod-security.kubernetes.io/enforce": "privileged"}
     judged: list = []
     original = live._subject
 
