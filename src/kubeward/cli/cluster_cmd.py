@@ -143,23 +143,24 @@ def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, on
         findings = evaluation.findings
         for issue in evaluation.scanned.errors:
             _log({"event": "scan.warning", "cluster": collection.name, "message": issue.message})
-        try:
-            # a collection is named after its context (or `in-cluster`), which connect() accepts
-            transport = connect(options.kubeconfig, collection.name) if not dry_run else None
-            earlier = policyreport.namespaces_with_earlier_reports(transport) if transport else []
-        except (ClusterError, ApiError) as exc:
-            raise InputError(f"{collection.name}: {exc}") from None
-        reports = policyreport.policy_reports(findings, earlier)
-        if transport is None:  # --dry-run
-            for body in reports.values():
-                click.echo(orjson.dumps(body).decode())
+        if dry_run:
+            for report in policyreport.policy_reports(findings).values():
+                for chunk in policyreport.chunked(report)[0]:
+                    click.echo(orjson.dumps(chunk).decode())
             continue
         try:
-            failed += policyreport.push(transport, reports, _log)
+            # a collection is named after its context (or `in-cluster`), which connect() accepts
+            transport = connect(options.kubeconfig, collection.name)
+            writer = policyreport.ReportWriter(transport, _log)
+            writer.adopt(policyreport.earlier_reports(transport))
+        except (ClusterError, ApiError) as exc:
+            raise InputError(f"{collection.name}: {exc}") from None
+        try:
+            failed += writer.sync(findings)
         finally:
             transport.close()
         _log({"event": "scan.done", "cluster": collection.name, "objects": len(collection.objects),
-              "findings": len(findings), "reports": len(reports)})
+              "findings": len(findings), "reports": writer.applies})
     if failed:
         sys.exit(EXIT_ERROR)
 
