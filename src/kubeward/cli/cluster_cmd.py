@@ -11,6 +11,7 @@ import click
 import orjson
 
 from kubeward.cli.inputs import EXIT_ERROR, InputError, collections_from, input_options, options_from
+from kubeward.cli.store_cmd import record_evaluation, store_option
 
 
 @click.group()
@@ -103,11 +104,12 @@ def report() -> None:
 @click.option("--policy-reports", is_flag=True, required=True,
               help="Write PolicyReport (per namespace) and ClusterPolicyReport objects (wgpolicyk8s.io/v1alpha2).")
 @click.option("--dry-run", is_flag=True, help="Print the reports as JSON instead of writing them.")
+@store_option
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Suppressions file; suppressed findings are written with result `skip`.")
 @click.option("--rule", "only_rules", multiple=True, metavar="ID", help="Run only these rules (repeatable; globs allowed).")
 @click.option("--exclude-rule", "exclude_rules", multiple=True, metavar="ID", help="Do not run these rules (repeatable; globs allowed).")
-def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, only_rules: tuple[str, ...],
+def report_push(policy_reports: bool, dry_run: bool, store_url: str | None, config_path: str | None, only_rules: tuple[str, ...],
                 exclude_rules: tuple[str, ...], **kwargs) -> None:
     """Scan the cluster and write the findings into it as PolicyReports; logs JSON lines.
 
@@ -143,6 +145,8 @@ def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, on
         findings = evaluation.findings
         for issue in evaluation.scanned.errors:
             _log({"event": "scan.warning", "cluster": collection.name, "message": issue.message})
+        if store_url:
+            record_evaluation(store_url, evaluation, "push", [collection.name])
         if dry_run:
             for report in policyreport.policy_reports(findings).values():
                 for chunk in policyreport.chunked(report)[0]:

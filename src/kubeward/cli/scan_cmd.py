@@ -7,6 +7,7 @@ import click
 from kubeward import pipeline
 from kubeward.cli.inputs import input_options, options_from, resolve_inventories
 from kubeward.cli.output import ReportOptions, finish, report_options
+from kubeward.cli.store_cmd import record_evaluation, store_option
 from kubeward.reports.scanned import summary
 
 
@@ -14,13 +15,16 @@ from kubeward.reports.scanned import summary
 @click.argument("paths", nargs=-1)
 @input_options
 @report_options
-def scan(paths, report: ReportOptions, **kwargs) -> None:
+@store_option
+def scan(paths, report: ReportOptions, store_url: str | None = None, **kwargs) -> None:
     """Scan manifests (files, directories, - for stdin) for security weaknesses."""
     options = options_from(kwargs)
     config = report.suppressions(paths)
     rules = report.selection()
     inventories = resolve_inventories(paths, options)
     evaluation = pipeline.run(inventories, rules, config)
+    if store_url:
+        record_evaluation(store_url, evaluation, "scan")
     finish(evaluation, report, epilogue=cluster_summary)
 
 
