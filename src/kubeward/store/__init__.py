@@ -224,12 +224,12 @@ class Store:
                               row.appeared, row.fixed, row.errors) for row in rows]
 
     def clusters(self) -> list[str]:
-        from sqlalchemy import distinct, select
+        from sqlalchemy import select
 
         from kubeward.store.models import Point
 
         with self.engine.connect() as connection:
-            return sorted(connection.execute(select(distinct(Point.cluster))).scalars())
+            return sorted(connection.execute(select(Point.cluster).distinct()).scalars())
 
     def point(self, point_id: int) -> PointInfo | None:
         found = [p for p in self.points() if p.id == point_id]
