@@ -335,12 +335,9 @@ class LiveEvaluator:
             return [template] if template is not None else []
         if resource.kind not in NODE_MODEL_KINDS:
             return []
-        from kubeward.node.from_inventory import node_models
-
-        alone = Inventory([resource], self.inventory.table)
-        models = node_models(alone)
-        errors.extend(alone.errors)
-        return models
+        models, failed = resource.memo(_node_models_of)  # once per object, for every node rule
+        errors.extend(failed)
+        return list(models)
 
     def _store(self, rule_: Rule, key: Key | None, findings: list[Finding], errors: list[LoadIssue],
                delta: Delta) -> None:
@@ -353,9 +350,7 @@ class LiveEvaluator:
         if errors:
             self._errors[rule_.id][key] = errors
         if old or findings:
-            old_keys = [_identity(f) for f in old]
-            new_keys = [_identity(f) for f in findings]
-            if old_keys != new_keys:
+            if len(old) != len(findings) or [_identity(f) for f in old] != [_identity(f) for f in findings]:
                 delta.removed.extend(old)
                 delta.added.extend(findings)
 
@@ -384,9 +379,19 @@ class _RulePlan:
         return cls(rule_.kinds, contexts)
 
 
+def _node_models_of(resource: Resource) -> tuple[list, list[LoadIssue]]:
+    """The node models of one object (node.from_inventory builds each from one object)."""
+    from kubeward.node.from_inventory import node_models
+
+    alone = Inventory([resource])
+    return node_models(alone), list(alone.errors)
+
+
 def _identity(finding: Finding) -> tuple:
-    """What a finding says, for deciding whether a re-judged subject changed."""
-    return canonical_finding(finding)
+    """What a finding says, for deciding whether a re-judged subject changed (cheap: the same
+    object, path, message, severity, identity and suppression)."""
+    return (id(finding.resource), finding.path, finding.message, finding.severity, finding.suppressed,
+            finding.identity, len(finding.related))
 
 
 def canonical_finding(finding: Finding) -> tuple:
