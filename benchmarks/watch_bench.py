@@ -17,7 +17,6 @@ import copy
 import gc
 import random
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -28,7 +27,6 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "src"))
 
 from cluster_bench import fixture  # noqa: E402
-
 from kubeward.incremental import Change, LiveEvaluator  # noqa: E402
 from kubeward.model.apiresources import STANDARD_TABLE  # noqa: E402
 from kubeward.model.inventory import Inventory  # noqa: E402

@@ -290,7 +290,7 @@ class LiveEvaluator:
         errors: list[LoadIssue] = []
         try:
             findings.extend(_finding(rule_, hit, None) for hit in rule_.check(self.inventory))
-        except Exception as exc:  # noqa: BLE001 - as the pipeline: the rule is skipped, the error named
+        except Exception as exc:
             errors.append(_subject_error(rule_, None, exc, "the inventory"))
         delta.rules += 1
         delta.judged += 1
@@ -323,7 +323,7 @@ class LiveEvaluator:
                     try:
                         hits = rule_.check(subject, self.inventory) if with_context else rule_.check(subject)
                         findings.extend(_finding(rule_, hit, about) for hit in hits)
-                    except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule
+                    except Exception as exc:
                         errors.append(_subject_error(rule_, about, exc))
             self._store(rule_, key, findings, errors, delta)
 

@@ -14,9 +14,8 @@ from kubeward import pipeline
 from kubeward.cluster.collect import collect
 from kubeward.cluster.inventory import inventory_of
 from kubeward.cluster.live import LiveCluster
-from kubeward.cluster.transport import RequestPolicy, connect
+from kubeward.cluster.transport import ApiError, RequestPolicy, connect
 from kubeward.cluster.watch import ClusterWatch, parse_event
-from kubeward.cluster.transport import ApiError
 from kubeward.incremental import canonical
 from kubeward.model.inventory import Inventory
 from kubeward.rules.catalogue import load_all

@@ -7,8 +7,7 @@ import urllib.request
 
 import orjson
 from click.testing import CliRunner
-
-from test_watch_live import POLICY, RULES, pod, settle, watching  # noqa: F401 - the fixture
+from test_watch_live import pod, settle, watching  # noqa: F401,F811 - the fixture
 
 from kubeward.cli.main import cli
 from kubeward.cluster.publish import MetricsPublisher, MetricsServer, PolicyReportPublisher
@@ -20,7 +19,7 @@ def applies(server) -> list[str]:
     return [r.path for r in server.cluster.requests if r.method == "PATCH"]
 
 
-def test_policy_reports_are_written_once_then_only_for_the_namespace_that_changed(watching):
+def test_policy_reports_are_written_once_then_only_for_the_namespace_that_changed(watching):  # noqa: F811
     live, server, _ = watching()
     settle(live, server)
     publisher = PolicyReportPublisher.for_cluster(live, lambda event: None)
@@ -40,9 +39,9 @@ def test_policy_reports_are_written_once_then_only_for_the_namespace_that_change
 
 
 def test_a_large_report_is_cut_into_chunks_under_1_mib():
+    from kubeward.model.resource import Origin, Resource
     from kubeward.rules.catalogue import load_all
     from kubeward.rules.model import Finding
-    from kubeward.model.resource import Origin, Resource
 
     rule = load_all()["KW-POD-001"]
     findings = [Finding(rule, Resource({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}", "namespace": "big"}},
@@ -56,7 +55,7 @@ def test_a_large_report_is_cut_into_chunks_under_1_mib():
     assert sum(len(c["results"]) for c in chunks) == 6000 and sum(c["summary"]["fail"] for c in chunks) == 6000
 
 
-def test_metrics_are_served_over_a_socket_and_follow_each_batch(watching):
+def test_metrics_are_served_over_a_socket_and_follow_each_batch(watching):  # noqa: F811
     live, server, _ = watching()
     settle(live, server)
     metrics = MetricsPublisher()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -27,7 +27,7 @@ def entry(i: int, severity: str = "high") -> Entry:
 
 def test_points_keep_first_seen_last_seen_and_fixed_at(store_url):
     store = Store(store_url)
-    t0 = datetime(2025, 1, 1, 10, 0, tzinfo=timezone.utc)
+    t0 = datetime(2025, 1, 1, 10, 0, tzinfo=UTC)
     p1 = store.record_entries("prod", [entry(1), entry(2)], "scan", when=t0)
     p2 = store.record_entries("prod", [entry(2), entry(3)], "scan", when=t0 + timedelta(minutes=30))
     p3 = store.record_entries("prod", [entry(1), entry(3)], "watch", when=t0 + timedelta(hours=1, minutes=5))
@@ -42,7 +42,7 @@ def test_points_keep_first_seen_last_seen_and_fixed_at(store_url):
     with store.engine.connect() as connection:
         rows = {r.fingerprint: r for r in connection.execute(select(StoredFinding.__table__))}
     def utc(moment):
-        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
     assert utc(rows["fp-000002"].fixed_at) == t0 + timedelta(hours=1, minutes=5)
     assert utc(rows["fp-000002"].first_seen) == t0 and utc(rows["fp-000002"].last_seen) == t0 + timedelta(minutes=30)
     assert rows["fp-000001"].fixed_at is None and utc(rows["fp-000001"].first_seen) == t0
@@ -147,4 +147,4 @@ def test_bad_store_urls_are_one_clear_error(tmp_path):
     assert result.exit_code == 2 and "unsupported scheme" in result.output
     with pytest.raises(StoreError, match="not a date"):
         parse_since("yesterday")
-    assert parse_since("2h") < datetime.now(timezone.utc)
+    assert parse_since("2h") < datetime.now(UTC)

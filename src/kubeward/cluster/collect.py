@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Callable
 
 from kubeward.cluster.discovery import Discovery, ServedResource, discover
@@ -61,7 +61,7 @@ class CollectionError:
                 "domains": list(self.domains)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CollectionError":
+    def from_dict(cls, data: dict) -> CollectionError:
         return cls(str(data["resource"]), int(data["status"]), str(data["message"]), tuple(data.get("domains") or ()))
 
 
@@ -98,7 +98,7 @@ def _collect(transport: Transport, include_secret_metadata: bool, progress: Prog
              page_size: int) -> Collection:
     started = time.perf_counter()
     collection = Collection(transport.name, transport.server,
-                            collected_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                            collected_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     try:
         version = transport.get("/version")
         collection.version = {k: v for k, v in version.items() if isinstance(v, str)}

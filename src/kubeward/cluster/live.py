@@ -101,7 +101,7 @@ class LiveCluster:
             resources += [resource_of(obj, table, self.source, self.cluster_label)
                           for obj in objects.get(kind.group_resource, ())]
         self.live = LiveEvaluator(self.rules, self.config, Inventory(resources, table))
-        for name, error in sorted(self.kind_errors.items()):
+        for _name, error in sorted(self.kind_errors.items()):
             self.log({"event": "watch.error", "cluster": self.name, "message": error.describe()})
         self.log({"event": "watch.synced", "cluster": self.name, "objects": len(resources),
                   "findings": len(self.live.findings()), "kinds": len(self.watch.kinds)})
@@ -156,6 +156,6 @@ class LiveCluster:
         for publisher in self.publishers:
             try:
                 publisher.publish(self, delta)
-            except Exception as exc:  # noqa: BLE001 - a failing publisher must not stop the watch
+            except Exception as exc:
                 self.log({"event": "publish.error", "cluster": self.name, "publisher": type(publisher).__name__,
                           "message": f"{type(exc).__name__}: {str(exc)[:300]}"})

@@ -113,7 +113,7 @@ class MetricsServer:
             def log_message(self, *args) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 if self.path.split("?", 1)[0] == "/metrics":
                     body, status, kind = publisher.render().encode(), 200, "text/plain; version=0.0.4; charset=utf-8"
                 elif self.path == "/healthz":

@@ -326,7 +326,7 @@ class Transport:
                         yield bytes(buffer)
                 except ApiError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - every failure of a stream becomes one ApiError
+                except Exception as exc:
                     if watch.fired:
                         return  # our own end of the stream
                     raise _request_error(path, exc, self.policy) from None

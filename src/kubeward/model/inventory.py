@@ -20,10 +20,10 @@ ANY = "*"
 ANALYSIS_READS: dict[Callable, frozenset[str]] = {}
 
 
-def reads(*kinds: str) -> Callable[[Callable[["Inventory"], T]], Callable[["Inventory"], T]]:
+def reads(*kinds: str) -> Callable[[Callable[[Inventory], T]], Callable[[Inventory], T]]:
     """Declare the kinds an analysis builder reads (for live inventories that change)."""
 
-    def declare(build: Callable[["Inventory"], T]) -> Callable[["Inventory"], T]:
+    def declare(build: Callable[[Inventory], T]) -> Callable[[Inventory], T]:
         ANALYSIS_READS[build] = frozenset(kinds)
         return build
 
@@ -80,7 +80,7 @@ class Inventory:
             out.setdefault(namespace.name, namespace)
         return out
 
-    def analysis(self, build: Callable[["Inventory"], T]) -> T:
+    def analysis(self, build: Callable[[Inventory], T]) -> T:
         """An analysis of this inventory (RBAC index, connectivity, ...), built once by `build`
         and shared by every rule and command; each engine names its own typed accessor."""
         if build not in self._analyses:

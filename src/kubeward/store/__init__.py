@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -78,7 +78,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def normalize_url(url: str) -> str:
@@ -160,7 +160,7 @@ class Store:
 
         from kubeward.store.models import Occurrence, Point, StoredFinding
 
-        now = _utc(when or datetime.now(timezone.utc))
+        now = _utc(when or datetime.now(UTC))
         current = {e.fingerprint: e for e in entries}
         try:
             with self.engine.begin() as connection:
@@ -288,7 +288,7 @@ def parse_since(text: str) -> datetime:
     text = text.strip()
     units = {"m": 60, "h": 3600, "d": 86400}
     if text[:-1].isdigit() and text[-1:] in units:
-        return datetime.now(timezone.utc) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
+        return datetime.now(UTC) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
