@@ -72,6 +72,15 @@ CONTEXT_KINDS: dict[Context, frozenset[str]] = {
 }
 
 
+# Contexts that read only the subject's own namespace (its Namespace object, LimitRanges,
+# ServiceAccounts): a change there re-judges only the subjects of that namespace.
+NAMESPACE_LOCAL_CONTEXTS = frozenset({Context.NAMESPACE, Context.LIMITS, Context.SERVICE_ACCOUNTS})
+
+# Contexts that read workloads only through their pod templates (Inventory.pod_templates): an
+# object owned by a controller that is in the inventory is left to that controller, so a change
+# to it reaches these contexts only when it changes which objects are so owned.
+TEMPLATE_VIEW_CONTEXTS = frozenset({Context.RBAC, Context.NETWORK})
+
 # The kinds of a rule that judges every object (the credential scan).
 ANY_KIND = frozenset({"*"})
 
@@ -126,9 +135,10 @@ class Rule:
 
     @property
     def reads_kinds(self) -> frozenset[str]:
-        """Every kind whose change can change this rule's findings."""
+        """Every kind whose change can change this rule's findings: its own kinds and those of its
+        context; an inventory rule without a declared context reads everything ("*")."""
         kinds = set(self.kinds)
-        if self.target == Target.INVENTORY:
+        if self.target == Target.INVENTORY and not self.context:
             kinds.add("*")
         for context in self.context:
             kinds |= CONTEXT_KINDS[context]
