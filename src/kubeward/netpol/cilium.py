@@ -127,7 +127,8 @@ class CiliumReader:
             for i, data in enumerate(deny):
                 rules.append(self.peer_rule(resource, policy, (*path, direction + "Deny", i), direction, len(allow) + i, data, DENY, namespace))
             for r in rules:
-                policy.rule_names[(direction, r.index)] = ".".join(str(p) for p in r.path[len(path):])
+                if path != ("spec",) or r.action == DENY:
+                    policy.rule_names[(direction, r.index)] = ".".join(str(p) for p in r.path)
             setattr(policy, direction, rules)
             flag = default_deny.get(direction)
             policy.default_deny[direction] = flag is not False

@@ -350,6 +350,14 @@ class Connectivity:
             walk.append((f"Calico tier {tier}", end, rules, [label for _, _, label in members]))
         return walk
 
+    def calico_tier_end(self, tier: str | None) -> str:
+        """The default action of a Calico tier (Deny unless the tier says Pass)."""
+        from kubeward.netpol.calico import DEFAULT_TIER, tiers_of
+        known = getattr(self, "_tier_table", None)
+        if known is None:
+            known = self._tier_table = tiers_of(self.inventory)
+        return known.get(tier or DEFAULT_TIER, (None, DENY))[1]
+
     def _policies_selecting(self, workload_index: int) -> list[Policy]:
         if self._exempt(self.workloads[workload_index]):
             return []  # host-network pods use the node's address: policies do not apply to them
