@@ -290,7 +290,7 @@ class Mesh:
         conditions = tuple(f"{as_dict(c).get('key')} {'notValues' if 'notValues' in as_dict(c) else 'values'} "
                            f"{','.join(str(v) for v in as_list(as_dict(c).get('values') or as_dict(c).get('notValues')))}"
                            for c in as_list(rule.get("when")))
-        if l7:
+        if l7 or conditions:
             self.has_l7 = True
         return AuthzRule(policy, path, action, sources, ports, not_ports, tuple(l7), conditions)
 
