@@ -107,6 +107,11 @@ class Mesh:
         self.root = self._root_namespace()
         self.istio_objects = [r for r in inventory if r.group in (ISTIO_SECURITY, ISTIO_NETWORKING)]
         self.linkerd_objects = [r for r in inventory if r.group in (LINKERD_POLICY, "policy.linkerd.io")]
+        self._by_kind_ns: dict[tuple[str, str | None], list[Resource]] = {}
+        for r in self.istio_objects:
+            self._by_kind_ns.setdefault((r.kind, r.namespace), []).append(r)
+        self._selector_cache: dict[tuple[int, str], object] = {}
+        self._verdicts: dict[tuple, iv.Conn] = {}
         self.membership = [self._membership(w) for w in workloads]
         self.active = bool(self.istio_objects or self.linkerd_objects or any(m for m in self.membership))
         if not self.active:
@@ -161,14 +166,19 @@ class Mesh:
     # --- the destination's configuration ---------------------------------------------------------
 
     def _selects(self, resource: Resource, w: Workload, field_: str = "selector") -> bool:
-        data = resource.spec.get(field_)
-        if data is None:
+        key = (id(resource), field_)
+        selector = self._selector_cache.get(key, False)
+        if selector is False:
+            data = resource.spec.get(field_)
+            try:
+                selector = None if data is None else parse_selector(data)
+            except SelectorError as exc:
+                self.issues.append(Issue(resource, ("spec", field_), f"{exc} (the selector matches nothing)"))
+                selector = "invalid"
+            self._selector_cache[key] = selector
+        if selector is None:
             return True
-        try:
-            return parse_selector(data).matches(w.labels)
-        except SelectorError as exc:
-            self.issues.append(Issue(resource, ("spec", field_), f"{exc} (the selector matches nothing)"))
-            return False
+        return selector != "invalid" and selector.matches(w.labels)
 
     def _destination(self, index: int, w: Workload) -> Destination:
         mesh = self.membership[index]
@@ -183,7 +193,9 @@ class Mesh:
     def _istio_modes(self, w: Workload, dest: Destination) -> None:
         levels: list[tuple[str, str, dict[int, str]]] = []  # mesh, namespace, workload
         found = {"mesh": None, "namespace": None, "workload": None}
-        for pa in sorted((r for r in self.istio_objects if r.kind == "PeerAuthentication"), key=lambda r: (r.namespace or "", r.name)):
+        candidates = [*self._by_kind_ns.get(("PeerAuthentication", self.root), ()),
+                      *(self._by_kind_ns.get(("PeerAuthentication", w.namespace), ()) if w.namespace != self.root else ())]
+        for pa in sorted(candidates, key=lambda r: (r.namespace or "", r.name)):
             selector = pa.spec.get("selector")
             if selector is None and pa.namespace == self.root and found["mesh"] is None:
                 found["mesh"] = pa
@@ -227,8 +239,10 @@ class Mesh:
         return policy.namespace == w.namespace and self._selects(policy, w)
 
     def _istio_authz(self, w: Workload, dest: Destination) -> None:
-        for policy in self.istio_objects:
-            if policy.kind != "AuthorizationPolicy":
+        candidates = [*self._by_kind_ns.get(("AuthorizationPolicy", self.root), ()),
+                      *(self._by_kind_ns.get(("AuthorizationPolicy", w.namespace), ()) if w.namespace != self.root else ())]
+        for policy in candidates:
+            if policy.group != ISTIO_SECURITY:
                 continue
             if (policy.spec.get("targetRef") or policy.spec.get("targetRefs")) and policy.namespace in (w.namespace, self.root):
                 dest.notes.append(f"{policy.display()} targets a waypoint or gateway: listed, not evaluated")
@@ -576,7 +590,7 @@ class Mesh:
             return in_cluster
         return tls and in_cluster  # cluster-authenticated
 
-    def verdict(self, source: Source, index: int) -> tuple[iv.Conn, list[str], iv.Conn]:
+    def verdict(self, source: Source, index: int, explain: bool = True) -> tuple[iv.Conn, list[str], iv.Conn]:
         """(conn the destination's mesh admits from `source`, reasons, L7-restricted part)."""
         dest = self.destinations[index]
         if dest.mesh is None:
@@ -631,30 +645,39 @@ class Mesh:
 
     # --- per class, for the engine ------------------------------------------------------------------
 
+    def _source_groups(self, connectivity) -> list[tuple[Source, list[int]]]:
+        groups = getattr(self, "_groups", None)
+        if groups is None:
+            found: dict[Source, list[int]] = {}
+            for c, members in enumerate(connectivity.class_members):
+                w = self.workloads[members[0]]
+                found.setdefault(Source(self.membership[members[0]], w.namespace, w.service_account), []).append(c)
+            count = len(connectivity.class_members)
+            for k, ext in enumerate(connectivity.sources_outside):
+                found.setdefault(Source(None, None, None, (ext.lo, ext.hi), pod=False), []).append(count + k)
+            groups = self._groups = list(found.items())
+        return groups
+
     def ingress_vector(self, connectivity, d: int) -> tuple[iv.Conn, dict[int, iv.Conn]]:
         index = connectivity.class_members[d][0]
         if self.destinations[index].mesh is None:
             return iv.ALL_CONN, {}
-        memo: dict[Source, iv.Conn] = {}
+        signature = (self._signatures[index][0], *self._signatures[index][3:])  # what the destination side depends on
 
         def conn(source: Source) -> iv.Conn:
-            found = memo.get(source)
+            key = (signature, source)
+            found = self._verdicts.get(key)
             if found is None:
-                found = memo[source] = self.verdict(source, index)[0]
+                found = self._verdicts[key] = self.verdict(source, index, explain=False)[0]
             return found
 
         default = conn(Source(None, None, None))
         exceptions: dict[int, iv.Conn] = {}
-        for c, members in enumerate(connectivity.class_members):
-            w = self.workloads[members[0]]
-            found = conn(Source(self.membership[members[0]], w.namespace, w.service_account))
+        for source, nodes in self._source_groups(connectivity):
+            found = conn(source)
             if found != default:
-                exceptions[c] = found
-        count = len(connectivity.class_members)
-        for k, ext in enumerate(connectivity.sources_outside):
-            found = conn(Source(None, None, None, (ext.lo, ext.hi), pod=False))
-            if found != default:
-                exceptions[count + k] = found
+                for node in nodes:
+                    exceptions[node] = found
         return default, exceptions
 
     def l7_for(self, connectivity, s: int, d: int) -> iv.Conn:
