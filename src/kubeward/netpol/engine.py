@@ -34,7 +34,7 @@ from typing import Iterator
 from kubeward.model.inventory import Inventory
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.model import (ALLOW, DENY, LAYER_CALICO, LAYER_CILIUM, LOG, PASS, TIER_ANP, TIER_BANP, TIER_NP,
-                                   ExprPeer, Issue, PodPeer, Policy, PolicyRule, Workload, collect_workloads,
+                                   ExprPeer, Issue, Policy, PolicyRule, Workload, collect_workloads,
                                    namespace_labels, read_policies)
 from kubeward.model.selectors import LabelIndex
 
