@@ -26,10 +26,15 @@ sys.path.insert(0, HERE)
 from gen_netpol import generate  # noqa: E402
 
 
-def extra(i: int, namespaces: int) -> list[dict]:
+def extra(i: int, namespaces: int, nca: bool = False) -> list[dict]:
+    """The CNI and mesh policies of namespace i; `nca`: only what network-config-analyzer reads
+    (no Cilium, no Calico tiers)."""
     ns = f"ns-{i}"
     peer = f"ns-{(i + 1) % namespaces}"
     docs: list[dict] = []
+    if nca:
+        return [d for d in extra(i, namespaces) if d["apiVersion"].split("/")[0] != "cilium.io"
+                and "tier" not in d.get("spec", {})]
     # 2.5 Cilium policies per namespace (500 on 200 namespaces)
     docs.append({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy", "metadata": {"name": "cache-in", "namespace": ns},
                  "spec": {"endpointSelector": {"matchLabels": {"tier": "cache"}},
@@ -70,7 +75,7 @@ def extra(i: int, namespaces: int) -> list[dict]:
     return docs
 
 
-def build(folder: str, namespaces: int) -> dict:
+def build(folder: str, namespaces: int, nca: bool = False) -> dict:
     policies = generate(folder, namespaces, 25)
     counts = {"kubernetes": policies, "cilium": 0, "calico": 0, "istio": 0}
     for i in range(namespaces):
@@ -78,14 +83,14 @@ def build(folder: str, namespaces: int) -> dict:
         docs = list(yaml.safe_load_all(open(path)))
         if i % 2 == 0:
             docs[0]["metadata"]["labels"]["istio-injection"] = "enabled"
-        more = extra(i, namespaces)
+        more = extra(i, namespaces, nca)
         for doc in more:
             group = doc["apiVersion"].split("/")[0]
             counts["cilium" if group == "cilium.io" else "calico" if group == "projectcalico.org" else "istio"] += 1
         with open(path, "w") as handle:
             yaml.safe_dump_all(docs + more, handle, sort_keys=False)
     with open(os.path.join(folder, "mesh.yaml"), "w") as handle:
-        yaml.safe_dump_all([
+        yaml.safe_dump_all([] if nca else [
             {"apiVersion": "projectcalico.org/v3", "kind": "Tier", "metadata": {"name": "security"}, "spec": {"order": 100}},
             {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {"name": "default", "namespace": "istio-system"},
              "spec": {"mtls": {"mode": "STRICT"}}}], handle)
@@ -107,14 +112,46 @@ def child(path: str) -> None:
     print(f"{t1 - t0:.3f} {t2 - t1:.3f} {lines} {len(connectivity.workloads)} {len(connectivity.class_members)} {rss:.0f}")
 
 
+def compare_nca(sizes: list[int], repeat: int, timeout: float) -> None:
+    from netpol_bench import NCA, ensure_nca
+
+    if not ensure_nca():
+        sys.exit("network-config-analyzer could not be installed")
+    print("| namespaces | workloads | policies (k8s/calico/istio) | kubeward s (load + connectivity) | nca s | speed-up |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for namespaces in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            counts = build(tmp, namespaces, nca=True)
+            runs = [subprocess.run([sys.executable, __file__, "--child", tmp], capture_output=True, text=True, check=True).stdout.split()
+                    for _ in range(repeat)]
+            mine = statistics.median(float(r[0]) + float(r[1]) for r in runs)
+            start = time.perf_counter()
+            try:
+                done = subprocess.run([NCA, "--connectivity", tmp, "--pod_list", tmp, "--ns_list", tmp, "--output_format", "txt",
+                                       "--output_endpoints", "deployments"], capture_output=True, text=True, timeout=timeout)
+                theirs = time.perf_counter() - start
+                ok = "=>" in done.stdout or "fw rules" in done.stdout
+                text = f"{theirs:.2f}" if ok else f"failed ({(done.stderr or done.stdout).strip().splitlines()[-1][:60] if (done.stderr or done.stdout).strip() else done.returncode})"
+                ratio = f"{theirs / mine:.0f}x" if ok else "-"
+            except subprocess.TimeoutExpired:
+                text, ratio = f"> {timeout:.0f} (timeout)", f"> {timeout / mine:.0f}x"
+            print(f"| {namespaces} | {namespaces * 25} | {counts['kubernetes']}/{counts['calico']}/{counts['istio']} | {mine:.2f} | {text} | {ratio} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--child")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--namespaces", type=int, default=200)
+    parser.add_argument("--nca-sizes", default="", help="also compare with network-config-analyzer on the "
+                        "Calico + Kubernetes + Istio sets of these namespace counts, e.g. 4,10,20")
+    parser.add_argument("--nca-timeout", type=float, default=600)
     args = parser.parse_args()
     if args.child:
         child(args.child)
+        return
+    if args.nca_sizes:
+        compare_nca([int(n) for n in args.nca_sizes.split(",")], args.repeat, args.nca_timeout)
         return
     with tempfile.TemporaryDirectory() as tmp:
         counts = build(tmp, args.namespaces)
