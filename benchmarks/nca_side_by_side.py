@@ -124,7 +124,7 @@ def main() -> None:
             if isinstance(theirs, str):
                 print(f"| {suite} | {case.name} | analyzer {theirs} | |", flush=True)
                 continue
-            diff = nca_cases.differences(mine, theirs, limit=1)
+            diff = nca_cases.differences(mine, theirs, limit=int(os.environ.get("NCA_DIFF_LIMIT", "1")))
             agree += not diff
             print(f"| {suite} | {case.name} | {'same' if not diff else 'differs'} | {diff[0] if diff else ''} |", flush=True)
     print(f"\n{agree}/{total} cases give the same connectivity")

@@ -189,7 +189,6 @@ class CalicoReader:
         if matches_nothing:
             return PolicyRule(policy, direction, index, action, False, [], iv.EMPTY, [], path, (), notes=tuple(notes))
         pod_peers = [ExprPeer("calico", pod_expr, None, None, cs.render(pod_expr))] if pod_expr is not None else []
-        self.reader._bounds = [b for b in self.reader._bounds]
         return PolicyRule(policy, direction, index, action, all_peers, pod_peers, ip_set, ports, path,
                           self.reader._take_bounds(), except_ports, self_peer, tuple(l7), notes=tuple(notes))
 

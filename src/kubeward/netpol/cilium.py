@@ -173,7 +173,6 @@ class CiliumReader:
                 ip_set = iv.union(ip_set, iv.IPV4_SPACE if entity != "world-ipv6" else iv.IPV6_SPACE)
                 if entity == "world":
                     ip_set = iv.union(ip_set, iv.IPV6_SPACE)
-                self.reader._bounds.extend(((0, iv.IPV6_OFFSET - 1),))
             elif entity == "cluster":
                 pod_peers.append(PodPeer(SELECT_ALL, SELECT_ALL))
                 host_peers = True

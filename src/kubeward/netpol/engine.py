@@ -106,7 +106,6 @@ class Connectivity:
         self.namespaces = namespace_labels(inventory, used_namespaces)
         layers = {p.tier for p in self.policies}
         self.cnis = sorted(({"cilium"} if LAYER_CILIUM in layers else set()) | ({"calico"} if LAYER_CALICO in layers else set()))
-        self._calico_tiers = getattr(self, "_calico_tiers", None)
         self._check_models()
         from kubeward.netpol.mesh import Mesh
         self.mesh = Mesh(inventory, self.workloads, self.namespaces, self.issues) if mesh else None
