@@ -120,3 +120,101 @@ def test_an_earlier_tier_decision_is_final(first, rest):
     assert iv.conn_intersect(only_first, combined) == only_first
     decided_closed = iv.conn_subtract(iv.ALL_CONN, head)
     assert iv.conn_intersect(decided_closed, combined) == iv.NO_CONN
+
+
+# --- engine-level invariants on random policy sets ------------------------------------------------
+
+import yaml  # noqa: E402
+
+from kubeward.model.inventory import build_inventory  # noqa: E402
+from kubeward.netpol.engine import Connectivity  # noqa: E402
+from kubeward.sources.loader import load_text  # noqa: E402
+
+APPS = ["a", "b", "c"]
+TOPOLOGY = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app, "namespace": "ns"},
+             "spec": {"template": {"metadata": {"labels": {"app": app, "tier": "x" if app != "c" else "y"}},
+                                   "spec": {"containers": [{"name": "c", "image": "i"}]}}}} for app in APPS]
+
+cilium_selector = st.sampled_from([{}, {"matchLabels": {"app": "a"}}, {"matchLabels": {"app": "b"}},
+                                   {"matchLabels": {"tier": "x"}}, {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["c"]}]}])
+cilium_ports = st.one_of(st.none(), st.lists(st.builds(lambda p, proto: {"port": str(p), "protocol": proto},
+                                                        st.sampled_from([80, 443, 5432]), st.sampled_from(["TCP", "UDP", "ANY"])),
+                                              min_size=1, max_size=2))
+
+
+def _cilium_rule(selector, ports):
+    rule = {"fromEndpoints": [selector]}
+    if ports is not None:
+        rule["toPorts"] = [{"ports": ports}]
+    return rule
+
+
+cilium_policy = st.builds(lambda subject, allow, deny: {"spec": {"endpointSelector": subject,
+                                                                  **({"ingress": allow} if allow else {}),
+                                                                  **({"ingressDeny": deny} if deny else {})}},
+                          cilium_selector,
+                          st.lists(st.builds(_cilium_rule, cilium_selector, cilium_ports), max_size=2),
+                          st.lists(st.builds(_cilium_rule, cilium_selector, cilium_ports), max_size=2))
+
+
+def _connectivity(policies: list[dict], kind: str = "CiliumNetworkPolicy", group: str = "cilium.io/v2") -> dict:
+    docs = list(TOPOLOGY)
+    for i, policy in enumerate(policies):
+        docs.append({"apiVersion": group, "kind": kind, "metadata": {"name": f"p{i}", "namespace": "ns"}, **policy})
+    inventory = build_inventory(load_text(yaml.safe_dump_all(docs)))
+    return {(s.key, d.key): c for s, d, c in Connectivity(inventory).connections() if hasattr(s, "labels") and hasattr(d, "labels")}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(cilium_policy, max_size=3), cilium_policy)
+def test_cilium_adding_a_policy_with_only_deny_rules_never_opens_anything(policies, extra):
+    """Deny rules win: a policy holding only ingressDeny rules can close connections, never open one."""
+    extra = {"spec": {k: v for k, v in extra["spec"].items() if k != "ingress"}}
+    before = _connectivity(policies)
+    after = _connectivity([*policies, extra])
+    for pair, conn in after.items():
+        assert iv.conn_subtract(conn, before.get(pair, iv.NO_CONN)) == iv.NO_CONN, pair
+
+
+calico_rule = st.builds(lambda action, app, port: {"action": action,
+                                                   **({"source": {"selector": f"app == '{app}'"}} if app else {}),
+                                                   **({"protocol": "TCP", "destination": {"ports": [port]}} if port else {})},
+                        st.sampled_from(["Allow", "Deny", "Pass", "Log"]), st.sampled_from([None, *APPS]),
+                        st.sampled_from([None, 80, 5432]))
+calico_policy = st.builds(lambda selector, order, rules: {"spec": {"selector": selector, **({"order": order} if order is not None else {}),
+                                                                   "types": ["Ingress"], "ingress": rules}},
+                          st.sampled_from(["all()", "app == 'a'", "tier == 'x'", "app != 'b'"]),
+                          st.sampled_from([None, 10, 20, 30]), st.lists(calico_rule, max_size=3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(calico_policy, min_size=1, max_size=4), st.randoms(use_true_random=False))
+def test_calico_result_does_not_depend_on_the_order_policies_are_written_in(policies, random):
+    """Calico orders policies by `order`, then name: the order of the documents changes nothing."""
+    named = [{"metadata": {"name": f"p{i}"}, **p} for i, p in enumerate(policies)]
+    shuffled = list(named)
+    random.shuffle(shuffled)
+
+    def build(items):
+        docs = list(TOPOLOGY)
+        for item in items:
+            docs.append({"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
+                         "metadata": {"name": item["metadata"]["name"], "namespace": "ns"}, "spec": item["spec"]})
+        inventory = build_inventory(load_text(yaml.safe_dump_all(docs)))
+        return sorted((s.key, d.key, c) for s, d, c in Connectivity(inventory).connections())
+
+    assert build(named) == build(shuffled)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(calico_policy, max_size=3), st.sampled_from(APPS))
+def test_calico_a_first_deny_rule_wins_over_every_later_allow(policies, app):
+    """A policy ordered before all others whose first rule denies a source closes that source."""
+    first = {"spec": {"selector": "all()", "order": 1, "types": ["Ingress"],
+                      "ingress": [{"action": "Deny", "source": {"selector": f"app == '{app}'"}}, {"action": "Pass"}]}}
+    docs = list(TOPOLOGY)
+    for i, policy in enumerate([first, *policies]):
+        docs.append({"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy", "metadata": {"name": f"p{i}", "namespace": "ns"}, **policy})
+    inventory = build_inventory(load_text(yaml.safe_dump_all(docs)))
+    for s, d, _ in Connectivity(inventory).connections():
+        assert getattr(s, "name", None) != app or not hasattr(d, "labels"), (s, d)
