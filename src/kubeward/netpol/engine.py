@@ -105,6 +105,8 @@ class Connectivity:
         used_namespaces = {w.namespace for w in self.workloads}
         self.namespaces = namespace_labels(inventory, used_namespaces)
         layers = {p.tier for p in self.policies}
+        from kubeward.netpol.calico import tiers_of
+        self._tier_table = tiers_of(inventory)  # Calico tiers: name -> (order, default action)
         self.cnis = sorted(({"cilium"} if LAYER_CILIUM in layers else set()) | ({"calico"} if LAYER_CALICO in layers else set()))
         self._check_models()
         from kubeward.netpol.mesh import Mesh
@@ -118,6 +120,7 @@ class Connectivity:
         self._ingress_vectors: dict[int, tuple[iv.Conn, dict[int, iv.Conn]]] = {}
         self._egress_vectors: dict[int, tuple[iv.Conn, dict[int, iv.Conn]]] = {}
         self._l7_vectors: dict[tuple[int, str], tuple[iv.Conn, dict[int, iv.Conn]]] = {}
+        self._mesh_vectors: dict[int, tuple[iv.Conn, dict[int, iv.Conn]]] = {}
         self.has_l7 = any(r.l7 for p in self.policies for r in self.rules_of(p))
 
     def _check_models(self) -> None:
@@ -142,6 +145,7 @@ class Connectivity:
         for i, workload in enumerate(self.workloads):
             self._in_namespace.setdefault(workload.namespace, set()).add(i)
         self._peer_members: dict = {}
+        self._walk_cache: dict[tuple[int, str], list[list[Tier]]] = {}
         for policy in self.policies:
             self.members(policy.subject)
             for rule in self.rules_of(policy):
@@ -276,7 +280,7 @@ class Connectivity:
     def _walks(self, workload_index: int, direction: str) -> list[list[Tier]]:
         """The tier walks that decide one direction of a workload: one per CNI model (one when the
         scan holds no CNI policy). An empty list: nothing governs it (everything allowed)."""
-        cache = self._walk_cache if hasattr(self, "_walk_cache") else self.__dict__.setdefault("_walk_cache", {})
+        cache = self._walk_cache
         key = (workload_index, direction)
         if key in cache:
             return cache[key]
@@ -321,11 +325,8 @@ class Connectivity:
                 self._admin_tier(governing, TIER_BANP, "BaselineAdminNetworkPolicy")]
 
     def _calico_walk(self, governing) -> list[Tier]:
-        from kubeward.netpol.calico import ANP_TIER, BANP_TIER, BANP_ORDER, BUILTIN_TIERS, DEFAULT_TIER, K8S_NP_ORDER
-        known = getattr(self, "_tier_table", None)
-        if known is None:
-            from kubeward.netpol.calico import tiers_of
-            known = self._tier_table = tiers_of(self.inventory)
+        from kubeward.netpol.calico import ANP_TIER, BANP_ORDER, BANP_TIER, BUILTIN_TIERS, DEFAULT_TIER, K8S_NP_ORDER
+        known = self._tier_table
         grouped: dict[str, list[tuple[tuple, list[PolicyRule]]]] = {}
         for policy, rules in governing:
             if policy.tier == LAYER_CALICO:
@@ -351,11 +352,8 @@ class Connectivity:
 
     def calico_tier_end(self, tier: str | None) -> str:
         """The default action of a Calico tier (Deny unless the tier says Pass)."""
-        from kubeward.netpol.calico import DEFAULT_TIER, tiers_of
-        known = getattr(self, "_tier_table", None)
-        if known is None:
-            known = self._tier_table = tiers_of(self.inventory)
-        return known.get(tier or DEFAULT_TIER, (None, DENY))[1]
+        from kubeward.netpol.calico import DEFAULT_TIER
+        return self._tier_table.get(tier or DEFAULT_TIER, (None, DENY))[1]
 
     def _policies_selecting(self, workload_index: int) -> list[Policy]:
         if self._exempt(self.workloads[workload_index]):
@@ -498,10 +496,9 @@ class Connectivity:
     def _mesh_vector(self, d: int) -> tuple[iv.Conn, dict[int, iv.Conn]]:
         """What the mesh layer of destination class `d` admits from every node (classes, then
         the ingress-side external ranges)."""
-        cache = self.__dict__.setdefault("_mesh_vectors", {})
-        found = cache.get(d)
+        found = self._mesh_vectors.get(d)
         if found is None:
-            found = cache[d] = self.mesh.ingress_vector(self, d)
+            found = self._mesh_vectors[d] = self.mesh.ingress_vector(self, d)
         return found
 
     def class_pairs(self) -> Iterator[tuple[int, int, iv.Conn]]:

@@ -113,6 +113,7 @@ class Mesh:
         self._selector_cache: dict[tuple[int, str], object] = {}
         self._verdicts: dict[tuple, iv.Conn] = {}
         self.membership = [self._membership(w) for w in workloads]
+        self._index = {id(w): i for i, w in enumerate(workloads)}
         self.active = bool(self.istio_objects or self.linkerd_objects or any(m for m in self.membership))
         if not self.active:
             return
@@ -156,8 +157,7 @@ class Mesh:
 
     def source(self, endpoint) -> Source:
         if isinstance(endpoint, Workload):
-            index = self.workloads.index(endpoint) if not hasattr(self, "_ix") else self._ix[id(endpoint)]
-            return Source(self.membership[index], endpoint.namespace, endpoint.service_account)
+            return Source(self.membership[self._index[id(endpoint)]], endpoint.namespace, endpoint.service_account)
         from kubeward.netpol.engine import External
         if isinstance(endpoint, External):
             return Source(None, None, None, (endpoint.lo, endpoint.hi), pod=False)
