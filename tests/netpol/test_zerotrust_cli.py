@@ -49,3 +49,31 @@ def test_bad_calico_selector_is_reported_and_the_rest_goes_on(tmp_path):
     assert result.exit_code == 0
     assert "GlobalNetworkPolicy/broken: spec.selector: not a Calico selector" in result.stderr
     assert "shop/web[Deployment] => db/pg[Deployment] : All Connections" in result.output
+
+
+def test_bad_cilium_and_istio_objects_are_reported_by_name_and_the_rest_goes_on(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: no-selector, namespace: db}\n"
+        "spec:\n  ingress: [{fromEntities: [world]}]\n---\n"
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: bad-port, namespace: db}\n"
+        "spec:\n  endpointSelector: {}\n  ingress: [{toPorts: [{ports: [{port: '70000', protocol: TCP}]}]}]\n---\n"
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: odd, namespace: db}\n"
+        "spec: {action: MAYBE}\n")
+    result = run("connectivity", "--format", "txt", str(CASES / "mesh" / "base.yaml"), str(bad))
+    assert result.exit_code == 0, result.output
+    assert "CiliumNetworkPolicy/db/no-selector: spec.endpointSelector: missing (required); this rule is ignored" in result.stderr
+    assert "CiliumNetworkPolicy/db/bad-port: spec.ingress[0].toPorts[0].ports[0]: port 70000 is not a port number" in result.stderr
+    assert "AuthorizationPolicy/db/odd: spec.action: unknown action 'MAYBE'; the policy is ignored" in result.stderr
+    # bad-port selects every pod of db with a rule that allows nothing: db/pg is isolated
+    assert not any(line.endswith("=> db/pg[Deployment] : All Connections") for line in result.output.splitlines())
+    assert "shop/web[Deployment] => shop/api[Deployment] : All Connections" in result.output
+
+
+def test_unreadable_file_still_exits_2_with_cni_kinds(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x\n  spec: [\n")
+    result = run("connectivity", "--format", "txt", str(CASES / "cilium" / "base.yaml"), str(broken))
+    assert result.exit_code == 2
+    assert "broken.yaml" in result.stderr
+    assert "shop/web[Deployment] => db/pg[Deployment] : All Connections" in result.output

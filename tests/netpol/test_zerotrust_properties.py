@@ -70,6 +70,16 @@ def test_parser_never_crashes(text):
         pass
 
 
+def test_deeply_nested_selectors_are_rejected_not_crashing():
+    for text in ("!" * 4000 + "all()", " && ".join(["has(a)"] * 600), " || ".join(["has(a)"] * 300)):
+        try:
+            cs.parse(text)
+        except cs.CalicoSelectorError as exc:
+            assert "nested deeper" in str(exc) or "longer than" in str(exc)
+        else:
+            raise AssertionError(f"accepted a selector nested {text[:20]}...")
+
+
 ports = st.builds(lambda lo, n: iv.conn_of("TCP", ((lo, min(65535, lo + n)),)), st.integers(1, 65535), st.integers(0, 2000))
 rules = st.lists(st.tuples(st.sampled_from([ALLOW, DENY, PASS, LOG]), ports), max_size=6)
 tiers = st.lists(st.tuples(st.sampled_from([DENY, PASS]), rules), max_size=4)

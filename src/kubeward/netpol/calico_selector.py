@@ -118,10 +118,30 @@ def parse(text: str) -> tuple:
     if len(text) > 4096:
         raise CalicoSelectorError("longer than 4096 characters")
     try:
-        return _PARSER.parse(text)
+        tree = _PARSER.parse(text)
     except LarkError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CalicoSelectorError(f"not a Calico selector: {detail}") from None
+    except RecursionError:
+        raise CalicoSelectorError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if _depth(tree) > MAX_DEPTH:
+        raise CalicoSelectorError(f"nested deeper than {MAX_DEPTH} levels")
+    return tree
+
+
+MAX_DEPTH = 200  # evaluation recurses once per level; Python's stack allows about 1000
+
+
+def _depth(tree: tuple) -> int:
+    """The depth of a tree, without recursion."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if node[0] in ("not", "and", "or"):
+            stack.extend((child, depth + 1) for child in node[1:])
+    return deepest
 
 
 def matches(tree: tuple, labels: dict[str, str], is_global: bool = False) -> bool:
