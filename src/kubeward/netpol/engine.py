@@ -302,6 +302,25 @@ class Connectivity:
         cache[key] = walks
         return walks
 
+    def _subject_rules(self, workload_index: int, direction: str) -> tuple[list[PolicyRule], bool, list[PolicyRule], list[PolicyRule]]:
+        """What governs one direction of a workload, by tier: the AdminNetworkPolicy rules, whether
+        some tier isolates it (ends in Deny), the NetworkPolicy and CNI rules, the
+        BaselineAdminNetworkPolicy rules. For callers that ask whether anything has a say."""
+        anp: list[PolicyRule] = []
+        others: list[PolicyRule] = []
+        banp: list[PolicyRule] = []
+        isolated = False
+        for walk in self._walks(workload_index, direction):
+            for name, end, rules, _ in walk:
+                if name == "AdminNetworkPolicy":
+                    anp.extend(rules)
+                elif name == "BaselineAdminNetworkPolicy":
+                    banp.extend(rules)
+                else:
+                    others.extend(rules)
+                    isolated |= end == DENY
+        return anp, isolated, others, banp
+
     @staticmethod
     def _admin_tier(governing, tier: int, name: str) -> Tier | None:
         ordered = sorted(((p.priority, p.resource.name, r.index), r) for p, rules in governing if p.tier == tier for r in rules)
