@@ -19,6 +19,7 @@ RULE_MODULES = (
     "kubeward.pss.rules",
     "kubeward.rbac.rules",
     "kubeward.netpol.rules",
+    "kubeward.netpol.mesh_rules",
     "kubeward.node.rules",
     "kubeward.images.rules",
     "kubeward.dockerfile.rules",

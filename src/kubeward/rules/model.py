@@ -66,7 +66,12 @@ CONTEXT_KINDS: dict[Context, frozenset[str]] = {
     Context.RBAC: frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount",
                              "CustomResourceDefinition", *WORKLOAD_KINDS}),
     Context.NETWORK: frozenset({"NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "Service",
-                                "Ingress", "Route", "Gateway", "HTTPRoute", "Namespace", *WORKLOAD_KINDS}),
+                                "Ingress", "Route", "Gateway", "HTTPRoute", "Namespace", *WORKLOAD_KINDS,
+                                # CNI and mesh policies (netpol/cilium.py, calico.py, mesh.py)
+                                "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy", "Tier",
+                                "PeerAuthentication", "AuthorizationPolicy", "DestinationRule", "Server",
+                                "ServerAuthorization", "MeshTLSAuthentication", "NetworkAuthentication",
+                                "ServiceAccount", "ConfigMap"}),
     Context.WORKLOADS: WORKLOAD_KINDS,
     Context.CONFIGURATION: frozenset({"ConfigMap"}),
 }
