@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 import orjson
 import yaml
 
-from kubeward.sources.lines import LineIndex
+from kubeward.sources.lines import LineIndex, json_line_tree
 from kubeward.sources.yamlio import KubeComposer, KubeLoader
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -56,6 +56,7 @@ class SourceFile:
 
     name: str
     text_if_stdin: str | None = None
+    is_json: bool = False  # parsed as JSON: field lines come from the light JSON line tree
 
     def text(self) -> str:
         if self.text_if_stdin is not None:
@@ -76,10 +77,17 @@ class SourceFile:
         return None if text.lstrip()[:1] in ("{", "[") else LineIndex(text.splitlines())
 
     @cached_property
-    def composed(self) -> list[yaml.Node]:
-        """Node trees (with line marks) of every document; computed only when a finding asks."""
+    def composed(self) -> list:
+        """Node trees (with line marks) of every document; computed only when a finding asks.
+        JSON gets the light line tree (a whole `kubectl get -o json` List composed by PyYAML
+        would take gigabytes and minutes)."""
         try:
-            return list(yaml.compose_all(self.text(), Loader=KubeComposer))
+            text = self.text()
+            if self.is_json:
+                tree = json_line_tree(text)
+                if tree is not None:
+                    return [tree]
+            return list(yaml.compose_all(text, Loader=KubeComposer))
         except (yaml.YAMLError, OSError, ValueError):
             return []
 
@@ -355,6 +363,7 @@ def load_bytes(raw: bytes, name: str, keep_text: bool = False) -> LoadResult:
     if name.endswith(".json") or text.lstrip()[:1] in ("{", "["):
         try:
             result.documents.append(Document(orjson.loads(raw.lstrip(b"\xef\xbb\xbf")), source, 0, 1))
+            source.is_json = True
             return result
         except orjson.JSONDecodeError:
             pass  # JSON-looking YAML (flow style) or invalid JSON: the YAML parser says which
