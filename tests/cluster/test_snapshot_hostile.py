@@ -165,3 +165,15 @@ def test_redaction_copies_and_the_inventory_keeps_secrets_as_metadata():
     inventory = inventory_of(Collection("c", objects=copy.deepcopy(LEAKY)), label_resources=False)
     (secret,) = inventory.of_kind("Secret")
     assert "annotations" not in secret.metadata and "stringData" not in secret.obj
+
+
+def test_a_deep_object_in_a_snapshot_is_refused_alone():
+    deep: object = "x"
+    for _ in range(200):
+        deep = [deep]
+    objects = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deep", "namespace": "a"}, "data": {"k": deep}},
+               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fine", "namespace": "a"}}]
+    inventory = inventory_of(Collection("prod", objects=objects), label_resources=False)
+    assert [r.name for r in inventory] == ["fine"]
+    (error,) = inventory.errors
+    assert error.file == "cluster:prod" and "object 0, ConfigMap/a/deep: nested deeper than 100 levels" in error.message

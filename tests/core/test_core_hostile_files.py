@@ -134,3 +134,9 @@ def test_dangling_symlink_is_named_and_the_rest_is_read(tmp_path, scanned_dir):
     messages = {e.file.rsplit("/", 1)[-1]: e.message for e in loaded.errors}
     assert "cannot read" in messages["dangling.yaml"]
     assert len(loaded.documents) == 1 and loaded.read == 1
+
+
+def test_a_fifo_named_on_the_command_line_is_refused_with_a_way_forward(tmp_path):
+    os.mkfifo(tmp_path / "rendered.yaml")
+    run = kubeward("scan", str(tmp_path / "rendered.yaml"), timeout=SECONDS)
+    assert run.code == 2 and "a FIFO" in run.stderr and "kubeward scan -" in run.stderr

@@ -70,9 +70,19 @@ def test_one_empty_input_among_others_is_an_error_and_the_rest_is_scanned(tmp_pa
     assert report["findings"]
 
 
-def test_symlinked_folder_beside_files_is_a_note():
-    loaded = load_paths(["/nonexistent-kubeward-path"])
-    assert loaded.nothing_read() == "nothing was read: /nonexistent-kubeward-path: cannot read: No such file or directory"
+def test_symlinked_folder_beside_files_is_a_note(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "pod.yaml").write_text(POD.format(name="linked"))
+    (tmp_path / "scan").mkdir()
+    (tmp_path / "scan" / "pod.yaml").write_text(POD.format(name="here"))
+    os.symlink(tmp_path / "elsewhere", tmp_path / "scan" / "link")
+    loaded = load_paths([str(tmp_path / "scan")])
+    assert loaded.errors == [] and [d.data["metadata"]["name"] for d in loaded.documents] == ["here"]
+    (note,) = loaded.notes
+    assert note.message == f"symlinked directories are not followed: {tmp_path / 'scan' / 'link'} (name the target to scan it)"
+    assert loaded.nothing_read() is None
+    missing = load_paths(["/nonexistent-kubeward-path"])
+    assert missing.nothing_read() == "nothing was read: /nonexistent-kubeward-path: cannot read: No such file or directory"
 
 
 # --- depth --------------------------------------------------------------------------------------

@@ -321,6 +321,8 @@ Progress = Callable[[int, int, str], None]  # (inputs done, inputs in all, the o
 def load_paths(paths: Iterable[str], stdin=None, progress: Progress | None = None) -> LoadResult:
     """Load every input (files, directories, "-" for stdin); `progress` is told before each one."""
     result = LoadResult()
+    paths = list(paths)
+    named = set(paths)
     inputs = [found for path in paths for found in _expand(path, result)]
     for done, path in enumerate(inputs):
         if progress is not None:
@@ -330,7 +332,9 @@ def load_paths(paths: Iterable[str], stdin=None, progress: Progress | None = Non
             raw = read_stream(stdin or sys.stdin.buffer) if path == STDIN else read_regular(path)
         except InputRefused as exc:
             result.files += 1
-            result.errors.append(LoadIssue(name, None, str(exc)))
+            hint = " (to scan what a pipe holds, give it on stdin: ... | kubeward scan -)" \
+                if path in named and "a FIFO" in str(exc) else ""
+            result.errors.append(LoadIssue(name, None, f"{exc}{hint}"))
             continue
         except OSError as exc:
             result.files += 1
