@@ -176,3 +176,19 @@ def test_documents_from_events_equal_composed_ones(documents, flow, data):
 def test_events_and_composition_agree_on_special_forms(text):
     from_events, composed = _both(text)
     assert from_events == composed
+
+
+def test_a_5k_pod_list_through_the_command_in_bounded_memory(tmp_path):
+    """The real command on one YAML List of 10,000 Pods (3 MB): one object per Pod, memory a small
+    multiple of the input (no node graph of the document), findings with field lines."""
+    items = _pods(5000)
+    (tmp_path / "pods.yaml").write_text(yaml.dump({"apiVersion": "v1", "kind": "List", "items": items},
+                                                  Dumper=yaml.CSafeDumper))
+    run = kubeward("scan", str(tmp_path / "pods.yaml"), "--rule", "KW-IMG-002", "--format", "json",
+                   "--fail-on", "none", timeout=120)
+    report = orjson.loads(run.stdout)
+    assert run.code == 0 and report["scanned"]["objects"] == 5000
+    last = report["findings"][-1]["location"]
+    text = (tmp_path / "pods.yaml").read_text().splitlines()
+    assert len(report["findings"]) == 5000 and "image: nginx" in text[last["line"] - 1]
+    assert run.peak_rss_mb < 300 and run.seconds < 120

@@ -88,6 +88,7 @@ def test_huge_unit_lines_are_linear_or_refused(node):
     (node / DROPINS / "40-huge.conf").write_text("[Service]\nEnvironment=\"X=" + "y" * (10 * 1024 * 1024) + "\"\n")
     run = kubeward("node", "--root", str(node), "--format", "json", timeout=60)
     report = orjson.loads(run.stdout)
+    assert run.code == 2  # the refused file is an input error
     huge = _errors(report)[str(node / DROPINS / "40-huge.conf")]
     assert "over the" in huge and "limit" in huge
     # the 1 MB line is read, its 166,666 repeats of one flag give one note, and the kubelet is checked

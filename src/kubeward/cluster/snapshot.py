@@ -80,7 +80,12 @@ def redact(obj: object) -> object:
     from kubeward.model.resource import Origin, Resource
     from kubeward.workload.credentials import object_credentials
 
-    exposures = object_credentials(Resource(obj, None, Origin(None, source="snapshot")))
+    try:
+        exposures = object_credentials(Resource(obj, None, Origin(None, source="snapshot")))
+    except Exception:  # noqa: BLE001 - an object that cannot be searched for credentials is not kept whole
+        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+                "metadata": {key: metadata[key] for key in SECRET_METADATA_KEYS if key in metadata}}
     if not exposures:
         return obj
     kept = copy.deepcopy(obj)
