@@ -39,7 +39,7 @@ def _peak(load) -> tuple[object, int]:
 
 
 def test_a_list_costs_what_its_items_cost_as_documents(tmp_path):
-    """One YAML document holding 1,000 Pods is built from parser events, like 5,000 documents:
+    """One YAML document holding 1,000 Pods is built from parser events, like 1,000 documents:
     no node graph of the whole List (PyYAML's composition of it costs about 4x the data)."""
     n = 1000
     (tmp_path / "list.yaml").write_text(yaml.dump({"apiVersion": "v1", "kind": "List", "items": _pods(n)},
