@@ -88,7 +88,7 @@ def _lines(node, path=()):
                 yield from _lines(child, (*path, i))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(json_values, st.sampled_from([None, 2, 4]))
 def test_json_line_tree_equals_pyyaml_composition(value, indent):
     text = json.dumps({"root": value}, indent=indent, ensure_ascii=False)
@@ -158,7 +158,7 @@ def _both(text: str) -> tuple:
     return tuple(out)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(yaml_values, min_size=1, max_size=3), st.sampled_from([None, True, False]), st.data())
 def test_documents_from_events_equal_composed_ones(documents, flow, data):
     text = yaml.dump_all(documents, Dumper=yaml.CSafeDumper, default_flow_style=flow)
