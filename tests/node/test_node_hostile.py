@@ -109,9 +109,10 @@ def test_parsing_cost_is_linear_and_repeats_give_one_note():
         assert problem is None
         return time.perf_counter() - started, notes
 
-    small, _ = parse(50_000)
-    large, notes = parse(500_000)  # 1 MB of line: took 27 s with the quadratic splitter
-    assert large < 3 and large < 25 * max(small, 0.01)
+    small = min(parse(50_000)[0] for _ in range(3))
+    large, notes = min((parse(500_000) for _ in range(3)), key=lambda r: r[0])  # 1 MB of line: took 27 s before
+    # 10x the input: ~10x the time when linear, 100x when quadratic (timings on a busy machine vary)
+    assert large < 5 and large < 40 * max(small, 0.005), (small, large)
     (note,) = notes
     assert "--a is given more than once (83,333 times" in note.message
 
