@@ -100,8 +100,10 @@ class Connectivity:
         # (host_network_exempt=False reproduces that).
         self.host_network_exempt = host_network_exempt
         self.inventory = inventory
-        self.workloads: list[Workload] = collect_workloads(inventory)
+        unreadable: list[Issue] = []
+        self.workloads: list[Workload] = collect_workloads(inventory, unreadable)
         self.policies, self.issues = read_policies(inventory)
+        self.issues.extend(unreadable)
         used_namespaces = {w.namespace for w in self.workloads}
         self.namespaces = namespace_labels(inventory, used_namespaces)
         layers = {p.tier for p in self.policies}

@@ -96,38 +96,50 @@ def _not_scheduled(pod: Resource) -> bool:
     return not status.get("hostIP") or not (as_list(status.get("podIPs")) or status.get("podIP"))
 
 
-def collect_workloads(inventory: Inventory) -> list[Workload]:
+def collect_workloads(inventory: Inventory, issues: list[Issue] | None = None) -> list[Workload]:
     """One peer per workload: controllers by their template; pods under their controlling
     owner (all pods of one owner are one peer), or by their own name when they have none or
-    are static (owned by a Node). Objects whose controller is in the scan are left to it."""
+    are static (owned by a Node). Objects whose controller is in the scan are left to it.
+    An object that cannot be read as a workload is left out with an issue naming it: one odd
+    object must not stop the analysis of the others."""
     present = {(r.kind, r.namespace, r.name) for r in inventory.of_kind(*WORKLOAD_KINDS)}
     found: dict[str, Workload] = {}
     for resource in inventory.of_kind(*(k for k in TEMPLATE_PATHS if k != "PodTemplate")):
-        owner = _controller(resource)
-        if owner is not None and (owner.get("kind"), resource.namespace, owner["name"]) in present:
-            continue
-        name, kind = resource.name, resource.kind
-        if resource.kind == "Pod":
-            if _not_scheduled(resource):
-                continue
-            if owner is not None and owner.get("kind") != "Node":
-                name = owner["name"]
-                kind = owner["kind"] if isinstance(owner.get("kind"), str) and owner["kind"] else "Pod"
-        template = pod_template(resource)
-        if template is None:
-            continue
-        workload_key = f"{resource.namespace}/{name}[{kind}]"
-        if workload_key in found:
-            found[workload_key].resources.append(resource)
-            continue
-        named, host_ports = _container_ports(template)
-        labels = {str(k): str(v) for k, v in as_dict(template.metadata.get("labels")).items()}
-        account = template.spec.get("serviceAccountName") or template.spec.get("serviceAccount")
-        annotations = {str(k): str(v) for k, v in as_dict(template.metadata.get("annotations")).items()}
-        found[workload_key] = Workload(resource.namespace or "default", name, kind, labels, named,
-                                       template.spec.get("hostNetwork") is True, host_ports, [resource],
-                                       account if isinstance(account, str) and account else "default", annotations)
+        try:
+            _add_workload(resource, present, found)
+        except Exception as exc:  # noqa: BLE001 - named below, the rest goes on
+            if issues is not None:
+                issues.append(Issue(resource, (), f"left out of the connectivity analysis: it cannot be read as a "
+                                                  f"workload ({type(exc).__name__}: {str(exc)[:120]})"))
     return list(found.values())
+
+
+def _add_workload(resource: Resource, present: set, found: dict[str, Workload]) -> None:
+    owner = _controller(resource)
+    owner_kind = owner.get("kind") if owner is not None and isinstance(owner.get("kind"), str) else None
+    if owner is not None and (owner_kind, resource.namespace, owner["name"]) in present:
+        return
+    name, kind = resource.name, resource.kind
+    if resource.kind == "Pod":
+        if _not_scheduled(resource):
+            return
+        if owner is not None and owner_kind != "Node":
+            name = owner["name"]
+            kind = owner_kind or "Pod"
+    template = pod_template(resource)
+    if template is None:
+        return
+    workload_key = f"{resource.namespace}/{name}[{kind}]"
+    if workload_key in found:
+        found[workload_key].resources.append(resource)
+        return
+    named, host_ports = _container_ports(template)
+    labels = {str(k): str(v) for k, v in as_dict(template.metadata.get("labels")).items()}
+    account = template.spec.get("serviceAccountName") or template.spec.get("serviceAccount")
+    annotations = {str(k): str(v) for k, v in as_dict(template.metadata.get("annotations")).items()}
+    found[workload_key] = Workload(resource.namespace or "default", name, kind, labels, named,
+                                   template.spec.get("hostNetwork") is True, host_ports, [resource],
+                                   account if isinstance(account, str) and account else "default", annotations)
 
 
 def namespace_labels(inventory: Inventory, names: set[str]) -> dict[str, dict[str, str]]:
@@ -135,7 +147,10 @@ def namespace_labels(inventory: Inventory, names: set[str]) -> dict[str, dict[st
     other objects use; every namespace carries kubernetes.io/metadata.name as the API sets it."""
     labels: dict[str, dict[str, str]] = {}
     for namespace in inventory.of_kind("Namespace"):
-        labels[namespace.name] = {**namespace.labels, NAMESPACE_NAME_LABEL: namespace.name}
+        try:
+            labels[namespace.name] = {**namespace.labels, NAMESPACE_NAME_LABEL: namespace.name}
+        except Exception:  # noqa: BLE001 - unreadable labels: the namespace keeps only its name label
+            labels[namespace.name] = {NAMESPACE_NAME_LABEL: namespace.name}
     for name in names:
         labels.setdefault(name, {NAMESPACE_NAME_LABEL: name})
     return labels
@@ -287,6 +302,12 @@ class PolicyReader:
     def __init__(self) -> None:
         self.issues: list[Issue] = []
         self._bounds: list[tuple[int, int]] = []  # cidrs and excepts of the rule being read
+
+    def unreadable(self, resource: Resource, exc: Exception) -> None:
+        """A policy that cannot be read at all: named, left out, and the analysis goes on."""
+        self._take_bounds()
+        self.issue(resource, (), f"ignored: it cannot be analysed ({type(exc).__name__}: {str(exc)[:120]}); "
+                                 "the connectivity shown leaves it out")
 
     def issue(self, resource: Resource, path: Path, message: str) -> None:
         self.issues.append(Issue(resource, path, message))
@@ -550,14 +571,14 @@ def read_policies(inventory: Inventory) -> tuple[list[Policy], list[Issue]]:
 
     reader = PolicyReader()
     policies: list[Policy] = []
-    for resource in inventory.of_kind(NP_KIND):
-        if resource.group != "networking.k8s.io":
+    for resource in inventory.of_kind(NP_KIND, ANP_KIND, BANP_KIND):
+        if resource.kind == NP_KIND and resource.group != "networking.k8s.io":
             continue
-        policy = reader.network_policy(resource)
-        if policy is not None:
-            policies.append(policy)
-    for resource in inventory.of_kind(ANP_KIND, BANP_KIND):
-        policy = reader.admin_policy(resource)
+        try:
+            policy = reader.network_policy(resource) if resource.kind == NP_KIND else reader.admin_policy(resource)
+        except Exception as exc:  # one unreadable policy must not stop the analysis of the rest
+            reader.unreadable(resource, exc)
+            continue
         if policy is not None:
             policies.append(policy)
     policies.extend(cilium.read(inventory, reader))

@@ -313,7 +313,8 @@ def _is_sensitive(workload: Workload) -> str | None:
         return "a kube-system workload"
     containers = _containers(workload)
     images = " ".join(str(as_dict(c).get("image", "")) for c in containers)
-    ports = {as_dict(port).get("containerPort") for c in containers for port in as_list(as_dict(c).get("ports"))}
+    ports = {as_dict(port).get("containerPort") for c in containers for port in as_list(as_dict(c).get("ports"))
+             if isinstance(as_dict(port).get("containerPort"), int)}  # a wrong type (a list) is no port
     if DATABASE_NAMES.search(images) or DATABASE_NAMES.search(workload.name) or ports & DATABASE_PORTS:
         return "a database"
     return None
