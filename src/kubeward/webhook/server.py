@@ -64,11 +64,13 @@ def create_app():
         return WebhookApp(None, None)
     cache = None
     if settings.cluster:
-        from kubeward.cluster.transport import connect
-        from kubeward.webhook.cache import ContextCache
+        from kubeward.cluster.transport import RequestPolicy, connect
+        from kubeward.webhook.cache import ContextCache, watched_kinds
 
         judge = build_judge(settings)
-        cache = ContextCache(connect(settings.kubeconfig, settings.context), full_pods=judge.config.exec_mode is not None,
+        # one connection per watch, plus room for the lists
+        policy = RequestPolicy(in_flight=len(watched_kinds()) + 4)
+        cache = ContextCache(connect(settings.kubeconfig, settings.context, policy), full_pods=judge.config.exec_mode is not None,
                              watch_seconds=settings.watch_seconds)
         judge.context = cache
         cache.start()
