@@ -250,6 +250,7 @@ class ContextCache:
 
     def status(self) -> dict:
         return {store.watched.resource: {"listed": store.listed, "objects": store.count, "events": store.events,
+                                         "resourceVersion": store.resource_version,
                                          **({"error": store.error} if store.error else {})}
                 for store in self.stores.values()}
 
