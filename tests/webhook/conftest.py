@@ -19,6 +19,7 @@ sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).resolve().parents
 
 from fakeapi import make_certificates, write_kubeconfig  # noqa: E402
 from fakewatch import WatchApiServer, WatchCluster  # noqa: E402
+
 from kubeward.cli.main import cli  # noqa: E402
 
 KUBEWARD = str(Path(sys.executable).with_name("kubeward"))

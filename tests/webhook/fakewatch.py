@@ -17,8 +17,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cluster"))
 
-from fakeapi import FakeApiServer, FakeCluster, _Handler  # noqa: E402
-from kubeward.model.apiresources import STANDARD_RESOURCES  # noqa: E402
+from fakeapi import FakeApiServer, FakeCluster, _Handler
+
+from kubeward.model.apiresources import STANDARD_RESOURCES
 
 KINDS = {r.kind: r for r in reversed(STANDARD_RESOURCES)}
 
@@ -109,7 +110,7 @@ class WatchHandler(_Handler):
                                                          "message": f"too old resource version: {since}", "reason": "Expired",
                                                          "code": 410}})
                 return
-            for version, event_type, obj in backlog:
+            for _version, event_type, obj in backlog:
                 self._chunk({"type": event_type, "object": obj})
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and not self.cluster.closing:

@@ -11,11 +11,11 @@ import orjson
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import review
 from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import review
 from kubeward.cli.main import cli
 from kubeward.rules.model import Severity
 from kubeward.webhook.config import WebhookConfigError, from_file
@@ -210,8 +210,8 @@ def test_manifests_refuse_a_ca_file_that_is_not_a_certificate(tmp_path):
 def test_every_resource_the_webhook_receives_is_one_it_judges():
     from kubeward.model.apiresources import STANDARD_RESOURCES
     from kubeward.rules.catalogue import load_all
-    from kubeward.webhook.decide import Judge
     from kubeward.webhook.config import WebhookConfig
+    from kubeward.webhook.decide import Judge
 
     judge = Judge(load_all().values(), WebhookConfig())
     plural_kind = {(r.group, r.plural): r.kind for r in STANDARD_RESOURCES}
@@ -261,7 +261,7 @@ def test_report_of_a_bad_log_reads_the_rest_and_exits_2(tmp_path):
 def test_promote_moves_a_rule_one_step_only_after_a_quiet_window(tmp_path):
     summary = read([("log", LOG)])
     config = from_file(None)
-    now = dt.datetime(2026, 1, 10, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 1, 10, tzinfo=dt.UTC)
     plans = {p.rule: p for p in promote(summary, config, ["KW-POD-001", "KW-POD-004", "KW-POD-011"], 5, now)}
     assert (plans["KW-POD-001"].current, plans["KW-POD-001"].proposed) == ("dry-run", "warn")
     assert plans["KW-POD-004"].proposed == "dry-run" and "1 would-deny event" in plans["KW-POD-004"].reason

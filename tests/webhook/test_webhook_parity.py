@@ -12,16 +12,16 @@ Pod Security fixtures (4,537 Pods with no context) are spread over the three mod
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
 import pytest
-import time
 from click.testing import CliRunner
-from conftest import fake_cluster, review, start_webhook, stop_webhook
 
+from conftest import fake_cluster, review, start_webhook, stop_webhook
 from kubeward import pipeline, suppress
 from kubeward.cli.inputs import inventory_from_paths
 from kubeward.cli.main import cli

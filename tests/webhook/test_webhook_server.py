@@ -13,9 +13,9 @@ import time
 
 import orjson
 import pytest
-from conftest import fake_cluster, review, start_webhook, stop_webhook
 from test_webhook_decide import workload
 
+from conftest import fake_cluster, review, start_webhook, stop_webhook
 from kubeward.model.podspec import TEMPLATE_PATHS
 from kubeward.webhook.review import MAX_BODY
 

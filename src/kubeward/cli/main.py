@@ -9,8 +9,7 @@ import sys
 import click
 
 from kubeward import __version__
-from kubeward.cli import (catalogue_cmds, cluster_cmd, netpol_cmd, node_cmd, pss_cmd, rbac_cmd, scan_cmd,
-                          webhook_cmd)
+from kubeward.cli import catalogue_cmds, cluster_cmd, netpol_cmd, node_cmd, pss_cmd, rbac_cmd, scan_cmd, webhook_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -50,7 +50,8 @@ def serve(config_path, mode, fail_on, host, port, tls_cert, tls_key, metrics_por
     from kubeward.pipeline import RuleSelection, SelectionError
     from kubeward.suppress import find_config
     from kubeward.webhook.config import WebhookConfigError, from_file
-    from kubeward.webhook.server import Settings, serve as run_server
+    from kubeward.webhook.server import Settings
+    from kubeward.webhook.server import serve as run_server
 
     config_path = find_config(config_path, ())
     try:
@@ -180,7 +181,8 @@ def promote(rule, logs, days, config_path, now) -> None:
     from kubeward.rules.model import Target
     from kubeward.suppress import find_config
     from kubeward.webhook.config import WebhookConfigError, from_file
-    from kubeward.webhook.dryrun import config_change, promote as plan
+    from kubeward.webhook.dryrun import config_change
+    from kubeward.webhook.dryrun import promote as plan
 
     try:
         config = from_file(find_config(config_path, ()))
@@ -196,7 +198,7 @@ def promote(rule, logs, days, config_path, now) -> None:
             when = dt.datetime.fromisoformat(now.replace("Z", "+00:00"))
         except ValueError:
             raise click.UsageError(f"--now {now!r} is not an ISO 8601 time") from None
-        when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+        when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
     summary, problems = _read_logs(logs)
     promotions = plan(summary, config, rule_ids, days, when)
     moved = [p for p in promotions if p.proposed != p.current]

@@ -269,7 +269,7 @@ class ContextCache:
         for response in responses:
             try:
                 response.shutdown() if hasattr(response, "shutdown") else response.close()
-            except Exception:  # noqa: BLE001 - closing is best effort
+            except Exception:
                 pass
         for thread in self._threads:
             thread.join(timeout)
@@ -289,7 +289,7 @@ class ContextCache:
                 store.error = str(error)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
-            except Exception as exc:  # noqa: BLE001 - the thread must outlive any one bad answer
+            except Exception as exc:
                 if self._stop.is_set():
                     return
                 store.error = f"{type(exc).__name__}: {exc}"[:300]

@@ -39,7 +39,7 @@ def issue(service: str, namespace: str, out: str | os.PathLike, days: int = 365)
     """Write out/ca.crt, out/tls.crt, out/tls.key (0600) and return the caBundle."""
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name(f"kubeward-webhook-ca ({namespace}/{service})")
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)

@@ -37,7 +37,7 @@ def _time(value: object) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def read(sources: Iterable[tuple[str, Iterable[bytes]]]) -> LogSummary:
@@ -130,7 +130,7 @@ class Promotion:
 
 def promote(summary: LogSummary, config: WebhookConfig, rule_ids: Iterable[str], days: float,
             now: dt.datetime | None = None) -> list[Promotion]:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     since = now - dt.timedelta(days=days)
     covered = summary.first is not None and summary.first <= since
     out = []

@@ -41,7 +41,7 @@ class Settings:
         return orjson.dumps(asdict(self)).decode()
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(**orjson.loads(os.environ[SETTINGS_ENV]))
 
 
