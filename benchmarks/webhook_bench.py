@@ -191,22 +191,43 @@ def start_server(certs: Path, kubeconfig: Path | None, workers: int, floor: bool
     raise RuntimeError("server did not become ready")
 
 
-def worker_rss_mib(process: subprocess.Popen) -> list[float]:
-    """RSS of each worker: the leaf processes of the server's process tree."""
-    def children(pid: int) -> list[int]:
-        try:
-            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except OSError:
-            return []
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
-    leaves, stack = [], [process.pid]
+
+def process_tree(process: subprocess.Popen) -> tuple[list[int], list[int]]:
+    """(every pid of the server's tree, its leaves: the workers)."""
+    everyone, leaves, stack = [], [], [process.pid]
     while stack:
         pid = stack.pop()
-        kids = children(pid)
+        everyone.append(pid)
+        kids = _children(pid)
         if kids:
             stack.extend(kids)
         else:
             leaves.append(pid)
+    return everyone, leaves
+
+
+def cpu_seconds(process: subprocess.Popen) -> float:
+    """User + system CPU time of the whole server (every thread of every process)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in process_tree(process)[0]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def worker_rss_mib(process: subprocess.Popen) -> list[float]:
+    """RSS of each worker: the leaf processes of the server's process tree."""
+    leaves = process_tree(process)[1]
     out = []
     for pid in leaves:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -228,7 +249,13 @@ def measure(certs, kubeconfig, bodies, workers: int, floor: bool, server: str, r
     context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
     try:
         asyncio.run(run_rate("127.0.0.1", port, context, bodies, 200, 2.0))  # warm-up
-        fixed = [asyncio.run(run_rate("127.0.0.1", port, context, bodies, rate, seconds)) for rate in rates]
+        fixed = []
+        for rate in rates:
+            before = cpu_seconds(process)
+            result = asyncio.run(run_rate("127.0.0.1", port, context, bodies, rate, seconds))
+            # CPU the server spent per answered request: the cost that decides capacity on an idle machine
+            result["server_cpu_us"] = round((cpu_seconds(process) - before) / max(1, result["done"]) * 1e6)
+            fixed.append(result)
         best = None
         steps = []
         for rate in ladder:
@@ -279,6 +306,8 @@ def main() -> None:
                     print(_row_text(results[-1]), file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "webhook.json").write_bytes(orjson.dumps({"bodies": len(bodies), "results": results}, option=orjson.OPT_INDENT_2))
+    load = os.getloadavg()
+    print(f"load average during the run (1/5/15 min): {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores\n")
     print(markdown(results))
     shutil.rmtree(work, ignore_errors=True)
 
@@ -290,7 +319,7 @@ def _median_of(runs: list[dict]) -> dict:
     out["fixed"] = []
     for i, first in enumerate(runs[0]["fixed"]):
         merged = dict(first)
-        for key in ("achieved", "p50_ms", "p95_ms", "p99_ms", "max_ms", "errors"):
+        for key in ("achieved", "p50_ms", "p95_ms", "p99_ms", "max_ms", "errors", "server_cpu_us"):
             merged[key] = statistics.median(run["fixed"][i][key] for run in runs)
         out["fixed"].append(merged)
     out["max_sustained"] = statistics.median(run["max_sustained"] for run in runs)
@@ -307,12 +336,13 @@ def _row_text(result: dict) -> str:
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| server | app | workers | rate req/s | achieved | p50 ms | p95 ms | p99 ms | max ms | errors |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| server | app | workers | rate req/s | achieved | p50 ms | p95 ms | p99 ms | max ms | errors | server CPU µs/req |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         for f in r["fixed"]:
             lines.append(f"| {r['server']} | {r['app']} | {r['workers']} | {f['rate']:.0f} | {f['achieved']:.0f} | "
-                         f"{f['p50_ms']:.2f} | {f['p95_ms']:.2f} | {f['p99_ms']:.2f} | {f['max_ms']:.2f} | {f['errors']:.0f} |")
+                         f"{f['p50_ms']:.2f} | {f['p95_ms']:.2f} | {f['p99_ms']:.2f} | {f['max_ms']:.2f} | {f['errors']:.0f} | "
+                         f"{f['server_cpu_us']:.0f} |")
     lines += ["", "| server | app | workers | max sustained req/s | RSS per worker MiB |", "| --- | --- | ---: | ---: | --- |"]
     for r in results:
         lines.append(f"| {r['server']} | {r['app']} | {r['workers']} | {r['max_sustained']:.0f} | "

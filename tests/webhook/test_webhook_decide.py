@@ -224,6 +224,11 @@ def test_a_rule_that_raises_is_skipped_and_named_never_an_error_for_the_request(
     assert decision.rule_errors == ["KW-POD-999"]
     assert not decision.allowed and rule_actions(decision)["KW-POD-004"] == "deny"
     assert decision.audit_annotations()["rule-errors"] == "KW-POD-999"
+    from kubeward.webhook import metrics
+
+    before = metrics.RULE_ERRORS.labels("KW-POD-999")._value.get()
+    metrics.record(decision)
+    assert metrics.RULE_ERRORS.labels("KW-POD-999")._value.get() == before + 1
 
 
 def test_unsynced_cache_runs_object_local_rules_and_says_so():
