@@ -79,6 +79,12 @@ def identity_projection(obj: dict) -> dict:
     return out
 
 
+def _role_named(binding: Resource) -> tuple:
+    ref = as_dict(binding.obj.get("roleRef"))
+    kind, name = ref.get("kind"), ref.get("name")
+    return (kind if isinstance(kind, str) else None, name if isinstance(name, str) else None)
+
+
 def crd_projection(obj: dict) -> dict:
     spec = as_dict(obj.get("spec"))
     return {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
@@ -121,11 +127,13 @@ class _Store:
     """The objects of one kind, by namespace; mutated by its watch thread under the lock,
     read by requests as snapshots."""
 
-    def __init__(self, watched: Watched, source: str):
+    def __init__(self, watched: Watched, source: str, index: Callable[[Resource], object] | None = None):
         self.watched = watched
         self.source = source
         self.lock = threading.Lock()
         self.by_namespace: dict[str | None, dict[str, Resource]] = {}
+        self.index = index  # a secondary index (bindings by the role they name)
+        self.by_index: dict[object, dict[tuple, Resource]] = {}
         self.count = 0
         self.listed = False
         self.error = ""
@@ -147,14 +155,18 @@ class _Store:
 
     def replace(self, objects: Iterable[dict]) -> None:
         fresh: dict[str | None, dict[str, Resource]] = {}
+        indexed: dict[object, dict[tuple, Resource]] = {}
         count = 0
         for obj in objects:
             resource = self.resource(obj)
             if resource is not None:
                 fresh.setdefault(resource.namespace, {})[resource.name] = resource
+                if self.index is not None:
+                    indexed.setdefault(self.index(resource), {})[(resource.namespace, resource.name)] = resource
                 count += 1
         with self.lock:
             self.by_namespace = fresh
+            self.by_index = indexed
             self.count = count
             self.listed = True
 
@@ -165,14 +177,23 @@ class _Store:
         with self.lock:
             # copy-on-write per namespace: a reader's snapshot of a namespace never changes under it
             current = dict(self.by_namespace.get(resource.namespace, {}))
-            had = resource.name in current
+            old = current.get(resource.name)
             if event_type == "DELETED":
                 current.pop(resource.name, None)
-                self.count -= had
+                self.count -= old is not None
             else:
                 current[resource.name] = resource
-                self.count += not had
+                self.count += old is None
             self.by_namespace[resource.namespace] = current
+            if self.index is not None:
+                ident = (resource.namespace, resource.name)
+                if old is not None:
+                    key = self.index(old)
+                    entries = {k: v for k, v in self.by_index.get(key, {}).items() if k != ident}
+                    self.by_index[key] = entries
+                if event_type != "DELETED":
+                    key = self.index(resource)
+                    self.by_index[key] = {**self.by_index.get(key, {}), ident: resource}
             self.events += 1
             self.last_event = time.time()
 
@@ -186,6 +207,11 @@ class _Store:
             found = self.by_namespace.get(namespace)
         return found.get(name) if found else None
 
+    def indexed(self, key: object) -> Iterable[Resource]:
+        with self.lock:
+            found = self.by_index.get(key)
+        return found.values() if found else ()
+
     def all(self) -> list[Resource]:
         with self.lock:
             namespaces = list(self.by_namespace.values())
@@ -195,11 +221,13 @@ class _Store:
 class ContextCache:
     """List + watch of `watched_kinds()`; implements kubeward.webhook.decide.ContextSource."""
 
-    def __init__(self, transport: Transport, full_pods: bool = False, watch_seconds: int = WATCH_SECONDS,
-                 on_change: Callable[[], None] | None = None):
+    def __init__(self, transport: Transport | None, full_pods: bool = False, watch_seconds: int = WATCH_SECONDS,
+                 on_change: Callable[[], None] | None = None, name: str | None = None):
         self.transport = transport
         self.watch_seconds = watch_seconds
-        self.stores = {w.kind: _Store(w, f"cluster:{transport.name}") for w in watched_kinds(full_pods)}
+        source = f"cluster:{name or (transport.name if transport is not None else 'static')}"
+        self.stores = {w.kind: _Store(w, source, _role_named if w.kind in ("RoleBinding", "ClusterRoleBinding") else None)
+                       for w in watched_kinds(full_pods)}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._on_change = on_change
@@ -225,13 +253,10 @@ class ContextCache:
         namespace = subject.name if subject.kind == "Namespace" else subject.namespace
         out: list[Resource] = []
         if Context.RBAC in contexts:
-            for store in self.stores.values():
-                if Context.RBAC in store.watched.contexts:
-                    out.extend(store.all())
-        else:
-            if Context.SERVICE_ACCOUNTS in contexts:
-                store = self.stores["ServiceAccount"]
-                out.extend(store.in_namespace(namespace) if namespace else store.all())
+            out.extend(self._rbac_context(subject))
+        elif Context.SERVICE_ACCOUNTS in contexts:
+            store = self.stores["ServiceAccount"]
+            out.extend(store.in_namespace(namespace) if namespace else store.all())
         if Context.LIMITS in contexts and namespace:
             out.extend(self.stores["LimitRange"].in_namespace(namespace))
             out.extend(self.stores["ResourceQuota"].in_namespace(namespace))
@@ -241,6 +266,81 @@ class ContextCache:
                 out.append(found)
         key = subject.key
         return [r for r in out if r.key != key]
+
+    def _rbac_context(self, subject: Resource) -> list[Resource]:
+        """What the RBAC rules read about one binding or role, not the whole cluster's RBAC: every
+        ClusterRole (aggregation is transitive) and CRD (resource scopes); for a binding, the Role
+        it names, the bindings naming the same role (duplicate grants), and the ServiceAccounts and
+        workloads of its subjects' namespaces (which pods carry their tokens); for a role, the
+        bindings that name it."""
+        stores = self.stores
+        out = list(stores["CustomResourceDefinition"].all())
+        obj = subject.obj
+        if subject.kind in ("RoleBinding", "ClusterRoleBinding"):
+            ref = as_dict(obj.get("roleRef"))
+            ref_kind, ref_name = ref.get("kind"), ref.get("name")
+            if ref_kind == "Role" and subject.namespace and isinstance(ref_name, str):
+                role = stores["Role"].get(subject.namespace, ref_name)
+                if role is not None:
+                    out.append(role)
+            if ref_kind == "ClusterRole" and isinstance(ref_name, str):
+                out.extend(self._aggregation_closure(stores["ClusterRole"].get(None, ref_name)))
+            out.extend(self._bindings_naming(ref_kind, ref_name))
+            namespaces = {subject.namespace} if subject.namespace else set()
+            for entry in as_list(obj.get("subjects")):
+                if isinstance(entry, dict) and entry.get("kind") == "ServiceAccount" and isinstance(entry.get("namespace"), str):
+                    namespaces.add(entry["namespace"])
+            for name in namespaces:
+                for store in stores.values():
+                    if store.watched.namespaced and Context.RBAC in store.watched.contexts and store.watched.kind not in (
+                            "Role", "RoleBinding"):
+                        out.extend(store.in_namespace(name))
+        elif subject.kind in ("Role", "ClusterRole"):
+            out.extend(b for b in self._bindings_naming(subject.kind, subject.name)
+                       if subject.kind == "ClusterRole" or b.namespace == subject.namespace)
+            if subject.kind == "ClusterRole":
+                out.extend(self._aggregation_closure(subject))
+        else:  # a rule with RBAC context on another kind: the whole picture
+            out = [r for store in stores.values() if Context.RBAC in store.watched.contexts for r in store.all()]
+        return out
+
+    def _aggregation_closure(self, role: Resource | None) -> list[Resource]:
+        """The ClusterRoles an aggregated ClusterRole collects rules from, transitively (and the
+        role itself when it is cached)."""
+        from kubeward.rbac.aggregation import selector_matches
+
+        if role is None:
+            return []
+        everyone = self.stores["ClusterRole"].all()
+        chosen = {role.name: role}
+        frontier = [role]
+        while frontier:
+            current = frontier.pop()
+            rule = as_dict(current.obj.get("aggregationRule"))
+            selectors = [s for s in as_list(rule.get("clusterRoleSelectors")) if isinstance(s, dict)]
+            if "aggregationRule" not in current.obj:
+                continue
+            for other in everyone:
+                if other.name not in chosen and any(selector_matches(s, other.labels) for s in selectors):
+                    chosen[other.name] = other
+                    frontier.append(other)
+        return list(chosen.values())
+
+    def _bindings_naming(self, kind: object, name: object) -> list[Resource]:
+        key = (kind if isinstance(kind, str) else None, name if isinstance(name, str) else None)
+        return [*self.stores["RoleBinding"].indexed(key), *self.stores["ClusterRoleBinding"].indexed(key)]
+
+    @classmethod
+    def holding(cls, objects: Iterable[dict], name: str = "static", full_pods: bool = False) -> "ContextCache":
+        """A synced cache holding `objects`, with no API server (tests, benchmarks)."""
+        cache = cls(None, full_pods=full_pods, name=name)
+        by_kind: dict[str, list[dict]] = {kind: [] for kind in cache.stores}
+        for obj in objects:
+            if obj.get("kind") in by_kind:
+                by_kind[obj["kind"]].append(obj)
+        for kind, store in cache.stores.items():
+            store.replace(by_kind[kind])
+        return cache
 
     # --- status -------------------------------------------------------------------------------
 
@@ -267,12 +367,15 @@ class ContextCache:
         with self._lock:
             responses = list(self._responses)
         for response in responses:
-            try:
-                response.shutdown() if hasattr(response, "shutdown") else response.close()
-            except Exception:
-                pass
+            for end in ("shutdown", "close"):
+                try:
+                    getattr(response, end)()
+                    break
+                except Exception:  # closing is best effort; the threads are daemons
+                    continue
+        deadline = time.monotonic() + timeout  # one bound for all: a thread still reading ends with the process
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self, store: _Store) -> None:
         backoff = 0.5

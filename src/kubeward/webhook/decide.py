@@ -265,7 +265,7 @@ class Judge:
 
     def _judge(self, subject: Resource, context: Sequence[Resource], rules: list[Rule],
                decision: Decision | None) -> list[Finding]:
-        inventory = Inventory([subject, *context])
+        inventory = Inventory([*context, subject])  # the incoming object comes after what exists
         evaluation = pipeline.judge([subject], inventory, rules, self.config.suppressions)
         if decision is not None and evaluation.scanned.errors:
             decision.rule_errors = sorted({e.message.split(" ", 2)[1] for e in evaluation.scanned.errors})
