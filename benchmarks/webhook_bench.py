@@ -271,6 +271,43 @@ def measure(certs, kubeconfig, bodies, workers: int, floor: bool, server: str, r
             "max_sustained": best["rate"] if best else 0, "ladder": steps, "rss_mib": rss}
 
 
+def rbac_decisions(samples: int = 200) -> list[dict]:
+    """In-process decision time for RBAC objects against benchmarks/gen_rbac.py's 36,000-object set
+    held in the context cache (the scoped RBAC context: a role, its aggregation, the bindings
+    naming it, the token mounts of the subjects' namespaces)."""
+    import random
+
+    import gen_rbac
+    from kubeward.rules.catalogue import load_all
+    from kubeward.webhook.cache import ContextCache
+    from kubeward.webhook.config import WebhookConfig
+    from kubeward.webhook.decide import Judge
+    from kubeward.webhook.review import parse
+
+    objects = gen_rbac.generate()
+    judge = Judge(load_all().values(), WebhookConfig(), ContextCache.holding(objects))
+    rng = random.Random(3)
+    out = []
+    for kind in ("RoleBinding", "ClusterRoleBinding", "Role", "ClusterRole"):
+        pool = [o for o in objects if o["kind"] == kind]
+        times = []
+        for i, obj in enumerate(rng.sample(pool, min(samples, len(pool)))):
+            namespace = obj["metadata"].get("namespace", "")
+            group, _, version = obj["apiVersion"].rpartition("/")
+            body = orjson.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+                "uid": f"rbac-{i}", "kind": {"group": group, "version": version, "kind": kind},
+                "resource": {"group": group, "version": version, "resource": kind.lower() + "s"},
+                "namespace": namespace, "operation": "CREATE", "userInfo": {"username": "bench"}, "object": obj}})
+            started = time.perf_counter()
+            judge.decide(parse(body))
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        out.append({"kind": kind, "objects": len(objects), "samples": len(times),
+                    "median_ms": round(statistics.median(times), 2), "p99_ms": round(times[int(0.99 * (len(times) - 1))], 2),
+                    "max_ms": round(times[-1], 2)})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per fixed rate")
@@ -279,7 +316,17 @@ def main() -> None:
     parser.add_argument("--servers", default="uvicorn", help="uvicorn, granian or both (comma-separated)")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--runs", type=int, default=1, help="repeat each configuration; medians are reported")
+    parser.add_argument("--rbac-only", action="store_true", help="only the in-process RBAC decision times")
     options = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    rbac = rbac_decisions()
+    rbac_table = ["| RBAC object admitted | cluster RBAC objects | samples | median ms | p99 ms | max ms |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    rbac_table += [f"| {r['kind']} | {r['objects']} | {r['samples']} | {r['median_ms']} | {r['p99_ms']} | {r['max_ms']} |"
+                   for r in rbac]
+    if options.rbac_only:
+        print("\n".join(rbac_table))
+        return
     from fakeapi import make_certificates, write_kubeconfig
     from fakewatch import WatchApiServer, WatchCluster
 
@@ -305,10 +352,12 @@ def main() -> None:
                     results.append(_median_of(runs))
                     print(_row_text(results[-1]), file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "webhook.json").write_bytes(orjson.dumps({"bodies": len(bodies), "results": results}, option=orjson.OPT_INDENT_2))
+    (OUT / "webhook.json").write_bytes(orjson.dumps({"bodies": len(bodies), "results": results, "rbac": rbac},
+                                                    option=orjson.OPT_INDENT_2))
     load = os.getloadavg()
     print(f"load average during the run (1/5/15 min): {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores\n")
     print(markdown(results))
+    print("\n".join(rbac_table))
     shutil.rmtree(work, ignore_errors=True)
 
 
