@@ -178,3 +178,24 @@ def test_an_unreachable_api_server_gives_object_local_answers_that_say_so(webhoo
         assert "kubeward_webhook_degraded_total 1.0" in hook.metrics()
     finally:
         stop_webhook(hook)
+
+
+def test_two_workers_share_their_metrics_also_on_the_metrics_port(webhook_certs, tmp_path):
+    import http.client
+
+    from conftest import free_port
+
+    metrics_port = free_port()
+    hook = start_webhook(webhook_certs, tmp_path, "--no-cluster", "--workers", "2", "--mode", "enforce",
+                         "--metrics-port", str(metrics_port), ready="off")
+    try:
+        for i in range(20):
+            assert hook.review(review(workload("Pod", namespace="team"), uid=f"w-{i}"))["allowed"] is False
+        line = 'kubeward_webhook_requests_total{mode="enforce",namespace="team",verdict="denied"} 20.0'
+        assert line in hook.metrics()  # whichever worker answers /metrics
+        connection = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=10)
+        connection.request("GET", "/metrics")
+        assert line in connection.getresponse().read().decode()
+        assert len(hook.log_records()) == 20
+    finally:
+        stop_webhook(hook)
