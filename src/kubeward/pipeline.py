@@ -121,7 +121,7 @@ def _check_subjects(rule_: Rule, subjects, inventory: Inventory, findings: list[
         try:
             hits = rule_.check(subject, inventory) if with_context else rule_.check(subject)
             findings.extend(_finding(rule_, hit, resource) for hit in hits)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule for the rest
             errors.append(_subject_error(rule_, resource, exc, "the inventory" if rule_.target == Target.INVENTORY else ""))
 
 
