@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from kubeward import reports, suppress
 from kubeward.model.inventory import Inventory
@@ -99,6 +99,7 @@ def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Seq
     findings: list[Finding] = []
     errors: list[LoadIssue] = []
     for rule_ in rules:
+        subjects: list[tuple[Any, Resource | None]]
         if rule_.target == Target.POD_TEMPLATE:
             subjects = [(t, t.resource) for t in inventory.pod_templates]
         elif rule_.target == Target.OBJECT:
@@ -191,10 +192,12 @@ def run(inventories: Sequence[Inventory], rules: Sequence[Rule], config: suppres
 
 
 def render(evaluation: Evaluation, fmt: str, *, color: bool = False, width: int | None = None,
-           min_severity: Severity | None = None) -> str:
+           min_severity: Severity | None = None, attack: object | None = None) -> str:
     """The report in `fmt` (a name of the reports registry). `min_severity` filters what is shown,
-    never the exit code."""
+    never the exit code. `attack` (an attack-path analysis of the same scan) ranks the findings by
+    the paths they sit on, and gives the HTML report its graph."""
     findings = evaluation.findings
     if min_severity is not None:
         findings = [f for f in findings if f.severity >= min_severity]
-    return reports.render(findings, evaluation.scanned, fmt, color=color, rules=evaluation.rules, width=width)
+    return reports.render(findings, evaluation.scanned, fmt, color=color, rules=evaluation.rules, width=width,
+                          attack=attack)

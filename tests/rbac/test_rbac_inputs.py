@@ -111,4 +111,4 @@ spec:
 def test_namespace_is_ignored_for_cluster_scoped_with_warning():
     resolved = resolve_request(inventory(""), "get", "nodes/n1", namespace="prod")
     assert resolved.request.namespace == "" and resolved.request.name == "n1"
-    assert resolved.warnings == ("nodes is cluster-scoped: namespace 'prod' ignored",)
+    assert resolved.warnings == ["nodes is cluster-scoped: namespace 'prod' ignored"]

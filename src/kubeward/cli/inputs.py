@@ -7,7 +7,7 @@ snapshots (kubeward.cluster) give one per cluster.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import click
@@ -17,7 +17,8 @@ from kubeward.sources.loader import load_paths
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
-_CLUSTER_KEYS = ("cluster", "contexts", "kubeconfig", "all_contexts", "snapshot", "include_secret_metadata")
+_CLUSTER_KEYS = ("cluster", "contexts", "kubeconfig", "all_contexts", "snapshot", "include_secret_metadata",
+                 "request_timeout", "cluster_timeout")
 
 
 class InputError(click.ClickException):
@@ -35,6 +36,8 @@ class InputOptions:
     all_contexts: bool = False
     snapshot: str | None = None
     include_secret_metadata: bool = False
+    request_timeout: float | None = None  # seconds; None: RequestPolicy's default
+    cluster_timeout: float | None = None
 
     @property
     def reads_cluster(self) -> bool:
@@ -57,6 +60,10 @@ def input_options(command: Callable) -> Callable:
                      help="Read a snapshot saved by `kubeward snapshot save` instead of a cluster."),
         click.option("--include-secret-metadata", is_flag=True,
                      help="Also list Secrets, as metadata only (needs `list secrets`; values are never read)."),
+        click.option("--request-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+                     help="Longest one API request may take, first byte to last (default 120)."),
+        click.option("--cluster-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+                     help="Longest the whole collection of one cluster may take (default 1200)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -78,7 +85,7 @@ def collections_from(options: InputOptions):
     """What the cluster options select, collected live or loaded from the snapshot."""
     from kubeward.cluster import snapshot
     from kubeward.cluster.targets import ClusterSelection, collect_clusters
-    from kubeward.cluster.transport import ClusterError
+    from kubeward.cluster.transport import ClusterError, RequestPolicy
 
     if options.snapshot and options.reads_cluster:
         raise click.UsageError("--snapshot reads a saved cluster; do not combine it with --cluster/--context/--kubeconfig/--all-contexts")
@@ -87,7 +94,12 @@ def collections_from(options: InputOptions):
             return snapshot.load(options.snapshot)
         selection = ClusterSelection(options.kubeconfig, tuple(options.contexts), options.all_contexts,
                                      options.include_secret_metadata)
-        return collect_clusters(selection)
+        policy = RequestPolicy()
+        if options.request_timeout is not None:
+            policy = replace(policy, request_deadline=options.request_timeout)
+        if options.cluster_timeout is not None:
+            policy = replace(policy, collection_deadline=options.cluster_timeout)
+        return collect_clusters(selection, policy)
     except (snapshot.SnapshotError, ClusterError) as exc:
         raise InputError(str(exc)) from None
 

@@ -40,8 +40,8 @@ def _analyses(paths, kwargs, host_network_as_pod: bool) -> Analyses:
             click.echo(safe(f"error: {issue.file}{f':{issue.line}' if issue.line else ''}: {issue.message}"), err=True)
         analyses.had_errors |= bool(inventory.errors)
         connectivity = Connectivity(inventory, host_network_exempt=not host_network_as_pod)
-        for issue in connectivity.issues:
-            click.echo(safe(f"warning: {issue.text()}"), err=True)
+        for problem in connectivity.issues:
+            click.echo(safe(f"warning: {problem.text()}"), err=True)
         analyses.append(connectivity)
     return analyses
 

@@ -14,14 +14,22 @@ from kubeward.reports.scanned import summary
 @click.argument("paths", nargs=-1)
 @input_options
 @report_options
-def scan(paths, report: ReportOptions, **kwargs) -> None:
+@click.option("--rank", type=click.Choice(("severity", "paths")), default="severity", show_default=True,
+              help="Order findings by severity, or by the attack paths they sit on (findings on no path last, "
+                   "as 'not on an attack path'; with the fix plan's share).")
+def scan(paths, report: ReportOptions, rank: str, **kwargs) -> None:
     """Scan manifests (files, directories, - for stdin) for security weaknesses."""
     options = options_from(kwargs)
     config = report.suppressions(paths)
     rules = report.selection()
     inventories = resolve_inventories(paths, options)
     evaluation = pipeline.run(inventories, rules, config)
-    finish(evaluation, report, epilogue=cluster_summary)
+    attack = None
+    if rank == "paths" or report.fmt == "html":
+        from kubeward.graph import analyse
+
+        attack = analyse(inventories, evaluation.findings, evaluation.rules)
+    finish(evaluation, report, epilogue=cluster_summary, attack=attack)
 
 
 def cluster_summary(evaluation: pipeline.Evaluation) -> str:

@@ -12,6 +12,7 @@ class CollectedKind:
     resource: str
     domains: tuple[str, ...]  # rule domains that read it: what a 403 on it weakens
     reason: str
+    page_limit: int | None = None  # fewer objects per page than the default (kinds whose objects can be large)
 
     @property
     def group_resource(self) -> str:
@@ -28,6 +29,9 @@ COLLECTED_KINDS: tuple[CollectedKind, ...] = (
     CollectedKind("", "replicationcontrollers", WORKLOADS, "legacy workload controller"),
     CollectedKind("", "serviceaccounts", ("rbac", "workload", "secrets"), "token automount, RBAC subjects"),
     CollectedKind("", "services", ("netpol", "workload"), "exposure (NodePort, LoadBalancer, externalIPs)"),
+    # Up to 1 MiB each (dashboards, rule files): 100 a page. Only `data` is kept, and only the
+    # credential rules read it; their messages show a masked value.
+    CollectedKind("", "configmaps", ("workload",), "plain-text credentials in configuration data", page_limit=100),
     CollectedKind("", "limitranges", ("namespace",), "namespace defaults for resource limits"),
     CollectedKind("", "resourcequotas", ("namespace",), "namespace quotas"),
     CollectedKind("apps", "deployments", WORKLOADS, "workload controller"),

@@ -43,6 +43,8 @@ class Origin:
         return self.composed_line_of(full)
 
     def composed_line_of(self, full: Path) -> int:
+        if self.file is None:
+            return self.line
         trees = self.file.composed
         if self.document >= len(trees):
             return self.line
@@ -87,13 +89,15 @@ class Resource:
 
     def __init__(self, obj: dict, namespace: str | None, origin: Origin, cluster: str | None = None):
         self.obj = obj
-        self.api_version = obj.get("apiVersion") if isinstance(obj.get("apiVersion"), str) else ""
-        self.kind = obj.get("kind") if isinstance(obj.get("kind"), str) else ""
-        name = as_dict(obj.get("metadata")).get("name")
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        self.api_version: str = api_version if isinstance(api_version, str) else ""
+        self.kind: str = kind if isinstance(kind, str) else ""
+        metadata = as_dict(obj.get("metadata"))
+        name = metadata.get("name")
         if not isinstance(name, str):
-            name = as_dict(obj.get("metadata")).get("generateName") or ""
-            name = name if isinstance(name, str) else str(name)
-        self.name = name
+            generated = metadata.get("generateName") or ""
+            name = generated if isinstance(generated, str) else str(generated)
+        self.name: str = name
         self.namespace = namespace
         self.origin = origin
         self.cluster = cluster

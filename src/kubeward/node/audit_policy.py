@@ -87,8 +87,8 @@ def evaluate(policy: dict, request: Request) -> Decision:
     for index, rule in enumerate(as_list(policy.get("rules"))):
         rule = as_dict(rule)
         if rule_matches(rule, request):
-            level = rule.get("level") if rule.get("level") in LEVELS else "None"
-            return Decision(level, index, policy_omits | frozenset(_strings(rule.get("omitStages"))))
+            level = rule.get("level")
+            return Decision(level if isinstance(level, str) and level in LEVELS else "None", index, policy_omits | frozenset(_strings(rule.get("omitStages"))))
     return Decision("None", None, policy_omits)
 
 
@@ -104,7 +104,7 @@ def levels_reaching(policy: dict, group: str, resource: str) -> list[tuple[int, 
     reached: list[tuple[int, str]] = []
     for index, rule in enumerate(as_list(policy.get("rules"))):
         rule = as_dict(rule)
-        level = rule.get("level") if rule.get("level") in LEVELS else "None"
+        level = rule["level"] if isinstance(rule.get("level"), str) and rule["level"] in LEVELS else "None"
         restricted = any(rule.get(k) for k in ("users", "userGroups", "verbs", "namespaces"))
         resources = [as_dict(gr) for gr in as_list(rule.get("resources"))]
         if not resources and not rule.get("namespaces") and rule.get("nonResourceURLs"):

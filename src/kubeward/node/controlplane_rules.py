@@ -252,5 +252,5 @@ def etcd_unique_ca(model: NodeModel) -> Iterable[Hit]:
         return
     apiserver = model.component(APISERVER)
     client_ca = apiserver.flag("client-ca-file") if apiserver else None
-    if client_ca is not None and apiserver.host_path(str(client_ca.value)) == etcd.host_path(str(trusted.value)):
+    if apiserver is not None and client_ca is not None and apiserver.host_path(str(client_ca.value)) == etcd.host_path(str(trusted.value)):
         yield trusted.anchor.hit(f"etcd: --trusted-ca-file={trusted.value} is the API server's --client-ca-file")

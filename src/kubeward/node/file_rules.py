@@ -71,7 +71,7 @@ FILE_CLASSES = (
 def _mode_check(cls: FileClass):
     def check(model: NodeModel) -> Iterable[Hit]:
         for file in model.files:
-            if file.role in cls.roles and file.mode & ~cls.max_mode & 0o777:
+            if file.role in cls.roles and cls.max_mode is not None and file.mode & ~cls.max_mode & 0o777:
                 yield Hit(None, (), f"{file.path}: mode {file.mode & 0o777:o} is more permissive than "
                                     f"{cls.max_mode:o}", location=Location(file.path))
     return check

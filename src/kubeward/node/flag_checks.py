@@ -97,7 +97,7 @@ def cipher_check(component_name: str, flag: str, strong: frozenset[str], config_
             yield anchor.hit(f"{component_name}: --{flag} is not set; Go's default cipher suites are used")
             return
         weak = [s for s in suites if s not in strong]
-        if weak:
+        if weak and setting is not None:
             yield setting.anchor.hit(f"{component_name}: weak TLS cipher suites allowed: {', '.join(weak)}")
 
     return check

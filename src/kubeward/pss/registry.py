@@ -32,8 +32,8 @@ def checks_for(level: str, minor: int) -> tuple[tuple[str, CheckFn], ...]:
     if level == PRIVILEGED:
         return ()
     levels = (BASELINE,) if level == BASELINE else (BASELINE, RESTRICTED)
-    in_force = [(check, check.at(minor)) for check in CHECKS if check.level in levels]
-    in_force = [(check, versioned) for check, versioned in in_force if versioned is not None]
+    in_force = [(check, versioned) for check in CHECKS if check.level in levels
+                if (versioned := check.at(minor)) is not None]
     overridden = {overridden for check, versioned in in_force if check.level == RESTRICTED
                   for overridden in versioned.overrides} if level == RESTRICTED else set()
     return tuple((check.id, versioned.check) for check, versioned in in_force if check.id not in overridden)

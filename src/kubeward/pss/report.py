@@ -17,7 +17,8 @@ from kubeward.pss.model import Pod
 
 
 def build_report(inventories: Iterable[Inventory], level: str, version: str, minor: int) -> dict:
-    results, errors = [], []
+    results: list[dict] = []
+    errors: list[dict] = []
     for inventory in inventories:
         for template in pod_templates(inventory):
             resource = template.resource

@@ -83,8 +83,10 @@ its pods, so the workload does not run as written (a Deployment is accepted with
 ReplicaSet cannot create a single pod). Whoever loosens the namespace label to make it run opens the
 namespace to privileged, host-sharing or root pods, which an attacker uses to escape to the node.
 """,
-    fix="""
-Fix the fields the message names so the template meets the namespace level, for restricted:
+    fix="Change the fields the message names until the pod template meets the level the namespace enforces. "
+        "Do not lower the namespace's pod-security.kubernetes.io/enforce label instead.",
+    example="""
+# what the restricted level asks of every pod
 spec:
   securityContext:
     runAsNonRoot: true
@@ -96,7 +98,6 @@ spec:
       allowPrivilegeEscalation: false
       capabilities:
         drop: ["ALL"]
-Do not lower the namespace's pod-security.kubernetes.io/enforce label instead.
 """,
     cis=(CIS_POLICY_CONTROL,), nsa=(NSA_POD_SECURITY,), pss=("baseline", "restricted"), mitre=("T1610", "T1611"),
 )
@@ -120,12 +121,13 @@ cluster default, privileged unless the cluster was configured otherwise: anyone 
 the namespace can run a privileged pod that shares the node's namespaces and mounts its filesystem,
 then take over the node.
 """,
-    fix="""
-Label the namespace with the level its workloads meet, pinned to a version, and warn/audit at restricted:
+    fix="Label the namespace pod-security.kubernetes.io/enforce with the strictest level its workloads meet "
+        "(restricted, else baseline), and set the warn and audit labels to restricted to see what stricter "
+        "enforcement would reject.",
+    example="""
 metadata:
   labels:
     pod-security.kubernetes.io/enforce: restricted   # or baseline
-    pod-security.kubernetes.io/enforce-version: latest
     pod-security.kubernetes.io/warn: restricted
     pod-security.kubernetes.io/audit: restricted
 """,
@@ -147,9 +149,9 @@ The namespace audits or warns at a stricter Pod Security level than it enforces,
 would be flagged: it keeps running, but it holds privileges (root, escalation, capabilities, host access)
 that the namespace owners meant to remove, and an attacker who compromises it starts from there.
 """,
-    fix="""
-Change the fields the message names so the template meets the audit/warn level, then raise the
-namespace's enforce label to that level:
+    fix="Change the fields the message names until the pod template meets the namespace's audit or warn level; "
+        "once every workload of the namespace does, raise its enforce label to that level.",
+    example="""
 metadata:
   labels:
     pod-security.kubernetes.io/enforce: restricted

@@ -77,7 +77,9 @@ class Grant:
         via = ""
         if self.rule is not None and self.role is not None and self.rule.source != self.role.key:
             via = f" (aggregated from ClusterRole/{self.rule.source[2]} rules[{self.rule.index}])"
-        return f"{self.binding.display()} -> {self.role.display()}: {self.rule.describe()}{via}"
+        role = self.role.display() if self.role is not None else "?"
+        rule = self.rule.describe() if self.rule is not None else "?"
+        return f"{self.binding.display()} -> {role}: {rule}{via}"
 
 
 @dataclass
@@ -134,7 +136,7 @@ class RbacIndex:
                 if binding.cluster_wide:
                     self.cluster_bindings[key].append((binding, subject))
                 else:
-                    self.namespace_bindings[(binding.namespace, key)].append((binding, subject))
+                    self.namespace_bindings[(binding.namespace or "", key)].append((binding, subject))
         self._rules_by_resource: dict[str, list[tuple[Role, PolicyRule]]] = defaultdict(list)
         self._url_rules: list[tuple[Role, PolicyRule]] = []
         for role in self.all_roles:

@@ -59,7 +59,7 @@ class Subject:
         return f"{self.kind} {self.name}"
 
     def as_dict(self) -> dict:
-        out = {"kind": self.kind, "name": self.name}
+        out: dict[str, str | None] = {"kind": self.kind, "name": self.name}
         if self.kind == "ServiceAccount":
             out["namespace"] = self.namespace
         return out

@@ -26,6 +26,8 @@ def who_can_rows(grants: list[Grant]) -> list[dict]:
                          "rule": None, "reason": "bypasses RBAC (privileged group)"})
             continue
         subject = grant.subject
+        if subject is None:
+            continue
         rows.append({"kind": subject.kind, "name": subject.name, "namespace": subject.namespace,
                      **{k: v for k, v in grant.as_dict().items() if k != "subject"}})
     return rows

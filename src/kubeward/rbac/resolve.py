@@ -4,7 +4,7 @@ the inventory's resource table (the built-in one, or a snapshot's discovery)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubeward.model.apiresources import APIResource, ResourceTable
 from kubeward.model.inventory import DEFAULT_NAMESPACE, Inventory
@@ -22,7 +22,7 @@ VIRTUAL_CLUSTER_RESOURCES = frozenset({
 @dataclass(frozen=True, slots=True)
 class Resolved:
     request: Request
-    warnings: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)
 
 
 def _crd_table(inventory: Inventory) -> ResourceTable:
@@ -31,10 +31,10 @@ def _crd_table(inventory: Inventory) -> ResourceTable:
         spec = crd.spec
         names = as_dict(spec.get("names"))
         group, plural, kind = spec.get("group"), names.get("plural"), names.get("kind")
-        if not all(isinstance(v, str) and v for v in (group, plural, kind)):
+        if not (isinstance(group, str) and isinstance(plural, str) and isinstance(kind, str) and group and plural and kind):
             continue
         shorts = tuple(s for s in as_list(names.get("shortNames")) if isinstance(s, str))
-        singular = names.get("singular") if isinstance(names.get("singular"), str) else kind.lower()
+        singular = names["singular"] if isinstance(names.get("singular"), str) else kind.lower()
         rows.append(APIResource(group, "", kind, plural, spec.get("scope") != "Cluster", shorts, singular))
     return ResourceTable(rows)
 
@@ -66,8 +66,8 @@ def resolve_request(inventory: Inventory, verb: str, target: str, subresource: s
     """`namespace` None means kubectl's default namespace, "" all namespaces; it is dropped for
     cluster-scoped resources and URLs (with a warning when it was given)."""
     if target.startswith("/"):
-        warnings = ("a namespace does not apply to a non-resource URL; ignored",) if namespace else ()
-        return Resolved(Request(verb, path=target), warnings)
+        return Resolved(Request(verb, path=target),
+                        ["a namespace does not apply to a non-resource URL; ignored"] if namespace else [])
     type_part, _, name = target.partition("/")
     if not type_part:
         raise ValueError(f"no resource type in {target!r}")
@@ -91,4 +91,4 @@ def resolve_request(inventory: Inventory, verb: str, target: str, subresource: s
         namespace = ""
     elif namespace is None:
         namespace = DEFAULT_NAMESPACE
-    return Resolved(Request(verb, namespace, group, resource, subresource, name), tuple(warnings))
+    return Resolved(Request(verb, namespace, group, resource, subresource, name), warnings)

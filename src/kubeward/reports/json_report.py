@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from kubeward import __version__
@@ -14,7 +16,7 @@ def finding_dict(finding: Finding, location: dict) -> dict:
     resource = finding.resource
     related_locations = location.get("related", ())
     location = {k: v for k, v in location.items() if k != "related"}
-    entry = {
+    entry: dict[str, Any] = {
         "rule": finding.rule.id,
         "severity": finding.severity.label,
         "title": finding.rule.title,
@@ -50,7 +52,7 @@ def related_dict(related, location: dict) -> dict:
 
 
 def report_dict(findings, locations, scanned: Scanned) -> dict:
-    doc = {
+    doc: dict[str, Any] = {
         "tool": {"name": "kubeward", "version": __version__},
         "scanned": {
             "files": scanned.files,
@@ -68,5 +70,9 @@ def report_dict(findings, locations, scanned: Scanned) -> dict:
 
 @register_format("json")
 def render_json(report: ReportInput) -> str:
-    return orjson.dumps(report_dict(report.findings, report.locations, report.scanned),
-                        option=orjson.OPT_INDENT_2).decode() + "\n"
+    doc = report_dict(report.findings, report.locations, report.scanned)
+    if report.attack is not None:  # scan --rank paths: findings by the paths they sit on, and the plan
+        from kubeward.graph.analysis import attack_section
+
+        attack_section(doc, report.findings, report.attack)
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"

@@ -5,7 +5,7 @@ namespace with findings and one for cluster-scoped objects. `report push` and `w
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from typing import Any, Iterable
 
 import orjson
 
@@ -20,7 +20,7 @@ CLUSTER_SCOPE = ""  # key of the ClusterPolicyReport among the reports
 
 
 def _result(finding: Finding, seconds: int) -> dict:
-    result = {
+    result: dict[str, Any] = {
         "source": SOURCE,
         "policy": finding.rule.id,
         "rule": finding.rule.title,

@@ -4,6 +4,7 @@ and line of the offending field."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import orjson
 
@@ -86,7 +87,7 @@ def _result(finding: Finding, location: dict, rule_index: int) -> dict:
     if resource is not None:
         name = resource.display() + (f".{location['path']}" if location.get("path") else "")
         loc["logicalLocations"] = [{"fullyQualifiedName": name, "kind": "object"}]
-    result = {
+    result: dict[str, Any] = {
         "ruleId": finding.rule.id,
         "ruleIndex": rule_index,
         "level": LEVEL[finding.severity],

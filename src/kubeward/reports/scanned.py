@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from kubeward.rules.model import Finding, Severity, resolve
-from kubeward.sources.loader import LoadIssue
+from kubeward.sources.loader import LoadIssue, SourceFile
 
 
 @dataclass
@@ -46,7 +46,7 @@ def resolve_locations(findings: list[Finding]) -> list[dict]:
     composing or indexing each source file at most once and releasing it after its last use."""
     locations: list[dict] = [{} for _ in findings]
     work: dict[int, list[tuple[int, int]]] = {}  # file -> (finding index, related index or -1)
-    files = {}
+    files: dict[int, SourceFile | None] = {}
     for i, finding in enumerate(findings):
         places = [(-1, finding.resource, finding.location)]
         places += [(j, r.resource, r.location) for j, r in enumerate(finding.related)]
@@ -64,12 +64,12 @@ def resolve_locations(findings: list[Finding]) -> list[dict]:
             else:
                 place = finding.related[j]
                 related[(i, j)] = resolve(place.resource, place.path, place.location)
-        source = files[key]
-        if source is not None:
-            source.__dict__.pop("composed", None)  # node trees and lines are large: keep one file at a time
-            source.__dict__.pop("block_lines", None)
-    for (i, j), location in sorted(related.items()):
-        locations[i].setdefault("related", []).append(location)
+        released = files[key]
+        if released is not None:
+            vars(released).pop("composed", None)  # node trees and lines are large: keep one file at a time
+            vars(released).pop("block_lines", None)
+    for (i, _j), resolved in sorted(related.items()):
+        locations[i].setdefault("related", []).append(resolved)
     return locations
 
 

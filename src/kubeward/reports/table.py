@@ -92,6 +92,10 @@ def _counts(title: str, counts: Counter, width: int) -> list[str]:
 
 @register_format("table")
 def render_table(report: ReportInput) -> str:
+    if report.attack is not None:  # scan --rank paths
+        from kubeward.reports.ranked import render_ranked
+
+        return render_ranked(report)
     findings, locations, scanned = report.findings, report.locations, report.scanned
     width = report.width or 120
     out = io.StringIO()
@@ -112,15 +116,15 @@ def render_table(report: ReportInput) -> str:
         for issue in scanned.errors:
             where = safe(f"{issue.file}:{issue.line}" if issue.line else issue.file or "-")
             screen.print(Text(f"  {where}"), overflow="ignore", crop=False)
-            for line in _wrapped(safe(issue.message), width, 4):
-                screen.print(Text(line))
+            for message_line in _wrapped(safe(issue.message), width, 4):
+                screen.print(Text(message_line))
         screen.print("")
     if active:
         by_rule = Counter(f.rule.id for f, _ in active)
         by_namespace = Counter((f.resource.namespace or "(cluster)") if f.resource is not None else "(files)"
                                for f, _ in active)
-        for line in [*_counts("By rule", by_rule, width), *_counts("By namespace", by_namespace, width)]:
-            screen.print(Text(line))
+        for count_line in [*_counts("By rule", by_rule, width), *_counts("By namespace", by_namespace, width)]:
+            screen.print(Text(count_line))
     suppressed = len(findings) - len(active)
     counts = summary(findings)
     totals = (f"Scanned {scanned.files} file(s), {scanned.objects} object(s)"
@@ -128,8 +132,8 @@ def render_table(report: ReportInput) -> str:
               + ". Findings - " + "  ".join(f"{name}: {count}" for name, count in counts.items())
               + (f"  (suppressed: {suppressed})" if suppressed else "")
               + (f"  Notes: {len(scanned.notes)}" if scanned.notes else ""))
-    for line in textwrap.wrap(totals, width=width, break_long_words=False):
-        screen.print(Text(line))
+    for total_line in textwrap.wrap(totals, width=width, break_long_words=False):
+        screen.print(Text(total_line))
     if active:
         screen.print(Text("Run `kubeward explain RULE` for why a rule matters and how to fix it."[:width]))
     return out.getvalue()

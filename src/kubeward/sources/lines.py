@@ -91,7 +91,7 @@ def _root(doc: LineIndex, start: int):
     first = next((j for j in range(start, hi) if doc.content(j) is not None), None)
     if first is None:
         return _UNSURE
-    indent, text = doc.content(first)
+    indent, text = doc.content(first) or (0, "")
     if text.startswith(("{", "[", "---", "%", "!", "&")):
         return _UNSURE
     return first, first, hi, indent, None

@@ -260,8 +260,10 @@ def _exposures(resource: Resource, rule_kind: str) -> Iterator[tuple[Path, str]]
     "KW-SEC-001", "low", "Secret passed as an environment variable", target=Target.POD_TEMPLATE, domain="workload",
     rationale="Environment variables leak: crash dumps, debug endpoints, `kubectl describe`, child "
               "processes and logging libraries expose them; a file mount limits the secret to readers of that file.",
-    fix="volumes:\n- name: creds\n  secret:\n    secretName: db\n# and in the container:\n"
-                "volumeMounts:\n- name: creds\n  mountPath: /var/run/secrets/db\n  readOnly: true",
+    fix="Mount the Secret as a read-only volume and have the application read the file, instead of "
+        "importing it with secretKeyRef or envFrom secretRef.",
+    example="containers:\n- name: app\n  volumeMounts:\n  - name: db-credentials\n    mountPath: /var/run/secrets/db\n"
+            "    readOnly: true\nvolumes:\n- name: db-credentials\n  secret:\n    secretName: db",
     cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001", "T1552.007"),
 )
 def secret_in_env(template) -> Iterator[tuple[Path, str]]:
@@ -283,8 +285,9 @@ def secret_in_env(template) -> Iterator[tuple[Path, str]]:
     "KW-SEC-002", "high", "Known credential format in plain text", target=Target.OBJECT, kinds=ANY_KIND, domain="workload",
     rationale="A private key, cloud access key, GitHub/Slack token, JWT or connection-string password "
               "in a manifest is readable by everyone with access to the repository, CI logs or the object.",
-    fix="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}\n"
-                "# better: mount the Secret as a file; rotate the exposed credential",
+    fix="Rotate the credential (everyone who saw the manifest has it), delete it from the manifest, and hand "
+        "the new one to the workload from a Secret, mounted as a file or referenced with secretKeyRef.",
+    example="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}",
     cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
 )
 def known_format_credentials(resource: Resource) -> Iterator[tuple[Path, str]]:
@@ -296,8 +299,9 @@ def known_format_credentials(resource: Resource) -> Iterator[tuple[Path, str]]:
     kinds=ANY_KIND, domain="workload",
     rationale="A password, token or API key written as a literal value is readable by everyone with "
               "access to the repository, CI logs or the object, and cannot be rotated without a redeploy.",
-    fix="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}\n"
-                "# better: mount the Secret as a file; rotate the exposed credential",
+    fix="Rotate the credential, replace the literal value with a reference to a Secret (a mounted file, or "
+        "secretKeyRef in an env variable), and keep the value out of the repository.",
+    example="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}",
     cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
 )
 def named_credentials(resource: Resource) -> Iterator[tuple[Path, str]]:
@@ -309,8 +313,10 @@ def named_credentials(resource: Resource) -> Iterator[tuple[Path, str]]:
     domain="workload", heuristic=True,
     rationale="A high-entropy token in an env value, argument, ConfigMap or annotation is likely a "
               "generated secret (API key, password) readable by anyone who can read the manifest.",
-    fix="env:\n- name: API_KEY\n  valueFrom:\n    secretKeyRef: {name: api, key: key}\n"
-                "# or, if the value is not secret, suppress with kubeward.io/ignore",
+    fix="If the value is a secret, rotate it and hand it to the workload from a Secret (a mounted file, or "
+        "secretKeyRef); if it is not (a build id, a public identifier), suppress the finding with the "
+        "kubeward.io/ignore annotation and say why.",
+    example="env:\n- name: API_KEY\n  valueFrom:\n    secretKeyRef: {name: api, key: key}",
     cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
 )
 def random_tokens(resource: Resource) -> Iterator[tuple[Path, str]]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import posixpath
 from typing import Iterator
 
-from kubeward.model.podspec import PodTemplate
-from kubeward.model.resource import Path, as_dict, as_list
+from kubeward.model.podspec import PodTemplate, pod_template
+from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.rules import Severity, Target, rule
+from kubeward.rules.patches import remove_field, set_field
 from kubeward.workload.common import CRITICAL, HIGH, LOW, MEDIUM, GradedHit, container_label
 
 NSA_POD_SECURITY = "NSA/CISA Kubernetes Hardening Guide: pod security enforcement"
@@ -91,7 +92,10 @@ def host_path_exposure(path: str) -> tuple[Severity, str | None]:
     "KW-POD-011", "high", "Pod shares a host namespace", target=Target.POD_TEMPLATE, domain="workload",
     rationale="hostNetwork, hostPID or hostIPC remove the isolation between the pod and its node: "
               "an intruder sees and reaches what runs on the node itself.",
-    fix="spec:\n  hostNetwork: false\n  hostPID: false\n  hostIPC: false  # or remove the fields",
+    fix="Set hostNetwork, hostPID and hostIPC to false in the pod spec, or remove them; expose the workload "
+        "through a Service rather than the node's network.",
+    example="spec:\n  hostNetwork: false\n  hostPID: false\n  hostIPC: false",
+    patch=lambda resource, path: set_field(resource, path, False) if path[-1:] and path[-1] in HOST_NAMESPACES else None,
     cis=("5.2.3", "5.2.4", "5.2.5"), nsa=(NSA_POD_SECURITY,), pss=("baseline:hostNamespaces",),
     mitre=("T1611", "T1040"),
 )
@@ -106,7 +110,9 @@ def host_namespaces(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     rationale="A hostPath volume reaches into the node filesystem: the runtime socket, kubelet "
               "state or /etc give an intruder the node and every pod on it; any writable host path "
               "can be used to plant files the node later trusts.",
-    fix="volumes:\n- name: data\n  emptyDir: {}  # or a PersistentVolumeClaim / configMap / projected volume instead of hostPath",
+    fix="Replace the hostPath volume with an emptyDir, a PersistentVolumeClaim or a configMap, secret or "
+        "projected volume. Where a node agent truly needs the node's files, mount the narrowest path, read-only.",
+    example="volumes:\n- name: data\n  emptyDir: {}  # or persistentVolumeClaim: {claimName: data}",
     cis=("5.2.12",), nsa=(NSA_POD_SECURITY,), pss=("baseline:hostPathVolumes", "restricted:volumes"),
     mitre=("T1611", "T1552.001"),
 )
@@ -126,6 +132,15 @@ def host_path_volumes(template: PodTemplate) -> Iterator[GradedHit]:
         yield (*path, "path"), f"volume {name!r} mounts host path {raw!r}{exposing}", severity
 
 
+def _remove_host_port(resource: Resource, path: Path) -> list[dict] | None:
+    """Remove the hostPort the hit names; none in a hostNetwork pod, where the API server sets
+    hostPort back to containerPort."""
+    template = pod_template(resource)
+    if path[-1:] != ("hostPort",) or template is None or template.spec.get("hostNetwork") is True:
+        return None
+    return remove_field(resource, path) or None
+
+
 def _port_number(value: object) -> int | None:
     if isinstance(value, bool):
         return None
@@ -140,7 +155,9 @@ def _port_number(value: object) -> int | None:
     "KW-POD-013", "medium", "Container binds a host port", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A hostPort publishes the container on the node's IP, bypassing Services and most "
               "NetworkPolicy implementations, and pins the pod to nodes where the port is free.",
-    fix="ports:\n- containerPort: 8080  # remove hostPort; expose through a Service",
+    fix="Remove hostPort from the container's ports and expose the port through a Service.",
+    example="ports:\n- containerPort: 8080  # no hostPort",
+    patch=_remove_host_port,
     cis=("5.2.13",), nsa=(NSA_POD_SECURITY,), pss=("baseline:hostPorts",), mitre=("T1133",),
 )
 def host_ports(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -155,7 +172,11 @@ def host_ports(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     "KW-POD-014", "critical", "Windows HostProcess container", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A Windows HostProcess container runs as a process on the node itself, with the "
               "node's network and file system: it is administrator on the node.",
-    fix="securityContext:\n  windowsOptions:\n    hostProcess: false  # or remove the field",
+    fix="Remove securityContext.windowsOptions.hostProcess (or set it to false) from the pod and from every "
+        "container, and run the workload as an ordinary Windows container, without hostNetwork.",
+    example="securityContext:\n  windowsOptions:\n    hostProcess: false",
+    # No patch: the API server requires the same hostProcess value on the pod and all containers
+    # (and hostNetwork with it), so no single-field change gives an admissible pod.
     cis=("5.2.11",), nsa=(NSA_POD_SECURITY,), pss=("baseline:windowsHostProcess",), mitre=("T1611",),
 )
 def windows_host_process(template: PodTemplate) -> Iterator[tuple[Path, str]]:

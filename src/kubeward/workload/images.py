@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from kubeward.model.podspec import Container, PodTemplate
-from kubeward.model.resource import Path
+from kubeward.model.resource import Path, Resource
 from kubeward.rules import Target, rule
-from kubeward.workload.common import container_label
+from kubeward.rules.patches import set_field
+from kubeward.workload.common import container_label, container_of
 
 NSA_IMAGES = "NSA/CISA Kubernetes Hardening Guide: image scanning and provenance"
 
@@ -44,7 +45,9 @@ def _images(template: PodTemplate) -> Iterator[tuple[Container, str, ImageRefere
     "KW-IMG-001", "medium", "Image without tag or with :latest", target=Target.POD_TEMPLATE, domain="workload",
     rationale="An image without a tag or tagged latest changes under the workload: whoever can push "
               "to the repository decides what runs next, and rollbacks cannot restore the old code.",
-    fix="image: registry.example.com/app:1.4.2@sha256:<digest>  # a fixed version, ideally pinned by digest",
+    fix="Name a fixed version tag of the image, ideally pinned by its digest too (name:tag@sha256:...), and "
+        "change it deliberately to upgrade.",
+    example="image: registry.example.com/app:1.4.2@sha256:<digest>",
     nsa=(NSA_IMAGES,), mitre=("T1525", "T1195.002"),
 )
 def floating_tag(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -58,7 +61,9 @@ def floating_tag(template: PodTemplate) -> Iterator[tuple[Path, str]]:
     "KW-IMG-002", "low", "Image not pinned by digest", target=Target.POD_TEMPLATE, domain="workload",
     rationale="A tag can be re-pushed: a compromised registry account or CI job replaces the code "
               "that nodes pull next without any manifest change.",
-    fix="image: registry.example.com/app:1.4.2@sha256:<digest>",
+    fix="Append the digest of the image you tested to the reference (name:tag@sha256:...) and update it "
+        "deliberately to upgrade.",
+    example="image: registry.example.com/app:1.4.2@sha256:<digest>",
     nsa=(NSA_IMAGES,), mitre=("T1525", "T1195.002"),
 )
 def not_pinned(template: PodTemplate) -> Iterator[tuple[Path, str]]:
@@ -67,12 +72,23 @@ def not_pinned(template: PodTemplate) -> Iterator[tuple[Path, str]]:
             yield (*container.path, "image"), f"{container_label(container)} uses image {image!r} without a digest"
 
 
+def _pull_always(resource: Resource, path: Path) -> list[dict] | None:
+    """imagePullPolicy: Always on the container whose image (default policy) or policy the hit names."""
+    container = container_of(path)
+    if container is None or path not in ((*container, "image"), (*container, "imagePullPolicy")):
+        return None
+    return set_field(resource, (*container, "imagePullPolicy"), "Always")
+
+
 @rule(
     "KW-IMG-003", "low", "Mutable image not pulled with Always", target=Target.POD_TEMPLATE, domain="workload",
     rationale="With IfNotPresent or Never a node reuses whatever image it cached under the tag: a "
               "poisoned cache keeps running, and a pod can start a private image another tenant "
               "pulled without presenting registry credentials.",
-    fix="imagePullPolicy: Always  # or pin the image by digest",
+    fix="Set the container's imagePullPolicy to Always, or pin the image by digest so that a cached copy can "
+        "only be that image.",
+    example="image: registry.example.com/app:1.4.2\nimagePullPolicy: Always",
+    patch=_pull_always,
     cis=("1.2.11",), nsa=(NSA_IMAGES,), mitre=("T1525",),
 )
 def pull_policy(template: PodTemplate) -> Iterator[tuple[Path, str]]:

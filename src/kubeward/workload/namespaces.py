@@ -13,7 +13,9 @@ from kubeward.rules import Target, rule
     "KW-NS-001", "low", "Workload in the default namespace", target=Target.POD_TEMPLATE, domain="workload",
     rationale="The default namespace is where everything lands: policies, quotas and RBAC are "
               "rarely tailored there, so a compromised workload shares it with unrelated ones.",
-    fix="metadata:\n  namespace: my-app  # a dedicated namespace",
+    fix="Move the workload to a namespace of its own: create the Namespace with its own policies, quotas and "
+        "RBAC, and set metadata.namespace to it.",
+    example="metadata:\n  namespace: shop  # a dedicated namespace",
     cis=("5.7.4",), nsa=("NSA/CISA Kubernetes Hardening Guide: namespaces",), mitre=("T1078",),
 )
 def in_default_namespace(template: PodTemplate) -> Iterator[tuple[Path, str]]:

@@ -50,7 +50,9 @@ def sized_containers(template: PodTemplate, inventory: Inventory) -> Iterator[tu
     "KW-RES-001", "medium", "No memory limit", target=Target.POD_TEMPLATE, context=(Context.LIMITS,), domain="workload",
     rationale="A container without a memory limit can take all the node's memory (a leak, or an "
               "intruder's miner), making the kernel kill neighbouring pods.",
-    fix="resources:\n  limits:\n    memory: 256Mi",
+    fix="Set resources.limits.memory on every container and init container, sized from observed use, or give "
+        "the namespace a LimitRange with a default memory limit for containers.",
+    example="resources:\n  limits:\n    memory: 256Mi",
     cis=("5.7.3",), nsa=(NSA_RESOURCES,), mitre=("T1499", "T1496"),
 )
 def no_memory_limit(template: PodTemplate, inventory: Inventory) -> Iterator[tuple[Path, str]]:
@@ -63,7 +65,9 @@ def no_memory_limit(template: PodTemplate, inventory: Inventory) -> Iterator[tup
     "KW-RES-002", "low", "No CPU limit", target=Target.POD_TEMPLATE, context=(Context.LIMITS,), domain="workload",
     rationale="A container without a CPU limit can use every idle core of its node, which an "
               "intruder turns into free compute (crypto-mining) at the expense of its neighbours.",
-    fix="resources:\n  limits:\n    cpu: 500m",
+    fix="Set resources.limits.cpu on every container and init container, or give the namespace a LimitRange "
+        "with a default CPU limit for containers.",
+    example="resources:\n  limits:\n    cpu: 500m",
     nsa=(NSA_RESOURCES,), mitre=("T1496",),
 )
 def no_cpu_limit(template: PodTemplate, inventory: Inventory) -> Iterator[tuple[Path, str]]:
@@ -77,7 +81,9 @@ def no_cpu_limit(template: PodTemplate, inventory: Inventory) -> Iterator[tuple[
     domain="workload",
     rationale="Without requests the scheduler packs pods blindly and they are evicted first under "
               "pressure: a busy or hostile neighbour can starve the workload.",
-    fix="resources:\n  requests:\n    cpu: 100m\n    memory: 128Mi",
+    fix="Set resources.requests.cpu and resources.requests.memory on every container and init container, or "
+        "give the namespace a LimitRange with default requests (or limits) for containers.",
+    example="resources:\n  requests:\n    cpu: 100m\n    memory: 128Mi",
     nsa=(NSA_RESOURCES,), mitre=("T1499",),
 )
 def no_requests(template: PodTemplate, inventory: Inventory) -> Iterator[tuple[Path, str]]:
@@ -100,7 +106,9 @@ def _namespaces_with_quota(inventory: Inventory) -> set[str]:
     context=(Context.LIMITS,), domain="workload",
     rationale="Without a LimitRange, containers that declare no resources get no defaults and no "
               "ceiling: one pod can exhaust its node.",
-    fix="apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: defaults\n  namespace: NAMESPACE\n"
+    fix="Create a LimitRange in the namespace that gives containers a default limit and request for CPU and "
+        "memory.",
+    example="apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: defaults\n  namespace: NAMESPACE\n"
                 "spec:\n  limits:\n  - type: Container\n    default: {cpu: 500m, memory: 256Mi}\n"
                 "    defaultRequest: {cpu: 100m, memory: 128Mi}",
     nsa=(NSA_RESOURCES,), mitre=("T1499",),
@@ -115,7 +123,9 @@ def namespace_without_limit_range(namespace: Resource, inventory: Inventory) -> 
     context=(Context.LIMITS,), domain="workload",
     rationale="Without a ResourceQuota, anyone who can create pods in the namespace (or an intruder "
               "in a CI job) can consume the whole cluster's capacity.",
-    fix="apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: quota\n  namespace: NAMESPACE\n"
+    fix="Create a ResourceQuota in the namespace that caps its total CPU and memory requests and limits and "
+        "its number of pods.",
+    example="apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: quota\n  namespace: NAMESPACE\n"
                 "spec:\n  hard:\n    requests.cpu: \"4\"\n    requests.memory: 8Gi\n    limits.memory: 16Gi\n    pods: \"50\"",
     nsa=(NSA_RESOURCES,), mitre=("T1499", "T1496"),
 )

@@ -36,7 +36,8 @@ def _is_internal(annotations: dict) -> bool:
     "KW-SVC-001", "medium", "Service exposed on every node (NodePort)", target=Target.OBJECT, kinds=("Service",), domain="workload",
     rationale="A NodePort opens the service on every node's address, past any ingress controller, "
               "authentication proxy or WAF in front of the cluster.",
-    fix="spec:\n  type: ClusterIP  # expose it through an Ingress / Gateway instead",
+    fix="Change the Service to type ClusterIP and expose it through an Ingress or a Gateway.",
+    example="spec:\n  type: ClusterIP",
     nsa=(NSA_NETWORK,), mitre=("T1133", "T1190"),
 )
 def node_port(service: Resource) -> Iterator[Hit | tuple]:
@@ -48,7 +49,9 @@ def node_port(service: Resource) -> Iterator[Hit | tuple]:
     "KW-SVC-002", "medium", "Service exposed through a LoadBalancer", target=Target.OBJECT, kinds=("Service",), domain="workload",
     rationale="A LoadBalancer Service gets an external address: the workload is reachable from "
               "outside the cluster, usually from the internet.",
-    fix="spec:\n  type: ClusterIP  # or keep LoadBalancer with\n  loadBalancerSourceRanges: [\"10.0.0.0/8\"]",
+    fix="Change the Service to type ClusterIP behind an Ingress or a Gateway; where a LoadBalancer is needed, "
+        "make it internal (the cloud's internal annotation) or limit its clients with spec.loadBalancerSourceRanges.",
+    example="spec:\n  type: LoadBalancer\n  loadBalancerSourceRanges:\n  - 203.0.113.0/24",
     nsa=(NSA_NETWORK,), mitre=("T1133", "T1190"),
 )
 def load_balancer(service: Resource) -> Iterator[Hit | tuple]:
@@ -66,7 +69,9 @@ def load_balancer(service: Resource) -> Iterator[Hit | tuple]:
     "KW-SVC-003", "high", "Service with externalIPs", target=Target.OBJECT, kinds=("Service",), domain="workload",
     rationale="Whoever may set externalIPs can make nodes capture traffic meant for any address, "
               "including other services' (CVE-2020-8554, man in the middle).",
-    fix="spec:\n  externalIPs: []  # remove; use a LoadBalancer or an Ingress",
+    fix="Remove spec.externalIPs and expose the Service through a LoadBalancer or an Ingress; the "
+        "DenyServiceExternalIPs admission plugin rejects the field cluster-wide.",
+    example="spec:\n  type: ClusterIP  # no externalIPs",
     nsa=(NSA_NETWORK,), mitre=("T1557",),
 )
 def external_ips(service: Resource) -> Iterator[Hit | tuple]:

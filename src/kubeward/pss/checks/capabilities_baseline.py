@@ -18,7 +18,7 @@ def added_capabilities(container) -> list[tuple[int, str]]:
 def capabilities_baseline_1_0(pod: Pod) -> Failure | None:
     names: list[str] = []
     forbidden: set[str] = set()
-    paths = []
+    paths: list[tuple] = []
     for container in pod.containers:
         bad = [(i, cap) for i, cap in added_capabilities(container) if cap not in ALLOWED_1_0]
         if bad:

@@ -40,7 +40,7 @@ def explicit_bad_setters(pod: Pod) -> tuple[bool, list[str], set[str], list]:
     paths = []
     pod_type = seccomp_type(pod.security_context)
     pod_bad = pod_type is not None and pod_type not in VALID_TYPES
-    if pod_bad:
+    if pod_bad and pod_type is not None:
         values.add(pod_type)
         paths.append((*pod.sc_path, "seccompProfile", "type"))
     containers = []

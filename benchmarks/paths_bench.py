@@ -1,0 +1,175 @@
+"""Attack-path benchmark: synthetic clusters of 1k, 10k and 30k pods with RBAC and NetworkPolicies,
+read as a live cluster would give them (Pods placed on Nodes). Each size runs in its own process:
+parse (the floor: PyYAML's C loader alone), inventory + evidence findings + graph build, path
+enumeration (shortest path of every entry and jewel), fix plan, and the peak RSS. In-process, no
+database, no pruning. Prints a Markdown table (median of --runs) and writes out/paths.json.
+
+    python benchmarks/paths_bench.py --sizes 1000 10000 30000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+PODS_PER_NAMESPACE = 100
+APPS_PER_NAMESPACE = 10
+PODS_PER_NODE = 30
+
+
+def generate(pods: int) -> list[dict]:
+    """A cluster of `pods` pods: namespaces of 100 pods (10 apps of 10 replicas, one account each),
+    nodes of 30 pods, a privileged log agent on every node, RBAC (a CI account bound to edit in every
+    namespace, a few cluster-wide grants), a default-deny ingress with a same-app allow in half the
+    namespaces, and one LoadBalancer per namespace."""
+    docs: list[dict] = []
+    namespaces = max(1, pods // PODS_PER_NAMESPACE)
+    nodes = max(1, pods // PODS_PER_NODE)
+    for n in range(nodes):
+        docs.append({"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"node-{n}"}})
+    docs.append({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "log-agent", "namespace": "logging"},
+                 "spec": {"selector": {"matchLabels": {"app": "log-agent"}}, "template": {
+                     "metadata": {"labels": {"app": "log-agent"}},
+                     "spec": {"serviceAccountName": "log-agent", "containers": [{
+                         "name": "agent", "image": "agent:1", "securityContext": {"privileged": True},
+                         "volumeMounts": [{"name": "logs", "mountPath": "/var/log"}]}],
+                         "volumes": [{"name": "logs", "hostPath": {"path": "/var/log"}}]}}}})
+    docs.append(_binding("ClusterRoleBinding", "log-agent", None, "ClusterRole", "log-reader", "log-agent", "logging"))
+    docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "log-reader"},
+                 "rules": [{"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]}]})
+    docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "secret-reader"},
+                 "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]})
+    docs.append(_binding("ClusterRoleBinding", "deployer-admin", None, "ClusterRole", "cluster-admin", "deployer", "ci"))
+    docs.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "runner", "namespace": "ci"},
+                 "spec": {"selector": {"matchLabels": {"app": "runner"}}, "template": {
+                     "metadata": {"labels": {"app": "runner"}},
+                     "spec": {"serviceAccountName": "deployer", "containers": [{"name": "runner", "image": "runner:1"}]}}}})
+    docs.append(_binding("ClusterRoleBinding", "backup-secrets", None, "ClusterRole", "secret-reader", "backup", "ops"))
+    pod_index = 0
+    for ns in range(namespaces):
+        name = f"team-{ns}"
+        labels = {"pod-security.kubernetes.io/enforce": "baseline"} if ns % 3 else {}
+        docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
+        docs.append(_binding("RoleBinding", "ci-edit", name, "ClusterRole", "edit", "deployer", "ci"))
+        if ns % 2 == 0:
+            docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                         "metadata": {"name": "default-deny", "namespace": name},
+                         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})
+        for app in range(APPS_PER_NAMESPACE):
+            app_name = f"app-{app}"
+            if ns % 2 == 0:
+                docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                             "metadata": {"name": f"{app_name}-same-app", "namespace": name},
+                             "spec": {"podSelector": {"matchLabels": {"app": app_name}}, "policyTypes": ["Ingress"],
+                                      "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": app_name}}}],
+                                                   "ports": [{"port": 8080}]}]}})
+            if app == 0:
+                docs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": app_name, "namespace": name},
+                             "spec": {"type": "LoadBalancer", "selector": {"app": app_name},
+                                      "ports": [{"port": 80, "targetPort": 8080}]}})
+            docs.append(_binding("RoleBinding", f"{app_name}-config", name, "Role", "config-reader", app_name, name))
+            for replica in range(PODS_PER_NAMESPACE // APPS_PER_NAMESPACE):
+                if pod_index >= pods:
+                    break
+                docs.append({"apiVersion": "v1", "kind": "Pod", "metadata": {
+                    "name": f"{app_name}-{replica}", "namespace": name, "labels": {"app": app_name}},
+                    "spec": {"serviceAccountName": app_name, "nodeName": f"node-{pod_index % nodes}",
+                             "containers": [{"name": "app", "image": f"registry/{app_name}:1.0",
+                                             "ports": [{"containerPort": 8080}],
+                                             "securityContext": {"runAsNonRoot": True}}]},
+                    "status": {"hostIP": "10.0.0.1", "podIP": "10.1.0.1"}})
+                pod_index += 1
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                     "metadata": {"name": "config-reader", "namespace": name},
+                     "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]})
+    return docs
+
+
+def _binding(kind, name, namespace, role_kind, role, account, account_namespace) -> dict:
+    metadata = {"name": name} if namespace is None else {"name": name, "namespace": namespace}
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": metadata,
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": account_namespace}],
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role}}
+
+
+def one_run(path: str) -> dict:
+    """Time the stages on one generated file (runs in a fresh process)."""
+    import resource
+
+    import yaml
+
+    from kubeward import pipeline
+    from kubeward.graph.analysis import analyse
+    from kubeward.graph.build import EVIDENCE_RULES
+    from kubeward.model import build_inventory
+    from kubeward.rules import load_all
+    from kubeward.sources import load_paths
+
+    load_all()
+    started = time.perf_counter()
+    with open(path, encoding="utf-8") as handle:
+        list(yaml.load_all(handle, Loader=yaml.CSafeLoader))
+    floor = time.perf_counter() - started
+    started = time.perf_counter()
+    inventory = build_inventory(load_paths([path]))
+    load = time.perf_counter() - started
+    started = time.perf_counter()
+    rules = [r for r in load_all().values() if r.id in EVIDENCE_RULES]
+    evaluation = pipeline.run([inventory], rules)
+    evidence = time.perf_counter() - started
+    analysis = analyse([inventory], evaluation.findings, evaluation.rules)
+    return {"parse_floor_s": floor, "load_s": load, "evidence_s": evidence, "build_s": analysis.timings["build"],
+            "paths_s": analysis.timings["paths"], "plan_s": analysis.timings["plan"],
+            "total_s": load + evidence + sum(analysis.timings.values()),
+            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "vertices": analysis.graph.vertex_count, "edges": analysis.graph.edge_count, "paths": len(analysis.paths),
+            "fixes": len(analysis.plan.fixes), "method": analysis.plan.method, "optimal": analysis.plan.optimal,
+            "verified": analysis.plan.verified, "objects": len(inventory)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 30000])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one_run(args.one)))
+        return
+    import yaml
+
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    results = {}
+    for size in args.sizes:
+        path = out / f"attack-{size}.yaml"
+        with open(path, "w", encoding="utf-8") as handle:
+            yaml.dump_all(generate(size), handle, Dumper=yaml.CSafeDumper, sort_keys=False)
+        runs = []
+        for _ in range(args.runs):
+            done = subprocess.run([sys.executable, __file__, "--one", str(path)], capture_output=True, text=True, check=True)
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        results[size] = {key: statistics.median(r[key] for r in runs) if isinstance(runs[0][key], float) else runs[0][key]
+                         for key in runs[0]}
+        print(f"{size} pods: {results[size]}", file=sys.stderr, flush=True)
+    (out / "paths.json").write_text(json.dumps(results, indent=2))
+    print("| pods | objects | parse floor | load | evidence rules | graph build | paths | fix plan | total | RSS | vertices / edges | paths | fixes |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for size, r in results.items():
+        method = "exact" if r["method"] == "exact" and r["optimal"] else r["method"]
+        print(f"| {size:,} | {r['objects']:,} | {r['parse_floor_s']:.1f} s | {r['load_s']:.1f} s | {r['evidence_s']:.1f} s | "
+              f"{r['build_s']:.1f} s | {r['paths_s']:.1f} s | {r['plan_s']:.1f} s ({method}) | {r['total_s']:.1f} s | "
+              f"{r['rss_mib']:.0f} MiB | {r['vertices']:,} / {r['edges']:,} | {r['paths']:,} | {r['fixes']} |")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
