@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import fake_cluster
+from webhook_helpers import fake_cluster
 
 from kubeward import pipeline
 from kubeward.cluster.transport import RequestPolicy, connect

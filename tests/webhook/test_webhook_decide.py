@@ -7,8 +7,8 @@ import copy
 
 import orjson
 import pytest
+from webhook_helpers import review
 
-from conftest import review
 from kubeward.model.podspec import TEMPLATE_PATHS
 from kubeward.model.resource import Origin, Resource
 from kubeward.rules.catalogue import load_all

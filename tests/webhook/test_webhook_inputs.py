@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from webhook_helpers import review
 
-from conftest import review
 from kubeward.cli.main import cli
 from kubeward.rules.model import Severity
 from kubeward.webhook.config import WebhookConfigError, from_file

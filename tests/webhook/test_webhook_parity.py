@@ -20,8 +20,8 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
+from webhook_helpers import fake_cluster, review, start_webhook, stop_webhook
 
-from conftest import fake_cluster, review, start_webhook, stop_webhook
 from kubeward import pipeline, suppress
 from kubeward.cli.inputs import inventory_from_paths
 from kubeward.cli.main import cli

@@ -14,8 +14,8 @@ import time
 import orjson
 import pytest
 from test_webhook_decide import workload
+from webhook_helpers import fake_cluster, review, start_webhook, stop_webhook
 
-from conftest import fake_cluster, review, start_webhook, stop_webhook
 from kubeward.model.podspec import TEMPLATE_PATHS
 from kubeward.webhook.review import MAX_BODY
 
@@ -183,7 +183,7 @@ def test_an_unreachable_api_server_gives_object_local_answers_that_say_so(webhoo
 def test_two_workers_share_their_metrics_also_on_the_metrics_port(webhook_certs, tmp_path):
     import http.client
 
-    from conftest import free_port
+    from webhook_helpers import free_port
 
     metrics_port = free_port()
     hook = start_webhook(webhook_certs, tmp_path, "--no-cluster", "--workers", "2", "--mode", "enforce",

@@ -331,7 +331,7 @@ class ContextCache:
         return [*self.stores["RoleBinding"].indexed(key), *self.stores["ClusterRoleBinding"].indexed(key)]
 
     @classmethod
-    def holding(cls, objects: Iterable[dict], name: str = "static", full_pods: bool = False) -> "ContextCache":
+    def holding(cls, objects: Iterable[dict], name: str = "static", full_pods: bool = False) -> ContextCache:
         """A synced cache holding `objects`, with no API server (tests, benchmarks)."""
         cache = cls(None, full_pods=full_pods, name=name)
         by_kind: dict[str, list[dict]] = {kind: [] for kind in cache.stores}
