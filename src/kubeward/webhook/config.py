@@ -140,7 +140,7 @@ class WebhookConfig:
             try:
                 levels[treatment] = Severity.parse(value)
             except KeyError:
-                continue  # an unreadable label is ignored, as PSA ignores an invalid level (and says so: see labels_problems)
+                continue  # an unreadable label is ignored (label_problems says so in the decision log)
             labelled = "dry-run" if treatment == "audit" else treatment
             if MODE_RANK[labelled] > MODE_RANK[mode]:
                 mode = labelled
@@ -165,8 +165,8 @@ def from_file(path: str | None, mode: str | None = None, fail_on: str | None = N
     except suppress.ConfigError as exc:
         raise WebhookConfigError(str(exc)) from None
     where = path or "<defaults>"
-    section = config.webhook if isinstance(getattr(config, "webhook", None), dict) else {}
-    if getattr(config, "webhook", None) is not None and not isinstance(config.webhook, dict):
+    section = config.webhook if config.webhook is not None else {}
+    if not isinstance(section, dict):
         raise WebhookConfigError(f"{where}: `webhook` must be a mapping")
     unknown = sorted(str(k) for k in section if k not in WEBHOOK_KEYS)
     if unknown:

@@ -216,40 +216,51 @@ class Judge:
             return
         subject = self._resource(request.object, request)
         decision.subject = subject.display()
-        rules = self.rules_for(subject.kind)
-        available = self.context.available()
-        runnable = [r for r in rules if r.context <= available]
-        missing = sorted({c.value for r in rules for c in r.context - available})
-        if missing:
-            skipped = [r.id for r in rules if not r.context <= available]
-            decision.degraded.append(f"context cache not synced ({', '.join(missing)}): "
-                                     f"{len(skipped)} rule(s) not run ({', '.join(skipped[:6])}{', ...' if len(skipped) > 6 else ''})")
-        contexts = frozenset(c for r in runnable for c in r.context)
-        context = self.context.context_for(subject, contexts) if contexts else []
-        found = self._judge(subject, context, runnable, decision)
+        found, context, runnable = self._findings(subject, decision)
         before: set[str] = set()
         if request.operation == "UPDATE" and request.old_object is not None:
             old = self._resource(request.old_object, request)
             before = {f.fingerprint() for f in self._judge(old, context, runnable, None)}
         labels = subject.labels if subject.kind == "Namespace" else self._namespace_labels(request.namespace)
-        policy = decision.policy = config.policy(request.namespace or (subject.name if subject.kind == "Namespace" else None), labels)
+        decision.policy = config.policy(request.namespace or (subject.name if subject.kind == "Namespace" else None), labels)
         decision.notes.extend(label_problems(labels))
-        for finding in found:
-            introduced = not before or finding.fingerprint() not in before
-            mode = config.rule_mode(finding.rule.id) or policy.mode
-            if finding.suppressed:
-                decision.judged.append(Judged(finding, "none", mode, introduced, False))
-                continue
-            action = _action(mode, policy.levels, finding.severity, introduced)
-            would = introduced and finding.severity >= policy.levels.enforce
-            decision.judged.append(Judged(finding, action, mode, introduced, would))
-        denied = [j for j in decision.judged if j.action == "deny"]
-        if denied:
-            decision.allowed = False
+        self._treat(found, before, decision, None)
+        if not decision.allowed:
             decision.message = _clip(
                 f"kubeward denied {subject.display()}: " + "; ".join(
-                    f"{j.finding.rule.id} ({j.finding.severity.label}) {j.path}: {j.finding.rule.title}" for j in denied)
+                    f"{j.finding.rule.id} ({j.finding.severity.label}) {j.path}: {j.finding.rule.title}"
+                    for j in decision.judged if j.action == "deny")
                 + ". The warnings say how to fix each.", 4096)
+
+    def _findings(self, subject: Resource, decision: Decision) -> tuple[list[Finding], list[Resource], list[Rule]]:
+        """The subject's findings by the rules whose context the cache holds (the others are named
+        in `decision.degraded`), with the context and rules used."""
+        rules = self.rules_for(subject.kind)
+        available = self.context.available()
+        runnable = [r for r in rules if r.context <= available]
+        if len(runnable) < len(rules):
+            missing = sorted({c.value for r in rules for c in r.context - available})
+            skipped = [r.id for r in rules if not r.context <= available]
+            decision.degraded.append(f"context cache not synced ({', '.join(missing)}): "
+                                     f"{len(skipped)} rule(s) not run ({', '.join(skipped[:6])}{', ...' if len(skipped) > 6 else ''})")
+        contexts = frozenset(c for r in runnable for c in r.context)
+        context = self.context.context_for(subject, contexts) if contexts else []
+        return self._judge(subject, context, runnable, decision), context, runnable
+
+    def _treat(self, found: list[Finding], before: set[str], decision: Decision, mode: str | None) -> None:
+        """Give each finding its treatment; `before`: fingerprints the old object of an UPDATE had;
+        `mode`: one mode for every rule (exec), else each rule's own or the namespace's."""
+        policy = decision.policy
+        for finding in found:
+            introduced = not before or finding.fingerprint() not in before
+            rule_mode = mode or self.config.rule_mode(finding.rule.id) or policy.mode
+            if finding.suppressed:
+                decision.judged.append(Judged(finding, "none", rule_mode, introduced, False))
+                continue
+            action = _action(rule_mode, policy.levels, finding.severity, introduced)
+            would = introduced and finding.severity >= policy.levels.enforce
+            decision.judged.append(Judged(finding, action, rule_mode, introduced, would))
+        decision.allowed = not any(j.action == "deny" for j in decision.judged)
 
     def _namespace_labels(self, namespace: str) -> dict[str, str] | None:
         if not namespace:
@@ -284,21 +295,12 @@ class Judge:
             decision.degraded.append(f"pod {request.namespace}/{request.name} is not in the context cache: exec not judged")
             return
         subject = Resource(pod.obj, pod.namespace, Origin(None, 0, 1, (), f"admission:{request.uid}"))
-        available = self.context.available()
-        runnable = [r for r in self.rules_for("Pod") if r.context <= available]
-        contexts = frozenset(c for r in runnable for c in r.context)
-        found = self._judge(subject, self.context.context_for(subject, contexts) if contexts else [], runnable, decision)
-        policy = decision.policy = self.config.policy(request.namespace, self._namespace_labels(request.namespace))
+        found, _, _ = self._findings(subject, decision)
         mode = self.config.exec_mode or "dry-run"
-        policy = decision.policy = Policy(mode, policy.levels, policy.source)
-        for finding in found:
-            if finding.suppressed:
-                decision.judged.append(Judged(finding, "none", mode, True, False))
-                continue
-            would = finding.severity >= policy.levels.enforce
-            decision.judged.append(Judged(finding, _action(mode, policy.levels, finding.severity, True), mode, True, would))
-        denied = [j for j in decision.judged if j.action == "deny"]
-        if denied:
-            decision.allowed = False
-            decision.message = _clip(f"kubeward denied exec into {decision.subject}: it has "
-                                     + "; ".join(f"{j.finding.rule.id} ({j.finding.severity.label}) {j.path}" for j in denied), 4096)
+        policy = self.config.policy(request.namespace, self._namespace_labels(request.namespace))
+        decision.policy = Policy(mode, policy.levels, policy.source)
+        self._treat(found, set(), decision, mode)
+        if not decision.allowed:
+            decision.message = _clip(f"kubeward denied exec into {decision.subject}: it has " + "; ".join(
+                f"{j.finding.rule.id} ({j.finding.severity.label}) {j.path}" for j in decision.judged if j.action == "deny"),
+                4096)
