@@ -289,3 +289,52 @@ def test_promote_command_prints_the_config_change(tmp_path):
     assert result.exit_code == 2 and "not a rule the webhook runs" in result.output
     result = CliRunner().invoke(cli, ["webhook", "promote", "KW-POD-001", str(log), "--after", "0"])
     assert result.exit_code == 2
+
+
+def test_report_reads_stdin():
+    result = CliRunner().invoke(cli, ["webhook", "report"], input=b"\n".join(LOG) + b"\n")
+    assert result.exit_code == 0 and "4 decision(s)" in result.stdout
+
+
+# --- readiness ------------------------------------------------------------------------------
+
+class _Cache:
+    def __init__(self, synced: bool):
+        self.synced = synced
+
+    def status(self) -> dict:
+        return {"namespaces": {"listed": self.synced, "objects": 0}}
+
+    def stop(self) -> None:
+        pass
+
+
+def _get(app, path: str) -> tuple[int, bytes]:
+    import asyncio
+
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app({"type": "http", "path": path, "method": "GET", "headers": []}, receive, send))
+    return sent[0]["status"], sent[1]["body"]
+
+
+def test_readyz_waits_for_the_cache_only_for_the_grace_period():
+    import time as clock
+
+    from kubeward.webhook.app import WebhookApp
+
+    assert _get(WebhookApp(None, None, _Cache(True)), "/readyz")[0] == 200
+    waiting = WebhookApp(None, None, _Cache(False), sync_grace=60)
+    status, body = _get(waiting, "/readyz")
+    assert status == 503 and orjson.loads(body)["cache"] == "syncing"
+    late = WebhookApp(None, None, _Cache(False), sync_grace=1, started=clock.monotonic() - 5)
+    status, body = _get(late, "/readyz")
+    assert status == 200 and orjson.loads(body) == {"ready": True, "cache": "syncing",
+                                                    "resources": {"namespaces": {"listed": False, "objects": 0}}}
+    assert orjson.loads(_get(WebhookApp(None, None, None), "/readyz")[1])["cache"] == "off"
