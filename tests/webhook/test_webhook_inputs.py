@@ -338,3 +338,31 @@ def test_readyz_waits_for_the_cache_only_for_the_grace_period():
     assert status == 200 and orjson.loads(body) == {"ready": True, "cache": "syncing",
                                                     "resources": {"namespaces": {"listed": False, "objects": 0}}}
     assert orjson.loads(_get(WebhookApp(None, None, None), "/readyz")[1])["cache"] == "off"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=60), json_values.map(orjson.dumps)), max_size=8))
+def test_any_log_lines_are_read_or_reported_bad(lines):
+    summary = read([("log", lines)])
+    assert summary.records + len(summary.bad_lines) <= len(lines)
+
+
+severities = st.sampled_from(["critical", "high", "medium", "low", "info"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["dry-run", "warn", "enforce"]), severities,
+       st.dictionaries(st.sampled_from(["kubeward.io/enforce", "kubeward.io/warn", "kubeward.io/audit", "other"]),
+                       st.one_of(severities, st.text(max_size=5)), max_size=4))
+def test_namespace_labels_only_switch_treatments_on_and_set_their_level(mode, fail_on, labels):
+    from kubeward.webhook.config import MODE_RANK, WebhookConfig
+
+    config = WebhookConfig(mode=mode, fail_on=Severity.parse(fail_on))
+    policy = config.policy("ns", labels)
+    assert MODE_RANK[policy.mode] >= MODE_RANK[mode]
+    for treatment in ("enforce", "warn", "audit"):
+        value = labels.get(f"kubeward.io/{treatment}", "")
+        expected = Severity.parse(value) if value.strip().upper() in Severity.__members__ else Severity.parse(fail_on)
+        assert policy.levels.of(treatment) == expected
+    if labels.get("kubeward.io/enforce", "").strip().upper() in Severity.__members__:
+        assert policy.mode == "enforce"
