@@ -11,6 +11,7 @@ import click
 import orjson
 
 from kubeward.cli.inputs import EXIT_ERROR, InputError, collections_from, input_options, options_from
+from kubeward.cli.store_cmd import record_evaluation, store_option
 
 
 @click.group()
@@ -103,11 +104,12 @@ def report() -> None:
 @click.option("--policy-reports", is_flag=True, required=True,
               help="Write PolicyReport (per namespace) and ClusterPolicyReport objects (wgpolicyk8s.io/v1alpha2).")
 @click.option("--dry-run", is_flag=True, help="Print the reports as JSON instead of writing them.")
+@store_option
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Suppressions file; suppressed findings are written with result `skip`.")
 @click.option("--rule", "only_rules", multiple=True, metavar="ID", help="Run only these rules (repeatable; globs allowed).")
 @click.option("--exclude-rule", "exclude_rules", multiple=True, metavar="ID", help="Do not run these rules (repeatable; globs allowed).")
-def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, only_rules: tuple[str, ...],
+def report_push(policy_reports: bool, dry_run: bool, store_url: str | None, config_path: str | None, only_rules: tuple[str, ...],
                 exclude_rules: tuple[str, ...], **kwargs) -> None:
     """Scan the cluster and write the findings into it as PolicyReports; logs JSON lines.
 
@@ -143,23 +145,26 @@ def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, on
         findings = evaluation.findings
         for issue in evaluation.scanned.errors:
             _log({"event": "scan.warning", "cluster": collection.name, "message": issue.message})
-        try:
-            # a collection is named after its context (or `in-cluster`), which connect() accepts
-            transport = connect(options.kubeconfig, collection.name) if not dry_run else None
-            earlier = policyreport.namespaces_with_earlier_reports(transport) if transport else []
-        except (ClusterError, ApiError) as exc:
-            raise InputError(f"{collection.name}: {exc}") from None
-        reports = policyreport.policy_reports(findings, earlier)
-        if transport is None:  # --dry-run
-            for body in reports.values():
-                click.echo(orjson.dumps(body).decode())
+        if store_url:
+            record_evaluation(store_url, evaluation, "push", [collection.name])
+        if dry_run:
+            for report in policyreport.policy_reports(findings).values():
+                for chunk in policyreport.chunked(report)[0]:
+                    click.echo(orjson.dumps(chunk).decode())
             continue
         try:
-            failed += policyreport.push(transport, reports, _log)
+            # a collection is named after its context (or `in-cluster`), which connect() accepts
+            transport = connect(options.kubeconfig, collection.name)
+            writer = policyreport.ReportWriter(transport, _log)
+            writer.adopt(policyreport.earlier_reports(transport))
+        except (ClusterError, ApiError) as exc:
+            raise InputError(f"{collection.name}: {exc}") from None
+        try:
+            failed += writer.sync(findings)
         finally:
             transport.close()
         _log({"event": "scan.done", "cluster": collection.name, "objects": len(collection.objects),
-              "findings": len(findings), "reports": len(reports)})
+              "findings": len(findings), "reports": writer.applies})
     if failed:
         sys.exit(EXIT_ERROR)
 

@@ -9,17 +9,9 @@ import sys
 import click
 
 from kubeward import __version__
-from kubeward.cli import (
-    catalogue_cmds,
-    cluster_cmd,
-    netpol_cmd,
-    node_cmd,
-    paths_cmd,
-    pss_cmd,
-    rbac_cmd,
-    scan_cmd,
-    webhook_cmd,
-)
+from kubeward.cli import (audit_cmd, catalogue_cmds, cluster_cmd, images_cmd, netpol_cmd, node_cmd, paths_cmd,
+                          probe_cmd, pss_cmd, rbac_cmd, scan_cmd, store_cmd, watch_cmd,
+                          webhook_cmd)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -28,7 +20,8 @@ def cli() -> None:
     """Find, explain and fix the security weaknesses of Kubernetes manifests and clusters."""
 
 
-for module in (scan_cmd, pss_cmd, catalogue_cmds, rbac_cmd, netpol_cmd, node_cmd, paths_cmd, cluster_cmd, webhook_cmd):
+for module in (scan_cmd, pss_cmd, catalogue_cmds, rbac_cmd, netpol_cmd, node_cmd, paths_cmd, cluster_cmd,
+               images_cmd, probe_cmd, audit_cmd, watch_cmd, store_cmd, webhook_cmd):
     for command in module.COMMANDS:
         cli.add_command(command)
 

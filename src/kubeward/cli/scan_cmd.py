@@ -7,7 +7,12 @@ import click
 from kubeward import pipeline
 from kubeward.cli.inputs import input_options, options_from, resolve_inventories
 from kubeward.cli.output import ReportOptions, finish, report_options
-from kubeward.reports.scanned import summary
+from kubeward.cli.store_cmd import record_evaluation, store_option
+from kubeward.dockerfile import dockerfile_subjects
+from kubeward.model.inventory import Inventory
+from kubeward.reports.scanned import Scanned, summary
+from kubeward.rules.model import Target
+from kubeward.sources import dockerfiles
 
 
 @click.command()
@@ -17,13 +22,24 @@ from kubeward.reports.scanned import summary
 @click.option("--rank", type=click.Choice(("severity", "paths")), default="severity", show_default=True,
               help="Order findings by severity, or by the attack paths they sit on (findings on no path last, "
                    "as 'not on an attack path'; with the fix plan's share).")
-def scan(paths, report: ReportOptions, rank: str, **kwargs) -> None:
-    """Scan manifests (files, directories, - for stdin) for security weaknesses."""
+@store_option
+def scan(paths, report: ReportOptions, rank: str, store_url: str | None = None, **kwargs) -> None:
+    """Scan manifests and Dockerfiles (files, directories, - for stdin) for security weaknesses."""
     options = options_from(kwargs)
     config = report.suppressions(paths)
     rules = report.selection()
-    inventories = resolve_inventories(paths, options)
-    evaluation = pipeline.run(inventories, rules, config)
+    manifest_paths, named_dockerfiles = dockerfiles.split_paths(paths)
+    if named_dockerfiles and not manifest_paths and not (options.reads_cluster or options.snapshot):
+        inventories = [Inventory()]  # only Dockerfiles were named
+    else:
+        inventories = resolve_inventories(paths if not named_dockerfiles else manifest_paths, options)
+    found = dockerfiles.find(paths)
+    parsed, errors = dockerfile_subjects(found.dockerfiles, inventories, found.compose)
+    scanned = Scanned.of(*inventories, errors=[*found.errors, *errors])
+    scanned.files += found.files
+    evaluation = pipeline.run(inventories, rules, config, scanned=scanned, subjects={Target.DOCKERFILE: parsed})
+    if store_url:
+        record_evaluation(store_url, evaluation, "scan")
     attack = None
     if rank == "paths" or report.fmt == "html":
         from kubeward.graph import analyse

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Callable
 
 from kubeward.cluster.discovery import Discovery, ServedResource, discover
@@ -61,7 +61,7 @@ class CollectionError:
                 "domains": list(self.domains)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CollectionError":
+    def from_dict(cls, data: dict) -> CollectionError:
         return cls(str(data["resource"]), int(data["status"]), str(data["message"]), tuple(data.get("domains") or ()))
 
 
@@ -98,7 +98,7 @@ def _collect(transport: Transport, include_secret_metadata: bool, progress: Prog
              page_size: int) -> Collection:
     started = time.perf_counter()
     collection = Collection(transport.name, transport.server,
-                            collected_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                            collected_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     try:
         version = transport.get("/version")
         collection.version = {k: v for k, v in version.items() if isinstance(v, str)}
@@ -163,6 +163,13 @@ def unread_reason(collection: Collection) -> str | None:
 
 def _list_all(transport: Transport, resource: ServedResource, kind: CollectedKind, page_size: int,
               progress: Progress | None) -> list[dict]:
+    return list_objects(transport, resource, kind, page_size, progress)[0]
+
+
+def list_objects(transport: Transport, resource: ServedResource, kind: CollectedKind, page_size: int = PAGE_SIZE,
+                 progress: Progress | None = None) -> tuple[list[dict], str]:
+    """Every object of one kind, as kubeward keeps it (`project`), and the resourceVersion the
+    list was read at (from which a watch resumes; "" when the server gave none)."""
     metadata_only = kind.resource == "secrets"
     accept = METADATA_ONLY_ACCEPT if metadata_only else "application/json"
     path = resource.list_path
@@ -171,6 +178,7 @@ def _list_all(transport: Transport, resource: ServedResource, kind: CollectedKin
     for _ in range(GONE_RESTARTS):
         items: list[dict] = []
         token = ""
+        version = ""
         seen: set[str] = set()
         pages = 0
         while True:
@@ -188,23 +196,35 @@ def _list_all(transport: Transport, resource: ServedResource, kind: CollectedKin
                     continue
                 raise
             pages += 1
-            for item in _page_items(page, path):
-                if metadata_only:
-                    items.append(_as_secret_metadata(item))
-                elif kind.resource == "configmaps" and not kind.group:
-                    items.append(_as_configmap(item))
-                else:
-                    items.append(_with_type(item, resource))
+            items.extend(project(kind, resource, item) for item in _page_items(page, path))
             if progress:
                 progress(kind.group_resource, len(items))
+            if not version:
+                version = _list_version(page)
             token = _continue_token(page, path)
             if not token:
-                return items
+                return items, version
             if token in seen:
                 raise ApiError(200, path, "the server returned a continue token it had already returned "
                                           "(a list that loops); stopped", SHAPE)
             seen.add(token)
     raise ApiError(410, path, f"continue token expired {GONE_RESTARTS} times in a row")
+
+
+def project(kind: CollectedKind, resource: ServedResource, item: dict) -> dict:
+    """One object as kubeward keeps it: a Secret as metadata only, a ConfigMap as its data, the
+    rest with apiVersion and kind set (list items carry none)."""
+    if kind.resource == "secrets" and not kind.group:
+        return _as_secret_metadata(item)
+    if kind.resource == "configmaps" and not kind.group:
+        return _as_configmap(item)
+    return _with_type(item, resource)
+
+
+def _list_version(page: dict) -> str:
+    metadata = page.get("metadata")
+    version = metadata.get("resourceVersion") if isinstance(metadata, dict) else None
+    return version if isinstance(version, str) else ""
 
 
 def _page_items(page: dict, path: str) -> list[dict]:

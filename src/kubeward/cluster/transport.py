@@ -21,7 +21,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import orjson
 import urllib3
@@ -283,6 +283,57 @@ class Transport:
         query = [("fieldManager", field_manager), ("force", "true")]
         headers = {"Accept": "application/json", "Content-Type": "application/apply-patch+yaml"}
         return self._send("PATCH", path, query, headers, orjson.dumps(body))
+
+    def stream(self, path: str, query: list[tuple[str, str]], seconds: float, max_line: int,
+               accept: str = "application/json") -> Iterator[bytes]:
+        """The lines of a streaming answer (a watch), as they come. The stream ends by itself after
+        `seconds` (the watchdog shuts it: a server that never closes cannot hold it longer); a
+        line longer than `max_line` bytes, an error status or a failed connection is an ApiError,
+        as for get(). Not retried: the caller resumes from what it has read."""
+        try:
+            _, url, header_params, _, _ = self.api.param_serialize(
+                "GET", path, query_params=list(query), header_params={"Accept": accept},
+                auth_settings=["BearerToken"])
+        except (ConfigException, OSError, ValueError) as exc:
+            raise ApiError(0, path, f"no credentials from the kubeconfig user: {exc}", CREDENTIALS) from None
+        with self._lock:
+            self.requests += 1
+        timeout = urllib3.Timeout(connect=self.policy.connect_timeout, read=self.policy.read_timeout)
+        pool = self.api.rest_client.pool_manager
+        with _Watch(seconds) as watch:
+            response = None
+            try:
+                try:
+                    response = pool.request("GET", url, headers=header_params, timeout=timeout, preload_content=False,
+                                            retries=False, redirect=False)
+                    if not 200 <= response.status < 300:
+                        _parse(response, self._read(response, path), path)
+                    buffer = bytearray()
+                    while True:
+                        chunk = response.read1(READ_CHUNK) if hasattr(response, "read1") else response.read(READ_CHUNK)
+                        if not chunk:
+                            break
+                        buffer += chunk
+                        while (end := buffer.find(b"\n")) >= 0:
+                            line = bytes(buffer[:end])
+                            del buffer[:end + 1]
+                            if line.strip():
+                                yield line
+                        if len(buffer) > max_line:
+                            raise ApiError(response.status, path, f"a watch event larger than the {_size(max_line)} limit; "
+                                           "stream dropped", TOO_LARGE)
+                    if buffer.strip() and not watch.fired:
+                        yield bytes(buffer)
+                except ApiError:
+                    raise
+                except Exception as exc:
+                    if watch.fired:
+                        return  # our own end of the stream
+                    raise _request_error(path, exc, self.policy) from None
+            finally:
+                if response is not None:
+                    response.close()  # a stream is never read to its end: its connection is not reused
+                    response.release_conn()
 
     def _remaining(self, path: str) -> float:
         """Seconds this request may take: its own deadline, cut by the collection's."""

@@ -18,8 +18,10 @@ from kubeward.model.selectors import SELECT_ALL, Selector, SelectorError, parse_
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 ANP_KIND, BANP_KIND, NP_KIND = "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "NetworkPolicy"
-TIER_ANP, TIER_NP, TIER_BANP = 0, 1, 2
-ALLOW, DENY, PASS = "Allow", "Deny", "Pass"
+# Policy layers: the three Kubernetes tiers, then the CNIs' own policies (netpol/cilium.py,
+# netpol/calico.py), which the engine orders as each CNI documents (docs/netpol.md).
+TIER_ANP, TIER_NP, TIER_BANP, LAYER_CILIUM, LAYER_CALICO = 0, 1, 2, 3, 4
+ALLOW, DENY, PASS, LOG = "Allow", "Deny", "Pass", "Log"
 
 
 @dataclass(slots=True)
@@ -48,6 +50,8 @@ class Workload:
     host_network: bool
     host_ports: list[tuple[str, int]]
     resources: list[Resource] = field(default_factory=list)
+    service_account: str = "default"
+    annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -118,8 +122,11 @@ def collect_workloads(inventory: Inventory) -> list[Workload]:
             continue
         named, host_ports = _container_ports(template)
         labels = {str(k): str(v) for k, v in as_dict(template.metadata.get("labels")).items()}
+        account = template.spec.get("serviceAccountName") or template.spec.get("serviceAccount")
+        annotations = {str(k): str(v) for k, v in as_dict(template.metadata.get("annotations")).items()}
         found[workload_key] = Workload(resource.namespace or "default", name, kind, labels, named,
-                                       template.spec.get("hostNetwork") is True, host_ports, [resource])
+                                       template.spec.get("hostNetwork") is True, host_ports, [resource],
+                                       account if isinstance(account, str) and account else "default", annotations)
     return list(found.values())
 
 
@@ -144,6 +151,10 @@ class PodPeer:
     namespace_selector: Selector | None
     pod_selector: Selector
     namespace: str | None = None
+
+    @property
+    def every_namespace(self) -> bool:
+        return self.namespace_selector is not None and self.namespace_selector.selects_all
 
     def describe(self) -> str:
         pods = "all pods" if self.pod_selector.selects_all else f"pods {self.pod_selector.describe()}"
@@ -172,29 +183,63 @@ class PortSpec:
         return iv.conn_of(resolved[0], ((resolved[1], resolved[1]),))
 
 
+@dataclass(frozen=True, slots=True)
+class ExprPeer:
+    """Endpoints that a CNI's own selector expression picks (a Calico selector, a Cilium
+    endpoint selector over its extended labels), in one namespace (`namespace`) or, when
+    that is None, in every namespace (optionally narrowed by `namespace_expr`). `view` names
+    the label view the expression reads: "calico" or "cilium"."""
+
+    view: str
+    expr: object  # hashable: a calico_selector AST or a model.selectors.Selector
+    namespace: str | None = None
+    namespace_expr: object | None = None
+    text: str = ""
+
+    @property
+    def every_namespace(self) -> bool:
+        return self.namespace is None and self.namespace_expr is None
+
+    def describe(self) -> str:
+        where = f"namespace {self.namespace}" if self.namespace is not None else (
+            "every namespace" if self.namespace_expr is None else "the selected namespaces")
+        return f"endpoints {self.text or 'all()'} in {where}"
+
+
+AnyPeer = PodPeer | ExprPeer
+
+
 @dataclass(eq=False)
 class PolicyRule:
     policy: "Policy"
     direction: str  # ingress | egress
     index: int
-    action: str  # Allow | Deny | Pass (NetworkPolicy rules always Allow)
+    action: str  # Allow | Deny | Pass | Log (NetworkPolicy rules always Allow)
     all_peers: bool  # `from`/`to` absent or empty in a NetworkPolicy
-    pod_peers: list[PodPeer]
+    pod_peers: list[AnyPeer]
     ip_set: iv.Intervals
     ports: list[PortSpec] | None  # None: every port
     path: Path
     ip_bounds: tuple[tuple[int, int], ...] = ()  # each block's own intervals, unmerged: the cut points
+    except_ports: list[PortSpec] = field(default_factory=list)  # Calico notPorts / notProtocol
+    self_peer: AnyPeer | None = None  # the rule applies only to subjects in it (Calico's other side)
+    l7: tuple[str, ...] = ()  # L7 restrictions, listed and not evaluated
+    host_peers: bool = False  # Cilium host / remote-node entities: hostNetwork workloads
+    notes: tuple[str, ...] = ()  # parts listed but not evaluated (shown by --explain)
 
     @property
     def named(self) -> bool:
-        return any(p.name is not None for p in self.ports or ())
+        return any(p.name is not None for p in (*(self.ports or ()), *self.except_ports))
 
     def conn_for(self, named_ports: dict[str, tuple[str, int]] | None) -> iv.Conn:
         if self.ports is None:
-            return iv.ALL_CONN
-        conn = iv.NO_CONN
-        for port in self.ports:
-            conn = iv.conn_union(conn, port.conn_for(named_ports))
+            conn = iv.ALL_CONN
+        else:
+            conn = iv.NO_CONN
+            for port in self.ports:
+                conn = iv.conn_union(conn, port.conn_for(named_ports))
+        for port in self.except_ports:
+            conn = iv.conn_subtract(conn, port.conn_for(named_ports))
         return conn
 
     def label(self) -> str:
@@ -206,12 +251,17 @@ class PolicyRule:
 @dataclass(eq=False)
 class Policy:
     resource: Resource
-    tier: int
+    tier: int  # TIER_ANP | TIER_NP | TIER_BANP | LAYER_CILIUM | LAYER_CALICO
     priority: int
-    subject: PodPeer
+    subject: AnyPeer
     ingress: list[PolicyRule] | None  # None: the policy does not govern this direction
     egress: list[PolicyRule] | None
     rule_names: dict = field(default_factory=dict)
+    # Calico: the tier (name) and the order within it (None: last); Cilium: whether the policy
+    # puts its subjects into default deny per direction (enableDefaultDeny).
+    calico_tier: str | None = None
+    order: float | None = None
+    default_deny: dict = field(default_factory=lambda: {"ingress": True, "egress": True})
 
     @property
     def namespace(self) -> str | None:
@@ -496,6 +546,8 @@ class PolicyReader:
 
 
 def read_policies(inventory: Inventory) -> tuple[list[Policy], list[Issue]]:
+    from kubeward.netpol import calico, cilium
+
     reader = PolicyReader()
     policies: list[Policy] = []
     for resource in inventory.of_kind(NP_KIND):
@@ -508,6 +560,8 @@ def read_policies(inventory: Inventory) -> tuple[list[Policy], list[Issue]]:
         policy = reader.admin_policy(resource)
         if policy is not None:
             policies.append(policy)
+    policies.extend(cilium.read(inventory, reader))
+    policies.extend(calico.read(inventory, reader))
     banps = [p for p in policies if p.tier == TIER_BANP]
     if len(banps) > 1:
         reader.issue(banps[1].resource, ("metadata", "name"),

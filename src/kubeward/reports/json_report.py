@@ -65,6 +65,8 @@ def report_dict(findings, locations, scanned: Scanned) -> dict:
     }
     if scanned.clusters:
         doc["scanned"]["clusters"] = scanned.clusters
+    if scanned.events is not None:
+        doc["scanned"]["events"] = scanned.events
     return doc
 
 

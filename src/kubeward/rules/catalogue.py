@@ -19,7 +19,12 @@ RULE_MODULES = (
     "kubeward.pss.rules",
     "kubeward.rbac.rules",
     "kubeward.netpol.rules",
+    "kubeward.netpol.mesh_rules",
     "kubeward.node.rules",
+    "kubeward.images.rules",
+    "kubeward.dockerfile.rules",
+    "kubeward.probe.rules",
+    "kubeward.audit.rules",
 )
 DOMAINS = frozenset({"workload", "pss", "rbac", "netpol", "node", "audit", "images", "probe", "mesh", "dockerfile"})
 RULE_ID = re.compile(r"^KW-[A-Z][A-Z0-9]*-\d{3}$")

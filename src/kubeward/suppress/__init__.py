@@ -31,19 +31,26 @@ class IgnoreEntry:
     namespace: str = "*"
     name: str = "*"
     file: str = "*"
+    identity: str = "*"
     reason: str = ""
     expires: dt.date | None = None
     index: int = 0
 
     def matches(self, finding: Finding) -> bool:
-        """The rule glob matches, and so do the kind/namespace/name globs (of the finding's object)
-        and the file glob (of the file it points at: a node's config file, or the object's manifest)."""
+        """The rule glob matches, and so do the kind/namespace/name globs (of the finding's object),
+        the file glob (of the file it points at: a node's config file, an audit log, or the object's
+        manifest) and the identity glob (of the user or service account a finding is about, as a
+        username `system:serviceaccount:NS:NAME` or as `ServiceAccount/NS/NAME`, `User/NAME`)."""
         resource = finding.resource
         if not any(fnmatch.fnmatchcase(finding.rule.id, pattern) for pattern in self.rules):
             return False
         file = finding.location.file if finding.location is not None else resource.origin.filename if resource else ""
         if self.file != "*" and not fnmatch.fnmatchcase(file, self.file):
             return False
+        if self.identity != "*":
+            identity = finding.identity
+            if identity is None or not any(fnmatch.fnmatchcase(name, self.identity) for name in _identity_names(identity)):
+                return False
         if resource is None:
             return self.kind == self.namespace == self.name == "*"
         return (fnmatch.fnmatchcase(resource.kind, self.kind)
@@ -69,8 +76,14 @@ def find_config(explicit: str | None, scan_paths) -> str | None:
 
 
 TOP_KEYS = {"ignore", "rules", "webhook"}
-ENTRY_KEYS = {"rule", "rules", "reason", "expires", "resource", "kind", "namespace", "name", "file"}
-MATCH_KEYS = ("kind", "namespace", "name", "file")
+ENTRY_KEYS = {"rule", "rules", "reason", "expires", "resource", "kind", "namespace", "name", "file", "identity"}
+MATCH_KEYS = ("kind", "namespace", "name", "file", "identity")
+
+
+def _identity_names(identity) -> tuple[str, ...]:
+    if identity.kind == "ServiceAccount":
+        return (f"system:serviceaccount:{identity.namespace}:{identity.name}", identity.display())
+    return (identity.name, identity.display())
 
 
 def load_config(path: str | None) -> Config:
@@ -125,7 +138,7 @@ def _entry(path: str, i: int, raw: object) -> IgnoreEntry:
             raise ConfigError(f"{where}.{key} must be a string (a glob), not {type(value).__name__}")
         globs[key] = value
     return IgnoreEntry(tuple(r.upper() if "*" not in r else r for r in rules), globs["kind"], globs["namespace"],
-                       globs["name"], globs["file"], raw["reason"].strip(), expires, i)
+                       globs["name"], globs["file"], globs["identity"], raw["reason"].strip(), expires, i)
 
 
 def parse_annotation(value: object) -> tuple[set[str], str]:
@@ -142,6 +155,8 @@ def apply(findings: list[Finding], config: Config, today: dt.date | None = None)
     notes: list[LoadIssue] = []
     expired_reported: set[int] = set()
     for finding in findings:
+        if finding.suppressed:
+            continue  # already suppressed where it was found (a VEX statement)
         resource = finding.resource
         if resource is not None:
             ids, reason = parse_annotation(resource.annotations.get(ANNOTATION))
