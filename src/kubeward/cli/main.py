@@ -10,8 +10,7 @@ import click
 
 from kubeward import __version__
 from kubeward.cli import (audit_cmd, catalogue_cmds, cluster_cmd, images_cmd, netpol_cmd, node_cmd, paths_cmd,
-                          probe_cmd, pss_cmd, rbac_cmd, scan_cmd, store_cmd, watch_cmd,
-                          webhook_cmd)
+                          probe_cmd, pss_cmd, rbac_cmd, scan_cmd, store_cmd, watch_cmd, webhook_cmd)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
