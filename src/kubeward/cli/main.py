@@ -20,7 +20,7 @@ COMMAND_MODULES = {
     "rbac": "rbac_cmd", "netpol": "netpol_cmd", "node": "node_cmd", "paths": "paths_cmd",
     "fix-plan": "paths_cmd", "snapshot": "cluster_cmd", "report": "cluster_cmd", "images": "images_cmd",
     "probe": "probe_cmd", "audit": "audit_cmd", "watch": "watch_cmd", "history": "store_cmd",
-    "diff": "store_cmd",
+    "diff": "store_cmd", "webhook": "webhook_cmd",
 }
 
 
