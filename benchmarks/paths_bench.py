@@ -2,7 +2,9 @@
 read as a live cluster would give them (Pods placed on Nodes). Each size runs in its own process:
 parse (the floor: PyYAML's C loader alone), inventory + evidence findings + graph build, path
 enumeration (shortest path of every entry and jewel), fix plan, and the peak RSS. In-process, no
-database, no pruning. Prints a Markdown table (median of --runs) and writes out/paths.json.
+database, no pruning; the stages run as `kubeward fix-plan` runs them (where the command freezes the
+inventory for the garbage collector once it is read, so does the benchmark). Prints a Markdown
+table (median of --runs) and writes out/paths.json.
 
 Wall-clock times are what the goals name; on a shared machine they depend on the load, so each run
 also records its CPU time (the process's own work, much less sensitive to other jobs) and the load
@@ -114,7 +116,10 @@ def one_run(path: str, src: str) -> dict:
 
     import yaml
 
+    import gc
+
     from kubeward import pipeline
+    from kubeward.cli import paths_cmd
     from kubeward.graph.analysis import analyse
     from kubeward.graph.build import EVIDENCE_RULES
     from kubeward.model import build_inventory
@@ -132,6 +137,8 @@ def one_run(path: str, src: str) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     inventory = build_inventory(load_paths([path]))
     load = time.perf_counter() - started
+    if hasattr(paths_cmd, "_collector_spared"):  # as `kubeward paths` / `fix-plan` do once the input is read
+        gc.freeze()
     rules = [r for r in load_all().values() if r.id in EVIDENCE_RULES]
     evaluation = pipeline.run([inventory], rules)
     evidence = time.perf_counter() - started - load

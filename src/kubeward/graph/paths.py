@@ -129,10 +129,11 @@ def _weight(edge: Edge) -> float:
 
 def rebuilt(g: rx.PyDiGraph, edges: Iterable[tuple], payloads: bool = True) -> rx.PyDiGraph:
     """A new graph on the same vertex indices with the given edges ((u, v, data) triples, or
-    (u, v) pairs when `payloads` is false: a plain graph for reachability, parallel edges merged).
-    Built in one pass: removing edges one by one from a copy costs the degree of both ends each
-    time, which is quadratic at the network and node hubs. Edge indices are not kept."""
-    out = rx.PyDiGraph(multigraph=payloads)
+    (u, v) pairs when `payloads` is false: a plain graph for reachability). Built in one pass:
+    removing edges one by one from a copy costs the degree of both ends each time, which is
+    quadratic at the network and node hubs; so would merging parallel edges (a multigraph adds
+    each edge in constant time). Edge indices are not kept."""
+    out = rx.PyDiGraph()
     present = g.node_indices()
     bound = (max(present) + 1) if len(present) else 0
     if payloads:
