@@ -304,6 +304,8 @@ def _solve_exact(problem: _Problem, time_limit: float,
                     len(row_lower))
     n_rows = len(row_lower)
     n_cols = n_classes + len(columns)
+    if not n_rows:  # nothing to cut (HiGHS calls an empty model neither optimal nor feasible)
+        return [], True, "", n_cols, 0
     with _quiet_stdout():
         highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
