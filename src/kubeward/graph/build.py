@@ -9,6 +9,7 @@ container). Each edge carries the findings whose fix removes it.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from typing import Iterable, Sequence
 
@@ -24,7 +25,7 @@ from kubeward.netpol.exposure import Backend, _ingress_backends, _route_backends
 from kubeward.pss.model import PRIVILEGED
 from kubeward.pss.namespaces import namespace_policy
 from kubeward.rbac.index import ANONYMOUS, AUTHENTICATED, UNAUTHENTICATED
-from kubeward.rbac.match import Request, rule_allows
+from kubeward.rbac.match import Request, api_group_matches, resource_matches, rule_allows, verb_matches
 from kubeward.rbac.policy import Binding, Subject
 from kubeward.rbac.risks import RISKS_BY_KEY, risk_analysis
 from kubeward.rules.catalogue import load_all
@@ -102,6 +103,21 @@ def _allows(rules, verb: str, group: str, resource: str, subresource: str = "", 
     return any(rule_allows(request, r) for r in rules)
 
 
+def _allowed_names(rules, verb: str, group: str, resource: str, subresource: str = "") -> frozenset[str] | None:
+    """The names `_allows` says yes to for this request, at once: None for every name (a matching
+    rule lists none), else the names the matching rules list (`_allows(..., name=n)` is exactly
+    `n in` this set). Asking name by name was bindings x accounts (or secrets)."""
+    request = Request(verb, "", group, resource, subresource)
+    combined = request.combined_resource
+    names: set[str] = set()
+    for rule in rules:
+        if verb_matches(rule, verb) and api_group_matches(rule, group) and resource_matches(rule, combined, subresource):
+            if not rule._names:
+                return None
+            names |= rule._names
+    return frozenset(names)
+
+
 def _declared_ports(template: PodTemplate) -> frozenset[tuple[str, int]]:
     ports = set()
     for container in template.containers(("containers",)):
@@ -130,6 +146,8 @@ class _Builder:
         self.accounts_by_namespace: dict[str, set[str]] | None = None  # of the scan
         self.secrets_by_namespace: dict[str | None, list[Resource]] | None = None
         self.workloads_by_namespace: dict[str, list[int]] | None = None
+        self.principals: list[tuple[str, str, int]] = []  # user and group vertices, see _principals
+        self.principals_seen = 0  # keys of the graph's index looked at
 
     # --- keys ------------------------------------------------------------------------------------
 
@@ -440,8 +458,9 @@ class _Builder:
                     or _allows(rules, "get", "", "secrets", name=ANY_NAME)):
                 edge(self.hub("secrets", scope), "SECRETS_READ", "the role reads every secret")
             else:
-                for secret in self._secrets_in(scope):
-                    if _allows(rules, "get", "", "secrets", name=secret.name):
+                names = _allowed_names(rules, "get", "", "secrets")
+                for secret in self._secrets_in(scope) if names is None or names else ():
+                    if names is None or secret.name in names:
                         edge(self._secret_vertex(secret), "SECRETS_READ", f"the role reads secret {secret.name}")
         elif key == "workloads":
             create = patch = False
@@ -462,8 +481,9 @@ class _Builder:
             if _allows(rules, "create", "", "serviceaccounts", "token", ANY_NAME):
                 edge(self.hub("sa", scope), "TOKEN_REQUEST", "the role requests a token for any service account")
             else:
-                for namespace, name in self._accounts_in(scope):
-                    if _allows(rules, "create", "", "serviceaccounts", "token", name):
+                names = _allowed_names(rules, "create", "", "serviceaccounts", "token")
+                for namespace, name in self._accounts_in(scope) if names is None or names else ():
+                    if names is None or name in names:
                         edge(self.service_account(namespace, name), "TOKEN_REQUEST",
                              f"the role requests a token for {namespace}/{name}")
         elif key == "impersonate":
@@ -489,19 +509,34 @@ class _Builder:
         if binding.cluster_wide and _allows(rules, "impersonate", "", "groups", name="system:masters"):
             edge(self.fixed(m.CLUSTER_ADMIN), "IMPERSONATE", "the role impersonates group system:masters")
         if binding.cluster_wide:
-            for key, node in list(self.g.index.items()):
-                if not key.startswith(self.prefix):
-                    continue
-                kind, _, name = key[len(self.prefix):].partition(":")
-                if kind in ("user", "group") and _allows(rules, "impersonate", "", f"{kind}s", name=name):
-                    edge(node, "IMPERSONATE", f"the role impersonates {kind} {name}")
+            allowed = {kind: _allowed_names(rules, "impersonate", "", f"{kind}s") for kind in ("user", "group")}
+            if any(names is None or names for names in allowed.values()):
+                for kind, name, node in self._principals():
+                    names = allowed[kind]
+                    if names is None or name in names:
+                        edge(node, "IMPERSONATE", f"the role impersonates {kind} {name}")
         if _allows(rules, "impersonate", "", "serviceaccounts", name=ANY_NAME):
             edge(self.hub("sa", scope), "IMPERSONATE", "the role impersonates any service account")
         else:
-            for namespace, name in self._accounts_in(scope):
-                if _allows(rules, "impersonate", "", "serviceaccounts", name=name):
+            names = _allowed_names(rules, "impersonate", "", "serviceaccounts")
+            for namespace, name in self._accounts_in(scope) if names is None or names else ():
+                if names is None or name in names:
                     edge(self.service_account(namespace, name), "IMPERSONATE",
                          f"the role impersonates ServiceAccount {namespace}/{name}")
+
+    def _principals(self) -> list[tuple[str, str, int]]:
+        """(user or group, name, vertex) of every user and group vertex of this cluster so far, in
+        the order they were made: the keys added since the last call are looked at, not every key
+        for every cluster-wide binding."""
+        index = self.g.index
+        if len(index) != self.principals_seen:
+            for key, node in itertools.islice(index.items(), self.principals_seen, None):
+                if key.startswith(self.prefix):
+                    kind, _, name = key[len(self.prefix):].partition(":")
+                    if kind in ("user", "group"):
+                        self.principals.append((kind, name, node))
+            self.principals_seen = len(index)
+        return list(self.principals)
 
     def _role_bind(self, rules, scope: str, binding: Binding, edge, keys: dict) -> None:
         extra = self.evidence.on("KW-RBAC-017", binding.resource) if "rbac-write" in keys else []

@@ -1,11 +1,12 @@
-"""The fix plan's speed-ups keep every answer:
+"""The speed-ups keep every answer:
 
 - the reduced integer program admits exactly the plans that leave no path (checked for every
   subset of fixes on random clusters, against a new search of the graph), and so does the
   unreduced one; their optima are equal;
 - graphs rebuilt without edges, and the reversed graph, reach what copies with edges removed (or
   reversed) reach;
-- the analysis leaves the garbage collector as it found it, and makes no garbage cycles.
+- the analysis leaves the garbage collector as it found it, and makes no garbage cycles;
+- the names a role allows, found at once, are those it allows name by name.
 """
 
 from __future__ import annotations
@@ -244,3 +245,26 @@ def test_the_commands_unfreeze_what_they_froze():
     result = CliRunner().invoke(fix_plan_command, [str(DEMO), "-o", "json"])
     assert result.exit_code == 0, result.output
     assert gc.get_freeze_count() == before == 0
+
+
+rbac_rule = st.builds(
+    lambda verbs, groups, resources, names: __import__("kubeward.rbac.match", fromlist=["PolicyRule"]).PolicyRule(
+        verbs, groups, resources, names),
+    st.lists(st.sampled_from(["get", "create", "impersonate", "*", "list"]), min_size=1, max_size=2),
+    st.lists(st.sampled_from(["", "*", "apps"]), min_size=1, max_size=2),
+    st.lists(st.sampled_from(["secrets", "serviceaccounts", "serviceaccounts/token", "users", "groups", "*",
+                              "*/token", "pods"]), min_size=1, max_size=2),
+    st.lists(st.sampled_from(["a", "b", "system:masters", "*"]), max_size=2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(rbac_rule, max_size=4),
+       st.sampled_from([("get", "", "secrets", ""), ("create", "", "serviceaccounts", "token"),
+                        ("impersonate", "", "users", ""), ("impersonate", "", "groups", ""),
+                        ("impersonate", "", "serviceaccounts", "")]))
+def test_the_names_a_role_allows_at_once_are_those_it_allows_one_by_one(rules, request):
+    from kubeward.graph.build import _allowed_names, _allows
+
+    names = _allowed_names(rules, *request)
+    for name in ("a", "b", "c", "system:masters", "*", "\x00any"):
+        assert (names is None or name in names) == _allows(rules, *request, name=name)
