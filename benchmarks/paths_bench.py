@@ -114,10 +114,11 @@ def one_run(path: str, src: str) -> dict:
 
     sys.path.insert(0, src)
 
-    import yaml
-
     import gc
 
+    import yaml
+
+    import kubeward
     from kubeward import pipeline
     from kubeward.cli import paths_cmd
     from kubeward.graph.analysis import analyse
@@ -125,8 +126,6 @@ def one_run(path: str, src: str) -> dict:
     from kubeward.model import build_inventory
     from kubeward.rules import load_all
     from kubeward.sources import load_paths
-
-    import kubeward
 
     load_all()
     load_average = os.getloadavg()[0]

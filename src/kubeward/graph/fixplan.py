@@ -32,8 +32,7 @@ from typing import Sequence
 import rustworkx as rx
 
 from kubeward.graph.model import AttackGraph
-from kubeward.graph.paths import (AttackPath, parallel_edges, reachable_pairs, rebuilt, shortest_paths,
-                                  without_edges)
+from kubeward.graph.paths import AttackPath, parallel_edges, reachable_pairs, rebuilt, shortest_paths, without_edges
 from kubeward.rules.model import Finding, dotted
 
 ROW_LIMIT = 4_000_000  # constraints; above it the greedy plan is made
@@ -161,23 +160,23 @@ class _Problem:
             targets = [j for j in jewels if j not in skip]
             if targets and members:
                 self.groups.append((members, targets, self._relevant(members, targets)))
-        classes: dict[frozenset, list[Finding]] = defaultdict(list)
+        classes: dict[frozenset[int], list[Finding]] = defaultdict(list)
         edges_of: dict[tuple, tuple[Finding, set[int]]] = {}
         relevant = set().union(*(r for _m, _t, r in self.groups)) if self.groups else set()
         for index in relevant:
             for finding in self.edges[index][2].evidence:
                 key = finding_key(finding)
                 edges_of.setdefault(key, (finding, set()))[1].add(index)
-        for finding, indices in edges_of.values():
-            classes[frozenset(indices)].append(finding)
+        for finding, removed in edges_of.values():
+            classes[frozenset(removed)].append(finding)
         self.classes: list[tuple[Finding, list[Finding], frozenset]] = []
-        for indices, findings in classes.items():
+        for members_of, findings in classes.items():
             findings.sort(key=_order)
-            self.classes.append((findings[0], findings[1:], indices))
+            self.classes.append((findings[0], findings[1:], members_of))
         self.classes.sort(key=lambda c: _order(c[0]))
         self.class_of_edge: dict[int, list[int]] = defaultdict(list)
-        for c, (_f, _alt, indices) in enumerate(self.classes):
-            for index in indices:
+        for c, (_f, _alt, removes) in enumerate(self.classes):
+            for index in removes:
                 self.class_of_edge[index].append(c)
 
     def _relevant(self, entries: list[int], targets: list[int]) -> set[int]:
@@ -206,10 +205,10 @@ class _Problem:
         fixes_of = {i: tuple(sorted(self.class_of_edge.get(i, ()))) for i in relevant}
         if not reduce:
             fixed = {**{x: ONE for x in entries}, **{x: ZERO for x in goals}}
-            rows = [(fixed.get(u, u), fixed.get(v, v), fixes_of[i])
-                    for i, (u, v, _e) in ((i, self.edges[i]) for i in sorted(relevant))]
-            free = sorted({x for u, v, _f in rows for x in (u, v) if x >= 0})
-            return _Program(rows, free, entries, goals, len(relevant))
+            every = [(fixed.get(u, u), fixed.get(v, v), fixes_of[i])
+                     for i, (u, v, _e) in ((i, self.edges[i]) for i in sorted(relevant))]
+            free = sorted({x for u, v, _f in every for x in (u, v) if x >= 0})
+            return _Program(every, free, entries, goals, len(relevant))
         kept = [(u, v, fixes_of[i]) for i, (u, v, _e) in ((i, self.edges[i]) for i in relevant)
                 if v not in entries and u not in goals]  # 1.
         after: dict[int, list[int]] = defaultdict(list)
@@ -222,7 +221,7 @@ class _Problem:
         zeros = _closure(before, goals)
         if ones & zeros:  # cannot happen: such an entry and target are apart, as uncuttable
             return self.program(group, reduce=False)
-        rows = {}
+        rows: dict[tuple[int, int, tuple[int, ...]], None] = {}
         for u, v, fixes in kept:
             if v in ones or u in zeros:
                 continue
@@ -238,7 +237,7 @@ class _Problem:
         for row in rows:
             by_vertex[row[0]].append(row)
             by_vertex[row[1]].append(row)
-        alive = dict(rows)
+        alive = dict(rows)  # insertion order kept
         while dead:
             x = dead.pop()
             for row in by_vertex[x]:
@@ -340,7 +339,7 @@ def _solve_exact(problem: _Problem, time_limit: float,
     return None, False, f"the solver ended with status {highs.modelStatusToString(status)}", n_cols, n_rows
 
 
-def _cutters(problem: _Problem, path: AttackPath, removed: set[int] = frozenset()) -> set[int]:
+def _cutters(problem: _Problem, path: AttackPath, removed: set[int] | frozenset[int] = frozenset()) -> set[int]:
     """Fix classes that cut this path alone: they remove every parallel edge of one of its steps
     (edges already `removed` left aside)."""
     found: set[int] = set()
