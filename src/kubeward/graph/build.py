@@ -859,7 +859,10 @@ def _class_pairs(connectivity: Connectivity, destinations: set[int]) -> list[tup
     destination among `destinations`, in (source, destination) order: the engine's
     Connectivity.class_pairs, without trying every pair. A destination whose ingress default
     denies is reached only by its exceptions; only a destination open by default is tried with
-    every source (the tests compare the two)."""
+    every source (the tests compare the two). Where the engine joins further layers to the policies'
+    verdicts (a service mesh's rules), its own listing is used."""
+    if getattr(connectivity, "mesh", None) is not None:
+        return [pair for pair in connectivity.class_pairs() if pair[1] in destinations]
     count = len(connectivity.class_members)
     found = []
     for d in sorted(c for c in destinations if c < count):
