@@ -25,8 +25,9 @@ def inventory_of(text: str):
     return inventory
 
 
-def join(text: str, *reports: dict, vex: tuple[dict, ...] = (), epss=None, kev=frozenset()):
-    """The WorkloadImage subjects of a manifest text joined with report documents."""
+def join(text: str, *reports: dict, vex: tuple[dict, ...] = (), epss=None, kev=frozenset(), attack_paths=None):
+    """The WorkloadImage subjects of a manifest text joined with report documents; `attack_paths`
+    (inventory -> {id(workload object): path words}) stands in for the attack graph."""
     inventory = inventory_of(text)
     images = []
     for i, doc in enumerate(reports):
@@ -38,7 +39,8 @@ def join(text: str, *reports: dict, vex: tuple[dict, ...] = (), epss=None, kev=f
     catalogue = load_all()
     findings, errors = evaluate_rules(inventory, [catalogue[r] for r in ESCAPE_RULES])
     assert not errors
-    return workload_images(inventory, report_set, ExposureFacts(inventory, findings))
+    on_paths = attack_paths(inventory) if attack_paths else None
+    return workload_images(inventory, report_set, ExposureFacts(inventory, findings, on_paths))
 
 
 def deployment(image: str, name: str = "web", namespace: str = "shop", pod: str = "", container: str = "") -> str:

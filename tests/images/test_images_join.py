@@ -6,7 +6,6 @@ import pytest
 from reportgen import Img, V, grype, openvex, spdx, trivy, vex_statement
 
 from conftest import deployment, join
-from kubeward.images import exposure
 from kubeward.images.exposure import Exposure
 from kubeward.images.join import rank
 from kubeward.images.model import Vuln
@@ -230,14 +229,10 @@ def test_service_account_risk_through_its_groups_and_only_when_the_token_is_moun
     assert only(join(unmounted, report)).exposure.rbac == ()
 
 
-def test_attack_path_hook():
+def test_on_an_attack_path_ranks_like_the_other_facts():
     report = trivy(Img(WEB, D1, vulns=[FIX]))
-    assert only(join(deployment(f"{WEB}@{D1}"), report)).exposure.as_dict()["attack_path"].startswith("unknown")
-    exposure.set_attack_path_provider(lambda inventory: {id(r): "web -> secrets -> cluster-admin"
-                                                         for r in inventory.of_kind("Deployment")})
-    try:
-        subject = only(join(deployment(f"{WEB}@{D1}"), report))
-    finally:
-        exposure.set_attack_path_provider(None)
+    assert only(join(deployment(f"{WEB}@{D1}"), report)).exposure.as_dict()["attack_path"] is None
+    subject = only(join(deployment(f"{WEB}@{D1}"), report, attack_paths=lambda inventory: {
+        id(r): "web -> secrets -> cluster-admin" for r in inventory.of_kind("Deployment")}))
     assert subject.exposure.attack_path == "web -> secrets -> cluster-admin"
     assert "on an attack path: +1" in subject.vulns[0].factors

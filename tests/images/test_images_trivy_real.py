@@ -133,7 +133,11 @@ def test_real_trivy_json_report_is_joined_and_ranked(reports, tmp_path):
     assert musl["severity"] == "critical"  # high, +1 reachable from outside through the LoadBalancer
     assert (musl["details"]["package"], musl["details"]["installed"], musl["details"]["fixed"]) == ("musl", "1.2.4-r2", "1.2.4-r3")
     assert musl["details"]["cvss"] == 8.1 and musl["details"]["match"] == "tag (uncertain)"
-    assert vulns["CVE-2023-42363"]["severity"] == "high"
+    # medium, +1 reachable from outside, +1 on an attack path (to the cloud metadata API: no egress policy)
+    busybox = vulns["CVE-2023-42363"]
+    assert busybox["severity"] == "critical"
+    assert busybox["details"]["ranking"] == ["reachable from outside: +1", "on an attack path: +1"]
+    assert "cloud metadata" in busybox["details"]["exposure"]["attack_path"]
     assert [f["rule"] for f in doc["findings"] if f["rule"] == "KW-VULN-007"] == ["KW-VULN-007"]
 
 

@@ -12,6 +12,7 @@ import click
 from kubeward import pipeline
 from kubeward.cli.inputs import input_options, options_from, resolve_inventories
 from kubeward.cli.output import ReportOptions, finish, report_options
+from kubeward.graph import EVIDENCE_RULES, analyse, workloads_on_paths
 from kubeward.images.exposure import ESCAPE_RULES, ExposureFacts
 from kubeward.images.join import EPSS_THRESHOLD, workload_images
 from kubeward.images.model import ReportSet
@@ -110,11 +111,16 @@ def images(paths, vulns, vex, epss, kev, epss_threshold, report: ReportOptions, 
     reports = read_inputs(vulns, vex, epss, kev, errors)
     catalogue = load_all()
     escape_rules = [catalogue[rule_id] for rule_id in ESCAPE_RULES]
+    evidence_rules = [catalogue[rule_id] for rule_id in sorted(EVIDENCE_RULES) if rule_id in catalogue]
     subjects = []
     for inventory in inventories:
-        # Privilege comes from the workload rules themselves, evaluated by the pipeline.
+        # Privilege comes from the workload rules themselves, evaluated by the pipeline; "on an
+        # attack path" from the attack graph built over the findings of its evidence rules.
         workload_findings, _ = pipeline.evaluate_rules(inventory, escape_rules)
-        subjects += workload_images(inventory, reports, ExposureFacts(inventory, workload_findings), epss_threshold)
+        evidence_findings, _ = pipeline.evaluate_rules(inventory, evidence_rules)
+        on_paths = workloads_on_paths(analyse([inventory], evidence_findings, evidence_rules, fix_plan=False))
+        facts = ExposureFacts(inventory, workload_findings, on_paths)
+        subjects += workload_images(inventory, reports, facts, epss_threshold)
     scanned = Scanned.of(*inventories, errors=errors)
     scanned.files += reports.files
     scanned.notes.extend(_unmatched(reports, subjects))

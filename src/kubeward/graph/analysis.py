@@ -193,3 +193,17 @@ def attack_section(doc: dict, findings: Sequence[Finding], analysis: AttackAnaly
                            "findings_not_on_paths": len(active) - on_path,
                            "findings_in_fix_plan": sum(1 for f in active if finding_key(f) in planned),
                            "fix_plan": plan_dict(analysis)}
+
+
+def workloads_on_paths(analysis: AttackAnalysis) -> dict[int, str]:
+    """For each workload object on a listed path (by id of its Resource), the first such path in
+    words ("entry -> ... -> jewel"): the fact image ranking calls "on an attack path"."""
+    graph = analysis.graph
+    found: dict[int, str] = {}
+    for path in analysis.paths:
+        words = f"{graph[path.entry].label} -> ... -> {graph[path.jewel].label}"
+        for node in path.vertices:
+            vertex = graph[node]
+            if vertex.resource is not None and vertex.kind == "workload":
+                found.setdefault(id(vertex.resource), words)
+    return found

@@ -7,8 +7,8 @@
   hostPath, added capabilities, unmasked /proc, HostProcess), per container or for the pod;
 - the service account's RBAC risk: what risk_analysis finds for the account whose token the pod
   mounts (bound directly, or to its service-account groups);
-- on an attack path: asked of the attack-path engine through `set_attack_path_provider`; until
-  one is registered the fact is unknown (None) and plays no part.
+- on an attack path: the workloads the attack graph (kubeward.graph.workloads_on_paths) puts on a
+  path from an entry point to a crown jewel, given by the front end.
 
 Pure functions of the inventory (and of the findings the front end ran through the pipeline).
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from kubeward.model.identity import workload_identities
 from kubeward.model.inventory import Inventory
@@ -33,18 +33,6 @@ from kubeward.rules.model import Finding, Severity
 
 # Workload rules whose findings mean a compromised container can leave its sandbox.
 ESCAPE_RULES = ("KW-POD-004", "KW-POD-006", "KW-POD-010", "KW-POD-011", "KW-POD-012", "KW-POD-014")
-
-# The attack-path engine (not landed yet) registers a function: inventory -> {id(workload
-# resource): a one-line description of the path it is on}.
-AttackPathProvider = Callable[[Inventory], Mapping[int, str]]
-_attack_paths: AttackPathProvider | None = None
-
-
-def set_attack_path_provider(provider: AttackPathProvider | None) -> None:
-    """The hook for the attack-path engine: once set, "on an attack path" ranks like the other facts."""
-    global _attack_paths
-    _attack_paths = provider
-
 
 @dataclass(frozen=True, slots=True)
 class Exposure:
@@ -72,18 +60,20 @@ class Exposure:
         return {"reachable_from_outside": list(self.outside), "privileged_or_escape": list(self.escape),
                 "service_account_risks": list(self.rbac),
                 "service_account_risk": self.rbac_severity.label if self.rbac_severity is not None else None,
-                "attack_path": self.attack_path if _attack_paths is not None else "unknown (no attack-path engine)"}
+                "attack_path": self.attack_path}
 
 
 class ExposureFacts:
     """Built once per inventory; `of(template, containers)` answers for one workload's containers."""
 
-    def __init__(self, inventory: Inventory, workload_findings: Iterable[Finding] = ()):
+    def __init__(self, inventory: Inventory, workload_findings: Iterable[Finding] = (),
+                 attack_paths: Mapping[int, str] | None = None):
+        """`attack_paths`: the workloads on an attack path (graph.workloads_on_paths), by id of their object."""
         self.inventory = inventory
         self.outside = _outside(inventory)
         self.escape = _escape(workload_findings)
         self.rbac = _service_account_risks(inventory)
-        self.paths = dict(_attack_paths(inventory)) if _attack_paths is not None else {}
+        self.paths = dict(attack_paths or {})
 
     def of(self, template: PodTemplate, containers: Iterable[Container]) -> Exposure:
         resource = template.resource
