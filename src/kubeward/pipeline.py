@@ -1,6 +1,7 @@
 """The one evaluation pipeline: inventory -> selected rules -> findings -> suppressions -> report
 -> exit code. Every command that reports findings (scan, rbac risks, node, report push, and the
-webhook, watch and audit front ends) goes through here; none repeats a step.
+webhook, watch and audit front ends) goes through here; none repeats a step. An audit log is
+the one input that is not an inventory: `run_events` takes its stream of events instead.
 
 Rules are run by their declared target: pod-template rules over every workload's template,
 object rules over the objects of their kinds, node rules over node models, inventory rules once.
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from kubeward import reports, suppress
 from kubeward.model.inventory import Inventory
+from kubeward.model.podspec import pod_template
 from kubeward.model.resource import Resource
 from kubeward.reports.scanned import Scanned
 from kubeward.rules.catalogue import load_all
@@ -88,7 +90,8 @@ def _finding(rule_: Rule, hit: Hit | tuple, subject: Resource | None) -> Finding
     if isinstance(hit, Hit):
         return Finding(rule_, hit.resource, hit.path, hit.message,
                        hit.severity if hit.severity is not None else rule_.severity,
-                       hit.location, hit.extra, hit.identity, hit.related)
+                       hit.location, hit.extra, hit.identity, hit.related,
+                       suppressed=hit.suppression is not None, suppression=hit.suppression, key=hit.key)
     path, message, *rest = hit
     severity = rest[0] if rest and rest[0] is not None else rule_.severity
     return Finding(rule_, subject, path, message, severity)
@@ -113,16 +116,60 @@ def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Seq
         elif rule_.target == Target.INVENTORY:
             subjects = [(inventory, None)]
         else:
-            continue  # audit events and identities come from their own front end's stream
-        with_context = bool(rule_.context) and rule_.target in (Target.POD_TEMPLATE, Target.OBJECT)
-        keywords = {"settings": settings} if rule_.settings else {}
-        for subject, resource in subjects:
+            continue  # other targets' subjects come from their front end (evaluate_subjects)
+        _check_subjects(rule_, subjects, inventory, findings, errors, settings)
+    return findings, errors
+
+
+def _check_subjects(rule_: Rule, subjects, inventory: Inventory, findings: list[Finding], errors: list[LoadIssue],
+                    settings: Settings = DEFAULT_SETTINGS) -> None:
+    with_context = bool(rule_.context) and rule_.target in (Target.POD_TEMPLATE, Target.OBJECT)
+    keywords = {"settings": settings} if rule_.settings else {}
+    for subject, resource in subjects:
+        try:
+            hits = (rule_.check(subject, inventory, **keywords) if with_context
+                    else rule_.check(subject, **keywords))
+            findings.extend(_finding(rule_, hit, resource) for hit in hits)
+        except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule for the rest
+            errors.append(_subject_error(rule_, resource, exc, "the inventory" if rule_.target == Target.INVENTORY else ""))
+
+
+def judge(subjects: Sequence[Resource], inventory: Inventory, rules: Iterable[Rule],
+          config: suppress.Config | None = None, settings: Settings | None = None) -> Evaluation:
+    """Judge only `subjects` (objects of `inventory`, which holds the context they are judged
+    against) with the rules that judge one object (OBJECT and POD_TEMPLATE targets), and apply
+    suppressions: the findings are those `run` reports about these objects. One difference:
+    a subject is judged even when a controller that owns it is in the inventory (an admission
+    request is about this object; its ownerReferences are whatever the requester wrote)."""
+    findings: list[Finding] = []
+    errors: list[LoadIssue] = []
+    if settings is None:
+        settings = (config or suppress.Config()).settings()
+    templates = [(t, t.resource) for t in (pod_template(s) for s in subjects) if t is not None]
+    for rule_ in rules:
+        if rule_.target == Target.POD_TEMPLATE:
+            chosen = templates  # as in evaluate_rules: every pod template
+        elif rule_.target == Target.OBJECT:
+            chosen = [(s, s) for s in subjects if rule_.kinds == ANY_KIND or s.kind in rule_.kinds]
+        else:
+            continue
+        _check_subjects(rule_, chosen, inventory, findings, errors, settings)
+    scanned = Scanned(objects=len(subjects), errors=errors)
+    scanned.notes.extend(suppress.apply(findings, config or suppress.Config()))
+    return Evaluation(findings, scanned, list(rules))
+
+
+def evaluate_subjects(rules: Iterable[Rule], subjects: Mapping[Target, Sequence]) -> tuple[list[Finding], list[LoadIssue]]:
+    """Run the rules whose target a front end supplies subjects for (a workload's image joined
+    with scan reports, a Dockerfile, a probed endpoint): `check(subject)` for each. Pure: no I/O."""
+    findings: list[Finding] = []
+    errors: list[LoadIssue] = []
+    for rule_ in rules:
+        for subject in subjects.get(rule_.target, ()):
             try:
-                hits = (rule_.check(subject, inventory, **keywords) if with_context
-                        else rule_.check(subject, **keywords))
-                findings.extend(_finding(rule_, hit, resource) for hit in hits)
+                findings.extend(_finding(rule_, hit, None) for hit in rule_.check(subject))
             except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule for the rest
-                errors.append(_subject_error(rule_, resource, exc, "the inventory" if rule_.target == Target.INVENTORY else ""))
+                errors.append(_subject_error(rule_, None, exc, getattr(subject, "label", "") or type(subject).__name__))
     return findings, errors
 
 
@@ -151,16 +198,21 @@ def collision_notes(inventories: Iterable[Inventory]) -> list[LoadIssue]:
 
 def run(inventories: Sequence[Inventory], rules: Sequence[Rule], config: suppress.Config | None = None, *,
         node_models: Sequence | None = None, scanned: Scanned | None = None,
-        settings: Settings | None = None) -> Evaluation:
-    """Evaluate `rules` over each inventory (or the given node models), apply suppressions, and
-    account for the input: the whole pipeline short of rendering. `settings` default to the
-    config's (registries) with the latest Kubernetes version."""
+        subjects: Mapping[Target, Sequence] | None = None, settings: Settings | None = None) -> Evaluation:
+    """Evaluate `rules` over each inventory (or the given node models), and over the `subjects` a
+    front end supplies for the targets the inventory cannot (IMAGE, DOCKERFILE, ENDPOINT); apply
+    suppressions, and account for the input: the whole pipeline short of rendering. `settings`
+    default to the config's (registries) with the latest Kubernetes version."""
     findings: list[Finding] = []
     rule_errors: list[LoadIssue] = []
     if settings is None:
         settings = (config or suppress.Config()).settings()
     for inventory in inventories:
         found, failed = evaluate_rules(inventory, rules, node_models, settings)
+        findings.extend(found)
+        rule_errors.extend(failed)
+    if subjects:
+        found, failed = evaluate_subjects(rules, subjects)
         findings.extend(found)
         rule_errors.extend(failed)
     if scanned is None:
@@ -172,11 +224,164 @@ def run(inventories: Sequence[Inventory], rules: Sequence[Rule], config: suppres
     return Evaluation(findings, scanned, list(rules))
 
 
+# --- event streams (audit logs) -----------------------------------------------------------------
+
+MAX_ERRORS_PER_RULE = 20  # a rule failing on every event names its first failures, then counts
+MAX_EVIDENCE = 100  # list items kept per merged finding (auditIDs, commands, ...)
+
+
+def _dispatch(rules: Sequence[Rule], observers: dict[str, Callable]) -> Callable[[tuple], tuple]:
+    """For an event's dispatch keys, the (rule, check) pairs to call, each once: the observers of
+    those keys (rule None) first, then the rules whose `kinds` name one of them, then the rules
+    that judge every event (ANY_KIND). Cached per distinct key tuple (a small set)."""
+    by_key: dict[str, list[tuple[Rule | None, Callable]]] = {}
+    for key, observer in observers.items():
+        by_key.setdefault(key, []).append((None, observer))
+    every = []
+    for rule_ in rules:
+        if not rule_.kinds or rule_.kinds == ANY_KIND:
+            every.append((rule_, rule_.check))
+            continue
+        for key in rule_.kinds:
+            by_key.setdefault(key, []).append((rule_, rule_.check))
+    cache: dict[tuple, tuple] = {}
+
+    def entries(keys: tuple) -> tuple:
+        found = cache.get(keys)
+        if found is None:
+            chosen: list = []
+            seen: set[int] = set()
+            for key in keys:
+                for entry in by_key.get(key, ()):
+                    if id(entry[1]) not in seen:
+                        seen.add(id(entry[1]))
+                        chosen.append(entry)
+            found = cache[keys] = tuple(chosen) + tuple(every)
+        return found
+
+    return entries
+
+
+class _Merged:
+    """Findings about the same thing (rule, object, field, identity, message) become one, their
+    evidence joined: lists in `extra` (auditIDs, ...) concatenated without repeats up to
+    MAX_EVIDENCE items, `count` summed, `first`/`last` widened. A report on a long log is bounded
+    by what it found, not by how often."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[tuple, Finding] = {}
+
+    def add(self, finding: Finding) -> None:
+        resource = finding.resource
+        key = (finding.rule.id, resource.key if resource is not None else None, finding.path,
+               finding.identity, finding.message)
+        known = self.by_key.get(key)
+        if known is None:
+            self.by_key[key] = finding
+            return
+        if finding.severity > known.severity:
+            known.severity = finding.severity
+        if finding.extra:
+            known.extra = _merge_extra(known.extra or {}, finding.extra)
+
+    def findings(self) -> list[Finding]:
+        return list(self.by_key.values())
+
+
+def _merge_extra(into: dict, more: dict) -> dict:
+    for name, value in more.items():
+        have = into.get(name)
+        if have is None:
+            into[name] = list(value) if isinstance(value, list) else value
+        elif name == "count" and isinstance(value, int):
+            into[name] = have + value
+        elif name == "first" and isinstance(value, str) and value:
+            into[name] = min(have, value) if have else value
+        elif name == "last" and isinstance(value, str):
+            into[name] = max(have, value)
+        elif isinstance(have, list) and isinstance(value, list):
+            for item in value:
+                if len(have) >= MAX_EVIDENCE:
+                    into[name + "Truncated"] = True
+                    break
+                if item not in have:
+                    have.append(item)
+    return into
+
+
+def run_events(events: Iterable[Any], rules: Sequence[Rule], config: suppress.Config | None = None, *,
+               state: Any = None, scanned: Scanned | None = None) -> Evaluation:
+    """Evaluate the AUDIT_EVENT rules over a stream of events, then the IDENTITY rules over what
+    the stream taught `state`; merge, suppress and account for the input as `run` does.
+
+    The contract with a front end: each event has `keys` (its dispatch keys: a rule runs on the
+    events whose keys meet its `kinds`, ANY_KIND runs on all), `file` and `line`; an AUDIT_EVENT
+    check is `check(event, state)`. `state` may have `observers` ({key: callable(event)}, run
+    before the rules: what it learns for later events and identities) and `identities()`, the
+    (identity, facts) pairs IDENTITY checks judge as `check(identity, facts)`. The stream may have
+    `files`, `events`, `errors` and `notes`, read once it is consumed. Memory holds the merged
+    findings and what `state` keeps, never the events."""
+    event_rules = [r for r in rules if r.target == Target.AUDIT_EVENT]
+    identity_rules = [r for r in rules if r.target == Target.IDENTITY]
+    entries_for = _dispatch(event_rules, dict(getattr(state, "observers", None) or {}))
+    merged = _Merged()
+    errors: list[LoadIssue] = []
+    failures: dict[str, int] = {}
+
+    def failed(rule_: Rule | None, exc: BaseException, file: str, line: int | None, what: str) -> None:
+        rule_id = rule_.id if rule_ is not None else "(observer)"
+        failures[rule_id] = failures.get(rule_id, 0) + 1
+        if failures[rule_id] <= MAX_ERRORS_PER_RULE:
+            errors.append(LoadIssue(file, line, f"rule {rule_id} skipped for {what}: "
+                                                f"{type(exc).__name__}: {str(exc)[:200]}"))
+
+    cache: dict[tuple, tuple] = {}
+    for event in events:
+        entries = cache.get(event.keys)
+        if entries is None:
+            entries = cache[event.keys] = entries_for(event.keys)
+        for rule_, check in entries:
+            try:
+                if rule_ is None:
+                    check(event)
+                    continue
+                hits = check(event, state)  # a generator, or an empty tuple (the cheap "nothing")
+                if hits:
+                    for hit in hits:
+                        merged.add(_finding(rule_, hit, None))
+            except Exception as exc:  # noqa: BLE001 - one odd event must not stop the stream
+                failed(rule_, exc, event.file, event.line, "this event")
+    if identity_rules and state is not None:
+        for identity, facts in state.identities():
+            for rule_ in identity_rules:
+                try:
+                    for hit in rule_.check(identity, facts):
+                        merged.add(_finding(rule_, hit, None))
+                except Exception as exc:  # noqa: BLE001
+                    shown = identity.display() if hasattr(identity, "display") else str(identity)
+                    failed(rule_, exc, "", None, f"identity {shown}")
+    for rule_id, count in failures.items():
+        if count > MAX_ERRORS_PER_RULE:
+            errors.append(LoadIssue("", None, f"rule {rule_id} failed on {count - MAX_ERRORS_PER_RULE} more events"))
+    findings = merged.findings()
+    if scanned is None:
+        scanned = Scanned()
+    scanned.files += getattr(events, "files", 0)
+    scanned.events = (scanned.events or 0) + getattr(events, "events", 0)
+    scanned.errors.extend(getattr(events, "errors", ()))
+    scanned.errors.extend(errors)
+    scanned.notes.extend(getattr(events, "notes", ()))
+    scanned.notes.extend(suppress.apply(findings, config or suppress.Config()))
+    return Evaluation(findings, scanned, list(rules))
+
+
 def render(evaluation: Evaluation, fmt: str, *, color: bool = False, width: int | None = None,
-           min_severity: Severity | None = None) -> str:
+           min_severity: Severity | None = None, attack: object | None = None) -> str:
     """The report in `fmt` (a name of the reports registry). `min_severity` filters what is shown,
-    never the exit code."""
+    never the exit code. `attack` (an attack-path analysis of the same scan) ranks the findings by
+    the paths they sit on, and gives the HTML report its graph."""
     findings = evaluation.findings
     if min_severity is not None:
         findings = [f for f in findings if f.severity >= min_severity]
-    return reports.render(findings, evaluation.scanned, fmt, color=color, rules=evaluation.rules, width=width)
+    return reports.render(findings, evaluation.scanned, fmt, color=color, rules=evaluation.rules, width=width,
+                          attack=attack)

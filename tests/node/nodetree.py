@@ -118,6 +118,8 @@ AUDIT_GOOD = {
         {"level": "Metadata", "resources": [{"group": "", "resources": ["secrets", "configmaps"]},
                                             {"group": "authentication.k8s.io", "resources": ["tokenreviews"]}]},
         {"level": "RequestResponse", "resources": [{"group": "rbac.authorization.k8s.io"}]},
+        {"level": "RequestResponse", "resources": [{"group": "", "resources": ["pods/exec", "pods/attach", "pods/portforward"]}]},
+        {"level": "Request", "verbs": ["create", "update", "patch"]},
         {"level": "Metadata"},
     ],
 }

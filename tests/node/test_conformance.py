@@ -50,11 +50,15 @@ AUDIT_EXPECTED = {
     # Kubernetes docs example: configmaps in kube-system at Request puts their bodies in the log;
     # the `controller-leader` configmap is deliberately not logged (level None), so some
     # configmap requests leave no trace (KW-AUDIT-004).
-    "policies/kubernetes-website-audit-policy.yaml": {"KW-AUDIT-003", "KW-AUDIT-004"},
+    # RBAC writes at Metadata, exec at Request, deployments at Metadata: below the checklist's
+    # RequestResponse / Request (KW-AUDIT-008..010).
+    "policies/kubernetes-website-audit-policy.yaml": {"KW-AUDIT-003", "KW-AUDIT-004", "KW-AUDIT-008", "KW-AUDIT-009",
+                                                      "KW-AUDIT-010"},
     # audit2rbac demo: logs only four users; everything else (secrets, exec, RBAC, failed logins) unlogged.
     "audit2rbac/demo-policy.yaml": {"KW-AUDIT-002", "KW-AUDIT-004", "KW-AUDIT-005", "KW-AUDIT-006", "KW-AUDIT-007"},
     # Falco's policy: configmaps at Request/RequestResponse; the same controller-leader exclusion.
-    "falco-plugins-k8saudit/audit-policy.yaml": {"KW-AUDIT-003", "KW-AUDIT-004"},
+    "falco-plugins-k8saudit/audit-policy.yaml": {"KW-AUDIT-003", "KW-AUDIT-004", "KW-AUDIT-008", "KW-AUDIT-009",
+                                                 "KW-AUDIT-010"},
 }
 
 

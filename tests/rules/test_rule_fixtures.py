@@ -1,11 +1,22 @@
 """Every rule of the catalogue is shown to fire and to stay quiet, end to end.
 
 `tests/rules/<RULE-ID>/` holds inputs named `fail*` (must raise the rule) and `pass*` (must not):
-a manifest (`*.yaml`, `*.yml`, `*.json`) run through `kubeward scan`, or, for node rules, a
-directory holding a node's files run through `kubeward node --root`. A node directory may hold
-`.modes` lines `PATH MODE [UID:GID]` (octal mode), applied to a temporary copy, since git keeps no
-file modes or owners. A manifest whose first lines hold `# args: ...` is scanned with those options
-(e.g. `--kube-version v1.34`, `--config registries.kubeward.yaml`; paths relative to the rule folder).
+a manifest (`*.yaml`, `*.yml`, `*.json`) or a Dockerfile (`*.Dockerfile`) run through `kubeward
+scan`, or, for node rules, a directory holding a node's files run through `kubeward node --root`.
+A node directory may hold `.modes` lines `PATH MODE [UID:GID]` (octal mode), applied to a
+temporary copy, since git keeps no file modes or owners.
+
+Image rules (domain images): a directory holding manifests (`*.yaml`) and `reports/` (optionally
+`vex/`, `epss.csv`, `kev.json`), run through `kubeward images`. Probe rules (domain probe): a
+`*.probe.yaml` describing a fixture server (role, tls, client_cert, routes: {path: status}),
+started on 127.0.0.1 and probed with `kubeward probe`.
+
+Audit rules (targets audit_event and identity): audit logs (`*.jsonl`, `*.json`) replayed through
+`kubeward audit analyze`; a `context.yaml` beside them is the RBAC input (`-f`) of every replay of
+that folder.
+
+A manifest whose first lines hold `# args: ...` is scanned with those options (e.g.
+`--kube-version v1.34`, `--config registries.kubeward.yaml`; paths relative to the rule folder).
 A directory holding Chart.yaml or kustomization.yaml is scanned (rendered), not run as a node root.
 """
 
@@ -14,6 +25,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import tempfile
 from pathlib import Path
 
 import orjson
@@ -21,11 +33,12 @@ import pytest
 from click.testing import CliRunner
 
 from kubeward.cli.main import cli
-from kubeward.rules import load_all
+from kubeward.rules import Target, load_all
 
 HERE = Path(__file__).resolve().parent
 RULES = load_all()
-INPUT_SUFFIXES = (".yaml", ".yml", ".json")
+INPUT_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl", ".Dockerfile")
+AUDIT_TARGETS = (Target.AUDIT_EVENT, Target.IDENTITY)
 
 
 def fixtures(rule_id: str, prefix: str) -> list[Path]:
@@ -74,11 +87,50 @@ def fixture_args(path: Path) -> list[str]:
     return [str(path.parent / a) if i and args[i - 1] in PATH_OPTIONS else a for i, a in enumerate(args)]
 
 
+def _images_args(folder: Path) -> list[str]:
+    args = ["images", *sorted(str(p) for p in folder.glob("*.yaml")), "--vulns", str(folder / "reports")]
+    for name, option in (("vex", "--vex"), ("epss.csv", "--epss"), ("kev.json", "--kev")):
+        if (folder / name).exists():
+            args += [option, str(folder / name)]
+    return args
+
+
 def findings_of(rule_id: str, path: Path) -> list[dict]:
-    if path.is_dir() and not any((path / name).is_file() for name in RENDERED):
+    domain = RULES[rule_id].domain
+    if domain == "probe":
+        return _probe_findings(rule_id, path)
+    if RULES[rule_id].target in AUDIT_TARGETS:
+        context = HERE / rule_id / "context.yaml"
+        args = ["audit", "analyze", str(path), *(["-f", str(context)] if context.exists() else [])]
+    elif domain == "images":
+        args = _images_args(path)
+    elif path.is_dir() and not any((path / name).is_file() for name in RENDERED):
         args = ["node", "--root", str(path)]
     else:
         args = ["scan", str(path), *fixture_args(path)]
+    return _run(rule_id, path, args)
+
+
+def _probe_findings(rule_id: str, path: Path) -> list[dict]:
+    import sys
+
+    import yaml
+
+    sys.path.insert(0, str(HERE.parent / "probe"))
+    from probe_fixture import Behaviour, Servers
+
+    spec = yaml.safe_load(path.read_text())
+    with tempfile.TemporaryDirectory() as directory:
+        servers = Servers(directory).start()
+        try:
+            port = servers.add(Behaviour({str(k): int(v) for k, v in spec["routes"].items()}, tls=spec.get("tls", False),
+                                         client_cert=spec.get("client_cert", False)))
+            return _run(rule_id, path, ["probe", "127.0.0.1", "--ports", f"{port}:{spec['role']}", "--timeout", "2"])
+        finally:
+            servers.stop()
+
+
+def _run(rule_id: str, path: Path, args: list[str]) -> list[dict]:
     result = CliRunner().invoke(cli, [*args, "--rule", rule_id, "--format", "json", "--fail-on", "none"])
     assert result.exit_code == 0, f"{path}: exit {result.exit_code}: {result.output[-2000:]}"
     report = orjson.loads(result.stdout)

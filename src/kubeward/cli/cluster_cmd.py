@@ -3,12 +3,15 @@ writing findings back as PolicyReports (the one command that writes to a cluster
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 
 import click
 import orjson
 
 from kubeward.cli.inputs import EXIT_ERROR, InputError, collections_from, input_options, options_from
+from kubeward.cli.store_cmd import record_evaluation, store_option
 
 
 @click.group()
@@ -20,23 +23,54 @@ def snapshot() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 @input_options
 def snapshot_save(file: str, **kwargs) -> None:
-    """Collect the cluster(s) (read-only) and write FILE (gzip JSON, versioned)."""
+    """Collect the cluster(s) (read-only) and write FILE (gzip JSON, versioned).
+
+    Nothing is written when nothing could be read (exit code 2; an existing FILE is left as it
+    was); with several clusters the ones read are written and a cluster that could not be read
+    makes the exit code 2. FILE is replaced in one step and readable by its owner only.
+    """
     from kubeward.cluster import snapshot as snapshots
+    from kubeward.cluster.collect import unread_reason
 
     options = options_from(kwargs)
     if options.snapshot is None and not options.reads_cluster:
         options.cluster = True  # saving a snapshot always means a cluster: the current context by default
-    collections = collections_from(options)
     try:
-        snapshots.save(file, collections)
-    except OSError as exc:
-        raise InputError(f"snapshot {file}: cannot write: {exc.strerror or exc}") from None
+        collections = collections_from(options)
+    except InputError as exc:
+        raise InputError(f"snapshot {file} not written: {exc.message}") from None
+    unread = [reason for reason in map(unread_reason, collections) if reason is not None]
+    if len(unread) == len(collections):
+        raise InputError(f"snapshot {file} not written: {unread[0]}" if len(unread) == 1 else
+                         f"snapshot {file} not written: nothing could be read from any of the {len(unread)} clusters; "
+                         f"first: {unread[0]}")
+    _write_atomically(file, lambda path: snapshots.save(path, collections))
     for collection in collections:
         click.echo(f"{collection.name}: {len(collection.objects)} objects, {collection.requests} requests, "
                    f"{collection.seconds:.1f}s, {len(collection.errors)} collection errors", err=True)
         for error in collection.errors:
             click.echo(f"  warning: {error.describe()}", err=True)
     click.echo(f"wrote {file}", err=True)
+    if unread:
+        sys.exit(EXIT_ERROR)
+
+
+def _write_atomically(file: str, write) -> None:
+    """Write beside FILE, then rename over it: a failure leaves FILE as it was, never half written."""
+    directory = os.path.dirname(os.path.abspath(file))
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".kubeward-", suffix=".partial", dir=directory)
+        os.close(handle)
+    except OSError as exc:
+        raise InputError(f"snapshot {file}: cannot write: {exc.strerror or exc}") from None
+    try:
+        write(temporary)
+        os.replace(temporary, file)
+    except OSError as exc:
+        raise InputError(f"snapshot {file}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
 
 
 @snapshot.command("show")
@@ -70,11 +104,12 @@ def report() -> None:
 @click.option("--policy-reports", is_flag=True, required=True,
               help="Write PolicyReport (per namespace) and ClusterPolicyReport objects (wgpolicyk8s.io/v1alpha2).")
 @click.option("--dry-run", is_flag=True, help="Print the reports as JSON instead of writing them.")
+@store_option
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Suppressions file; suppressed findings are written with result `skip`.")
 @click.option("--rule", "only_rules", multiple=True, metavar="ID", help="Run only these rules (repeatable; globs allowed).")
 @click.option("--exclude-rule", "exclude_rules", multiple=True, metavar="ID", help="Do not run these rules (repeatable; globs allowed).")
-def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, only_rules: tuple[str, ...],
+def report_push(policy_reports: bool, dry_run: bool, store_url: str | None, config_path: str | None, only_rules: tuple[str, ...],
                 exclude_rules: tuple[str, ...], **kwargs) -> None:
     """Scan the cluster and write the findings into it as PolicyReports; logs JSON lines.
 
@@ -84,6 +119,7 @@ def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, on
     """
     from kubeward import pipeline, suppress
     from kubeward.cluster import policyreport
+    from kubeward.cluster.collect import unread_reason
     from kubeward.cluster.inventory import inventory_of
     from kubeward.cluster.transport import ApiError, ClusterError, connect
 
@@ -99,28 +135,36 @@ def report_push(policy_reports: bool, dry_run: bool, config_path: str | None, on
     collections = collections_from(options)
     failed = 0
     for collection in collections:
+        reason = unread_reason(collection)
+        if reason is not None:  # pushing nothing would empty the cluster's earlier reports
+            _log({"event": "scan.error", "cluster": collection.name, "message": reason})
+            failed += 1
+            continue
         inventory = inventory_of(collection, label_resources=len(collections) > 1)
         evaluation = pipeline.run([inventory], rules, config)
         findings = evaluation.findings
         for issue in evaluation.scanned.errors:
             _log({"event": "scan.warning", "cluster": collection.name, "message": issue.message})
-        try:
-            # a collection is named after its context (or `in-cluster`), which connect() accepts
-            transport = connect(options.kubeconfig, collection.name) if not dry_run else None
-            earlier = policyreport.namespaces_with_earlier_reports(transport) if transport else []
-        except (ClusterError, ApiError) as exc:
-            raise InputError(f"{collection.name}: {exc}") from None
-        reports = policyreport.policy_reports(findings, earlier)
+        if store_url:
+            record_evaluation(store_url, evaluation, "push", [collection.name])
         if dry_run:
-            for body in reports.values():
-                click.echo(orjson.dumps(body).decode())
+            for report in policyreport.policy_reports(findings).values():
+                for chunk in policyreport.chunked(report)[0]:
+                    click.echo(orjson.dumps(chunk).decode())
             continue
         try:
-            failed += policyreport.push(transport, reports, _log)
+            # a collection is named after its context (or `in-cluster`), which connect() accepts
+            transport = connect(options.kubeconfig, collection.name)
+            writer = policyreport.ReportWriter(transport, _log)
+            writer.adopt(policyreport.earlier_reports(transport))
+        except (ClusterError, ApiError) as exc:
+            raise InputError(f"{collection.name}: {exc}") from None
+        try:
+            failed += writer.sync(findings)
         finally:
             transport.close()
         _log({"event": "scan.done", "cluster": collection.name, "objects": len(collection.objects),
-              "findings": len(findings), "reports": len(reports)})
+              "findings": len(findings), "reports": writer.applies})
     if failed:
         sys.exit(EXIT_ERROR)
 

@@ -7,7 +7,7 @@ snapshots (kubeward.cluster) give one per cluster.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import click
@@ -19,7 +19,8 @@ from kubeward.sources.render import RenderOptions
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
-_CLUSTER_KEYS = ("cluster", "contexts", "kubeconfig", "all_contexts", "snapshot", "include_secret_metadata")
+_CLUSTER_KEYS = ("cluster", "contexts", "kubeconfig", "all_contexts", "snapshot", "include_secret_metadata",
+                 "request_timeout", "cluster_timeout")
 _RENDER_KEYS = ("values", "set_values", "kube_version")
 
 
@@ -38,6 +39,8 @@ class InputOptions:
     all_contexts: bool = False
     snapshot: str | None = None
     include_secret_metadata: bool = False
+    request_timeout: float | None = None  # seconds; None: RequestPolicy's default
+    cluster_timeout: float | None = None
     values: tuple[str, ...] = ()  # Helm --values files
     set_values: tuple[str, ...] = ()  # Helm --set K=V
     kube_version: KubeVersion | None = None  # --kube-version (None: latest, not given)
@@ -75,6 +78,10 @@ def input_options(command: Callable) -> Callable:
                      help="Values file for the Helm charts among the PATHs (repeatable, like helm template -f)."),
         click.option("--set", "set_values", multiple=True, metavar="K=V",
                      help="Value for the Helm charts among the PATHs (repeatable, like helm template --set)."),
+        click.option("--request-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+                     help="Longest one API request may take, first byte to last (default 120)."),
+        click.option("--cluster-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+                     help="Longest the whole collection of one cluster may take (default 1200)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -99,14 +106,23 @@ def options_from(kwargs: dict) -> InputOptions:
 
 
 def inventory_from_paths(paths, namespace: str | None = None, render: RenderOptions | None = None) -> Inventory:
-    return build_inventory(load_paths(list(paths), render=render), default_namespace=namespace)
+    """The inventory of files, directories and stdin; InputError (exit 2) when nothing at all
+    could be read (an empty directory, a missing file, a refused stdin): that is no clean scan."""
+    from kubeward.cli.progress import FileProgress
+
+    with FileProgress() as progress:
+        loaded = load_paths(list(paths), progress=progress, render=render)
+    problem = loaded.nothing_read()
+    if problem:
+        raise InputError(problem)
+    return build_inventory(loaded, default_namespace=namespace)
 
 
 def collections_from(options: InputOptions):
     """What the cluster options select, collected live or loaded from the snapshot."""
     from kubeward.cluster import snapshot
     from kubeward.cluster.targets import ClusterSelection, collect_clusters
-    from kubeward.cluster.transport import ClusterError
+    from kubeward.cluster.transport import ClusterError, RequestPolicy
 
     if options.snapshot and options.reads_cluster:
         raise click.UsageError("--snapshot reads a saved cluster; do not combine it with --cluster/--context/--kubeconfig/--all-contexts")
@@ -115,7 +131,12 @@ def collections_from(options: InputOptions):
             return snapshot.load(options.snapshot)
         selection = ClusterSelection(options.kubeconfig, tuple(options.contexts), options.all_contexts,
                                      options.include_secret_metadata)
-        return collect_clusters(selection)
+        policy = RequestPolicy()
+        if options.request_timeout is not None:
+            policy = replace(policy, request_deadline=options.request_timeout)
+        if options.cluster_timeout is not None:
+            policy = replace(policy, collection_deadline=options.cluster_timeout)
+        return collect_clusters(selection, policy)
     except (snapshot.SnapshotError, ClusterError) as exc:
         raise InputError(str(exc)) from None
 

@@ -130,13 +130,14 @@ def _where(issue: LoadIssue) -> str:
 
 
 def finish(evaluation: pipeline.Evaluation, report: ReportOptions,
-           epilogue: Callable[[pipeline.Evaluation], str] | None = None) -> None:
+           epilogue: Callable[[pipeline.Evaluation], str] | None = None, attack: object | None = None) -> None:
     """Render, write, tell stderr about input errors when the report is not on a terminal, and exit.
-    `epilogue` adds a command's own lines under a table."""
+    `epilogue` adds a command's own lines under a table; `attack` is the attack-path analysis that
+    ranks the findings (scan --rank paths) and draws the HTML report's graph."""
     fmt = default_format(report.fmt)
     minimum = Severity.parse(report.severity) if report.severity else None
     text = pipeline.render(evaluation, fmt, color=use_color(fmt, report.output), min_severity=minimum,
-                           width=terminal_width() if fmt == "table" else None)
+                           width=terminal_width() if fmt == "table" else None, attack=attack)
     if fmt == "table" and epilogue is not None:
         text += epilogue(evaluation)
     emit(text, report.output)

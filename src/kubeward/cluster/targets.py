@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from kubeward.cluster.collect import Collection, CollectionError, collect
+from kubeward.cluster.collect import WHOLE_CLUSTER, Collection, CollectionError, collect, unread_reason
 from kubeward.cluster.transport import ClusterError, RequestPolicy, connect, kubeconfig_contexts
 
 PARALLEL_CLUSTERS = 4
@@ -33,7 +33,9 @@ def selected_contexts(selection: ClusterSelection) -> list[str | None]:
 def collect_clusters(selection: ClusterSelection, policy: RequestPolicy = RequestPolicy(),
                      show_progress: bool | None = None) -> list[Collection]:
     """Collect every selected cluster, in parallel; a cluster that cannot be configured is a
-    ClusterError (nothing useful can be said about it), one that answers badly has errors."""
+    ClusterError (nothing useful can be said about it), one that answers badly has errors. A
+    cluster from which nothing could be read is a ClusterError when it is the only one; among
+    several it is kept, with a WHOLE_CLUSTER error, so that the others are still reported."""
     transports = [connect(selection.kubeconfig, context, policy) for context in selected_contexts(selection)]
     display = _progress_display(show_progress)
     try:
@@ -45,13 +47,19 @@ def collect_clusters(selection: ClusterSelection, policy: RequestPolicy = Reques
                     def progress(resource: str, count: int) -> None:
                         display.update(task, description=f"{transport.name}: {resource} ({count} objects)")
                 try:
-                    return collect(transport, selection.include_secret_metadata, progress)
+                    collection = collect(transport, selection.include_secret_metadata, progress)
                 except ClusterError as exc:
                     if len(transports) == 1:
                         raise
                     # One cluster down must not hide the others: it is reported as unread.
                     return Collection(transport.name, server=transport.server,
-                                      errors=[CollectionError("the API (discovery)", 0, str(exc))])
+                                      errors=[CollectionError(WHOLE_CLUSTER, 0, str(exc))])
+                reason = unread_reason(collection)
+                if reason is not None:
+                    if len(transports) == 1:
+                        raise ClusterError(reason)
+                    collection.errors.insert(0, CollectionError(WHOLE_CLUSTER, 0, reason))
+                return collection
 
             with ThreadPoolExecutor(max_workers=PARALLEL_CLUSTERS) as pool:
                 return list(pool.map(run, transports))

@@ -94,6 +94,20 @@ STANDARD_RESOURCES: tuple[APIResource, ...] = (
     _r("wgpolicyk8s.io/v1alpha2", "PolicyReport", "policyreports", True, "polr"),
     _r("wgpolicyk8s.io/v1alpha2", "ClusterPolicyReport", "clusterpolicyreports", False, "cpolr"),
     _r("route.openshift.io/v1", "Route", "routes", True),
+    # CNI and service-mesh policy kinds the connectivity engine reads (netpol/cilium.py, calico.py, mesh.py)
+    _r("cilium.io/v2", "CiliumNetworkPolicy", "ciliumnetworkpolicies", True, "cnp"),
+    _r("cilium.io/v2", "CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", False, "ccnp"),
+    _r("projectcalico.org/v3", "GlobalNetworkPolicy", "globalnetworkpolicies", False, "gnp"),
+    _r("projectcalico.org/v3", "Tier", "tiers", False),
+    _r("projectcalico.org/v3", "GlobalNetworkSet", "globalnetworksets", False),
+    _r("projectcalico.org/v3", "HostEndpoint", "hostendpoints", False, "hep"),
+    _r("security.istio.io/v1", "PeerAuthentication", "peerauthentications", True, "pa"),
+    _r("security.istio.io/v1", "AuthorizationPolicy", "authorizationpolicies", True, "ap"),
+    _r("networking.istio.io/v1", "DestinationRule", "destinationrules", True, "dr"),
+    _r("policy.linkerd.io/v1beta3", "Server", "servers", True, "srv"),
+    _r("policy.linkerd.io/v1beta1", "ServerAuthorization", "serverauthorizations", True, "saz"),
+    _r("policy.linkerd.io/v1alpha1", "MeshTLSAuthentication", "meshtlsauthentications", True),
+    _r("policy.linkerd.io/v1alpha1", "NetworkAuthentication", "networkauthentications", True),
 )
 
 # Kinds that are not served by a REST resource but appear in manifests (component configs).

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from kubeward.model.inventory import Inventory
-from kubeward.model.podspec import PodTemplate
+from kubeward.model.inventory import Inventory, reads
+from kubeward.model.podspec import WORKLOAD_KINDS, PodTemplate
 from kubeward.model.resource import Path, Resource, as_dict, as_list
 
 
@@ -67,6 +67,7 @@ def identity_of(template: PodTemplate, inventory: Inventory | None) -> WorkloadI
     return WorkloadIdentity(template, name, account_path, account, automount, automount_path, token)
 
 
+@reads(*WORKLOAD_KINDS, "ServiceAccount")
 def _identities(inventory: Inventory) -> list[WorkloadIdentity]:
     return [identity_of(template, inventory) for template in inventory.pod_templates]
 
@@ -75,6 +76,7 @@ def workload_identities(inventory: Inventory) -> list[WorkloadIdentity]:
     return inventory.analysis(_identities)
 
 
+@reads(*WORKLOAD_KINDS, "ServiceAccount")
 def _by_account(inventory: Inventory) -> dict[tuple[str, str], list[WorkloadIdentity]]:
     found: dict[tuple[str, str], list[WorkloadIdentity]] = defaultdict(list)
     for identity in workload_identities(inventory):

@@ -6,12 +6,28 @@ from collections import defaultdict
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from kubeward.model.apiresources import STANDARD_TABLE, ResourceTable
-from kubeward.model.podspec import PodTemplate, pod_templates
+from kubeward.model.podspec import WORKLOAD_KINDS, PodTemplate, pod_templates
 from kubeward.model.resource import Origin, Resource, as_dict
-from kubeward.sources.loader import Document, LoadIssue, LoadResult
+from kubeward.sources.loader import Document, LoadIssue, LoadResult, depth_problem
 
 T = TypeVar("T")
 DEFAULT_NAMESPACE = "default"
+ANY = "*"
+
+# The kinds each analysis builder reads, declared with `@reads(...)` next to it: a change to an
+# object of one of them drops the cached analysis (Inventory.invalidate). A builder that declares
+# nothing is dropped on every change.
+ANALYSIS_READS: dict[Callable, frozenset[str]] = {}
+
+
+def reads(*kinds: str) -> Callable[[Callable[[Inventory], T]], Callable[[Inventory], T]]:
+    """Declare the kinds an analysis builder reads (for live inventories that change)."""
+
+    def declare(build: Callable[[Inventory], T]) -> Callable[[Inventory], T]:
+        ANALYSIS_READS[build] = frozenset(kinds)
+        return build
+
+    return declare
 
 
 class Inventory:
@@ -64,7 +80,7 @@ class Inventory:
             out.setdefault(namespace.name, namespace)
         return out
 
-    def analysis(self, build: Callable[["Inventory"], T]) -> T:
+    def analysis(self, build: Callable[[Inventory], T]) -> T:
         """An analysis of this inventory (RBAC index, connectivity, ...), built once by `build`
         and shared by every rule and command; each engine names its own typed accessor."""
         if build not in self._analyses:
@@ -76,6 +92,46 @@ class Inventory:
         """The pod template of every workload (objects owned by a controller in the scan are left to it)."""
         return self.analysis(_pod_templates)
 
+    # --- mutation (a live inventory: kubeward watch) ----------------------------------------
+
+    def add(self, resource: Resource) -> None:
+        """Append an object; the indexes follow and the analyses reading its kind are dropped."""
+        self.resources.append(resource)
+        self._by_kind[resource.kind].append(resource)
+        self._by_key[resource.key].append(resource)
+        self.invalidate((resource.kind,))
+
+    def remove(self, resource: Resource) -> None:
+        """Remove this object (by identity)."""
+        _drop(self.resources, resource)
+        for index, bucket in ((self._by_kind, resource.kind), (self._by_key, resource.key)):
+            found = index.get(bucket)
+            if found is not None:
+                _drop(found, resource)
+                if not found:
+                    del index[bucket]
+        self.invalidate((resource.kind,))
+
+    def replace(self, old: Resource, new: Resource) -> None:
+        """Put `new` where `old` was (same position in every index); kind and name are the same."""
+        if old.key != new.key:
+            self.remove(old)
+            self.add(new)
+            return
+        for found in (self.resources, self._by_kind[old.kind], self._by_key[old.key]):
+            found[_position(found, old)] = new
+        self.invalidate((old.kind,))
+
+    def invalidate(self, kinds: Iterable[str]) -> None:
+        """Drop the cached analyses that read any of `kinds` (or that declare nothing)."""
+        if not self._analyses:
+            return
+        changed = set(kinds)
+        for build in list(self._analyses):
+            declared = ANALYSIS_READS.get(build)
+            if declared is None or ANY in declared or not changed.isdisjoint(declared):
+                del self._analyses[build]
+
     def __len__(self) -> int:
         return len(self.resources)
 
@@ -83,6 +139,18 @@ class Inventory:
         return iter(self.resources)
 
 
+def _position(items: list[Resource], resource: Resource) -> int:
+    try:
+        return items.index(resource)  # Resource has no __eq__: identity, compared in C
+    except ValueError:
+        raise ValueError(f"{resource.display()} is not in the inventory") from None
+
+
+def _drop(items: list[Resource], resource: Resource) -> None:
+    del items[_position(items, resource)]
+
+
+@reads(*WORKLOAD_KINDS)
 def _pod_templates(inventory: Inventory) -> list[PodTemplate]:
     return list(pod_templates(inventory))
 
@@ -132,6 +200,7 @@ def build_inventory(
     crd_scopes = _crd_scopes(loaded.documents)
     resources: list[Resource] = []
     notes = list(loaded.notes)
+    errors = list(loaded.errors)
 
     def namespaced(kind: str) -> bool:
         return crd_scopes[kind] if kind in crd_scopes else table.is_namespaced(kind)
@@ -154,14 +223,20 @@ def build_inventory(
         if namespaced(kind):
             given = as_dict(obj.get("metadata")).get("namespace")
             namespace = given if isinstance(given, str) and given else (default_namespace or DEFAULT_NAMESPACE)
-        resources.append(Resource(obj, namespace, Origin(doc.file, doc.index, doc.line, prefix), cluster))
+        resource = Resource(obj, namespace, Origin(doc.file, doc.index, doc.line, prefix), cluster)
+        problem = depth_problem(obj)
+        if problem:  # refused here, so no rule ever walks it (a recursive walk would fail)
+            where = f" (item {prefix[-1]})" if prefix else ""
+            errors.append(LoadIssue(doc.file.name, doc.line, f"document {doc.index}{where}, {resource.display()}: {problem}"))
+            return
+        resources.append(resource)
 
     for doc in loaded.documents:
         if doc.data is None:
             continue
         add(doc.data, doc, ())
     inventory = Inventory(resources, table)
-    inventory.errors = list(loaded.errors)
+    inventory.errors = errors
     inventory.notes = notes
     inventory.files = loaded.files
     return inventory

@@ -105,7 +105,7 @@ class Resource:
         self.cluster = cluster
         self._memo: dict | None = None
 
-    def memo(self, build: Callable[["Resource"], T]) -> T:
+    def memo(self, build: Callable[[Resource], T]) -> T:
         """What `build` computes from this object alone, once: rules that share a per-object
         analysis (the credential scan) read it from here."""
         if self._memo is None:

@@ -128,6 +128,23 @@ class LabelIndex:
                 self._by_key.setdefault(key, set()).add(i)
         self._cache: dict[Selector, frozenset[int]] = {}
 
+    def with_value(self, key: str, value: str) -> set[int]:
+        """Members whose label `key` has `value` (do not modify the set)."""
+        return self._by_pair.get((key, value), set())
+
+    def with_key(self, key: str) -> set[int]:
+        """Members that carry label `key` (do not modify the set)."""
+        return self._by_key.get(key, set())
+
+    def values_of(self, key: str) -> dict[str, set[int]]:
+        """Each value of label `key` and the members that carry it."""
+        values = getattr(self, "_values", None)
+        if values is None:
+            values = self._values = {}
+            for (k, v), members in self._by_pair.items():
+                values.setdefault(k, {})[v] = members
+        return values.get(key, {})
+
     def select(self, selector: Selector) -> frozenset[int]:
         found = self._cache.get(selector)
         if found is None:

@@ -6,22 +6,36 @@ matches (as policy subjects and as rule peers), resolve the referenced named por
 share hostNetwork are indistinguishable to every policy, so connectivity is computed once per
 pair of classes and expanded to workloads only when listed.
 
-Every allowed connection needs the source's egress and the destination's ingress to allow it.
-Per direction, a pod's verdict for a protocol/port is: the first AdminNetworkPolicy rule that
-matches it (lowest priority number first, rules in order) decides Allow or Deny, or Pass it on;
-then, if any NetworkPolicy selects the pod for that direction, the union of their rules
-decides; otherwise the BaselineAdminNetworkPolicy rules in order; otherwise it is allowed.
+Every allowed connection needs the source's egress and the destination's ingress to allow it
+(and, where a service mesh is configured, the destination's mesh layer: netpol/mesh.py).
+Per direction, a pod's verdict for a protocol/port is a walk through ordered tiers of rules
+(`_walk`): in each tier the first matching rule decides Allow or Deny, or Pass to the next tier;
+a tier that applies to the pod but matches nothing ends in its default action (Deny or Pass);
+after the last tier, what is left is allowed. Which tiers there are depends on the policies the
+scan holds (docs/netpol.md, "Evaluation order"):
+
+- Kubernetes: AdminNetworkPolicy (by priority, default Pass) -> NetworkPolicy (the union of the
+  rules of every policy isolating the pod; Deny at the end) -> BaselineAdminNetworkPolicy.
+- Cilium: the same admin tiers around one Cilium tier holding the deny rules first (deny wins)
+  and then the allow rules of NetworkPolicies and Cilium policies; Deny at the end when any of
+  them puts the pod into default deny.
+- Calico: Calico's tiers by order (admin 1,000, default 1,000,000 with the NetworkPolicies at
+  order 1000, baseline 10,000,000), policies by order then name.
+- Both CNIs' policies in one scan: a cluster runs one; the union of the two answers is taken
+  (the conservative one: nothing is reported closed that either would leave open).
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from kubeward.model.inventory import Inventory
 from kubeward.netpol import intervals as iv
-from kubeward.netpol.model import (ALLOW, PASS, TIER_ANP, TIER_BANP, TIER_NP, Issue, PodPeer, Policy,
-                                   PolicyRule, Workload, collect_workloads, namespace_labels, read_policies)
+from kubeward.netpol.model import (ALLOW, DENY, LAYER_CALICO, LAYER_CILIUM, LOG, PASS, TIER_ANP, TIER_BANP, TIER_NP,
+                                   ExprPeer, Issue, Policy, PolicyRule, Workload, collect_workloads,
+                                   namespace_labels, read_policies)
 from kubeward.model.selectors import LabelIndex
 
 INGRESS, EGRESS = "ingress", "egress"
@@ -47,44 +61,60 @@ class Verdict:
     steps: list[str] = field(default_factory=list)
 
 
-def _decide(anp: list[tuple[str, iv.Conn]], isolated: bool, np_allowed: iv.Conn,
-            banp: list[tuple[str, iv.Conn]]) -> iv.Conn:
-    """The tier walk for one peer: `anp`/`banp` are the matching rules' (action, conn) in order."""
+# A tier: (name, end action, its rules in order). End action DENY: the tier applies and drops
+# what it does not decide; PASS: what it does not decide goes on.
+Tier = tuple[str, str, list[PolicyRule], list[str]]  # ... and the labels of its policies
+
+
+def _walk(tiers: list[tuple[str, list[tuple[str, iv.Conn]]]]) -> iv.Conn:
+    """The tier walk for one peer: per tier its end action and the matching rules' (action,
+    conn) in order. Allow and Deny decide, Pass hands to the next tier, Log goes on."""
     allowed = iv.NO_CONN
-    open_ = iv.ALL_CONN
-    to_lower = iv.NO_CONN
-    for action, conn in anp:
-        taken = iv.conn_intersect(conn, open_)
-        if action == ALLOW:
-            allowed = iv.conn_union(allowed, taken)
-        elif action == PASS:
-            to_lower = iv.conn_union(to_lower, taken)
-        open_ = iv.conn_subtract(open_, conn)
-        if open_ == iv.NO_CONN:
+    remaining = iv.ALL_CONN
+    for end, rules in tiers:
+        open_ = remaining
+        passed = iv.NO_CONN
+        for action, conn in rules:
+            if action == LOG:
+                continue
+            taken = iv.conn_intersect(conn, open_)
+            if action == ALLOW:
+                allowed = iv.conn_union(allowed, taken)
+            elif action == PASS:
+                passed = iv.conn_union(passed, taken)
+            open_ = iv.conn_subtract(open_, conn)
+            if open_ == iv.NO_CONN:
+                break
+        remaining = passed if end == DENY else iv.conn_union(passed, open_)
+        if remaining == iv.NO_CONN:
             break
-    remaining = iv.conn_union(to_lower, open_)
-    if isolated:
-        return iv.conn_union(allowed, iv.conn_intersect(remaining, np_allowed))
-    for action, conn in banp:
-        if action == ALLOW:
-            allowed = iv.conn_union(allowed, iv.conn_intersect(conn, remaining))
-        remaining = iv.conn_subtract(remaining, conn)
     return iv.conn_union(allowed, remaining)
 
 
 class Connectivity:
     """The analysis of one inventory: build once (`inventory.analysis(Connectivity)`)."""
 
-    def __init__(self, inventory: Inventory, host_network_exempt: bool = True):
+    def __init__(self, inventory: Inventory, host_network_exempt: bool = True, mesh: bool = True):
         # Kubernetes: a hostNetwork pod uses its node's address, so policies neither isolate it
         # nor name it through selectors. The np-guard suite models it as an ordinary pod
         # (host_network_exempt=False reproduces that).
         self.host_network_exempt = host_network_exempt
         self.inventory = inventory
-        self.workloads: list[Workload] = collect_workloads(inventory)
+        unreadable: list[Issue] = []
+        self.workloads: list[Workload] = collect_workloads(inventory, unreadable)
         self.policies, self.issues = read_policies(inventory)
+        self.issues.extend(unreadable)
         used_namespaces = {w.namespace for w in self.workloads}
         self.namespaces = namespace_labels(inventory, used_namespaces)
+        layers = {p.tier for p in self.policies}
+        from kubeward.netpol.calico import tiers_of
+        self._tier_table = tiers_of(inventory)  # Calico tiers: name -> (order, default action)
+        self.cnis = sorted(({"cilium"} if LAYER_CILIUM in layers else set()) | ({"calico"} if LAYER_CALICO in layers else set()))
+        self._check_models()
+        from kubeward.netpol.mesh import Mesh
+        self.mesh = Mesh(inventory, self.workloads, self.namespaces, self.issues) if mesh else None
+        if self.mesh is not None and not self.mesh.active:
+            self.mesh = None
         self._index_selectors()
         # A policy of a namespace the scan holds nothing else of is no error of the policy: the
         # scan is rarely the whole cluster (`podSelector: {}` selects that namespace's pods, present
@@ -93,6 +123,19 @@ class Connectivity:
         self._cut_externals()
         self._ingress_vectors: dict[int, tuple[iv.Conn, dict[int, iv.Conn]]] = {}
         self._egress_vectors: dict[int, tuple[iv.Conn, dict[int, iv.Conn]]] = {}
+        self._l7_vectors: dict[tuple[int, str], tuple[iv.Conn, dict[int, iv.Conn]]] = {}
+        self._mesh_vectors: dict[int, tuple[iv.Conn, dict[int, iv.Conn]]] = {}
+        self.has_l7 = any(r.l7 for p in self.policies for r in self.rules_of(p))
+
+    def _check_models(self) -> None:
+        admin = [p for p in self.policies if p.tier in (TIER_ANP, TIER_BANP)]
+        if len(self.cnis) == 2:
+            first = next(p for p in self.policies if p.tier in (LAYER_CILIUM, LAYER_CALICO))
+            self.issues.append(Issue(first.resource, (), "the scan holds both Cilium and Calico policies; a cluster runs one CNI, "
+                                     "so each connection is allowed when either CNI's evaluation allows it"))
+        if "cilium" in self.cnis and admin:
+            self.issues.append(Issue(admin[0].resource, (), "Cilium's documentation does not list AdminNetworkPolicy support; "
+                                     "kubeward evaluates the admin tiers as the Kubernetes API defines them, around Cilium's rules"))
 
     # --- selection ---------------------------------------------------------------------------
 
@@ -101,32 +144,88 @@ class Connectivity:
         self._ns_index = LabelIndex([self.namespaces[n] for n in names])
         self._ns_names = names
         self._pod_index = LabelIndex([w.labels for w in self.workloads])
+        self._views: dict[str, LabelIndex] = {}
         self._in_namespace: dict[str, set[int]] = {}
         for i, workload in enumerate(self.workloads):
             self._in_namespace.setdefault(workload.namespace, set()).add(i)
-        self._peer_members: dict[PodPeer, frozenset[int]] = {}
+        self._peer_members: dict = {}
+        self._walk_cache: dict[tuple[int, str], list[list[Tier]]] = {}
         for policy in self.policies:
             self.members(policy.subject)
             for rule in self.rules_of(policy):
                 for peer in rule.pod_peers:
                     self.members(peer)
+                if rule.self_peer is not None:
+                    self.members(rule.self_peer)
 
     @staticmethod
     def rules_of(policy: Policy) -> list[PolicyRule]:
         return [*(policy.ingress or ()), *(policy.egress or ())]
 
-    def members(self, peer: PodPeer) -> frozenset[int]:
+    def _view(self, name: str) -> LabelIndex:
+        """The workloads' labels as a CNI's selectors see them (namespace, service account and
+        namespace labels added under the CNI's own keys)."""
+        index = self._views.get(name)
+        if index is None:
+            if name == "cilium":
+                from kubeward.netpol.cilium import labels_view
+            else:
+                from kubeward.netpol.calico import labels_view
+            index = self._views[name] = LabelIndex([
+                labels_view(w.labels, w.namespace, self.namespaces.get(w.namespace, {}), w.service_account)
+                for w in self.workloads])
+        return index
+
+    def members(self, peer) -> frozenset[int]:
         """Workload indices a subject or peer selects."""
         found = self._peer_members.get(peer)
         if found is None:
-            if peer.namespace_selector is None:
+            if isinstance(peer, ExprPeer):
+                found = self._expr_members(peer)
+            elif peer.namespace_selector is None:
                 scope = self._in_namespace.get(peer.namespace or "", set())
+                found = frozenset(self._pod_index.select(peer.pod_selector) & scope)
             else:
                 scope = set()
                 for n in self._ns_index.select(peer.namespace_selector):
                     scope |= self._in_namespace.get(self._ns_names[n], set())
-            found = self._peer_members[peer] = frozenset(self._pod_index.select(peer.pod_selector) & scope)
+                found = frozenset(self._pod_index.select(peer.pod_selector) & scope)
+            self._peer_members[peer] = found
         return found
+
+    def _expr_members(self, peer: ExprPeer) -> frozenset[int]:
+        index = self._view(peer.view)
+        if peer.view == "cilium":
+            found = index.select(peer.expr)
+        else:
+            from kubeward.netpol import calico_selector as cs
+            found = cs.select(peer.expr, index, self._calico_extra)
+        if peer.namespace is not None:
+            found = found & frozenset(self._in_namespace.get(peer.namespace, ()))
+        return frozenset(found)
+
+    def _calico_extra(self, node: tuple) -> frozenset[int]:
+        """Calico nodes beyond labels: ("nssel", expr) namespaces by their labels (plus
+        projectcalico.org/name); ("sa", names, expr) service accounts by name and labels."""
+        from kubeward.netpol import calico_selector as cs
+        from kubeward.netpol.calico import namespace_view
+        found: set[int] = set()
+        if node[0] == "nssel":
+            for name, labels in self.namespaces.items():
+                if cs.matches(node[1], namespace_view(name, labels)):
+                    found |= self._in_namespace.get(name, set())
+            return frozenset(found)
+        if node[0] == "sa":
+            names, expr = node[1], node[2]
+            accounts = {(r.namespace, r.name): r.labels for r in self.inventory.of_kind("ServiceAccount")}
+            for i, w in enumerate(self.workloads):
+                if names is not None and w.service_account not in names:
+                    continue
+                if expr is not None and not cs.matches(expr, namespace_view(w.service_account, accounts.get((w.namespace, w.service_account), {}))):
+                    continue
+                found.add(i)
+            return frozenset(found)
+        raise ValueError(f"unknown selector node {node[0]!r}")
 
     # --- equivalence classes -------------------------------------------------------------------
 
@@ -139,20 +238,23 @@ class Connectivity:
             for w in members:
                 signature[w].append(set_id)
         self._port_names = sorted({p.name for policy in self.policies for rule in self.rules_of(policy)
-                                   for p in rule.ports or () if p.name is not None})
+                                   for p in (*(rule.ports or ()), *rule.except_ports) if p.name is not None})
         classes: dict[tuple, int] = {}
         self.class_of: list[int] = []
         self.class_members: list[list[int]] = []
         for i, workload in enumerate(self.workloads):
-            key = (tuple(signature[i]), tuple(workload.named_ports.get(n) for n in self._port_names), self._exempt(workload))
+            key = (tuple(signature[i]), tuple(workload.named_ports.get(n) for n in self._port_names), self._exempt(workload),
+                   self.mesh.signature(i) if self.mesh is not None else None)
             c = classes.get(key)
             if c is None:
                 c = classes[key] = len(self.class_members)
                 self.class_members.append([])
             self.class_of.append(c)
             self.class_members[c].append(i)
-        self._peer_classes: dict[PodPeer, frozenset[int]] = {
+        self._peer_classes: dict = {
             peer: frozenset(self.class_of[w] for w in members) for peer, members in self._peer_members.items()}
+        self._host_classes = frozenset(c for c, members in enumerate(self.class_members)
+                                       if self.workloads[members[0]].host_network)
 
     def _cut_externals(self) -> None:
         """IPv4 space cut at the ipBlock boundaries: sources by ingress rules, destinations by
@@ -162,31 +264,110 @@ class Connectivity:
             for rule in self.rules_of(policy):
                 for lo, hi in rule.ip_bounds:
                     cuts[rule.direction].update((lo, hi + 1))
+        if self.mesh is not None:
+            for lo, hi in self.mesh.ip_bounds:
+                cuts[INGRESS].update((lo, hi + 1))
         self.sources_outside = [External(lo, hi) for lo, hi in iv.cut(iv.IPV4_SPACE, cuts[INGRESS])]
         self.destinations_outside = [External(lo, hi) for lo, hi in iv.cut(iv.IPV4_SPACE, cuts[EGRESS])]
 
-    # --- per-class verdict vectors ---------------------------------------------------------------
+    # --- which tiers govern a workload -----------------------------------------------------------
 
-    def _subject_rules(self, workload_index: int, direction: str) -> tuple[list[PolicyRule], bool, list[PolicyRule], list[PolicyRule]]:
-        """Rules that govern a workload in one direction: ANP (ordered), whether a NetworkPolicy
-        isolates it, the NetworkPolicy rules, and BANP (ordered)."""
-        anp: list[tuple[tuple, PolicyRule]] = []
-        nps: list[PolicyRule] = []
-        banp: list[tuple[tuple, PolicyRule]] = []
-        isolated = False
+    def _walks(self, workload_index: int, direction: str) -> list[list[Tier]]:
+        """The tier walks that decide one direction of a workload: one per CNI model (one when the
+        scan holds no CNI policy). An empty list: nothing governs it (everything allowed)."""
+        cache = self._walk_cache
+        key = (workload_index, direction)
+        if key in cache:
+            return cache[key]
+        governing: list[tuple[Policy, list[PolicyRule]]] = []
         for policy in self._policies_selecting(workload_index):
             rules = policy.ingress if direction == INGRESS else policy.egress
             if rules is None:
                 continue
-            if policy.tier == TIER_NP:
-                isolated = True
-                nps.extend(rules)
+            kept = [r for r in rules if r.self_peer is None or workload_index in self._peer_members[r.self_peer]]
+            governing.append((policy, kept))
+        walks: list[list[Tier]] = []
+        if governing:
+            models = self.cnis or ["kubernetes"]
+            for model in models:
+                walk = self._calico_walk(governing) if model == "calico" else self._k8s_walk(governing, model, direction)
+                walks.append([t for t in walk if t is not None])
+            if all(not walk for walk in walks):
+                walks = []
+        cache[key] = walks
+        return walks
+
+    def _subject_rules(self, workload_index: int, direction: str) -> tuple[list[PolicyRule], bool, list[PolicyRule], list[PolicyRule]]:
+        """What governs one direction of a workload, by tier: the AdminNetworkPolicy rules, whether
+        some tier isolates it (ends in Deny), the NetworkPolicy and CNI rules, the
+        BaselineAdminNetworkPolicy rules. For callers that ask whether anything has a say."""
+        anp: list[PolicyRule] = []
+        others: list[PolicyRule] = []
+        banp: list[PolicyRule] = []
+        isolated = False
+        for walk in self._walks(workload_index, direction):
+            for name, end, rules, _ in walk:
+                if name == "AdminNetworkPolicy":
+                    anp.extend(rules)
+                elif name == "BaselineAdminNetworkPolicy":
+                    banp.extend(rules)
+                else:
+                    others.extend(rules)
+                    isolated |= end == DENY
+        return anp, isolated, others, banp
+
+    @staticmethod
+    def _admin_tier(governing, tier: int, name: str) -> Tier | None:
+        ordered = sorted(((p.priority, p.resource.name, r.index), r) for p, rules in governing if p.tier == tier for r in rules)
+        labels = sorted({p.label() for p, _ in governing if p.tier == tier})
+        return (name, PASS, [r for _, r in ordered], labels) if ordered else None
+
+    def _k8s_walk(self, governing, model: str, direction: str) -> list[Tier | None]:
+        nps = [(p, rules) for p, rules in governing if p.tier == TIER_NP]
+        middle: Tier | None = None
+        if model == "cilium":
+            cil = [(p, rules) for p, rules in governing if p.tier == LAYER_CILIUM]
+            isolated = bool(nps) or any(p.default_deny.get(direction, True) for p, _ in cil)
+            deny = [r for _, rules in cil for r in rules if r.action == DENY]
+            allow = [r for _, rules in (*nps, *cil) for r in rules if r.action != DENY]
+            if isolated or deny:
+                middle = ("Cilium and NetworkPolicy rules (deny first)", DENY if isolated else PASS, deny + allow,
+                          sorted({p.label() for p, _ in (*nps, *cil)}))
+        elif nps:
+            middle = ("NetworkPolicy", DENY, [r for _, rules in nps for r in rules], sorted({p.label() for p, _ in nps}))
+        return [self._admin_tier(governing, TIER_ANP, "AdminNetworkPolicy"), middle,
+                self._admin_tier(governing, TIER_BANP, "BaselineAdminNetworkPolicy")]
+
+    def _calico_walk(self, governing) -> list[Tier]:
+        from kubeward.netpol.calico import ANP_TIER, BANP_ORDER, BANP_TIER, BUILTIN_TIERS, DEFAULT_TIER, K8S_NP_ORDER
+        known = self._tier_table
+        grouped: dict[str, list[tuple[tuple, list[PolicyRule]]]] = {}
+        for policy, rules in governing:
+            if policy.tier == LAYER_CALICO:
+                tier, order, name = policy.calico_tier or DEFAULT_TIER, policy.order, policy.resource.name
+            elif policy.tier == TIER_NP:
+                tier, order, name = DEFAULT_TIER, K8S_NP_ORDER, f"knp.default.{policy.resource.name}"
+            elif policy.tier == TIER_ANP:
+                tier, order, name = ANP_TIER, float(policy.priority), policy.resource.name
+            elif policy.tier == TIER_BANP:
+                tier, order, name = BANP_TIER, BANP_ORDER, policy.resource.name
             else:
-                target = anp if policy.tier == TIER_ANP else banp
-                target.extend(((policy.priority, policy.resource.name, r.index), r) for r in rules)
-        anp.sort(key=lambda item: item[0])
-        banp.sort(key=lambda item: item[0])
-        return [r for _, r in anp], isolated, nps, [r for _, r in banp]
+                continue
+            key = (order if order is not None else float("inf"), name, policy.namespace or "")
+            grouped.setdefault(tier, []).append((key, rules, policy.label()))
+        walk: list[Tier] = []
+        inf = float("inf")
+        for tier in sorted(grouped, key=lambda t: ((known.get(t, (None, DENY))[0] if known.get(t, (None,))[0] is not None else inf), t)):
+            end = known.get(tier, BUILTIN_TIERS.get(tier, (None, DENY)))[1]
+            members = sorted(grouped[tier], key=lambda item: item[0])
+            rules = [r for _, rules, _ in members for r in rules]
+            walk.append((f"Calico tier {tier}", end, rules, [label for _, _, label in members]))
+        return walk
+
+    def calico_tier_end(self, tier: str | None) -> str:
+        """The default action of a Calico tier (Deny unless the tier says Pass)."""
+        from kubeward.netpol.calico import DEFAULT_TIER
+        return self._tier_table.get(tier or DEFAULT_TIER, (None, DENY))[1]
 
     def _policies_selecting(self, workload_index: int) -> list[Policy]:
         if self._exempt(self.workloads[workload_index]):
@@ -225,6 +406,8 @@ class Connectivity:
             seen |= self._peer_classes[peer]
         if self.host_network_exempt:
             seen = {c for c in seen if not self._exempt(self.workloads[self.class_members[c][0]])}
+            if rule.host_peers:
+                seen |= self._host_classes
         yield from seen
         if rule.ip_set:
             for i, ext in enumerate(externals):
@@ -241,18 +424,30 @@ class Connectivity:
         if c in cache:
             return cache[c]
         rep = self.class_members[c][0]
-        anp, isolated, nps, banp = self._subject_rules(rep, direction)
-        if not anp and not isolated and not banp:
+        walks = self._walks(rep, direction)
+        if not walks:
             cache[c] = (iv.ALL_CONN, {})
+            self._l7_vectors[(c, direction)] = (iv.NO_CONN, {})
             return cache[c]
         externals = self.sources_outside if direction == INGRESS else self.destinations_outside
-        ordered = [*anp, *nps, *banp]
-        tiers = [TIER_ANP] * len(anp) + [TIER_NP] * len(nps) + [TIER_BANP] * len(banp)
+        ordered: list[PolicyRule] = []
+        layout: list[list[tuple[str, int, int]]] = []  # per walk: (end, first, stop) per tier
+        for walk in walks:
+            tiers = []
+            for _, end, rules, _ in walk:
+                tiers.append((end, len(ordered), len(ordered) + len(rules)))
+                ordered.extend(rules)
+            layout.append(tiers)
         matches: dict[int, list[int]] = {}
+        node_cache: dict[int, list[int]] = {}
         for j, rule in enumerate(ordered):
-            for node in self._rule_nodes(rule, externals):
+            nodes = node_cache.get(id(rule))
+            if nodes is None:
+                nodes = node_cache[id(rule)] = list(self._rule_nodes(rule, externals))
+            for node in nodes:
                 matches.setdefault(node, []).append(j)
         named = any(r.named for r in ordered)
+        l7_rules = self.has_l7 and any(r.l7 for r in ordered)
         count = len(self.class_members)
         subject_ports = self.workloads[rep].named_ports
 
@@ -261,33 +456,46 @@ class Connectivity:
                 return subject_ports
             return None if node >= count else self.workloads[self.class_members[node][0]].named_ports
 
-        memo: dict[tuple, iv.Conn] = {}
+        memo: dict[tuple, tuple[iv.Conn, iv.Conn]] = {}
 
-        def verdict(hits: tuple[int, ...], node: int) -> iv.Conn:
+        def verdict(hits: tuple[int, ...], node: int) -> tuple[iv.Conn, iv.Conn]:
             port_key = self._port_signature(node, count) if named and direction == EGRESS else None
             key = (hits, port_key)
             found = memo.get(key)
             if found is None:
                 ports = ports_of(node)
-                anp_hits, np_allowed, banp_hits = [], iv.NO_CONN, []
-                for j in hits:
-                    conn = ordered[j].conn_for(ports)
-                    if tiers[j] == TIER_ANP:
-                        anp_hits.append((ordered[j].action, conn))
-                    elif tiers[j] == TIER_NP:
-                        np_allowed = iv.conn_union(np_allowed, conn)
-                    else:
-                        banp_hits.append((ordered[j].action, conn))
-                found = memo[key] = _decide(anp_hits, isolated, np_allowed, banp_hits)
+                conns = {j: ordered[j].conn_for(ports) for j in hits}
+                result = iv.NO_CONN
+                for tiers in layout:
+                    steps = []
+                    for end, first, stop in tiers:
+                        lo, hi = bisect.bisect_left(hits, first), bisect.bisect_left(hits, stop)
+                        steps.append((end, [(ordered[j].action, conns[j]) for j in hits[lo:hi]]))
+                    result = iv.conn_union(result, _walk(steps))
+                l7 = iv.NO_CONN
+                if l7_rules:
+                    plain = iv.NO_CONN
+                    for j in hits:
+                        if ordered[j].action == ALLOW:
+                            if ordered[j].l7:
+                                l7 = iv.conn_union(l7, conns[j])
+                            else:
+                                plain = iv.conn_union(plain, conns[j])
+                    l7 = iv.conn_intersect(iv.conn_subtract(l7, plain), result)
+                found = memo[key] = (result, l7)
             return found
 
-        default = verdict((), count)
+        default, default_l7 = verdict((), count)
         exceptions = {}
+        l7_exceptions = {}
         for node, hits in matches.items():
-            conn = verdict(tuple(hits), node)
+            conn, l7 = verdict(tuple(hits), node)
             if conn != default:
                 exceptions[node] = conn
+            if l7 != default_l7:
+                l7_exceptions[node] = l7
         cache[c] = (default, exceptions)
+        self._l7_vectors[(c, direction)] = (default_l7, l7_exceptions)
         return cache[c]
 
     def _port_signature(self, node: int, count: int) -> tuple:
@@ -296,13 +504,27 @@ class Connectivity:
         ports = self.workloads[self.class_members[node][0]].named_ports
         return tuple(ports.get(n) for n in self._port_names)
 
+    def _l7(self, c: int, direction: str, node: int) -> iv.Conn:
+        self._vector(c, direction)
+        default, exceptions = self._l7_vectors[(c, direction)]
+        return exceptions.get(node, default)
+
     # --- results -----------------------------------------------------------------------------------
+
+    def _mesh_vector(self, d: int) -> tuple[iv.Conn, dict[int, iv.Conn]]:
+        """What the mesh layer of destination class `d` admits from every node (classes, then
+        the ingress-side external ranges)."""
+        found = self._mesh_vectors.get(d)
+        if found is None:
+            found = self._mesh_vectors[d] = self.mesh.ingress_vector(self, d)
+        return found
 
     def class_pairs(self) -> Iterator[tuple[int, int, iv.Conn]]:
         """(source class, destination class, conn) for every pair of pod classes that connect;
         the class-level result the workload listing expands."""
         count = len(self.class_members)
         ingress = [self._vector(d, INGRESS) for d in range(count)]
+        mesh = [self._mesh_vector(d) for d in range(count)] if self.mesh is not None else None
         for s in range(count):
             e_default, e_except = self._vector(s, EGRESS)
             # a default-deny egress row only reaches its exceptions
@@ -310,32 +532,54 @@ class Connectivity:
             for d in targets:
                 i_default, i_except = ingress[d]
                 conn = iv.conn_intersect(e_except.get(d, e_default), i_except.get(s, i_default))
+                if mesh is not None and conn != iv.NO_CONN:
+                    m_default, m_except = mesh[d]
+                    conn = iv.conn_intersect(conn, m_except.get(s, m_default))
                 if conn != iv.NO_CONN:
                     yield s, d, conn
 
-    def connections(self) -> Iterator[tuple[object, object, iv.Conn]]:
-        """Every allowed (source, destination, conn): workloads, External ranges and the
-        ingress controller; self pairs and outside-to-outside pairs are not listed."""
+    def l7_between_classes(self, s: int, d: int, conn: iv.Conn) -> iv.Conn:
+        """The part of `conn` that L7 rules restrict (listed, not evaluated)."""
+        if not self.has_l7 and (self.mesh is None or not self.mesh.has_l7):
+            return iv.NO_CONN
+        l7 = iv.conn_union(self._l7(s, EGRESS, d), self._l7(d, INGRESS, s))
+        if self.mesh is not None and self.mesh.has_l7:
+            l7 = iv.conn_union(l7, self.mesh.l7_for(self, s, d))
+        return iv.conn_intersect(l7, conn)
+
+    def annotated_connections(self) -> Iterator[tuple[object, object, iv.Conn, iv.Conn]]:
+        """Every allowed (source, destination, conn, L7-restricted part of conn): workloads,
+        External ranges and the ingress controller; self pairs and outside-to-outside pairs are
+        not listed."""
         count = len(self.class_members)
         for s, d, conn in self.class_pairs():
+            l7 = self.l7_between_classes(s, d, conn)
             for a in self.class_members[s]:
                 for b in self.class_members[d]:
                     if a != b:
-                        yield self.workloads[a], self.workloads[b], conn
+                        yield self.workloads[a], self.workloads[b], conn, l7
         for c in range(count):
             i_default, i_except = self._vector(c, INGRESS)
+            m_default, m_except = self._mesh_vector(c) if self.mesh is not None else (iv.ALL_CONN, {})
             for k, ext in enumerate(self.sources_outside):
-                conn = i_except.get(count + k, i_default)
+                conn = iv.conn_intersect(i_except.get(count + k, i_default), m_except.get(count + k, m_default))
                 if conn != iv.NO_CONN:
+                    l7 = iv.conn_intersect(self._l7(c, INGRESS, count + k), conn) if self.has_l7 else iv.NO_CONN
                     for w in self.class_members[c]:
-                        yield ext, self.workloads[w], conn
+                        yield ext, self.workloads[w], conn, l7
             e_default, e_except = self._vector(c, EGRESS)
             for k, ext in enumerate(self.destinations_outside):
                 conn = e_except.get(count + k, e_default)
                 if conn != iv.NO_CONN:
+                    l7 = iv.conn_intersect(self._l7(c, EGRESS, count + k), conn) if self.has_l7 else iv.NO_CONN
                     for w in self.class_members[c]:
-                        yield self.workloads[w], ext, conn
-        yield from ((INGRESS_CONTROLLER, w, conn) for w, conn in self.ingress_controller_targets())
+                        yield self.workloads[w], ext, conn, l7
+        yield from ((INGRESS_CONTROLLER, w, conn, iv.NO_CONN) for w, conn in self.ingress_controller_targets())
+
+    def connections(self) -> Iterator[tuple[object, object, iv.Conn]]:
+        """Every allowed (source, destination, conn); see annotated_connections."""
+        for s, d, conn, _ in self.annotated_connections():
+            yield s, d, conn
 
     def ingress_controller_targets(self) -> list[tuple[Workload, iv.Conn]]:
         from kubeward.netpol.exposure import ingress_controller_targets
@@ -353,8 +597,10 @@ class Connectivity:
 
     def egress_governed(self, index: int) -> bool:
         """Some policy of any tier has a say on this workload's egress."""
-        anp, isolated, _, banp = self._subject_rules(index, EGRESS)
-        return bool(anp or isolated or banp)
+        return bool(self._walks(index, EGRESS))
+
+    def ingress_governed(self, index: int) -> bool:
+        return bool(self._walks(index, INGRESS))
 
     def egress_allows_anywhere(self, index: int, protocol: str, port: int) -> bool:
         default, exceptions = self._vector(self.class_of[index], EGRESS)
@@ -364,19 +610,24 @@ class Connectivity:
         """Every source (pods and every outside range) may open every port. Each node is judged by
         its own verdict: a rule that admits every peer (`ingress: [{}]`) lists them all as
         exceptions to a default that then applies to none of them."""
-        default, exceptions = self._vector(self.class_of[index], INGRESS)
+        c = self.class_of[index]
+        default, exceptions = self._vector(c, INGRESS)
+        m_default, m_except = self._mesh_vector(c) if self.mesh is not None else (iv.ALL_CONN, {})
         nodes = len(self.class_members) + len(self.sources_outside)
-        return all(exceptions.get(node, default) == iv.ALL_CONN for node in range(nodes))
+        return all(iv.conn_intersect(exceptions.get(node, default), m_except.get(node, m_default)) == iv.ALL_CONN
+                   for node in range(nodes))
 
     def reachable_from_every_namespace(self, index: int) -> bool:
         """Each other namespace with workloads has one whose egress and this workload's ingress
         let some traffic through."""
         target = self.class_of[index]
         i_default, i_except = self._vector(target, INGRESS)
+        m_default, m_except = self._mesh_vector(target) if self.mesh is not None else (iv.ALL_CONN, {})
         open_from: set[str] = set()
         class_namespaces = self._class_namespaces()
         for c in range(len(self.class_members)):
-            if iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target)) != iv.NO_CONN:
+            conn = iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target))
+            if iv.conn_intersect(conn, m_except.get(c, m_default)) != iv.NO_CONN:
                 open_from |= class_namespaces[c]
         others = self._all_namespaces() - {self.workloads[index].namespace}
         return others <= open_from
@@ -406,12 +657,11 @@ class Connectivity:
             return rule.all_peers or iv.is_subset(((endpoint.lo, endpoint.hi),), rule.ip_set)
         if isinstance(endpoint, Workload):
             if self._exempt(endpoint):
-                return False
+                return rule.all_peers or rule.host_peers
             index = self._index_of(endpoint)
             return rule.all_peers or any(index in self._peer_members[p] for p in rule.pod_peers)
         # the ingress controller: an unknown pod in an unknown namespace (no labels)
-        return rule.all_peers or any(p.namespace_selector is not None and p.namespace_selector.matches({})
-                                     and p.pod_selector.matches({}) for p in rule.pod_peers)
+        return rule.all_peers or any(_matches_unknown_pod(p) for p in rule.pod_peers)
 
     def _index_of(self, workload: Workload) -> int:
         if not hasattr(self, "_indices"):
@@ -420,37 +670,33 @@ class Connectivity:
 
     def verdict(self, subject: Workload, other, direction: str) -> Verdict:
         """What `subject`'s policies allow with `other` in one direction, with the reasons."""
-        anp, isolated, nps, banp = self._subject_rules(self._index_of(subject), direction)
+        index = self._index_of(subject)
+        walks = self._walks(index, direction)
+        if not walks:
+            return Verdict(iv.ALL_CONN, [f"no policy governs {direction} of {subject.key}: everything allowed"])
         dst_ports = subject.named_ports if direction == INGRESS else (other.named_ports if isinstance(other, Workload) else None)
         steps: list[str] = []
-        anp_hits = []
-        for rule in anp:
-            if self.matches(rule, other):
-                conn = rule.conn_for(dst_ports)
-                anp_hits.append((rule.action, conn))
-                steps.append(f"{rule.label()}: {rule.action} {iv.format_conn(conn)}")
-        np_allowed = iv.NO_CONN
-        if isolated:
-            names = sorted({r.policy.label() for r in nps} | {p.label() for p in self._np_isolating(subject, direction)})
-            steps.append(f"isolated for {direction} by {', '.join(names)}")
-            for rule in nps:
-                if self.matches(rule, other):
-                    conn = rule.conn_for(dst_ports)
-                    np_allowed = iv.conn_union(np_allowed, conn)
-                    steps.append(f"{rule.label()}: allows {iv.format_conn(conn)}")
-        banp_hits = []
-        for rule in banp:
-            if self.matches(rule, other):
-                conn = rule.conn_for(dst_ports)
-                banp_hits.append((rule.action, conn))
-                steps.append(f"{rule.label()}: {rule.action} {iv.format_conn(conn)}")
-        if not steps:
-            steps.append(f"no policy governs {direction} of {subject.key}: everything allowed")
-        return Verdict(_decide(anp_hits, isolated, np_allowed, banp_hits), steps)
-
-    def _np_isolating(self, subject: Workload, direction: str) -> list[Policy]:
-        return [p for p in self._policies_selecting(self._index_of(subject))
-                if p.tier == TIER_NP and (p.ingress if direction == INGRESS else p.egress) is not None]
+        result = iv.NO_CONN
+        for k, walk in enumerate(walks):
+            if len(walks) > 1:
+                steps.append(f"as {self.cnis[k].capitalize()} evaluates it:")
+            tiers = []
+            for name, end, rules, labels in walk:
+                hits = []
+                for rule in rules:
+                    if self.matches(rule, other):
+                        conn = rule.conn_for(dst_ports)
+                        hits.append((rule.action, conn))
+                        extra = f" (L7-restricted, listed not evaluated: {'; '.join(rule.l7)})" if rule.l7 else ""
+                        notes = f" [{'; '.join(rule.notes)}]" if rule.notes else ""
+                        steps.append(f"{rule.label()}: {rule.action} {iv.format_conn(conn)}{extra}{notes}")
+                if end == DENY:
+                    what = "isolated" if name == "NetworkPolicy" else f"{name} applies"
+                    steps.append(f"{what} for {direction} by {', '.join(labels[:6])}{', ...' if len(labels) > 6 else ''}: "
+                                 "what no rule decides is denied")
+                tiers.append((end, hits))
+            result = iv.conn_union(result, _walk(tiers))
+        return Verdict(result, steps)
 
     def between(self, src, dst) -> tuple[iv.Conn, list[str]]:
         """Conn from src to dst (Workload, External or the ingress controller) and the reasons."""
@@ -464,6 +710,10 @@ class Connectivity:
             ingress = self.verdict(dst, src, INGRESS)
             steps += [f"ingress of {dst.key}: {s}" for s in ingress.steps]
             conn = iv.conn_intersect(conn, ingress.conn)
+            if self.mesh is not None:
+                mesh_conn, mesh_steps = self.mesh.explain(self, src, dst)
+                steps += [f"mesh at {dst.key}: {s}" for s in mesh_steps]
+                conn = iv.conn_intersect(conn, mesh_conn)
         return conn, steps
 
     def find_workload(self, text: str) -> list[Workload]:
@@ -471,6 +721,17 @@ class Connectivity:
         if "/" not in text:
             text = f"default/{text}"
         return [w for w in self.workloads if w.key == text or w.short == text]
+
+
+def _matches_unknown_pod(peer) -> bool:
+    """Whether a peer admits a pod the scan does not know, in a namespace it does not hold."""
+    if isinstance(peer, ExprPeer):
+        if peer.namespace is not None:
+            return False
+        if peer.view == "cilium":
+            return peer.expr.selects_all
+        return peer.expr == ("all",)
+    return peer.namespace_selector is not None and peer.namespace_selector.matches({}) and peer.pod_selector.matches({})
 
 
 def analyze(inventory: Inventory) -> Connectivity:

@@ -18,8 +18,10 @@ from kubeward.model.selectors import SELECT_ALL, Selector, SelectorError, parse_
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 ANP_KIND, BANP_KIND, NP_KIND = "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "NetworkPolicy"
-TIER_ANP, TIER_NP, TIER_BANP = 0, 1, 2
-ALLOW, DENY, PASS = "Allow", "Deny", "Pass"
+# Policy layers: the three Kubernetes tiers, then the CNIs' own policies (netpol/cilium.py,
+# netpol/calico.py), which the engine orders as each CNI documents (docs/netpol.md).
+TIER_ANP, TIER_NP, TIER_BANP, LAYER_CILIUM, LAYER_CALICO = 0, 1, 2, 3, 4
+ALLOW, DENY, PASS, LOG = "Allow", "Deny", "Pass", "Log"
 
 
 @dataclass(slots=True)
@@ -48,6 +50,8 @@ class Workload:
     host_network: bool
     host_ports: list[tuple[str, int]]
     resources: list[Resource] = field(default_factory=list)
+    service_account: str = "default"
+    annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -92,35 +96,50 @@ def _not_scheduled(pod: Resource) -> bool:
     return not status.get("hostIP") or not (as_list(status.get("podIPs")) or status.get("podIP"))
 
 
-def collect_workloads(inventory: Inventory) -> list[Workload]:
+def collect_workloads(inventory: Inventory, issues: list[Issue] | None = None) -> list[Workload]:
     """One peer per workload: controllers by their template; pods under their controlling
     owner (all pods of one owner are one peer), or by their own name when they have none or
-    are static (owned by a Node). Objects whose controller is in the scan are left to it."""
+    are static (owned by a Node). Objects whose controller is in the scan are left to it.
+    An object that cannot be read as a workload is left out with an issue naming it: one odd
+    object must not stop the analysis of the others."""
     present = {(r.kind, r.namespace, r.name) for r in inventory.of_kind(*WORKLOAD_KINDS)}
     found: dict[str, Workload] = {}
     for resource in inventory.of_kind(*(k for k in TEMPLATE_PATHS if k != "PodTemplate")):
-        owner = _controller(resource)
-        if owner is not None and (owner.get("kind"), resource.namespace, owner["name"]) in present:
-            continue
-        name, kind = resource.name, resource.kind
-        if resource.kind == "Pod":
-            if _not_scheduled(resource):
-                continue
-            if owner is not None and owner.get("kind") != "Node":
-                name = owner["name"]
-                kind = owner["kind"] if isinstance(owner.get("kind"), str) and owner["kind"] else "Pod"
-        template = pod_template(resource)
-        if template is None:
-            continue
-        workload_key = f"{resource.namespace}/{name}[{kind}]"
-        if workload_key in found:
-            found[workload_key].resources.append(resource)
-            continue
-        named, host_ports = _container_ports(template)
-        labels = {str(k): str(v) for k, v in as_dict(template.metadata.get("labels")).items()}
-        found[workload_key] = Workload(resource.namespace or "default", name, kind, labels, named,
-                                       template.spec.get("hostNetwork") is True, host_ports, [resource])
+        try:
+            _add_workload(resource, present, found)
+        except Exception as exc:  # noqa: BLE001 - named below, the rest goes on
+            if issues is not None:
+                issues.append(Issue(resource, (), f"left out of the connectivity analysis: it cannot be read as a "
+                                                  f"workload ({type(exc).__name__}: {str(exc)[:120]})"))
     return list(found.values())
+
+
+def _add_workload(resource: Resource, present: set, found: dict[str, Workload]) -> None:
+    owner = _controller(resource)
+    owner_kind = owner.get("kind") if owner is not None and isinstance(owner.get("kind"), str) else None
+    if owner is not None and (owner_kind, resource.namespace, owner["name"]) in present:
+        return
+    name, kind = resource.name, resource.kind
+    if resource.kind == "Pod":
+        if _not_scheduled(resource):
+            return
+        if owner is not None and owner_kind != "Node":
+            name = owner["name"]
+            kind = owner_kind or "Pod"
+    template = pod_template(resource)
+    if template is None:
+        return
+    workload_key = f"{resource.namespace}/{name}[{kind}]"
+    if workload_key in found:
+        found[workload_key].resources.append(resource)
+        return
+    named, host_ports = _container_ports(template)
+    labels = {str(k): str(v) for k, v in as_dict(template.metadata.get("labels")).items()}
+    account = template.spec.get("serviceAccountName") or template.spec.get("serviceAccount")
+    annotations = {str(k): str(v) for k, v in as_dict(template.metadata.get("annotations")).items()}
+    found[workload_key] = Workload(resource.namespace or "default", name, kind, labels, named,
+                                   template.spec.get("hostNetwork") is True, host_ports, [resource],
+                                   account if isinstance(account, str) and account else "default", annotations)
 
 
 def namespace_labels(inventory: Inventory, names: set[str]) -> dict[str, dict[str, str]]:
@@ -128,7 +147,10 @@ def namespace_labels(inventory: Inventory, names: set[str]) -> dict[str, dict[st
     other objects use; every namespace carries kubernetes.io/metadata.name as the API sets it."""
     labels: dict[str, dict[str, str]] = {}
     for namespace in inventory.of_kind("Namespace"):
-        labels[namespace.name] = {**namespace.labels, NAMESPACE_NAME_LABEL: namespace.name}
+        try:
+            labels[namespace.name] = {**namespace.labels, NAMESPACE_NAME_LABEL: namespace.name}
+        except Exception:  # noqa: BLE001 - unreadable labels: the namespace keeps only its name label
+            labels[namespace.name] = {NAMESPACE_NAME_LABEL: namespace.name}
     for name in names:
         labels.setdefault(name, {NAMESPACE_NAME_LABEL: name})
     return labels
@@ -144,6 +166,10 @@ class PodPeer:
     namespace_selector: Selector | None
     pod_selector: Selector
     namespace: str | None = None
+
+    @property
+    def every_namespace(self) -> bool:
+        return self.namespace_selector is not None and self.namespace_selector.selects_all
 
     def describe(self) -> str:
         pods = "all pods" if self.pod_selector.selects_all else f"pods {self.pod_selector.describe()}"
@@ -172,29 +198,63 @@ class PortSpec:
         return iv.conn_of(resolved[0], ((resolved[1], resolved[1]),))
 
 
+@dataclass(frozen=True, slots=True)
+class ExprPeer:
+    """Endpoints that a CNI's own selector expression picks (a Calico selector, a Cilium
+    endpoint selector over its extended labels), in one namespace (`namespace`) or, when
+    that is None, in every namespace (optionally narrowed by `namespace_expr`). `view` names
+    the label view the expression reads: "calico" or "cilium"."""
+
+    view: str
+    expr: object  # hashable: a calico_selector AST or a model.selectors.Selector
+    namespace: str | None = None
+    namespace_expr: object | None = None
+    text: str = ""
+
+    @property
+    def every_namespace(self) -> bool:
+        return self.namespace is None and self.namespace_expr is None
+
+    def describe(self) -> str:
+        where = f"namespace {self.namespace}" if self.namespace is not None else (
+            "every namespace" if self.namespace_expr is None else "the selected namespaces")
+        return f"endpoints {self.text or 'all()'} in {where}"
+
+
+AnyPeer = PodPeer | ExprPeer
+
+
 @dataclass(eq=False)
 class PolicyRule:
     policy: "Policy"
     direction: str  # ingress | egress
     index: int
-    action: str  # Allow | Deny | Pass (NetworkPolicy rules always Allow)
+    action: str  # Allow | Deny | Pass | Log (NetworkPolicy rules always Allow)
     all_peers: bool  # `from`/`to` absent or empty in a NetworkPolicy
-    pod_peers: list[PodPeer]
+    pod_peers: list[AnyPeer]
     ip_set: iv.Intervals
     ports: list[PortSpec] | None  # None: every port
     path: Path
     ip_bounds: tuple[tuple[int, int], ...] = ()  # each block's own intervals, unmerged: the cut points
+    except_ports: list[PortSpec] = field(default_factory=list)  # Calico notPorts / notProtocol
+    self_peer: AnyPeer | None = None  # the rule applies only to subjects in it (Calico's other side)
+    l7: tuple[str, ...] = ()  # L7 restrictions, listed and not evaluated
+    host_peers: bool = False  # Cilium host / remote-node entities: hostNetwork workloads
+    notes: tuple[str, ...] = ()  # parts listed but not evaluated (shown by --explain)
 
     @property
     def named(self) -> bool:
-        return any(p.name is not None for p in self.ports or ())
+        return any(p.name is not None for p in (*(self.ports or ()), *self.except_ports))
 
     def conn_for(self, named_ports: dict[str, tuple[str, int]] | None) -> iv.Conn:
         if self.ports is None:
-            return iv.ALL_CONN
-        conn = iv.NO_CONN
-        for port in self.ports:
-            conn = iv.conn_union(conn, port.conn_for(named_ports))
+            conn = iv.ALL_CONN
+        else:
+            conn = iv.NO_CONN
+            for port in self.ports:
+                conn = iv.conn_union(conn, port.conn_for(named_ports))
+        for port in self.except_ports:
+            conn = iv.conn_subtract(conn, port.conn_for(named_ports))
         return conn
 
     def label(self) -> str:
@@ -206,12 +266,17 @@ class PolicyRule:
 @dataclass(eq=False)
 class Policy:
     resource: Resource
-    tier: int
+    tier: int  # TIER_ANP | TIER_NP | TIER_BANP | LAYER_CILIUM | LAYER_CALICO
     priority: int
-    subject: PodPeer
+    subject: AnyPeer
     ingress: list[PolicyRule] | None  # None: the policy does not govern this direction
     egress: list[PolicyRule] | None
     rule_names: dict = field(default_factory=dict)
+    # Calico: the tier (name) and the order within it (None: last); Cilium: whether the policy
+    # puts its subjects into default deny per direction (enableDefaultDeny).
+    calico_tier: str | None = None
+    order: float | None = None
+    default_deny: dict = field(default_factory=lambda: {"ingress": True, "egress": True})
 
     @property
     def namespace(self) -> str | None:
@@ -237,6 +302,12 @@ class PolicyReader:
     def __init__(self) -> None:
         self.issues: list[Issue] = []
         self._bounds: list[tuple[int, int]] = []  # cidrs and excepts of the rule being read
+
+    def unreadable(self, resource: Resource, exc: Exception) -> None:
+        """A policy that cannot be read at all: named, left out, and the analysis goes on."""
+        self._take_bounds()
+        self.issue(resource, (), f"ignored: it cannot be analysed ({type(exc).__name__}: {str(exc)[:120]}); "
+                                 "the connectivity shown leaves it out")
 
     def issue(self, resource: Resource, path: Path, message: str) -> None:
         self.issues.append(Issue(resource, path, message))
@@ -496,18 +567,22 @@ class PolicyReader:
 
 
 def read_policies(inventory: Inventory) -> tuple[list[Policy], list[Issue]]:
+    from kubeward.netpol import calico, cilium
+
     reader = PolicyReader()
     policies: list[Policy] = []
-    for resource in inventory.of_kind(NP_KIND):
-        if resource.group != "networking.k8s.io":
+    for resource in inventory.of_kind(NP_KIND, ANP_KIND, BANP_KIND):
+        if resource.kind == NP_KIND and resource.group != "networking.k8s.io":
             continue
-        policy = reader.network_policy(resource)
+        try:
+            policy = reader.network_policy(resource) if resource.kind == NP_KIND else reader.admin_policy(resource)
+        except Exception as exc:  # one unreadable policy must not stop the analysis of the rest
+            reader.unreadable(resource, exc)
+            continue
         if policy is not None:
             policies.append(policy)
-    for resource in inventory.of_kind(ANP_KIND, BANP_KIND):
-        policy = reader.admin_policy(resource)
-        if policy is not None:
-            policies.append(policy)
+    policies.extend(cilium.read(inventory, reader))
+    policies.extend(calico.read(inventory, reader))
     banps = [p for p in policies if p.tier == TIER_BANP]
     if len(banps) > 1:
         reader.issue(banps[1].resource, ("metadata", "name"),

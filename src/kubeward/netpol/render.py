@@ -21,10 +21,18 @@ def endpoint_key(endpoint) -> str:
 
 def rows(connectivity: Connectivity, focus: Workload | None = None) -> list[Row]:
     """Allowed connections sorted by source then destination (byte order of the keys)."""
-    found: Iterable = connectivity.connections()
+    found: Iterable = connectivity.annotated_connections()
     if focus is not None:
         found = (c for c in found if c[0] is focus or c[1] is focus)
-    return sorted((endpoint_key(s), endpoint_key(d), iv.format_conn(conn)) for s, d, conn in found)
+    return sorted((endpoint_key(s), endpoint_key(d), conn_text(conn, l7)) for s, d, conn, l7 in found)
+
+
+def conn_text(conn: iv.Conn, l7: iv.Conn = iv.NO_CONN) -> str:
+    """The conn, and the part of it that L7 rules restrict (listed, not evaluated)."""
+    text = iv.format_conn(conn)
+    if l7 != iv.NO_CONN:
+        text += f" (L7-restricted: {iv.format_conn(l7)})"
+    return text
 
 
 def txt_lines(connectivity: Connectivity, focus: Workload | None = None) -> list[str]:

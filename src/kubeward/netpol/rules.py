@@ -12,7 +12,7 @@ from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, External, analyze
 from kubeward.netpol.exposure import istio_gateway_workloads, selected_workloads
-from kubeward.netpol.model import TIER_NP, Workload
+from kubeward.netpol.model import LAYER_CALICO, LAYER_CILIUM, TIER_NP, ExprPeer, Workload
 from kubeward.rules import Context, Hit, Severity, Target, rule
 from kubeward.rules.settings import image_repository
 
@@ -31,10 +31,28 @@ def _namespace_anchor(inventory: Inventory, connectivity: Connectivity, namespac
 
 
 def _isolating(connectivity: Connectivity, namespace: str, direction: str) -> bool:
-    """Some NetworkPolicy of the namespace selects all its pods for this direction."""
-    return any(p.tier == TIER_NP and p.namespace == namespace and p.subject.pod_selector.selects_all
-               and (p.ingress if direction == INGRESS else p.egress) is not None
-               for p in connectivity.policies)
+    """Some policy selects all pods of the namespace for this direction and puts them into
+    default deny: a NetworkPolicy with `podSelector: {}`, a Cilium policy with an empty
+    endpointSelector (namespaced, or clusterwide), or a Calico policy selecting `all()` whose
+    tier ends in Deny."""
+    for p in connectivity.policies:
+        if (p.ingress if direction == INGRESS else p.egress) is None:
+            continue
+        if p.tier == TIER_NP:
+            if p.namespace == namespace and p.subject.pod_selector.selects_all:
+                return True
+        elif p.tier == LAYER_CILIUM:
+            if p.subject.expr.selects_all and p.subject.namespace in (None, namespace) and p.default_deny.get(direction, True):
+                return True
+        elif p.tier == LAYER_CALICO and _calico_selects_namespace(p.subject, namespace) \
+                and connectivity.calico_tier_end(p.calico_tier) == "Deny":
+            return True
+    return False
+
+
+def _calico_selects_namespace(subject: ExprPeer, namespace: str) -> bool:
+    from kubeward.netpol.calico import NAMESPACE_LABEL
+    return subject.expr in (("all",), ("eq", NAMESPACE_LABEL, namespace))
 
 
 def _namespaces_with_workloads(connectivity: Connectivity) -> list[str]:
@@ -110,9 +128,19 @@ def policy_selecting_nothing(inventory: Inventory) -> Iterator[Hit]:
     for policy in connectivity.policies:
         if policy.tier == TIER_NP and policy.subject.pod_selector.selects_all:
             continue  # `podSelector: {}` is every pod of its namespace, present and future: no typo to catch
+        if isinstance(policy.subject, ExprPeer) and _selects_everything(policy.subject):
+            continue
         if not connectivity.members(policy.subject):
-            path = ("spec", "podSelector") if policy.tier == TIER_NP else ("spec", "subject")
+            path = {TIER_NP: ("spec", "podSelector"), LAYER_CILIUM: ("spec", "endpointSelector"),
+                    LAYER_CALICO: ("spec", "selector")}.get(policy.tier, ("spec", "subject"))
             yield Hit(policy.resource, path, f"{policy.subject.describe()}: no workload of the scan matches")
+
+
+def _selects_everything(subject: ExprPeer) -> bool:
+    if subject.view == "cilium":
+        return subject.expr.selects_all
+    from kubeward.netpol.calico import NAMESPACE_LABEL
+    return subject.expr == ("all",) or (subject.expr[0] == "eq" and subject.expr[1] == NAMESPACE_LABEL)
 
 
 def _wide_peers(connectivity: Connectivity) -> Iterator[tuple]:
@@ -158,9 +186,24 @@ def rule_allows_every_namespace(inventory: Inventory) -> Iterator[Hit]:
     connectivity = analyze(inventory)
     for policy, rule_ in _wide_peers(connectivity):
         for peer in rule_.pod_peers:
-            if peer.namespace_selector is not None and peer.namespace_selector.selects_all:
+            if _every_namespace(peer):
                 yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule allows {peer.describe()}")
                 break
+
+
+def _every_namespace(peer) -> bool:
+    """A peer that admits pods of every namespace, including ones created later."""
+    if not isinstance(peer, ExprPeer):
+        return peer.every_namespace
+    if peer.namespace is not None:
+        return False
+    if peer.view == "cilium":
+        return not any(key.startswith(("io.kubernetes.pod.namespace", "io.cilium.k8s.namespace.labels."))
+                       for key, _, _ in peer.expr.requirements)
+    from kubeward.netpol import calico_selector as cs
+    from kubeward.netpol.calico import NAMESPACE_LABEL
+    return "nssel" not in repr(peer.expr) and NAMESPACE_LABEL not in set(cs.keys_of(peer.expr)) \
+        and not any(k.startswith("pcns.") for k in cs.keys_of(peer.expr))
 
 
 @rule(
@@ -274,7 +317,8 @@ def _is_sensitive(workload: Workload) -> str | None:
         return "a kube-system workload"
     containers = _containers(workload)
     images = " ".join(str(as_dict(c).get("image", "")) for c in containers)
-    ports = {as_dict(port).get("containerPort") for c in containers for port in as_list(as_dict(c).get("ports"))}
+    ports = {as_dict(port).get("containerPort") for c in containers for port in as_list(as_dict(c).get("ports"))
+             if isinstance(as_dict(port).get("containerPort"), int)}  # a wrong type (a list) is no port
     if DATABASE_NAMES.search(images) or DATABASE_NAMES.search(workload.name) or ports & DATABASE_PORTS:
         return "a database"
     return None

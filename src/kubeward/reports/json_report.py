@@ -65,10 +65,16 @@ def report_dict(findings, locations, scanned: Scanned) -> dict:
     }
     if scanned.clusters:
         doc["scanned"]["clusters"] = scanned.clusters
+    if scanned.events is not None:
+        doc["scanned"]["events"] = scanned.events
     return doc
 
 
 @register_format("json")
 def render_json(report: ReportInput) -> str:
-    return orjson.dumps(report_dict(report.findings, report.locations, report.scanned),
-                        option=orjson.OPT_INDENT_2).decode() + "\n"
+    doc = report_dict(report.findings, report.locations, report.scanned)
+    if report.attack is not None:  # scan --rank paths: findings by the paths they sit on, and the plan
+        from kubeward.graph.analysis import attack_section
+
+        attack_section(doc, report.findings, report.attack)
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"

@@ -4,6 +4,7 @@ namespace with findings and one for cluster-scoped objects. `report push` and `w
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any, Iterable
 
@@ -17,6 +18,11 @@ REPORT_NAME = "kubeward"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubeward"}
 SOURCE = "kubeward"
 CLUSTER_SCOPE = ""  # key of the ClusterPolicyReport among the reports
+# An object in etcd is at most 1.5 MiB and the API server refuses larger requests; a report is cut
+# into chunks under 1 MiB: `kubeward`, `kubeward-2`, ... (deploy/ grants exactly these names).
+MAX_REPORT_BYTES = 1 << 20
+CHUNK_BUDGET = MAX_REPORT_BYTES - (64 << 10)  # room for metadata and summary
+MAX_CHUNKS = 8
 
 
 def _result(finding: Finding, seconds: int) -> dict:
@@ -70,6 +76,43 @@ def policy_reports(findings: Iterable[Finding], namespaces: Iterable[str] = (), 
         }
     return reports
 
+
+def chunk_name(index: int) -> str:
+    return REPORT_NAME if index == 0 else f"{REPORT_NAME}-{index + 1}"
+
+
+def chunk_names() -> list[str]:
+    return [chunk_name(i) for i in range(MAX_CHUNKS)]
+
+
+def chunked(report: dict, budget: int = CHUNK_BUDGET, max_chunks: int = MAX_CHUNKS) -> tuple[list[dict], int]:
+    """The report cut into reports whose results each serialize under `budget` bytes, named
+    `kubeward`, `kubeward-2`, ...; each with the summary of its own results. Returns the chunks and
+    how many results did not fit in `max_chunks` (left out; the caller says so)."""
+    groups: list[list[dict]] = [[]]
+    size = 0
+    for result in report["results"]:
+        length = len(orjson.dumps(result)) + 1
+        if groups[-1] and size + length > budget:
+            groups.append([])
+            size = 0
+        groups[-1].append(result)
+        size += length
+    left_out = sum(len(g) for g in groups[max_chunks:])
+    chunks = []
+    for index, results in enumerate(groups[:max_chunks]):
+        metadata = {**report["metadata"], "name": chunk_name(index)}
+        chunks.append({**report, "metadata": metadata, "results": results,
+                       "summary": {**report["summary"], "fail": sum(r["result"] == "fail" for r in results),
+                                   "skip": sum(r["result"] == "skip" for r in results)}})
+    return chunks, left_out
+
+
+def content_key(report: dict) -> str:
+    """What a report says, without the time it was built: a report is written only when this changes."""
+    results = [{k: v for k, v in r.items() if k != "timestamp"} for r in report.get("results", ())]
+    body = {k: v for k, v in report.items() if k != "results"}
+    return hashlib.sha256(orjson.dumps([body, results], option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 @register_format("policyreport")

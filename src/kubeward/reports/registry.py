@@ -17,6 +17,7 @@ class ReportInput:
     rules: list[Rule]
     color: bool = False
     width: int | None = None  # the terminal's, for tables; None: the renderer's default
+    attack: object | None = None  # a kubeward.graph AttackAnalysis: ranks findings by the paths they sit on
 
 
 Renderer = Callable[[ReportInput], str]
@@ -34,9 +35,9 @@ def register_format(name: str) -> Callable[[Renderer], Renderer]:
 
 
 def render(findings: list[Finding], scanned: Scanned, fmt: str, *, color: bool = False,
-           rules: list[Rule] | None = None, width: int | None = None) -> str:
+           rules: list[Rule] | None = None, width: int | None = None, attack: object | None = None) -> str:
     renderer = FORMATS.get(fmt)
     if renderer is None:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     ordered = sort_findings(findings)
-    return renderer(ReportInput(ordered, resolve_locations(ordered), scanned, list(rules or []), color, width))
+    return renderer(ReportInput(ordered, resolve_locations(ordered), scanned, list(rules or []), color, width, attack))

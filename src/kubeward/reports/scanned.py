@@ -16,6 +16,7 @@ class Scanned:
     errors: list[LoadIssue] = field(default_factory=list)
     notes: list[LoadIssue] = field(default_factory=list)
     clusters: list[str] = field(default_factory=list)
+    events: int | None = None  # audit events read (audit logs are streams of events, not objects)
 
     @classmethod
     def of(cls, *inventories, errors: Iterable[LoadIssue] = ()) -> "Scanned":

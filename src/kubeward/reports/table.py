@@ -92,6 +92,10 @@ def _counts(title: str, counts: Counter, width: int) -> list[str]:
 
 @register_format("table")
 def render_table(report: ReportInput) -> str:
+    if report.attack is not None:  # scan --rank paths
+        from kubeward.reports.ranked import render_ranked
+
+        return render_ranked(report)
     findings, locations, scanned = report.findings, report.locations, report.scanned
     width = report.width or 120
     out = io.StringIO()
@@ -123,7 +127,8 @@ def render_table(report: ReportInput) -> str:
             screen.print(Text(count_line))
     suppressed = len(findings) - len(active)
     counts = summary(findings)
-    totals = (f"Scanned {scanned.files} file(s), {scanned.objects} object(s)"
+    read = f"{scanned.events} audit event(s)" if scanned.events is not None else f"{scanned.objects} object(s)"
+    totals = (f"Scanned {scanned.files} file(s), {read}"
               + (f", {len(scanned.clusters)} cluster(s)" if scanned.clusters else "")
               + ". Findings - " + "  ".join(f"{name}: {count}" for name, count in counts.items())
               + (f"  (suppressed: {suppressed})" if suppressed else "")

@@ -20,7 +20,12 @@ RULE_MODULES = (
     "kubeward.pss.rules",
     "kubeward.rbac.rules",
     "kubeward.netpol.rules",
+    "kubeward.netpol.mesh_rules",
     "kubeward.node.rules",
+    "kubeward.images.rules",
+    "kubeward.dockerfile.rules",
+    "kubeward.probe.rules",
+    "kubeward.audit.rules",
 )
 DOMAINS = frozenset({"workload", "pss", "rbac", "netpol", "node", "audit", "images", "probe", "mesh", "dockerfile",
                      "api"})

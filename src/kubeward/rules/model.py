@@ -36,6 +36,12 @@ class Target(str, Enum):
     NODE = "node"                  # check(node_model) for each node / component configuration
     AUDIT_EVENT = "audit_event"    # check(event, state) for each audit event (kubeward audit)
     IDENTITY = "identity"          # check(identity, facts) for each user / group / service account
+    # Subjects a front end computes from what it reads besides the inventory, handed to
+    # pipeline.run(subjects=...): a workload's image joined with scan reports (kubeward images),
+    # a Dockerfile (kubeward scan), the answers of one probed address and port (kubeward probe).
+    IMAGE = "image"                # check(workload_image) for each image a workload runs
+    DOCKERFILE = "dockerfile"      # check(dockerfile) for each Dockerfile read
+    ENDPOINT = "endpoint"          # check(answers) for each address:port probed
 
 
 class Context(str, Enum):
@@ -61,11 +67,25 @@ CONTEXT_KINDS: dict[Context, frozenset[str]] = {
                              "CustomResourceDefinition", *WORKLOAD_KINDS}),
     Context.NETWORK: frozenset({"NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "Service",
                                 "Ingress", "Route", "Gateway", "HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute",
-                                "UDPRoute", "VirtualService", "Namespace", *WORKLOAD_KINDS}),
+                                "UDPRoute", "VirtualService", "Namespace", *WORKLOAD_KINDS,
+                                # CNI and mesh policies (netpol/cilium.py, calico.py, mesh.py)
+                                "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy", "Tier",
+                                "PeerAuthentication", "AuthorizationPolicy", "DestinationRule", "Server",
+                                "ServerAuthorization", "MeshTLSAuthentication", "NetworkAuthentication",
+                                "ServiceAccount", "ConfigMap"}),
     Context.WORKLOADS: WORKLOAD_KINDS,
     Context.CONFIGURATION: frozenset({"ConfigMap"}),
 }
 
+
+# Contexts that read only the subject's own namespace (its Namespace object, LimitRanges,
+# ServiceAccounts): a change there re-judges only the subjects of that namespace.
+NAMESPACE_LOCAL_CONTEXTS = frozenset({Context.NAMESPACE, Context.LIMITS, Context.SERVICE_ACCOUNTS})
+
+# Contexts that read workloads only through their pod templates (Inventory.pod_templates): an
+# object owned by a controller that is in the inventory is left to that controller, so a change
+# to it reaches these contexts only when it changes which objects are so owned.
+TEMPLATE_VIEW_CONTEXTS = frozenset({Context.RBAC, Context.NETWORK})
 
 # The kinds of a rule that judges every object (the credential scan).
 ANY_KIND = frozenset({"*"})
@@ -122,9 +142,10 @@ class Rule:
 
     @property
     def reads_kinds(self) -> frozenset[str]:
-        """Every kind whose change can change this rule's findings."""
+        """Every kind whose change can change this rule's findings: its own kinds and those of its
+        context; an inventory rule without a declared context reads everything ("*")."""
         kinds = set(self.kinds)
-        if self.target == Target.INVENTORY:
+        if self.target == Target.INVENTORY and not self.context:
             kinds.add("*")
         for context in self.context:
             kinds |= CONTEXT_KINDS[context]
@@ -187,9 +208,13 @@ class Hit:
     message: str
     severity: Severity | None = None  # overrides the rule's default (ranking)
     location: Location | None = None
-    extra: dict | None = None
+    # Details for machines (the JSON report's "details"): a dict, or a slots dataclass that orjson
+    # writes as one (findings made by the hundred thousand, such as image vulnerabilities).
+    extra: Any = None
     identity: Identity | None = None
     related: tuple[Related, ...] = ()
+    key: str = ""  # tells apart findings of one rule at one place (the CVE of a vulnerability finding)
+    suppression: dict | None = None  # suppressed by a statement the front end read (a VEX not_affected)
 
 
 def dotted(path: Path) -> str:
@@ -216,11 +241,12 @@ class Finding:
     message: str
     severity: Severity
     location: Location | None = None
-    extra: dict | None = None
+    extra: Any = None  # see Hit.extra
     identity: Identity | None = None
     related: tuple[Related, ...] = ()
     suppressed: bool = False
     suppression: dict | None = None
+    key: str = ""  # see Hit.key: part of the fingerprint when set
 
     def resolved_location(self) -> dict:
         return resolve(self.resource, self.path, self.location)
@@ -234,6 +260,8 @@ class Finding:
                  resource.cluster or "" if resource is not None else ""]
         if self.identity is not None:
             parts.append(self.identity.display())
+        if self.key:
+            parts.append(self.key)
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
     def patch(self) -> list[dict] | None:

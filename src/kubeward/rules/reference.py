@@ -18,7 +18,8 @@ DOMAIN_TITLES = {
 TARGET_WORDS = {
     Target.INVENTORY: "the whole inventory", Target.OBJECT: "each object", Target.POD_TEMPLATE: "each pod template",
     Target.NODE: "each node / component configuration", Target.AUDIT_EVENT: "each audit event",
-    Target.IDENTITY: "each identity",
+    Target.IDENTITY: "each identity", Target.IMAGE: "each image a workload runs, joined with scan reports",
+    Target.DOCKERFILE: "each Dockerfile", Target.ENDPOINT: "each probed address and port",
 }
 
 

@@ -91,7 +91,7 @@ def render_directory(path: str, kind: str, options: RenderOptions) -> LoadResult
             return _chart(path, options)
         return _kustomize(path)
     except RenderError as exc:
-        result = LoadResult(files=1)
+        result = LoadResult(files=1, read=1)  # looked at: the report of the rest is still written
         result.errors.append(LoadIssue(path, None, str(exc)))
         return result
 

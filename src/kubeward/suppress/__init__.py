@@ -32,19 +32,26 @@ class IgnoreEntry:
     namespace: str = "*"
     name: str = "*"
     file: str = "*"
+    identity: str = "*"
     reason: str = ""
     expires: dt.date | None = None
     index: int = 0
 
     def matches(self, finding: Finding) -> bool:
-        """The rule glob matches, and so do the kind/namespace/name globs (of the finding's object)
-        and the file glob (of the file it points at: a node's config file, or the object's manifest)."""
+        """The rule glob matches, and so do the kind/namespace/name globs (of the finding's object),
+        the file glob (of the file it points at: a node's config file, an audit log, or the object's
+        manifest) and the identity glob (of the user or service account a finding is about, as a
+        username `system:serviceaccount:NS:NAME` or as `ServiceAccount/NS/NAME`, `User/NAME`)."""
         resource = finding.resource
         if not any(fnmatch.fnmatchcase(finding.rule.id, pattern) for pattern in self.rules):
             return False
         file = finding.location.file if finding.location is not None else resource.origin.filename if resource else ""
         if self.file != "*" and not fnmatch.fnmatchcase(file, self.file):
             return False
+        if self.identity != "*":
+            identity = finding.identity
+            if identity is None or not any(fnmatch.fnmatchcase(name, self.identity) for name in _identity_names(identity)):
+                return False
         if resource is None:
             return self.kind == self.namespace == self.name == "*"
         return (fnmatch.fnmatchcase(resource.kind, self.kind)
@@ -57,6 +64,7 @@ class Config:
     path: str | None = None
     ignores: tuple[IgnoreEntry, ...] = ()
     rules: object = None  # per-rule settings read by the front ends that have them (webhook modes)
+    webhook: object = None  # the admission webhook's settings (kubeward.webhook.config)
     allowed_registries: tuple[str, ...] = ()  # `registries: {allowed: [...], blocked: [...]}`
     blocked_registries: tuple[str, ...] = ()
 
@@ -76,10 +84,16 @@ def find_config(explicit: str | None, scan_paths) -> str | None:
     return CONFIG_NAME if os.path.isfile(CONFIG_NAME) else None
 
 
-TOP_KEYS = {"ignore", "rules", "registries"}
+TOP_KEYS = {"ignore", "rules", "webhook", "registries"}
 REGISTRY_KEYS = ("allowed", "blocked")
-ENTRY_KEYS = {"rule", "rules", "reason", "expires", "resource", "kind", "namespace", "name", "file"}
-MATCH_KEYS = ("kind", "namespace", "name", "file")
+ENTRY_KEYS = {"rule", "rules", "reason", "expires", "resource", "kind", "namespace", "name", "file", "identity"}
+MATCH_KEYS = ("kind", "namespace", "name", "file", "identity")
+
+
+def _identity_names(identity) -> tuple[str, ...]:
+    if identity.kind == "ServiceAccount":
+        return (f"system:serviceaccount:{identity.namespace}:{identity.name}", identity.display())
+    return (identity.name, identity.display())
 
 
 def load_config(path: str | None) -> Config:
@@ -103,7 +117,7 @@ def load_config(path: str | None) -> Config:
         raise ConfigError(f"{path}: `ignore` must be a list, not {type(ignore).__name__}")
     entries = [_entry(path, i, raw) for i, raw in enumerate(ignore)]
     allowed, blocked = _registries(path, data.get("registries"))
-    return Config(path, tuple(entries), data.get("rules"), allowed, blocked)
+    return Config(path, tuple(entries), data.get("rules"), data.get("webhook"), allowed, blocked)
 
 
 def _registries(path: str, raw: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -154,7 +168,7 @@ def _entry(path: str, i: int, raw: object) -> IgnoreEntry:
             raise ConfigError(f"{where}.{key} must be a string (a glob), not {type(value).__name__}")
         globs[key] = value
     return IgnoreEntry(tuple(r.upper() if "*" not in r else r for r in rules), globs["kind"], globs["namespace"],
-                       globs["name"], globs["file"], raw["reason"].strip(), expires, i)
+                       globs["name"], globs["file"], globs["identity"], raw["reason"].strip(), expires, i)
 
 
 def parse_annotation(value: object) -> tuple[set[str], str]:
@@ -171,6 +185,8 @@ def apply(findings: list[Finding], config: Config, today: dt.date | None = None)
     notes: list[LoadIssue] = []
     expired_reported: set[int] = set()
     for finding in findings:
+        if finding.suppressed:
+            continue  # already suppressed where it was found (a VEX statement)
         resource = finding.resource
         if resource is not None:
             ids, reason = parse_annotation(resource.annotations.get(ANNOTATION))

@@ -1,0 +1,77 @@
+"""Audit-log benchmark: `kubeward audit analyze` and `audit usage` on 1M realistic events, side by
+side with the orjson parse floor of the same file (read every line, parse it, nothing else).
+
+Each command runs as its own process, alternating, several times; the table gives the median
+wall time, CPU time (user+sys: steadier on a shared machine), events/s on CPU time, the ratio to
+the floor's CPU time and peak RSS from wait4(). The log is written once by gen_audit.py.
+
+    .venv/bin/python benchmarks/audit_bench.py [--events 1000000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+PY = sys.executable
+KUBEWARD = [PY, "-m", "kubeward"]
+FLOOR = ("import orjson, sys\n"
+         "loads = orjson.loads\n"
+         "with open(sys.argv[1], 'rb') as handle:\n"
+         "    for line in handle:\n"
+         "        loads(line)\n")
+
+
+def run(cmd: list[str]) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS MiB, exit code)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return (time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+            os.waitstatus_to_exitcode(status))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    log = OUT / f"audit-{args.events}.jsonl"
+    if not log.exists():
+        subprocess.run([PY, str(HERE / "gen_audit.py"), str(log), "--events", str(args.events)], check=True)
+    commands = {
+        "orjson parse floor": [PY, "-c", FLOOR, str(log)],
+        "kubeward audit analyze": [*KUBEWARD, "audit", "analyze", str(log), "-o", "json", "--fail-on", "none"],
+        "kubeward audit usage": [*KUBEWARD, "audit", "usage", str(log), "-o", "json"],
+    }
+    samples: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in commands}
+    for _ in range(args.runs):
+        for name, cmd in commands.items():
+            samples[name].append(run(cmd))
+    floor_cpu = statistics.median(s[1] for s in samples["orjson parse floor"])
+    rows = []
+    print(f"{args.events:,} events, {log.stat().st_size / 1e6:.0f} MB, median of {args.runs} runs\n")
+    print("| command | wall s | CPU s | events/s (CPU) | x floor (CPU) | peak RSS MiB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, runs in samples.items():
+        wall = statistics.median(s[0] for s in runs)
+        cpu = statistics.median(s[1] for s in runs)
+        rss = max(s[2] for s in runs)
+        codes = sorted({s[3] for s in runs})
+        rows.append({"command": name, "wall": wall, "cpu": cpu, "events_per_s": args.events / cpu,
+                     "x_floor": cpu / floor_cpu, "rss_mib": rss, "exit": codes})
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {args.events / cpu:,.0f} | {cpu / floor_cpu:.2f} | {rss:.0f} |")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "audit.json").write_text(json.dumps({"events": args.events, "runs": args.runs, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,455 @@
+"""One Kubernetes audit event (audit.k8s.io/v1, v1beta1 accepted) as kubeward reads it: the raw
+object, where it was read, and what the authorizer saw. Nothing here does I/O.
+
+An event is read once and judged by many rules, so the fields rules ask for are plain accessors
+over the raw dict; only the time is parsed, on demand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from typing import Any
+
+from kubeward.rbac.match import Request
+from kubeward.rules.model import Identity, Location
+
+FINAL_STAGES = frozenset({"ResponseComplete", "Panic"})
+AUDIT_VERSIONS = frozenset({"audit.k8s.io/v1", "audit.k8s.io/v1beta1"})
+SA_PREFIX = "system:serviceaccount:"
+ANONYMOUS = "system:anonymous"
+DECISION = "authorization.k8s.io/decision"
+REASON = "authorization.k8s.io/reason"
+
+# Dispatch keys: every event carries its combined resource ("pods", "pods/exec"; "" for a
+# non-resource URL), the resource with its verb ("pods create"), and the event keys below that
+# apply. Rules name the keys they judge (their `kinds`), so an event meets only the rules that can
+# fire on it: most of a log (reads by controllers and nodes) meets almost none.
+FAILED = "@failed"            # answered 401 or 403
+ANONYMOUS_KEY = "@anonymous"  # made by system:anonymous
+SERVICE_ACCOUNT = "@serviceaccount"  # authenticated as a ServiceAccount
+IMPERSONATED = "@impersonated"  # the requester acted as another identity
+NON_RESOURCE = "@nonresource"  # a non-resource URL (/healthz, /apis, ...)
+OUTSIDE = "@outside"  # sent from an address outside the cluster's networks
+EVENT_KEYS = frozenset({FAILED, ANONYMOUS_KEY, SERVICE_ACCOUNT, IMPERSONATED, NON_RESOURCE, OUTSIDE})
+
+# The cluster's networks when none are given: the private, loopback, link-local and carrier-grade
+# NAT ranges that node and pod networks use.
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "::1/128", "fc00::/7", "fe80::/10"))
+MAX_ADDRESSES = 100_000  # source addresses whose verdict is cached
+_UNSEEN = object()
+
+_EMPTY: dict = {}
+
+
+def on(resources, verbs) -> tuple[str, ...]:
+    """The dispatch keys of these verbs on these (combined) resources: `on(["pods"], ["create"])`."""
+    return tuple(f"{resource} {verb}" for resource in resources for verb in verbs)
+
+
+def _d(value: Any) -> dict:
+    return value if isinstance(value, dict) else _EMPTY
+
+
+def _s(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+_BASE_KEYS: dict[tuple, tuple[str, ...]] = {}
+_NON_RESOURCE_KEYS = ("", NON_RESOURCE)
+
+
+def _base_keys(resource: object, sub: object, verb: object) -> tuple[str, ...]:
+    if resource.__class__ is not str or not resource:
+        return _NON_RESOURCE_KEYS
+    combined = f"{resource}/{sub}" if sub else resource
+    keys = (combined, f"{combined} {verb}")
+    if len(_BASE_KEYS) < 50_000:
+        _BASE_KEYS[(resource, sub, verb)] = keys
+    return keys
+
+
+class Classifier:
+    """Gives each event its dispatch keys. Knows the cluster's networks, to tell a request sent
+    from elsewhere (key OUTSIDE); each address is judged once."""
+
+    def __init__(self, networks: tuple = PRIVATE_NETWORKS):
+        self.networks = tuple(networks)
+        self._v4 = [(int(n.network_address), int(n.netmask)) for n in self.networks if n.version == 4]
+        self._inside: dict[object, bool | None] = {}
+
+    def inside(self, ip: object) -> bool | None:
+        """Whether `ip` is in the cluster's networks; None when it is not an address."""
+        found = self._inside.get(ip, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._judge(ip) if isinstance(ip, str) else None
+            if len(self._inside) > MAX_ADDRESSES:
+                self._inside.clear()
+            self._inside[ip] = found
+        return found  # type: ignore[return-value]
+
+    def _judge(self, ip: str) -> bool | None:
+        parts = ip.split(".")
+        if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):
+            value = 0
+            for part in parts:
+                octet = int(part)
+                if octet > 255:
+                    return None
+                value = value << 8 | octet
+            return any(value & mask == base for base, mask in self._v4)
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        return any(address in network for network in self.networks if network.version == address.version)
+
+    def keys(self, raw: dict) -> tuple[str, ...]:
+        """The keys of `raw` (see above); the first is the combined resource ("" for none)."""
+        ref = raw.get("objectRef")
+        if ref.__class__ is dict:
+            resource, sub, verb = ref.get("resource"), ref.get("subresource"), raw.get("verb")
+            keys = _BASE_KEYS.get((resource, sub, verb)) or _base_keys(resource, sub, verb)
+        else:
+            keys = _NON_RESOURCE_KEYS
+        status = raw.get("responseStatus")
+        if status.__class__ is dict and status.get("code") in (401, 403):
+            keys += (FAILED,)
+        user = raw.get("user")
+        name = user.get("username") if user.__class__ is dict else None
+        if name.__class__ is str:
+            if name.startswith(SA_PREFIX):
+                keys += (SERVICE_ACCOUNT,)
+            elif name == ANONYMOUS:
+                keys += (ANONYMOUS_KEY,)
+        if raw.get("impersonatedUser"):
+            keys += (IMPERSONATED,)
+        ips = raw.get("sourceIPs")
+        if ips.__class__ is list and ips:
+            inside = self._inside.get(ips[0], _UNSEEN)
+            if inside is _UNSEEN:
+                inside = self.inside(ips[0])
+            if inside is False:
+                keys += (OUTSIDE,)
+        return keys
+
+
+DEFAULT_CLASSIFIER = Classifier()
+
+
+class NoKeys(Classifier):
+    """For readers that dispatch nothing (`audit usage`): every event gets no keys."""
+
+    def keys(self, raw: dict) -> tuple[str, ...]:
+        return ()
+
+
+def dispatch_keys(raw: dict) -> tuple[str, ...]:
+    """The keys of `raw` with the default networks (see Classifier)."""
+    return DEFAULT_CLASSIFIER.keys(raw)
+
+
+def identity_of(username: str) -> Identity:
+    """A username as the identity kubeward reports: `system:serviceaccount:ns:name` is a
+    ServiceAccount, anything else a User."""
+    if username.startswith(SA_PREFIX):
+        namespace, sep, name = username[len(SA_PREFIX):].partition(":")
+        if sep and namespace and name:
+            return Identity("ServiceAccount", name, namespace)
+    return Identity("User", username)
+
+
+def username_of(identity: Identity) -> str:
+    if identity.kind == "ServiceAccount":
+        return f"{SA_PREFIX}{identity.namespace}:{identity.name}"
+    return identity.name
+
+
+# --- time --------------------------------------------------------------------------------
+
+_SECONDS: dict[str, float] = {}
+
+
+def parse_time(text: object) -> float | None:
+    """RFC 3339 (`2024-01-02T03:04:05.123456Z`, or with an offset) as seconds since the epoch;
+    None when it is not one. Whole seconds are cached: events arrive in time order."""
+    if not isinstance(text, str) or len(text) < 19:
+        return None
+    prefix = text[:19]
+    base = _SECONDS.get(prefix)
+    if base is None:
+        try:
+            base = dt.datetime.strptime(prefix, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC).timestamp()
+        except ValueError:
+            return None
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        _SECONDS[prefix] = base
+    rest = text[19:]
+    fraction = 0.0
+    if rest.startswith("."):
+        end = 1
+        while end < len(rest) and rest[end].isdigit():
+            end += 1
+        if end > 1:
+            fraction = float("0" + rest[:end])
+        rest = rest[end:]
+    if rest in ("Z", "z", ""):
+        return base + fraction
+    if len(rest) == 6 and rest[0] in "+-" and rest[3] == ":" and rest[1:3].isdigit() and rest[4:].isdigit():
+        offset = int(rest[1:3]) * 3600 + int(rest[4:]) * 60
+        return base + fraction - (offset if rest[0] == "+" else -offset)
+    return None
+
+
+def format_time(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class AuditEvent:
+    """One audit event: `raw` as read, the file and line it came from, its dispatch keys."""
+
+    __slots__ = ("raw", "file", "line", "keys", "_time")
+
+    def __init__(self, raw: dict, file: str, line: int, keys: tuple[str, ...] | None = None):
+        self.raw = raw
+        self.file = file
+        self.line = line
+        self.keys = dispatch_keys(raw) if keys is None else keys
+        self._time: float | None | bool = False
+
+    # --- the request -----------------------------------------------------------------
+    @property
+    def audit_id(self) -> str:
+        return _s(self.raw.get("auditID"))
+
+    @property
+    def stage(self) -> str:
+        return _s(self.raw.get("stage"))
+
+    @property
+    def level(self) -> str:
+        return _s(self.raw.get("level"))
+
+    @property
+    def verb(self) -> str:
+        return _s(self.raw.get("verb"))
+
+    @property
+    def uri(self) -> str:
+        return _s(self.raw.get("requestURI"))
+
+    @property
+    def path(self) -> str:
+        return self.uri.partition("?")[0]
+
+    @property
+    def annotations(self) -> dict:
+        return _d(self.raw.get("annotations"))
+
+    @property
+    def object_ref(self) -> dict:
+        return _d(self.raw.get("objectRef"))
+
+    @property
+    def resource(self) -> str:
+        return _s(self.object_ref.get("resource"))
+
+    @property
+    def subresource(self) -> str:
+        return _s(self.object_ref.get("subresource"))
+
+    @property
+    def combined_resource(self) -> str:
+        return self.keys[0]
+
+    @property
+    def api_group(self) -> str:
+        return _s(self.object_ref.get("apiGroup"))
+
+    @property
+    def namespace(self) -> str:
+        return _s(self.object_ref.get("namespace"))
+
+    @property
+    def name(self) -> str:
+        """The object's name: objectRef's, else the response's or request's metadata.name
+        (creates of generateName objects are only named in the response)."""
+        name = _s(self.object_ref.get("name"))
+        if name:
+            return name
+        for body in (self.response_object, self.request_object):
+            name = _s(_d(body.get("metadata")).get("name")) if body else ""
+            if name:
+                return name
+        return ""
+
+    @property
+    def request_object(self) -> dict:
+        return _d(self.raw.get("requestObject"))
+
+    @property
+    def response_object(self) -> dict:
+        return _d(self.raw.get("responseObject"))
+
+    @property
+    def written_object(self) -> dict:
+        """The whole object a create or update wrote (its request body), or for a patch the
+        result (response body, logged at RequestResponse only); {} when the level hides it."""
+        verb = self.verb
+        if verb in ("create", "update"):
+            body = self.request_object
+            if body.get("kind") and body.get("kind") not in ("Status", "DeleteOptions"):
+                return body
+        if verb in ("create", "update", "patch"):
+            body = self.response_object
+            if body.get("kind") and body.get("kind") != "Status":
+                return body
+        return {}
+
+    # --- who ---------------------------------------------------------------------------
+    @property
+    def requester(self) -> str:
+        """The authenticated username ("" when authentication failed)."""
+        return _s(_d(self.raw.get("user")).get("username"))
+
+    @property
+    def requester_groups(self) -> tuple[str, ...]:
+        return tuple(g for g in _d(self.raw.get("user")).get("groups") or () if isinstance(g, str))
+
+    @property
+    def impersonated(self) -> dict:
+        return _d(self.raw.get("impersonatedUser"))
+
+    @property
+    def username(self) -> str:
+        """The identity the request was authorised as: the impersonated user, else the requester."""
+        impersonated = self.impersonated
+        return _s(impersonated.get("username")) if impersonated else self.requester
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        impersonated = self.impersonated
+        if impersonated:
+            return tuple(g for g in impersonated.get("groups") or () if isinstance(g, str))
+        return self.requester_groups
+
+    @property
+    def identity(self) -> Identity | None:
+        name = self.username
+        return identity_of(name) if name else None
+
+    @property
+    def requester_identity(self) -> Identity | None:
+        name = self.requester
+        return identity_of(name) if name else None
+
+    @property
+    def source_ips(self) -> list[str]:
+        return [ip for ip in self.raw.get("sourceIPs") or () if isinstance(ip, str)]
+
+    @property
+    def source_ip(self) -> str:
+        ips = self.raw.get("sourceIPs")
+        return ips[0] if isinstance(ips, list) and ips and isinstance(ips[0], str) else ""
+
+    @property
+    def user_agent(self) -> str:
+        return _s(self.raw.get("userAgent"))
+
+    # --- the answer --------------------------------------------------------------------
+    @property
+    def code(self) -> int | None:
+        code = _d(self.raw.get("responseStatus")).get("code")
+        return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+    @property
+    def decision(self) -> str:
+        return _s(self.annotations.get(DECISION))
+
+    @property
+    def reason(self) -> str:
+        return _s(self.annotations.get(REASON))
+
+    @property
+    def authenticated(self) -> bool:
+        return self.code != 401 and bool(self.requester)
+
+    @property
+    def authorized(self) -> bool:
+        """The authorizer allowed it: the decision annotation when logged; else inferred from
+        the answer (401 never reached the authorizer; a 403 whose message says `cannot` is an
+        authorizer's denial, other 403s come from admission after authorisation)."""
+        decision = self.annotations.get(DECISION)
+        if isinstance(decision, str):
+            return decision == "allow"
+        code = self.code
+        if code == 401:
+            return False
+        if code == 403:
+            message = _s(_d(self.raw.get("responseStatus")).get("message"))
+            return " cannot " not in message
+        return True
+
+    @property
+    def denied(self) -> bool:
+        """Refused by authentication (401) or by the authorizer."""
+        return self.code == 401 or not self.authorized
+
+    @property
+    def succeeded(self) -> bool:
+        code = self.code
+        return code is not None and 200 <= code < 400
+
+    # --- when and where ----------------------------------------------------------------
+    @property
+    def timestamp(self) -> str:
+        raw = self.raw
+        for key in ("requestReceivedTimestamp", "timestamp", "stageTimestamp"):
+            value = raw.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return ""
+
+    @property
+    def time(self) -> float | None:
+        """When the request was received, in seconds since the epoch (None when not logged)."""
+        if self._time is False:
+            self._time = parse_time(self.timestamp)
+        return self._time  # type: ignore[return-value]
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
+
+    def evidence(self, **more: Any) -> dict:
+        """The `extra` of a finding about this event: its auditID, when and where it was read."""
+        out = {"auditIDs": [self.audit_id], "count": 1, "first": self.timestamp, "last": self.timestamp}
+        out.update(more)
+        return out
+
+    # --- what the authorizer saw ---------------------------------------------------------
+    def request(self) -> Request:
+        """The request as the RBAC authorizer sees it: verb, group, resource, subresource,
+        namespace, name; a create of a main resource has no name (the audit log adds the name
+        of the created object, the authorizer never sees it)."""
+        ref = self.object_ref
+        resource = _s(ref.get("resource"))
+        if not resource:
+            return Request(self.verb, path=self.path or "/")
+        subresource = _s(ref.get("subresource"))
+        verb = self.verb
+        name = _s(ref.get("name"))
+        if verb == "create" and not subresource:
+            name = ""
+        return Request(verb, _s(ref.get("namespace")), _s(ref.get("apiGroup")), resource, subresource, name)
+
+    def describe(self) -> str:
+        what = self.request().describe()
+        return f"{self.username or '(unauthenticated)'} {what}"
+
+    def __repr__(self) -> str:
+        return f"AuditEvent({self.file}:{self.line} {self.audit_id} {self.describe()})"

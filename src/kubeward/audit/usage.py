@@ -1,0 +1,430 @@
+"""Least privilege from what is really used: the requests each identity made (as the authorizer
+saw them), joined with what the RBAC engine says it is granted.
+
+- used: the allowed requests of the log, normalised (verb, group, resource, subresource,
+  namespace, name; a create of a main resource has no name), with how often;
+- granted: every rule of every binding naming the subject (kubeward.rbac.index);
+- a grant is *used* when the RBAC engine credits it with allowing one of the used requests
+  (`can_i(explain=True)` names every binding and rule that allows it), *unknown* when the audit
+  policy (--audit-policy, evaluated by kubeward.node.audit_policy) would not log some request it
+  allows, *unused* otherwise;
+- not granted: used requests the RBAC input does not allow (the input is not what the cluster ran,
+  or another authorizer allowed them).
+
+Memory: per identity and distinct request, at most `max_names` names (beyond, "any name").
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Iterator
+
+from kubeward.audit.event import DECISION, SA_PREFIX, AuditEvent, identity_of
+from kubeward.node import audit_policy
+from kubeward.rbac.index import MASTERS, RbacIndex, User
+from kubeward.rbac.match import ALL, PolicyRule, Request
+from kubeward.rbac.policy import Binding, Role
+
+ANY_NAME = "kubeward-any-name"  # stands for "some name" when a request was made on many names
+NODES_GROUP = "system:nodes"
+LONG_RUNNING = frozenset({"watch"})
+LONG_RUNNING_SUBRESOURCES = frozenset({"exec", "attach", "portforward", "proxy", "log"})
+STANDARD_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+MAX_PROBES = 20_000
+
+intern = sys.intern
+Key = tuple[str, str, str, str, str, str]  # verb, apiGroup, resource, subresource, namespace, path
+
+
+_NO_NAMES: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class Use:
+    """One distinct request shape and the names it was made on."""
+
+    count: int = 0
+    names: set[str] | frozenset[str] = _NO_NAMES  # "" for requests without a name; a set once one is added
+    many: bool = False  # more than max_names names: any name
+    named: int = 0  # how many of `names` are not ""
+
+
+@dataclass
+class SubjectUse:
+    username: str
+    groups: set[str] = field(default_factory=set)
+    uses: dict[Key, Use] = field(default_factory=dict)
+    denied: int = 0
+    allowed: int = 0
+    last_groups: list | None = None  # the groups list last merged (most events repeat it)
+
+    @property
+    def masters(self) -> bool:
+        return MASTERS in self.groups
+
+
+def request_of(key: Key, name: str) -> Request:
+    verb, group, resource, sub, namespace, path = key
+    if path:
+        return Request(verb, path=path)
+    return Request(verb, namespace, group, resource, sub, name)
+
+
+def use_requests(key: Key, use: Use) -> Iterator[Request]:
+    """The concrete requests a Use stands for (one per name; ANY_NAME for 'many')."""
+    if use.many:
+        yield request_of(key, ANY_NAME)
+        if "" in use.names:
+            yield request_of(key, "")
+        return
+    for name in sorted(use.names):
+        yield request_of(key, name)
+
+
+class UsageCollector:
+    """Fed the events of the log one by one (`observe`); holds what each identity used."""
+
+    def __init__(self, max_names: int = 5, include_denied: bool = False):
+        self.max_names = max_names
+        self.include_denied = include_denied
+        self.subjects: dict[str, SubjectUse] = {}
+        self.events = 0
+        self.unauthenticated = 0
+
+    def _subject(self, username: str) -> SubjectUse:
+        found = self.subjects.get(username)
+        if found is None:
+            found = self.subjects[username] = SubjectUse(username)
+        return found
+
+    def _add(self, subject: SubjectUse, key: Key, name: str, audit_id: str) -> None:
+        use = subject.uses.get(key)
+        if use is None:
+            use = subject.uses[key] = Use()
+        use.count += 1
+        if name in use.names or (name and use.many):
+            return
+        if name:
+            if use.named + 1 >= self.max_names:
+                use.many = True
+                use.names = {n for n in use.names if not n}
+                use.named = 0
+                return
+            use.named += 1
+        if use.names is _NO_NAMES:
+            use.names = {name}
+        else:
+            use.names.add(name)  # type: ignore[union-attr]
+
+    def observe(self, event: AuditEvent) -> None:
+        """One event: its request, if allowed (or include_denied), counted for the identity it
+        was authorised as. Reads the raw event directly: this runs for every event of the log."""
+        self.events += 1
+        raw = event.raw
+        status = raw.get("responseStatus")
+        code = status.get("code") if status.__class__ is dict else None
+        impersonated = raw.get("impersonatedUser")
+        person = impersonated if impersonated.__class__ is dict and impersonated else raw.get("user")
+        username = person.get("username") if person.__class__ is dict else None
+        if code == 401 or username.__class__ is not str or not username:
+            self.unauthenticated += 1
+            return
+        subject = self.subjects.get(username)
+        if subject is None:
+            subject = self.subjects[username] = SubjectUse(username)
+        groups = person.get("groups")
+        if groups.__class__ is list and groups != subject.last_groups and len(subject.groups) < 64:
+            subject.last_groups = groups
+            subject.groups.update(g for g in groups if g.__class__ is str)
+        if impersonated:  # logged only once the impersonation itself was allowed
+            self._impersonation(event, impersonated)
+        annotations = raw.get("annotations")
+        decision = annotations.get(DECISION) if annotations.__class__ is dict else None
+        allowed = decision == "allow" if decision.__class__ is str else event.authorized
+        if not allowed:
+            subject.denied += 1
+            if not self.include_denied:
+                return
+        else:
+            subject.allowed += 1
+        ref = raw.get("objectRef")
+        verb = raw["verb"]
+        if ref.__class__ is dict and ref.get("resource"):
+            sub = ref.get("subresource") or ""
+            name = ref.get("name") or ""
+            if verb == "create" and not sub:
+                name = ""
+            key = (verb, ref.get("apiGroup") or "", ref["resource"], sub, ref.get("namespace") or "", "")
+            if key not in subject.uses:  # kept for the whole run: share its strings
+                key = tuple(intern(k) if k.__class__ is str else k for k in key)  # type: ignore[assignment]
+        else:
+            key = (verb, "", "", "", "", (raw.get("requestURI") or "/").partition("?")[0])
+            name = ""
+        self._add(subject, key, name if name.__class__ is str else "", raw.get("auditID") or "")
+
+    def _impersonation(self, event: AuditEvent, impersonated: dict) -> None:
+        """The requester was authorised to `impersonate` each part of the identity it took on:
+        users (or serviceaccounts), groups, userextras/<key>, uids (as the API server checks)."""
+        requester = event.requester
+        if not requester:
+            return
+        subject = self._subject(requester)
+        subject.groups.update(event.requester_groups)
+        audit_id = event.audit_id
+        name = impersonated.get("username")
+        if isinstance(name, str) and name:
+            sa = identity_of(name)
+            if sa.kind == "ServiceAccount":
+                self._add(subject, ("impersonate", "", "serviceaccounts", "", sa.namespace or "", ""), sa.name, audit_id)
+            else:
+                self._add(subject, ("impersonate", "", "users", "", "", ""), name, audit_id)
+        for group in impersonated.get("groups") or ():
+            if isinstance(group, str) and group not in ("system:authenticated", "system:serviceaccounts") and not (
+                    isinstance(name, str) and name.startswith(SA_PREFIX) and group.startswith("system:serviceaccounts:")):
+                self._add(subject, ("impersonate", "", "groups", "", "", ""), group, audit_id)
+        for extra_key, values in (impersonated.get("extra") or {}).items():
+            for value in values if isinstance(values, list) else ():
+                if isinstance(value, str):
+                    self._add(subject, ("impersonate", "authentication.k8s.io", "userextras", str(extra_key), "", ""),
+                              value, audit_id)
+        uid = impersonated.get("uid")
+        if isinstance(uid, str) and uid:
+            self._add(subject, ("impersonate", "authentication.k8s.io", "uids", "", "", ""), uid, audit_id)
+
+
+# --- joining with the RBAC engine -------------------------------------------------------------
+
+@dataclass
+class GrantUse:
+    binding: Binding
+    role: Role
+    rule: PolicyRule
+    scope: str  # "" cluster-wide, else the RoleBinding's namespace
+    used: int = 0
+    status: str = "unused"  # used | unused | unknown
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        out = {"binding": self.binding.resource.ref(), "role": self.role.resource.ref(), "rule": self.rule.as_dict(),
+               "scope": self.scope or "(cluster)", "status": self.status, "requests": self.used}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class SubjectReport:
+    kind: str  # User | ServiceAccount | Group
+    name: str
+    namespace: str | None
+    username: str  # the user name, or "group:NAME"
+    use: SubjectUse | None
+    grants: list[GrantUse] = field(default_factory=list)
+    not_granted: list[Request] = field(default_factory=list)
+    skipped: str = ""  # why no minimal role is written for it
+
+    def display(self) -> str:
+        if self.kind == "ServiceAccount":
+            return f"ServiceAccount {self.namespace}/{self.name}"
+        return f"{self.kind} {self.name}"
+
+
+def subject_key(report: SubjectReport):
+    return ("group", report.name) if report.kind == "Group" else ("user", report.username)
+
+
+def _report_for_username(username: str, use: SubjectUse | None) -> SubjectReport:
+    identity = identity_of(username)
+    return SubjectReport(identity.kind, identity.name, identity.namespace, username, use)
+
+
+def join(collector: UsageCollector, index: RbacIndex | None, policy: dict | None = None) -> list[SubjectReport]:
+    """Every subject of the log and of the RBAC input, with its uses and its grants."""
+    reports: dict[tuple, SubjectReport] = {}
+    for username, use in collector.subjects.items():
+        report = _report_for_username(username, use)
+        reports[subject_key(report)] = report
+    if index is None:
+        return _ordered(reports)
+    grants_by_rule: dict[tuple[int, int], GrantUse] = {}
+    for key, entries in index.bindings_of_subject.items():
+        for binding, _subject in entries:
+            if key not in reports:
+                if key[0] == "group":
+                    reports[key] = SubjectReport("Group", key[1], None, "group:" + key[1], None)
+                else:
+                    reports[key] = _report_for_username(key[1], None)
+            role = index.role_of(binding)
+            if role is None:
+                continue
+            for rule in role.rules:
+                grant_key = (id(binding), id(rule))
+                if grant_key not in grants_by_rule:
+                    grant = GrantUse(binding, role, rule, binding.namespace or "")
+                    grants_by_rule[grant_key] = grant
+                    reports[key].grants.append(grant)
+                elif grants_by_rule[grant_key] not in reports[key].grants:
+                    reports[key].grants.append(grants_by_rule[grant_key])
+    # credit grants with the used requests
+    for username, use in collector.subjects.items():
+        user = User(username, tuple(sorted(use.groups)))
+        report = reports[("user", username)]
+        for key, entry in use.uses.items():
+            for request in use_requests(key, entry):
+                decision = index.can_i(user, request, explain=True)
+                if not decision.allowed:
+                    report.not_granted.append(request)
+                    continue
+                for grant in decision.grants:
+                    if grant.binding is None or grant.rule is None:
+                        continue
+                    found = grants_by_rule.get((id(grant.binding), id(grant.rule)))
+                    if found is not None:
+                        found.used += entry.count
+    for report in reports.values():
+        for grant in report.grants:
+            if grant.used:
+                grant.status = "used"
+            elif policy is not None:
+                unlogged = unlogged_request(policy, grant, report)
+                if unlogged is not None:
+                    grant.status, grant.reason = "unknown", unlogged
+    return _ordered(reports)
+
+
+def _ordered(reports: dict) -> list[SubjectReport]:
+    return sorted(reports.values(), key=lambda r: ({"User": 0, "ServiceAccount": 1, "Group": 2}[r.kind],
+                                                    r.namespace or "", r.name))
+
+
+# --- what the audit policy does not log ----------------------------------------------------------
+
+def _policy_values(policy: dict) -> dict[str, set[str]]:
+    """Every literal the policy compares with: whether a request matches a rule depends only on
+    whether each attribute equals one of these, so one representative per class decides it."""
+    values: dict[str, set[str]] = {"users": set(), "groups": set(), "verbs": set(), "namespaces": set(),
+                                   "apigroups": set(), "resources": set(), "names": set(), "urls": set()}
+    for rule in policy.get("rules") or ():
+        if not isinstance(rule, dict):
+            continue
+        values["users"].update(str(v) for v in rule.get("users") or ())
+        values["groups"].update(str(v) for v in rule.get("userGroups") or ())
+        values["verbs"].update(str(v) for v in rule.get("verbs") or ())
+        values["namespaces"].update(str(v) for v in rule.get("namespaces") or ())
+        values["urls"].update(str(v) for v in rule.get("nonResourceURLs") or ())
+        for group_resources in rule.get("resources") or ():
+            if isinstance(group_resources, dict):
+                values["apigroups"].add(str(group_resources.get("group") or ""))
+                values["resources"].update(str(v) for v in group_resources.get("resources") or ())
+                values["names"].update(str(v) for v in group_resources.get("resourceNames") or ())
+    return values
+
+
+def _stages_logged(decision: audit_policy.Decision, long_running: bool) -> bool:
+    stages = {"RequestReceived", "ResponseComplete"} | ({"ResponseStarted"} if long_running else set())
+    return decision.level != "None" and bool(stages - decision.omit_stages)
+
+
+def unlogged_request(policy: dict, grant: GrantUse, report: SubjectReport) -> str | None:
+    """A request `grant` allows its subject that the policy would not log, described; None when
+    every such request would be logged."""
+    values = _policy_values(policy)
+    rule = grant.rule
+    if report.kind == "Group":
+        user, groups = "kubeward-member", (report.name,)
+    else:
+        user = report.username
+        groups = tuple(sorted(report.use.groups)) if report.use else ("system:authenticated",)
+    probes = 1
+    if rule.non_resource_urls:
+        urls: set[str] = set()
+        for url in rule.non_resource_urls:
+            if url.endswith(ALL):
+                prefix = url[:-1]
+                urls.add(prefix + "kubeward-any")
+                urls.update(u.rstrip("*") for u in values["urls"] if u.rstrip("*").startswith(prefix))
+            else:
+                urls.add(url)
+        verbs = _expand(rule.verbs, values["verbs"] | {"get", "post", "put", "patch", "delete"})
+        for verb, url in product(sorted(verbs), sorted(urls)):
+            decision = audit_policy.evaluate(policy, audit_policy.Request(verb, user, groups, path=url))
+            if not _stages_logged(decision, False):
+                return f"{verb} {url} is not logged (policy rule {decision.rule})"
+    verbs = _expand(rule.verbs, values["verbs"] | set(STANDARD_VERBS))
+    groups_ = _expand(rule.api_groups, values["apigroups"] | {""})
+    resources: set[tuple[str, str]] = set()
+    for combined in rule.resources:
+        main, _, sub = combined.partition("/")
+        if combined == ALL:
+            for named in values["resources"] | {"kubeward-any"}:
+                base, _, named_sub = named.partition("/")
+                resources.add((base if base != ALL else "kubeward-any", named_sub if named_sub != ALL else ""))
+            resources.add(("kubeward-any", ""))
+            resources.add(("kubeward-any", "kubeward-any"))
+        elif main == ALL:
+            for named in values["resources"] | {"kubeward-any"}:
+                resources.add((named.partition("/")[0] if named != ALL else "kubeward-any", sub))
+        else:
+            resources.add((main, sub))
+    namespaces = {grant.scope} if grant.scope else (values["namespaces"] | {"", "kubeward-any"})
+    names = set(rule.resource_names) or (values["names"] | {""})
+    probes = len(verbs) * len(groups_) * len(resources) * len(namespaces) * len(names)
+    if probes > MAX_PROBES:
+        return f"the rule is too broad to check against the policy ({probes} request classes)"
+    for verb, group, (resource, sub), namespace, name in product(sorted(verbs), sorted(groups_), sorted(resources),
+                                                                 sorted(namespaces), sorted(names)):
+        request = audit_policy.Request(verb, user, groups, group, resource, sub, namespace, name)
+        decision = audit_policy.evaluate(policy, request)
+        if not _stages_logged(decision, verb in LONG_RUNNING or sub in LONG_RUNNING_SUBRESOURCES):
+            what = Request(verb, namespace, group, resource, sub, name).describe()
+            return f"{what} is not logged (policy rule {decision.rule})"
+    return None
+
+
+def _expand(given, named: set[str]) -> set[str]:
+    if ALL in given:
+        return set(named) | {"kubeward-any"}
+    return set(given)
+
+
+# --- output ---------------------------------------------------------------------------------
+
+def use_dict(key: Key, use: Use) -> dict:
+    verb, group, resource, sub, namespace, path = key
+    if path:
+        return {"verb": verb, "nonResourceURL": path, "count": use.count}
+    out: dict = {"verb": verb, "apiGroup": group, "resource": resource}
+    if sub:
+        out["subresource"] = sub
+    out["namespace"] = namespace or "(cluster)"
+    named = sorted(n for n in use.names if n)
+    if use.many:
+        out["names"] = "(any)"
+    elif named:
+        out["names"] = named
+    out["count"] = use.count
+    return out
+
+
+def report_dict(report: SubjectReport, with_rbac: bool) -> dict:
+    out: dict = {"subject": {"kind": report.kind, "name": report.name}}
+    if report.namespace:
+        out["subject"]["namespace"] = report.namespace
+    use = report.use
+    if use is not None:
+        out["requests"] = {"allowed": use.allowed, "denied": use.denied}
+        out["used"] = [use_dict(k, u) for k, u in sorted(use.uses.items())]
+        if use.masters:
+            out["note"] = f"member of {MASTERS}: allowed everything before RBAC"
+    else:
+        out["used"] = []
+    if with_rbac:
+        out["granted"] = [g.as_dict() for g in report.grants]
+        out["unused"] = [g.as_dict() for g in report.grants if g.status == "unused"]
+        out["unknown"] = [g.as_dict() for g in report.grants if g.status == "unknown"]
+        out["notGranted"] = [r.describe() for r in report.not_granted]
+    if report.skipped:
+        out["skipped"] = report.skipped
+    return out

@@ -1,0 +1,271 @@
+"""Zero-trust findings (domain "mesh"), registered in the catalogue on import. The inventory
+rules read the one connectivity analysis (network policy and the mesh layer together); the
+object rules judge one Istio or Linkerd object alone."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from kubeward.model.inventory import Inventory
+from kubeward.model.resource import Resource, as_dict, as_list
+from kubeward.netpol import intervals as iv
+from kubeward.netpol.engine import INGRESS_CONTROLLER, Connectivity, analyze
+from kubeward.netpol.mesh import DISABLE, PERMISSIVE, UNSET, Source
+from kubeward.rules import Context, Hit, Target, rule
+
+NSA_MTLS = "Network separation and hardening"
+SENSITIVE_NAMESPACES = frozenset({"kube-system", "istio-system", "linkerd", "linkerd-viz", "cert-manager", "vault",
+                                  "monitoring", "kube-public"})
+SENSITIVE_LABEL = "kubeward.io/sensitive"
+ROOT_NAMESPACE = "istio-system"
+
+
+def _meshed_analysis(inventory: Inventory) -> Connectivity | None:
+    connectivity = analyze(inventory)
+    return connectivity if connectivity.mesh is not None else None
+
+
+def _plaintext_ports(connectivity: Connectivity, source: Source, index: int) -> iv.Intervals:
+    """TCP ports on which `source` would reach workload `index` without mTLS, as far as the
+    destination's mTLS settings accept it (policies aside)."""
+    mesh = connectivity.mesh
+    dest = mesh.destinations[index]
+    if dest.mesh is None or source.meshed != dest.mesh:
+        if dest.mesh == "istio":
+            return mesh.ports_in_mode(dest, {PERMISSIVE, DISABLE})
+        return iv.ALL_PORTS
+    if dest.mesh == "istio":
+        disabled = mesh._plaintext_to(source, index)
+        plain_mode = mesh.ports_in_mode(dest, {DISABLE})
+        return iv.union(plain_mode, iv.intersect(disabled, mesh.ports_in_mode(dest, {PERMISSIVE, DISABLE})))
+    return iv.EMPTY
+
+
+@rule(
+    "KW-MESH-001", "high", "Traffic between namespaces allowed without mTLS", target=Target.INVENTORY,
+    context=(Context.NETWORK,), domain="mesh",
+    rationale="Connections that cross a namespace boundary travel in plaintext: anyone on the path (a compromised "
+              "node, a pod with NET_RAW on the host network) can read or alter them, and the destination cannot tell "
+              "which workload is calling.",
+    fix="Put both workloads in the mesh (sidecar injection or ambient) and require mutual TLS at the destination "
+        "with a STRICT PeerAuthentication; remove DestinationRules that set `tls.mode: DISABLE`.",
+    example="apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: default\n"
+            "  namespace: NAMESPACE\nspec:\n  mtls:\n    mode: STRICT",
+    nsa=(NSA_MTLS,), mitre=("T1557", "T1040"),
+)
+def plaintext_between_namespaces(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = _meshed_analysis(inventory)
+    if connectivity is None:
+        return
+    mesh = connectivity.mesh
+    found: dict[int, set[str]] = {}
+    for s, d, conn in connectivity.class_pairs():
+        if not conn[1]:
+            continue
+        src_index = connectivity.class_members[s][0]
+        src = connectivity.workloads[src_index]
+        source = Source(mesh.membership[src_index], src.namespace, src.service_account)
+        for b in connectivity.class_members[d]:
+            dst = connectivity.workloads[b]
+            if any(connectivity.workloads[a].namespace != dst.namespace for a in connectivity.class_members[s]):
+                plain = iv.intersect(conn[1], _plaintext_ports(connectivity, source, b))
+                if plain:
+                    found.setdefault(b, set()).update(connectivity.workloads[a].namespace for a in connectivity.class_members[s]
+                                                      if connectivity.workloads[a].namespace != dst.namespace)
+    for index in sorted(found):
+        workload = connectivity.workloads[index]
+        names = sorted(found[index])
+        yield Hit(workload.resource, ("metadata", "name"),
+                  f"{workload.key} accepts plaintext TCP from {len(names)} other namespace(s): "
+                  f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}")
+
+
+@rule(
+    "KW-MESH-002", "medium", "Meshed workload reachable by clients without an identity", target=Target.INVENTORY,
+    context=(Context.NETWORK,), domain="mesh",
+    rationale="The workload is in the mesh, yet a client with no mesh identity (a pod outside the mesh, or an "
+              "address outside the cluster) can still open a plaintext connection: identity-based authorization "
+              "cannot apply to it, and a compromised unmeshed pod walks straight in.",
+    fix="Require mutual TLS for the workload (PeerAuthentication mode STRICT, or Linkerd's default inbound policy "
+        "all-authenticated / cluster-authenticated) and admit only named identities.",
+    example="apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: strict\n"
+            "  namespace: NAMESPACE\nspec:\n  selector:\n    matchLabels: {app: NAME}\n  mtls:\n    mode: STRICT",
+    nsa=(NSA_MTLS,), mitre=("T1210",),
+)
+def identityless_clients(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = _meshed_analysis(inventory)
+    if connectivity is None:
+        return
+    mesh = connectivity.mesh
+    for index, workload in enumerate(connectivity.workloads):
+        if mesh.membership[index] is None:
+            continue
+        who = []
+        conn = connectivity.between(INGRESS_CONTROLLER, workload)[0]
+        if conn[1]:
+            who.append(f"a pod outside the mesh (TCP {iv.format_ports(conn[1])})")
+        for ext in connectivity.sources_outside:
+            conn = connectivity.between(ext, workload)[0]
+            if conn[1]:
+                who.append(f"{ext.key} (TCP {iv.format_ports(conn[1])})")
+                break
+        if who:
+            yield Hit(workload.resource, ("metadata", "name"),
+                      f"{workload.key} ({mesh.membership[index]}) accepts plaintext clients: {'; '.join(who)}")
+
+
+@rule(
+    "KW-MESH-003", "medium", "Mesh-wide mTLS mode is PERMISSIVE", target=Target.INVENTORY, context=(Context.NETWORK,),
+    domain="mesh",
+    rationale="PERMISSIVE (Istio's default) accepts plaintext next to mutual TLS on every workload that does not "
+              "override it: the mesh looks encrypted while any client may still talk in the clear.",
+    fix="Set the mesh-wide PeerAuthentication (in the root namespace, without selector) to STRICT once every "
+        "client is in the mesh.",
+    example="apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: default\n"
+            "  namespace: istio-system\nspec:\n  mtls:\n    mode: STRICT",
+    nsa=(NSA_MTLS,), mitre=("T1557",),
+)
+def mesh_wide_permissive(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = _meshed_analysis(inventory)
+    if connectivity is None or not any(m == "istio" for m in connectivity.mesh.membership):
+        return
+    root = connectivity.mesh.root
+    mesh_wide = [r for r in inventory.of_kind("PeerAuthentication") if r.group == "security.istio.io"
+                 and r.namespace == root and r.spec.get("selector") is None]
+    if mesh_wide:
+        pa = sorted(mesh_wide, key=lambda r: r.name)[0]
+        mode = as_dict(pa.spec.get("mtls")).get("mode", UNSET)
+        if mode in (PERMISSIVE, UNSET):
+            yield Hit(pa, ("spec", "mtls", "mode"), f"mesh-wide PeerAuthentication mode is {mode} (plaintext accepted mesh-wide)")
+        return
+    anchor = next((r for r in connectivity.mesh.istio_objects), None) or \
+        connectivity.workloads[connectivity.mesh.membership.index("istio")].resource
+    yield Hit(anchor, ("metadata", "name"), f"no mesh-wide PeerAuthentication in {root}: Istio's default PERMISSIVE applies mesh-wide")
+
+
+def _star(values) -> bool:
+    return any(str(v) == "*" for v in as_list(values))
+
+
+@rule(
+    "KW-MESH-004", "high", "Authorization policy allows any principal", target=Target.OBJECT,
+    kinds=("AuthorizationPolicy", "MeshTLSAuthentication"), domain="mesh",
+    rationale="`principals: [\"*\"]` (or Linkerd `identities: [\"*\"]`) admits every authenticated workload of the "
+              "mesh: one compromised pod anywhere gets the access the policy meant for a few.",
+    fix="Name the service accounts that need the access (`cluster.local/ns/NS/sa/SA`, or Linkerd identityRefs).",
+    example="rules:\n- from:\n  - source:\n      principals: [cluster.local/ns/CLIENT_NS/sa/CLIENT_SA]",
+    nsa=(NSA_MTLS,), mitre=("T1210",),
+)
+def star_principals(resource: Resource) -> Iterator[tuple]:
+    if resource.kind == "MeshTLSAuthentication":
+        if _star(resource.spec.get("identities")):
+            yield ("spec", "identities"), "identities [\"*\"]: every meshed workload authenticates"
+        return
+    if resource.group != "security.istio.io" or resource.spec.get("action", "ALLOW") != "ALLOW":
+        return
+    for k, rule_ in enumerate(as_list(resource.spec.get("rules"))):
+        for j, item in enumerate(as_list(as_dict(rule_).get("from"))):
+            source = as_dict(as_dict(item).get("source"))
+            for key in ("principals", "namespaces"):
+                if _star(source.get(key)):
+                    yield ("spec", "rules", k, "from", j, "source", key), f"ALLOW rule admits {key} [\"*\"]: any workload of the mesh"
+
+
+@rule(
+    "KW-MESH-005", "high", "Sensitive namespace reachable from every namespace despite the mesh", target=Target.INVENTORY,
+    context=(Context.NETWORK,), domain="mesh",
+    rationale="Control components (kube-system, the mesh's own control plane, secret stores) accept connections "
+              "from pods of every namespace even after network policy and mesh authorization: any compromised "
+              "workload can probe and attack them.",
+    fix="Admit only the namespaces and service accounts that need these components, with network policy and an "
+        "AuthorizationPolicy (or Linkerd Server authorizations) on them.",
+    example="apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: only-clients\n"
+            "  namespace: SENSITIVE_NS\nspec:\n  action: ALLOW\n  rules:\n  - from:\n    - source:\n"
+            "        namespaces: [CLIENT_NS]",
+    nsa=(NSA_MTLS,), mitre=("T1210", "T1046"),
+)
+def sensitive_namespace_open(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = _meshed_analysis(inventory)
+    if connectivity is None:
+        return
+    namespaces = {w.namespace for w in connectivity.workloads}
+    if len(namespaces) < 2:
+        return
+    for index, workload in enumerate(connectivity.workloads):
+        labels = connectivity.namespaces.get(workload.namespace, {})
+        if workload.namespace not in SENSITIVE_NAMESPACES and labels.get(SENSITIVE_LABEL) != "true":
+            continue
+        if connectivity.reachable_from_every_namespace(index) \
+                and connectivity.between(INGRESS_CONTROLLER, workload)[0] != iv.NO_CONN:
+            yield Hit(workload.resource, ("metadata", "name"),
+                      f"{workload.key} in sensitive namespace {workload.namespace} is reachable from every namespace "
+                      "(and from namespaces outside the scan) through network policy and the mesh")
+
+
+@rule(
+    "KW-MESH-006", "medium", "PeerAuthentication accepts plaintext", target=Target.OBJECT, kinds=("PeerAuthentication",),
+    domain="mesh",
+    rationale="A namespace-, workload- or port-level PeerAuthentication in mode PERMISSIVE or DISABLE lets clients "
+              "connect without mutual TLS: no encryption, and no identity for authorization to check.",
+    fix="Use mode STRICT (and drop port-level exceptions) once the clients are in the mesh.",
+    example="spec:\n  mtls:\n    mode: STRICT",
+    nsa=(NSA_MTLS,), mitre=("T1557", "T1040"),
+)
+def peer_authentication_plaintext(resource: Resource) -> Iterator[tuple]:
+    if resource.group != "security.istio.io":
+        return
+    mode = as_dict(resource.spec.get("mtls")).get("mode")
+    mesh_wide = resource.namespace == ROOT_NAMESPACE and resource.spec.get("selector") is None
+    if mode in (PERMISSIVE, DISABLE) and not (mesh_wide and mode == PERMISSIVE):
+        yield ("spec", "mtls", "mode"), f"mode {mode}: plaintext accepted"
+    for port, setting in as_dict(resource.spec.get("portLevelMtls")).items():
+        port_mode = as_dict(setting).get("mode")
+        if port_mode in (PERMISSIVE, DISABLE):
+            yield ("spec", "portLevelMtls", port, "mode"), f"port {port} mode {port_mode}: plaintext accepted on it"
+
+
+@rule(
+    "KW-MESH-007", "high", "DestinationRule disables TLS", target=Target.OBJECT, kinds=("DestinationRule",), domain="mesh",
+    rationale="`tls.mode: DISABLE` makes every client sidecar talk plaintext to the host: traffic is readable on the "
+              "wire, the server cannot authenticate its clients, and a STRICT server refuses the traffic.",
+    fix="Remove the tls setting (auto mTLS) or set `tls.mode: ISTIO_MUTUAL`.",
+    example="spec:\n  host: SERVICE.NAMESPACE.svc.cluster.local\n  trafficPolicy:\n    tls:\n      mode: ISTIO_MUTUAL",
+    nsa=(NSA_MTLS,), mitre=("T1040",),
+)
+def destination_rule_disables_tls(resource: Resource) -> Iterator[tuple]:
+    if resource.group != "networking.istio.io":
+        return
+    policy = as_dict(resource.spec.get("trafficPolicy"))
+    if as_dict(policy.get("tls")).get("mode") == DISABLE:
+        yield ("spec", "trafficPolicy", "tls", "mode"), f"TLS disabled to {resource.spec.get('host')}"
+    for k, setting in enumerate(as_list(policy.get("portLevelSettings"))):
+        if as_dict(as_dict(setting).get("tls")).get("mode") == DISABLE:
+            yield ("spec", "trafficPolicy", "portLevelSettings", k, "tls", "mode"), \
+                f"TLS disabled to {resource.spec.get('host')} port {as_dict(as_dict(setting).get('port')).get('number')}"
+
+
+@rule(
+    "KW-MESH-008", "medium", "Workload outside the service mesh", target=Target.INVENTORY, context=(Context.NETWORK,),
+    domain="mesh",
+    rationale="The cluster uses a mesh, but this workload gets no proxy (no injection label or annotation, no "
+              "ambient label): its traffic is plaintext and carries no identity, and STRICT destinations refuse it "
+              "while PERMISSIVE ones accept it unauthenticated.",
+    fix="Label the namespace for injection (`istio-injection: enabled`, `istio.io/rev`, ambient "
+        "`istio.io/dataplane-mode: ambient`, or Linkerd's `linkerd.io/inject: enabled` annotation) and restart the "
+        "workload.",
+    example="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: NAMESPACE\n  labels:\n    istio-injection: enabled",
+    nsa=(NSA_MTLS,), mitre=("T1557",),
+)
+def workload_outside_mesh(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = _meshed_analysis(inventory)
+    if connectivity is None:
+        return
+    mesh = connectivity.mesh
+    if not any(mesh.membership):
+        return
+    for index, workload in enumerate(connectivity.workloads):
+        if mesh.membership[index] is None and not workload.host_network and workload.namespace not in (
+                "kube-system", mesh.root, "linkerd", "kube-public", "kube-node-lease"):
+            yield Hit(workload.resource, ("metadata", "name"),
+                      f"{workload.key} has no mesh proxy (no injection label or annotation on it or its namespace, no ambient label)")
+

@@ -1,0 +1,276 @@
+"""The live evaluator: after every change its findings are those of a full pipeline.run over the
+same objects, and a change re-runs only the rules its kind and namespace reach."""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import pytest
+
+from kubeward import pipeline, suppress
+from kubeward.incremental import Change, LiveEvaluator, canonical
+from kubeward.model.apiresources import STANDARD_TABLE
+from kubeward.model.inventory import Inventory, reads
+from kubeward.model.resource import Origin, Resource
+from kubeward.rules.catalogue import load_all
+
+RULES = list(load_all().values())
+RBAC = "rbac.authorization.k8s.io/v1"
+
+
+def resource(obj: dict) -> Resource:
+    namespaced = STANDARD_TABLE.is_namespaced(obj["kind"])
+    namespace = (obj["metadata"].get("namespace") or "default") if namespaced else None
+    return Resource(obj, namespace, Origin(None, 0, 1, (), "cluster:test"))
+
+
+def pod_spec(i: int, **extra) -> dict:
+    return {"serviceAccountName": "app", "containers": [{
+        "name": "app", "image": f"registry.example.com/app:{i}",
+        "env": [{"name": "DB_PASSWORD", "value": "hunter2hunter2"}] if i % 4 == 0 else [],
+        "securityContext": {"allowPrivilegeEscalation": i % 2 == 0, "runAsNonRoot": i % 3 == 0},
+        "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}} if i % 2 else {}}], **extra}
+
+
+def meta(name: str, namespace: str | None = None, **extra) -> dict:
+    out = {"name": name, "uid": f"{namespace}-{name}", **extra}
+    if namespace:
+        out["namespace"] = namespace
+    return out
+
+
+def cluster(namespaces: int = 3) -> list[dict]:
+    """A small cluster with every context a rule declares: PSS labels, limits, service accounts,
+    RBAC, network policies and services, controllers owning their ReplicaSets and pods."""
+    objects: list[dict] = [
+        {"apiVersion": RBAC, "kind": "ClusterRole", "metadata": meta("reader"),
+         "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]},
+        {"apiVersion": RBAC, "kind": "ClusterRoleBinding", "metadata": meta("readers"),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "reader"},
+         "subjects": [{"kind": "ServiceAccount", "name": "app", "namespace": "team-0"}]},
+    ]
+    for n in range(namespaces):
+        ns = f"team-{n}"
+        objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": meta(ns, labels={
+            "pod-security.kubernetes.io/enforce": ("baseline", "restricted", "privileged")[n % 3]})})
+        objects.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta("app", ns)})
+        if n % 2 == 0:
+            objects.append({"apiVersion": "v1", "kind": "LimitRange", "metadata": meta("limits", ns),
+                            "spec": {"limits": [{"type": "Container", "default": {"cpu": "1", "memory": "1Gi"}}]}})
+        template = {"metadata": {"labels": {"app": "web"}}, "spec": pod_spec(n)}
+        objects.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("web", ns),
+                        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": template}})
+        owner = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": f"{ns}-web", "controller": True}
+        objects.append({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta("web-1", ns, ownerReferences=[owner]),
+                        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": template}})
+        rs_owner = {**owner, "kind": "ReplicaSet", "name": "web-1", "uid": f"{ns}-web-1"}
+        for i in range(2):
+            objects.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta(f"web-1-{i}", ns, labels={"app": "web"},
+                                                                             ownerReferences=[rs_owner]),
+                            "spec": pod_spec(n)})
+        objects.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta("debug", ns, labels={"app": "debug"}),
+                        "spec": pod_spec(n + 1, hostNetwork=n == 1)})
+        objects.append({"apiVersion": "v1", "kind": "Service", "metadata": meta("web", ns),
+                        "spec": {"type": "NodePort" if n == 0 else "ClusterIP", "selector": {"app": "web"},
+                                 "ports": [{"port": 80}]}})
+        objects.append({"apiVersion": RBAC, "kind": "Role", "metadata": meta("edit", ns),
+                        "rules": [{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}]})
+        objects.append({"apiVersion": RBAC, "kind": "RoleBinding", "metadata": meta("edit", ns),
+                        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "edit"},
+                        "subjects": [{"kind": "ServiceAccount", "name": "app", "namespace": ns}]})
+        if n % 2:
+            objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta("deny", ns),
+                            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}})
+        objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("settings", ns),
+                        "data": {"password": "correct-horse-battery"} if n == 0 else {"mode": "fast"}})
+    return objects
+
+
+def assert_equal_to_full_run(live: LiveEvaluator, config: suppress.Config | None = None, step: object = "") -> None:
+    full = pipeline.run([Inventory(list(live.inventory.resources))], RULES, config)
+    live_findings, full_findings = canonical(live.findings()), canonical(full.findings)
+    if live_findings != full_findings:
+        only_live = sorted(set(live_findings) - set(full_findings))[:3]
+        only_full = sorted(set(full_findings) - set(live_findings))[:3]
+        pytest.fail(f"after {step}: live findings differ from a full run; live only {only_live}; full only {only_full}")
+    assert sorted(e.message for e in live.errors()) == sorted(e.message for e in full.scanned.errors), step
+
+
+def mutate(rng: random.Random, obj: dict) -> dict:
+    """A change a cluster sees: labels, bindings to other roles, policies opened, pods privileged."""
+    obj = copy.deepcopy(obj)
+    kind = obj["kind"]
+    if kind == "Namespace":
+        obj["metadata"]["labels"] = {"pod-security.kubernetes.io/enforce": rng.choice(["privileged", "restricted", "baseline"])}
+    elif kind in ("RoleBinding", "ClusterRoleBinding"):
+        obj["roleRef"] = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                          "name": rng.choice(["cluster-admin", "reader", "view"])}
+        obj["subjects"] = [{"kind": "ServiceAccount", "name": rng.choice(["app", "default"]),
+                            "namespace": obj["metadata"].get("namespace", "team-1")}]
+    elif kind == "NetworkPolicy":
+        obj["spec"] = rng.choice([{"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]},
+                                  {"podSelector": {"matchLabels": {"app": "web"}}, "ingress": [{"from": [{"namespaceSelector": {}}]}]}])
+    elif kind == "Pod":
+        obj["spec"]["hostPID"] = rng.random() < 0.5
+        obj["metadata"]["labels"] = {"app": rng.choice(["web", "debug", "db"])}
+        if rng.random() < 0.3:
+            obj["metadata"]["annotations"] = {"kubeward.io/ignore": "ALL: accepted"}
+    elif kind in ("Deployment", "ReplicaSet"):
+        obj["spec"]["template"]["spec"]["hostIPC"] = rng.random() < 0.5
+    elif kind == "ServiceAccount":
+        obj["automountServiceAccountToken"] = rng.random() < 0.5
+    elif kind == "LimitRange":
+        obj["spec"] = {"limits": []}
+    elif kind == "Service":
+        obj["spec"]["type"] = rng.choice(["LoadBalancer", "ClusterIP", "NodePort"])
+    elif kind == "ConfigMap":
+        obj["data"] = rng.choice([{"token": "ghp_" + "a1B2" * 9}, {"mode": "slow"}])
+    elif kind == "Role":
+        obj["rules"] = [{"apiGroups": ["*"], "resources": ["*"], "verbs": rng.choice([["*"], ["get"]])}]
+    if rng.random() < 0.2:
+        obj["metadata"]["name"] += "-copy"  # a new object beside the first
+    return obj
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_findings_equal_a_full_run_after_every_change(seed):
+    rng = random.Random(seed)
+    objects = cluster()
+    config = suppress.Config(ignores=(suppress.IgnoreEntry(("KW-NET-*",), namespace="team-2", reason="lab"),))
+    live = LiveEvaluator(RULES, config, Inventory([resource(o) for o in objects]))
+    assert_equal_to_full_run(live, config, "the initial load")
+    for step in range(40):
+        current = [r.obj for r in live.inventory.resources] or objects
+        picked = rng.choice(current if rng.random() < 0.8 else objects)
+        if rng.random() < 0.25:
+            change = Change.delete(resource(picked).key)
+        else:
+            change = Change.upsert(resource(mutate(rng, picked)))
+        live.apply([change])
+        assert_equal_to_full_run(live, config, f"step {step} ({'delete' if change.resource is None else 'upsert'} "
+                                               f"{'/'.join(str(k) for k in change.key)})")
+
+
+def test_a_batch_of_many_changes_runs_each_rule_once_and_stays_equal():
+    rng = random.Random(7)
+    live = LiveEvaluator(RULES, None, Inventory([resource(o) for o in cluster(4)]))
+    changes = [Change.upsert(resource(mutate(rng, r.obj))) for r in list(live.inventory.resources)]
+    changes += [Change.delete(r.key) for r in list(live.inventory.resources)[::5]]
+    delta = live.apply(changes)
+    assert delta.changes == len(changes) and delta.rules <= len(RULES)
+    assert_equal_to_full_run(live, None, "the batch")
+
+
+def test_reset_to_the_same_objects_changes_nothing_and_to_others_equals_a_full_run():
+    objects = cluster()
+    live = LiveEvaluator(RULES, None, Inventory([resource(o) for o in objects]))
+    delta = live.reset([resource(copy.deepcopy(o)) for o in objects])
+    assert (delta.rules, delta.added, delta.removed) == (0, [], [])
+    fewer = [o for o in objects if o["kind"] != "NetworkPolicy"]
+    delta = live.reset([resource(o) for o in fewer])
+    assert delta.added and "team-1" in delta.namespaces
+    assert_equal_to_full_run(live, None, "a re-list without the network policies")
+
+
+def rules_run(live: LiveEvaluator, change: Change) -> set[str]:
+    before = {rule_id: dict(buckets) for rule_id, buckets in live._findings.items()}
+    ran: set[str] = set()
+    original = live._store
+
+    def spy(rule_, key, findings, errors, delta):
+        ran.add(rule_.id)
+        return original(rule_, key, findings, errors, delta)
+
+    live._store = spy  # type: ignore[method-assign]
+    try:
+        live.apply([change])
+    finally:
+        live._store = original  # type: ignore[method-assign]
+    assert before is not None
+    return ran
+
+
+def test_a_change_reruns_only_the_rules_its_kind_reaches():
+    objects = cluster()
+    live = LiveEvaluator(RULES, None, Inventory([resource(o) for o in objects]))
+    by_id = {r.id: r for r in RULES}
+
+    def domains(ran):
+        return {by_id[i].domain for i in ran}
+
+    pod = next(o for o in objects if o["metadata"]["name"] == "web-1-0")  # owned by a ReplicaSet in the scan
+    ran = rules_run(live, Change.upsert(resource(mutate(random.Random(1), pod))))
+    # a pod its ReplicaSet speaks for: object-local rules on it, node models of it; no RBAC, no network
+    assert "rbac" not in domains(ran) and "netpol" not in domains(ran)
+    assert not any(by_id[i].target.value == "inventory" for i in ran)
+
+    binding = next(o for o in objects if o["kind"] == "RoleBinding")
+    ran = rules_run(live, Change.upsert(resource(mutate(random.Random(2), binding))))
+    assert domains(ran) <= {"rbac", "workload"} and "netpol" not in domains(ran)
+
+    policy = next(o for o in objects if o["kind"] == "NetworkPolicy")
+    ran = rules_run(live, Change.upsert(resource(mutate(random.Random(3), policy))))
+    assert "netpol" in domains(ran) and not domains(ran) & {"rbac", "pss"}
+    assert all(by_id[i].domain in ("netpol", "mesh") or by_id[i].kinds == frozenset({"*"}) for i in ran)
+
+    namespace = next(o for o in objects if o["kind"] == "Namespace" and o["metadata"]["name"] == "team-2")
+    namespace = copy.deepcopy(namespace)
+    namespace["metadata"]["labels"] = {"pod-security.kubernetes.io/enforce": "restricted"}
+    ran = rules_run(live, Change.upsert(resource(namespace)))
+    assert "rbac" not in domains(ran) and "KW-PSS-001" in ran
+    assert_equal_to_full_run(live, None, "the targeted changes")
+
+
+def test_a_namespace_change_rejudges_only_the_templates_of_that_namespace():
+    objects = cluster(3)
+    live = LiveEvaluator(RULES, None, Inventory([resource(o) for o in objects]))
+    namespace = next(o for o in objects if o["kind"] == "Namespace" and o["metadata"]["name"] == "team-1")
+    changed = copy.deepcopy(namespace)
+    changed["metadata"]["labels"] = {"pod-security.kubernetes.io/enforce": "privileged"}
+    judged: list = []
+    original = live._subject
+
+    def spy(rule_, resource_, errors):
+        if rule_.id == "KW-PSS-001":
+            judged.append(resource_.namespace)
+        return original(rule_, resource_, errors)
+
+    live._subject = spy  # type: ignore[method-assign]
+    delta = live.apply([Change.upsert(resource(changed))])
+    assert judged and set(judged) == {"team-1"}
+    assert delta.namespaces <= {"team-1", ""}
+    assert_equal_to_full_run(live, None, "the namespace change")
+
+
+def test_inventory_mutation_keeps_indexes_and_drops_analyses_by_the_kinds_they_read():
+    objects = [resource(o) for o in cluster(1)]
+    inventory = Inventory(objects)
+    calls = {"pods": 0, "roles": 0}
+
+    @reads("Pod")
+    def pods(inv):
+        calls["pods"] += 1
+        return len(inv.of_kind("Pod"))
+
+    @reads("Role")
+    def roles(inv):
+        calls["roles"] += 1
+        return len(inv.of_kind("Role"))
+
+    assert inventory.analysis(pods) == 3 and inventory.analysis(roles) == 1
+    pod = inventory.of_kind("Pod")[0]
+    inventory.remove(pod)
+    assert inventory.analysis(pods) == 2 and inventory.analysis(roles) == 1
+    assert calls == {"pods": 2, "roles": 1}
+    assert inventory.get(*pod.key) is None and pod not in inventory.resources
+    inventory.add(pod)
+    assert inventory.get(*pod.key) is pod and inventory.resources[-1] is pod
+    changed = resource({**pod.obj, "spec": {"containers": []}})
+    position = inventory.resources.index(pod)
+    inventory.replace(pod, changed)
+    assert inventory.resources[position] is changed and inventory.of_kind("Pod")[-1] is changed
+    assert inventory.get(*pod.key) is changed
+    assert calls["roles"] == 1 and inventory.analysis(pods) == 3 and calls["pods"] == 3
+    with pytest.raises(ValueError, match="not in the inventory"):
+        inventory.remove(pod)

@@ -1,0 +1,3 @@
+ARG REGISTRY=registry.example.com
+FROM ${REGISTRY}/base/python
+USER 1000

@@ -1,0 +1,4 @@
+FROM node:20.12.2-alpine@sha256:3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b
+ARG NPM_TOKEN=npm_R4nd0mT0k3nV4lu3Xy
+RUN npm ci
+USER node

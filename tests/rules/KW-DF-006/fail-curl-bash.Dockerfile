@@ -1,0 +1,4 @@
+FROM debian:12.5@sha256:4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c
+RUN apt-get update && apt-get install -y curl \
+ && curl -fsSL https://get.example.com/install.sh | bash -s -- --yes
+USER 1000

@@ -1,0 +1,5 @@
+FROM nginx:1.27.0@sha256:6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e
+HEALTHCHECK CMD curl -f http://localhost/ || exit 1
+FROM 0
+HEALTHCHECK NONE
+USER 101
