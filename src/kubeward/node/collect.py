@@ -352,8 +352,11 @@ class Collector:
             for file in files:
                 if not file.is_file():
                     continue
-                result = load_paths([str(file)])
                 self.model.files_read += 1
+                raw = self.read(file, limit=MAX_FILE_BYTES)
+                if raw is None:
+                    continue
+                result = load_bytes(raw, str(file))
                 self.model.errors.extend(result.errors)
                 for document in result.documents:
                     if isinstance(document.data, dict):
