@@ -8,7 +8,7 @@ from typing import Iterator
 from kubeward.model.inventory import Inventory
 from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.netpol.exposure import ingress_backends
-from kubeward.rules import Context, Target, rule
+from kubeward.rules import Context, Hit, Target, rule
 from kubeward.workload.common import HIGH, MEDIUM
 
 NSA_NETWORK = "NSA/CISA Kubernetes Hardening Guide: network separation and hardening"
@@ -93,7 +93,7 @@ def _pod_labels(inventory: Inventory) -> dict[str | None, list[dict]]:
 
 
 @rule(
-    "KW-SVC-005", "low", "Service selector matches no workload", target=Target.OBJECT, kinds=("Service",),
+    "KW-SVC-005", "low", "Service selector matches no workload", target=Target.INVENTORY,
     context=(Context.WORKLOADS,), domain="workload", heuristic=True,
     rationale="A Service whose selector matches no pod sends nothing anywhere today; whoever later creates a pod with "
               "those labels in the namespace receives its traffic (and an Ingress or LoadBalancer in front of it) "
@@ -103,17 +103,22 @@ def _pod_labels(inventory: Inventory) -> dict[str | None, list[dict]]:
     example="spec:\n  selector:\n    app.kubernetes.io/name: web  # as in the Deployment's template labels",
     nsa=(NSA_NETWORK,), mitre=("T1557",),
 )
-def service_selects_nothing(service: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
-    selector = as_dict(service.spec.get("selector"))
-    if not selector or service.spec.get("type") == "ExternalName":
-        return
-    labels = inventory.analysis(_pod_labels).get(service.namespace)
-    if not labels:
-        return  # no workload of the namespace in the scan: the pods may be elsewhere
-    wanted = {str(k): str(v) for k, v in selector.items()}
-    if not any(all(pod.get(k) == v for k, v in wanted.items()) for pod in labels):
-        shown = ", ".join(f"{k}={v}" for k, v in wanted.items())
-        yield ("spec", "selector"), f"the Service selects {shown}: no pod template of namespace {service.namespace} has these labels"
+def service_selects_nothing(inventory: Inventory) -> Iterator[Hit]:
+    # An inventory rule: it compares objects with each other (the admission webhook, which judges one
+    # object, does not run it).
+    pod_labels = _pod_labels(inventory)
+    for service in inventory.of_kind("Service"):
+        selector = as_dict(service.spec.get("selector"))
+        if not selector or service.spec.get("type") == "ExternalName":
+            continue
+        labels = pod_labels.get(service.namespace)
+        if not labels:
+            continue  # no workload of the namespace in the scan: the pods may be elsewhere
+        wanted = {str(k): str(v) for k, v in selector.items()}
+        if not any(all(pod.get(k) == v for k, v in wanted.items()) for pod in labels):
+            shown = ", ".join(f"{k}={v}" for k, v in wanted.items())
+            yield Hit(service, ("spec", "selector"),
+                      f"the Service selects {shown}: no pod template of namespace {service.namespace} has these labels")
 
 
 def _services(inventory: Inventory) -> dict[str | None, set[str]]:
@@ -124,7 +129,7 @@ def _services(inventory: Inventory) -> dict[str | None, set[str]]:
 
 
 @rule(
-    "KW-ING-003", "low", "Ingress backend Service does not exist", target=Target.OBJECT, kinds=("Ingress",),
+    "KW-ING-003", "low", "Ingress backend Service does not exist", target=Target.INVENTORY,
     context=(Context.NETWORK,), domain="workload", heuristic=True,
     rationale="An Ingress rule that points at a missing Service answers with errors today; whoever later creates a "
               "Service of that name in the namespace is published on the Ingress's host and path without review.",
@@ -133,12 +138,15 @@ def _services(inventory: Inventory) -> dict[str | None, set[str]]:
     example="backend:\n  service:\n    name: web\n    port: {number: 80}",
     nsa=(NSA_NETWORK,), mitre=("T1557",),
 )
-def ingress_backend_missing(ingress: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
-    services = inventory.analysis(_services).get(ingress.namespace)
-    if not services:
-        return
-    reported = set()
-    for backend in ingress_backends(ingress):
-        if backend.service not in services and backend.service not in reported:
-            reported.add(backend.service)
-            yield ("spec",), f"the Ingress sends traffic to Service {backend.service!r}, which namespace {ingress.namespace} does not have"
+def ingress_backend_missing(inventory: Inventory) -> Iterator[Hit]:
+    all_services = _services(inventory)
+    for ingress in inventory.of_kind("Ingress"):
+        services = all_services.get(ingress.namespace)
+        if not services:
+            continue
+        reported = set()
+        for backend in ingress_backends(ingress):
+            if backend.service not in services and backend.service not in reported:
+                reported.add(backend.service)
+                yield Hit(ingress, ("spec",), f"the Ingress sends traffic to Service {backend.service!r}, which "
+                                              f"namespace {ingress.namespace} does not have")
