@@ -43,12 +43,15 @@ from kubeward.rules.model import (
     Target,
     dotted,
 )
+from kubeward.rules.settings import Settings
 from kubeward.sources.loader import LoadIssue
 
 Key = tuple[str, "str | None", str]  # (kind, namespace, name)
 WHOLE = None  # the bucket of a rule judged as a whole (inventory rules)
 # The kinds node models are built from (kubeward.node.from_inventory), one model per object.
-NODE_MODEL_KINDS = frozenset({"KubeletConfiguration", "EncryptionConfiguration", "Policy", "Pod"})
+NODE_MODEL_KINDS = frozenset({"KubeletConfiguration", "EncryptionConfiguration", "Policy", "Pod",
+                              "AuthorizationConfiguration", "AuthenticationConfiguration", "KubeProxyConfiguration",
+                              "DaemonSet", "ConfigMap"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +115,11 @@ class LiveEvaluator:
     """The findings of `rules` over an inventory kept up to date change by change."""
 
     def __init__(self, rules: Sequence[Rule], config: suppress.Config | None = None,
-                 inventory: Inventory | None = None):
+                 inventory: Inventory | None = None, settings: Settings | None = None):
         self.rules = [r for r in rules if r.target in (Target.OBJECT, Target.POD_TEMPLATE, Target.INVENTORY, Target.NODE)]
         self.config = config or suppress.Config()
+        # as the pipeline: the config's registries, the latest Kubernetes unless told otherwise
+        self.settings = settings if settings is not None else self.config.settings()
         self.inventory = inventory if inventory is not None else Inventory()
         self.notes: list[LoadIssue] = []
         # rule id -> subject key (or WHOLE) -> findings / errors
@@ -289,7 +294,8 @@ class LiveEvaluator:
         findings: list[Finding] = []
         errors: list[LoadIssue] = []
         try:
-            findings.extend(_finding(rule_, hit, None) for hit in rule_.check(self.inventory))
+            keywords = {"settings": self.settings} if rule_.settings else {}
+            findings.extend(_finding(rule_, hit, None) for hit in rule_.check(self.inventory, **keywords))
         except Exception as exc:
             errors.append(_subject_error(rule_, None, exc, "the inventory"))
         delta.rules += 1
@@ -311,6 +317,7 @@ class LiveEvaluator:
                     current[key] = found
         delta.rules += 1
         with_context = bool(rule_.context) and rule_.target in (Target.OBJECT, Target.POD_TEMPLATE)
+        keywords = {"settings": self.settings} if rule_.settings else {}
         for key in keys:
             resource = current.get(key)
             findings: list[Finding] = []
@@ -321,7 +328,8 @@ class LiveEvaluator:
                 for subject in self._subject(rule_, resource, errors):
                     delta.judged += 1
                     try:
-                        hits = rule_.check(subject, self.inventory) if with_context else rule_.check(subject)
+                        hits = (rule_.check(subject, self.inventory, **keywords) if with_context
+                                else rule_.check(subject, **keywords))
                         findings.extend(_finding(rule_, hit, about) for hit in hits)
                     except Exception as exc:
                         errors.append(_subject_error(rule_, about, exc))

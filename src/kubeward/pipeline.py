@@ -21,6 +21,8 @@ from kubeward.model.resource import Resource
 from kubeward.reports.scanned import Scanned
 from kubeward.rules.catalogue import load_all
 from kubeward.rules.model import ANY_KIND, Finding, Hit, Rule, Severity, Target
+from kubeward.rules.settings import DEFAULT as DEFAULT_SETTINGS
+from kubeward.rules.settings import Settings
 from kubeward.sources.loader import LoadIssue
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -95,9 +97,10 @@ def _finding(rule_: Rule, hit: Hit | tuple, subject: Resource | None) -> Finding
     return Finding(rule_, subject, path, message, severity)
 
 
-def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Sequence | None = None
-                   ) -> tuple[list[Finding], list[LoadIssue]]:
-    """Run each rule over the subjects its target names. Pure: no I/O."""
+def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Sequence | None = None,
+                   settings: Settings = DEFAULT_SETTINGS) -> tuple[list[Finding], list[LoadIssue]]:
+    """Run each rule over the subjects its target names; a rule that declares settings gets them as
+    the `settings` keyword. Pure: no I/O."""
     findings: list[Finding] = []
     errors: list[LoadIssue] = []
     for rule_ in rules:
@@ -114,22 +117,25 @@ def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Seq
             subjects = [(inventory, None)]
         else:
             continue  # other targets' subjects come from their front end (evaluate_subjects)
-        _check_subjects(rule_, subjects, inventory, findings, errors)
+        _check_subjects(rule_, subjects, inventory, findings, errors, settings)
     return findings, errors
 
 
-def _check_subjects(rule_: Rule, subjects, inventory: Inventory, findings: list[Finding], errors: list[LoadIssue]) -> None:
+def _check_subjects(rule_: Rule, subjects, inventory: Inventory, findings: list[Finding], errors: list[LoadIssue],
+                    settings: Settings = DEFAULT_SETTINGS) -> None:
     with_context = bool(rule_.context) and rule_.target in (Target.POD_TEMPLATE, Target.OBJECT)
+    keywords = {"settings": settings} if rule_.settings else {}
     for subject, resource in subjects:
         try:
-            hits = rule_.check(subject, inventory) if with_context else rule_.check(subject)
+            hits = (rule_.check(subject, inventory, **keywords) if with_context
+                    else rule_.check(subject, **keywords))
             findings.extend(_finding(rule_, hit, resource) for hit in hits)
         except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule for the rest
             errors.append(_subject_error(rule_, resource, exc, "the inventory" if rule_.target == Target.INVENTORY else ""))
 
 
 def judge(subjects: Sequence[Resource], inventory: Inventory, rules: Iterable[Rule],
-          config: suppress.Config | None = None) -> Evaluation:
+          config: suppress.Config | None = None, settings: Settings | None = None) -> Evaluation:
     """Judge only `subjects` (objects of `inventory`, which holds the context they are judged
     against) with the rules that judge one object (OBJECT and POD_TEMPLATE targets), and apply
     suppressions: the findings are those `run` reports about these objects. One difference:
@@ -137,6 +143,8 @@ def judge(subjects: Sequence[Resource], inventory: Inventory, rules: Iterable[Ru
     request is about this object; its ownerReferences are whatever the requester wrote)."""
     findings: list[Finding] = []
     errors: list[LoadIssue] = []
+    if settings is None:
+        settings = (config or suppress.Config()).settings()
     templates = [(t, t.resource) for t in (pod_template(s) for s in subjects) if t is not None]
     for rule_ in rules:
         if rule_.target == Target.POD_TEMPLATE:
@@ -145,7 +153,7 @@ def judge(subjects: Sequence[Resource], inventory: Inventory, rules: Iterable[Ru
             chosen = [(s, s) for s in subjects if rule_.kinds == ANY_KIND or s.kind in rule_.kinds]
         else:
             continue
-        _check_subjects(rule_, chosen, inventory, findings, errors)
+        _check_subjects(rule_, chosen, inventory, findings, errors, settings)
     scanned = Scanned(objects=len(subjects), errors=errors)
     scanned.notes.extend(suppress.apply(findings, config or suppress.Config()))
     return Evaluation(findings, scanned, list(rules))
@@ -190,14 +198,17 @@ def collision_notes(inventories: Iterable[Inventory]) -> list[LoadIssue]:
 
 def run(inventories: Sequence[Inventory], rules: Sequence[Rule], config: suppress.Config | None = None, *,
         node_models: Sequence | None = None, scanned: Scanned | None = None,
-        subjects: Mapping[Target, Sequence] | None = None) -> Evaluation:
+        subjects: Mapping[Target, Sequence] | None = None, settings: Settings | None = None) -> Evaluation:
     """Evaluate `rules` over each inventory (or the given node models), and over the `subjects` a
     front end supplies for the targets the inventory cannot (IMAGE, DOCKERFILE, ENDPOINT); apply
-    suppressions, and account for the input: the whole pipeline short of rendering."""
+    suppressions, and account for the input: the whole pipeline short of rendering. `settings`
+    default to the config's (registries) with the latest Kubernetes version."""
     findings: list[Finding] = []
     rule_errors: list[LoadIssue] = []
+    if settings is None:
+        settings = (config or suppress.Config()).settings()
     for inventory in inventories:
-        found, failed = evaluate_rules(inventory, rules, node_models)
+        found, failed = evaluate_rules(inventory, rules, node_models, settings)
         findings.extend(found)
         rule_errors.extend(failed)
     if subjects:

@@ -202,17 +202,21 @@ def test_a_change_reruns_only_the_rules_its_kind_reaches():
     pod = next(o for o in objects if o["metadata"]["name"] == "web-1-0")  # owned by a ReplicaSet in the scan
     ran = rules_run(live, Change.upsert(resource(mutate(random.Random(1), pod))))
     # a pod its ReplicaSet speaks for: object-local rules on it, node models of it; no RBAC, no network
-    assert "rbac" not in domains(ran) and "netpol" not in domains(ran)
+    # (KW-RBAC-035 is an RBAC rule about pod templates: it judges the pod itself, like the workload rules)
+    assert not any(by_id[i].domain == "rbac" and by_id[i].target.value != "pod_template" for i in ran)
+    assert "netpol" not in domains(ran)
     assert not any(by_id[i].target.value == "inventory" for i in ran)
 
     binding = next(o for o in objects if o["kind"] == "RoleBinding")
     ran = rules_run(live, Change.upsert(resource(mutate(random.Random(2), binding))))
-    assert domains(ran) <= {"rbac", "workload"} and "netpol" not in domains(ran)
+    # "api": KW-API-001/002 judge RBAC objects' apiVersion (rbac.authorization.k8s.io/v1beta1 was removed)
+    assert domains(ran) <= {"rbac", "workload", "api"} and "netpol" not in domains(ran)
 
     policy = next(o for o in objects if o["kind"] == "NetworkPolicy")
     ran = rules_run(live, Change.upsert(resource(mutate(random.Random(3), policy))))
     assert "netpol" in domains(ran) and not domains(ran) & {"rbac", "pss"}
-    assert all(by_id[i].domain in ("netpol", "mesh") or by_id[i].kinds == frozenset({"*"}) for i in ran)
+    # "api": KW-API-001/002 judge a NetworkPolicy's apiVersion (extensions/v1beta1 was removed)
+    assert all(by_id[i].domain in ("netpol", "mesh", "api") or by_id[i].kinds == frozenset({"*"}) for i in ran)
 
     namespace = next(o for o in objects if o["kind"] == "Namespace" and o["metadata"]["name"] == "team-2")
     namespace = copy.deepcopy(namespace)

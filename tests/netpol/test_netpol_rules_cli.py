@@ -72,7 +72,7 @@ def findings() -> dict[str, list[str]]:
 
 def test_rules_have_full_metadata():
     rules = [r for r in load_all().values() if r.id.startswith("KW-NET-")]
-    assert len(rules) == 11
+    assert len(rules) == 12  # KW-NET-012 (issue 11)
     for r in rules:
         assert r.title and r.rationale and r.fix.prose and r.domain == "netpol"
         assert r.references.nsa

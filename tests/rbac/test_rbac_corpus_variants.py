@@ -51,4 +51,6 @@ def test_no_finding_of_a_per_install_scan_is_lost_in_the_whole_scan(shared, whol
         per_install += len(found)
         lost += [_key(f) for f in found if _key(f) not in whole_keys]
     assert not lost, lost[:10]
-    assert per_install >= 115 and len(whole.findings) >= 115
+    # 112 since issue 11: CSR approval needs approve on the signer too (cert-manager, Argo CD no longer
+    # report it), and `get` on pods/exec opens no session from Kubernetes 1.35 (the default, latest).
+    assert per_install >= 110 and len(whole.findings) >= 110

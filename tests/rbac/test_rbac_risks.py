@@ -83,7 +83,8 @@ CAPABILITIES = {
     "KW-RBAC-006": "- apiGroups: ['rbac.authorization.k8s.io']\n  resources: ['clusterroles']\n  verbs: ['bind']",
     "KW-RBAC-007": "- apiGroups: ['']\n  resources: ['users', 'groups']\n  verbs: ['impersonate']",
     "KW-RBAC-008": "- apiGroups: ['']\n  resources: ['serviceaccounts/token']\n  verbs: ['create']",
-    "KW-RBAC-009": "- apiGroups: ['certificates.k8s.io']\n  resources: ['certificatesigningrequests/approval']\n  verbs: ['update']",
+    "KW-RBAC-009": "- apiGroups: ['certificates.k8s.io']\n  resources: ['certificatesigningrequests/approval']\n  verbs: ['update']\n"
+                   "- apiGroups: ['certificates.k8s.io']\n  resources: ['signers']\n  verbs: ['approve']",
     "KW-RBAC-010": "- apiGroups: ['']\n  resources: ['nodes/proxy']\n  verbs: ['get']",
     "KW-RBAC-011": "- apiGroups: ['admissionregistration.k8s.io']\n  resources: ['mutatingwebhookconfigurations']\n  verbs: ['patch']",
     "KW-RBAC-012": "- apiGroups: ['']\n  resources: ['persistentvolumes']\n  verbs: ['create']",
@@ -152,7 +153,7 @@ def test_every_rbac_rule_has_full_metadata():
     for rule in RBAC_RULES:
         assert rule.id.startswith("KW-RBAC-") and rule.title and rule.rationale and rule.fix.prose, rule.id
         assert rule.references.cis or rule.references.nsa or rule.references.mitre, rule.id
-    assert len(RBAC_RULES) == 23
+    assert len(RBAC_RULES) == 33  # 23 + issue 11's KW-RBAC-026..035
 
 
 def test_corpus_summaries_argo_cd_and_cert_manager(shared):
@@ -161,15 +162,21 @@ def test_corpus_summaries_argo_cd_and_cert_manager(shared):
     controller = summary[("argocd", "argocd-application-controller")]
     assert "admin:critical" in controller["risks"]
     server = summary[("argocd", "argocd-server")]
-    assert {"secrets:critical", "exec:critical", "nodes-proxy:critical"} <= set(server["risks"])  # mounted: raised
+    # mounted: raised; `get` on everything execs up to Kubernetes 1.34 (exec-get), `create` is not granted
+    assert {"secrets:critical", "exec-get:critical", "nodes-proxy:critical"} <= set(server["risks"])
+    assert not any(r.startswith(("exec:", "csr")) for r in server["risks"])  # patch on * approves nothing
     print(f"argo-cd: {len(summary)} subjects, {sum(len(e['grants']) for e in summary.values())} grants")
 
     cm = inventory_from_paths([str(shared / "corpus/cert-manager/cert-manager.yaml")])
     summary = {e["subject"]["name"]: e for e in install_summary(rbac_index(cm), risk_analysis(cm))}
     assert set(summary) == {"cert-manager", "cert-manager-cainjector", "cert-manager-webhook"}
-    assert {"secrets:critical", "csr:critical", "workloads:critical"} <= set(summary["cert-manager"]["risks"])
+    assert {"secrets:critical", "workloads:critical"} <= set(summary["cert-manager"]["risks"])
+    # its CSR controller signs for cert-manager's own signers only, and approves nothing (issue 11)
+    assert not any(r.startswith("csr") for r in summary["cert-manager"]["risks"])
     assert "webhooks:critical" in summary["cert-manager-cainjector"]["risks"]
-    assert summary["cert-manager-webhook"]["risks"] == []
+    # its Role creates Secrets in cert-manager (its serving certificate): a service-account-token Secret
+    # for any account of the namespace is one create away (issue 11, KW-RBAC-030)
+    assert summary["cert-manager-webhook"]["risks"] == ["secrets-write:high"]
     # cert-manager's view/edit ClusterRoles aggregate into the default view/edit/admin.
     merged = with_defaults(cm)
     view = rbac_index(merged).roles[("ClusterRole", None, "view")]

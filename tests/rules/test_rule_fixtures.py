@@ -14,11 +14,16 @@ started on 127.0.0.1 and probed with `kubeward probe`.
 Audit rules (targets audit_event and identity): audit logs (`*.jsonl`, `*.json`) replayed through
 `kubeward audit analyze`; a `context.yaml` beside them is the RBAC input (`-f`) of every replay of
 that folder.
+
+A manifest whose first lines hold `# args: ...` is scanned with those options (e.g.
+`--kube-version v1.34`, `--config registries.kubeward.yaml`; paths relative to the rule folder).
+A directory holding Chart.yaml or kustomization.yaml is scanned (rendered), not run as a node root.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -65,6 +70,23 @@ def prepared(path: Path, tmp_path: Path) -> Path:
     return copy
 
 
+PATH_OPTIONS = {"--config", "--values"}
+RENDERED = ("Chart.yaml", "kustomization.yaml")
+
+
+def fixture_args(path: Path) -> list[str]:
+    """Options a manifest fixture asks for in a leading `# args: ...` comment."""
+    if path.is_dir():
+        return []
+    args: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        if line.startswith("# args:"):
+            args += shlex.split(line[len("# args:"):])
+    return [str(path.parent / a) if i and args[i - 1] in PATH_OPTIONS else a for i, a in enumerate(args)]
+
+
 def _images_args(folder: Path) -> list[str]:
     args = ["images", *sorted(str(p) for p in folder.glob("*.yaml")), "--vulns", str(folder / "reports")]
     for name, option in (("vex", "--vex"), ("epss.csv", "--epss"), ("kev.json", "--kev")):
@@ -82,10 +104,10 @@ def findings_of(rule_id: str, path: Path) -> list[dict]:
         args = ["audit", "analyze", str(path), *(["-f", str(context)] if context.exists() else [])]
     elif domain == "images":
         args = _images_args(path)
-    elif path.is_dir():
+    elif path.is_dir() and not any((path / name).is_file() for name in RENDERED):
         args = ["node", "--root", str(path)]
     else:
-        args = ["scan", str(path)]
+        args = ["scan", str(path), *fixture_args(path)]
     return _run(rule_id, path, args)
 
 

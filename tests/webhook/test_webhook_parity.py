@@ -85,7 +85,8 @@ def scan(inventory, config: Path) -> dict[int, Counter]:
     config's suppressions) for the object-judging rules, per object (by id)."""
     rules = [r for r in RuleSelection().select() if r.id in OBJECT_RULES]
     evaluation = pipeline.run([inventory], rules, suppress.load_config(str(config)))
-    assert evaluation.scanned.errors == []
+    # the corpus's five keys written twice (issue 11) are input errors; the documents are still judged
+    assert all("is written twice in one mapping" in e.message for e in evaluation.scanned.errors)
     out: dict[int, Counter] = {id(r): Counter() for r in inventory}
     for f in evaluation.findings:
         out[id(f.resource)][finding_key(f.rule.id, f.severity.label, dotted(f.path), f.message, f.suppressed)] += 1

@@ -32,6 +32,9 @@ SCOPE_DOMAINS = ("workload", "pss")
 PATCHABLE = {
     "KW-POD-001", "KW-POD-002", "KW-POD-003", "KW-POD-004", "KW-POD-005", "KW-POD-006", "KW-POD-007",
     "KW-POD-009", "KW-POD-010", "KW-POD-011", "KW-POD-013", "KW-IMG-003", "KW-SA-001",
+    # issue 11: remove an unsafe sysctl, hostAliases, an overridden env entry; serviceAccount ->
+    # serviceAccountName; k8s.gcr.io -> registry.k8s.io
+    "KW-POD-020", "KW-POD-021", "KW-POD-023", "KW-POD-024", "KW-IMG-004",
 }
 # Fail fixtures of patchable rules whose findings have no patch, by design.
 UNPATCHED = {

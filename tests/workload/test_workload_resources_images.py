@@ -89,7 +89,8 @@ def test_namespaces_without_limit_range_or_quota(scan):
 
 @pytest.mark.parametrize("image, tag, digest", [
     ("nginx", None, None), ("nginx:1.25", "1.25", None), ("registry:5000/team/app", None, None),
-    ("registry:5000/team/app:2", "2", None), ("app@sha256:abc", None, "sha256:abc"), ("app:1@sha256:abc", "1", "sha256:abc"),
+    ("registry:5000/team/app:2", "2", None), ("app@sha256:" + "ab" * 32, None, "sha256:" + "ab" * 32),
+    ("app:1@sha256:" + "ab" * 32, "1", "sha256:" + "ab" * 32), ("app:1@sha256:abc", "1", None),  # too short: no pin
     ("app:", None, None),
 ])
 def test_parse_image(image, tag, digest):
@@ -104,7 +105,7 @@ def test_image_rules(scan, make_pod):
         - {name: latest, image: "nginx:latest", imagePullPolicy: IfNotPresent}
         - {name: tagged, image: "nginx:1.25"}
         - {name: always, image: "nginx:1.25", imagePullPolicy: Always}
-        - {name: pinned, image: "nginx:1.25@sha256:0123", imagePullPolicy: IfNotPresent}
+        - {name: pinned, image: "nginx:1.25@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", imagePullPolicy: IfNotPresent}
         - {name: port, image: "registry:5000/app"}
         """)
     assert summary(scan(text, "KW-IMG-001")) == [

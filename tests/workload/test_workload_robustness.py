@@ -53,8 +53,10 @@ spec:
         seccompProfile: {type: RuntimeDefault}
       containers:
       - name: api
-        image: registry.example.com/api:1.4.2@sha256:4f3c2b1a
+        image: registry.example.com/api:1.4.2@sha256:4f3c2b1a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b
         ports: [{containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /ready, port: 8080}}
+        livenessProbe: {httpGet: {path: /healthz, port: 8080}}
         resources:
           requests: {cpu: 100m, memory: 128Mi}
           limits: {cpu: 500m, memory: 256Mi}

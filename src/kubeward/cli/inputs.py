@@ -13,12 +13,15 @@ from typing import Callable
 import click
 
 from kubeward.model.inventory import Inventory, build_inventory
+from kubeward.rules.settings import LATEST, KubeVersion
 from kubeward.sources.loader import load_paths
+from kubeward.sources.render import RenderOptions
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 _CLUSTER_KEYS = ("cluster", "contexts", "kubeconfig", "all_contexts", "snapshot", "include_secret_metadata",
                  "request_timeout", "cluster_timeout")
+_RENDER_KEYS = ("values", "set_values", "kube_version")
 
 
 class InputError(click.ClickException):
@@ -38,6 +41,14 @@ class InputOptions:
     include_secret_metadata: bool = False
     request_timeout: float | None = None  # seconds; None: RequestPolicy's default
     cluster_timeout: float | None = None
+    values: tuple[str, ...] = ()  # Helm --values files
+    set_values: tuple[str, ...] = ()  # Helm --set K=V
+    kube_version: KubeVersion | None = None  # --kube-version (None: latest, not given)
+
+    def render(self) -> RenderOptions:
+        """How charts and Kustomize directories among the PATHs are rendered."""
+        return RenderOptions(tuple(self.values), tuple(self.set_values), (self.kube_version or LATEST).full,
+                             self.namespace)
 
     @property
     def reads_cluster(self) -> bool:
@@ -60,6 +71,13 @@ def input_options(command: Callable) -> Callable:
                      help="Read a snapshot saved by `kubeward snapshot save` instead of a cluster."),
         click.option("--include-secret-metadata", is_flag=True,
                      help="Also list Secrets, as metadata only (needs `list secrets`; values are never read)."),
+        click.option("--kube-version", "kube_version", default=None, metavar="v1.MINOR", callback=_kube_version,
+                     help="Target Kubernetes version: rules judge removed APIs and version-dependent permissions for it, "
+                          "and Helm charts render with it (default: latest, v1.%d)." % LATEST.minor),
+        click.option("--values", "values", multiple=True, metavar="FILE", type=click.Path(dir_okay=False),
+                     help="Values file for the Helm charts among the PATHs (repeatable, like helm template -f)."),
+        click.option("--set", "set_values", multiple=True, metavar="K=V",
+                     help="Value for the Helm charts among the PATHs (repeatable, like helm template --set)."),
         click.option("--request-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
                      help="Longest one API request may take, first byte to last (default 120)."),
         click.option("--cluster-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
@@ -70,20 +88,30 @@ def input_options(command: Callable) -> Callable:
     return command
 
 
+def _kube_version(ctx, param, value: str | None) -> KubeVersion | None:
+    if value is None:
+        return None
+    try:
+        return KubeVersion.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def options_from(kwargs: dict) -> InputOptions:
     """Pop the input options out of a command's kwargs."""
     namespace = kwargs.pop("default_namespace", None)
     cluster = {key: kwargs.pop(key) for key in _CLUSTER_KEYS if key in kwargs}
-    return InputOptions(namespace=namespace, **cluster)
+    render = {key: kwargs.pop(key) for key in _RENDER_KEYS if key in kwargs}
+    return InputOptions(namespace=namespace, **cluster, **render)
 
 
-def inventory_from_paths(paths, namespace: str | None = None) -> Inventory:
+def inventory_from_paths(paths, namespace: str | None = None, render: RenderOptions | None = None) -> Inventory:
     """The inventory of files, directories and stdin; InputError (exit 2) when nothing at all
     could be read (an empty directory, a missing file, a refused stdin): that is no clean scan."""
     from kubeward.cli.progress import FileProgress
 
     with FileProgress() as progress:
-        loaded = load_paths(list(paths), progress=progress)
+        loaded = load_paths(list(paths), progress=progress, render=render)
     problem = loaded.nothing_read()
     if problem:
         raise InputError(problem)
@@ -124,4 +152,4 @@ def resolve_inventories(paths: tuple[str, ...] | list[str], options: InputOption
         return [inventory_of(c, label_resources=len(collections) > 1) for c in collections]
     if not paths:
         raise click.UsageError("give at least one PATH (a file, a directory, or - for stdin), or --cluster")
-    return [inventory_from_paths(paths, options.namespace)]
+    return [inventory_from_paths(paths, options.namespace, options.render())]

@@ -17,7 +17,7 @@ from kubeward.sources.loader import LoadIssue
 def node_scanned(model, root: str, profile: str) -> Scanned:
     scanned = Scanned(files=model.files_read, objects=len(model.components), errors=list(model.errors),
                       notes=list(model.notes))
-    if not model.components and not model.files:
+    if not model.components and not model.files and not model.distribution_configs:
         # Nothing to judge is not a pass: most likely --root or --profile is wrong.
         scanned.errors.append(LoadIssue(root, None, f"no Kubernetes node component found under {root} with the "
                                         f"{profile} profile (no control-plane manifest, kubelet unit or config, "

@@ -229,8 +229,10 @@ def risks(paths, with_defaults, report: ReportOptions, **kwargs) -> None:
     """Dangerous permissions, who holds them and what they lead to (the RBAC rules of `scan`)."""
     config = report.suppressions(paths)
     rules = report.selection(frozenset({"rbac"}))
-    inventories = resolve_inventories(paths, options_from(kwargs))  # the pipeline reports input errors
-    finish(pipeline.run([add_defaults(i) if with_defaults else i for i in inventories], rules, config), report)
+    options = options_from(kwargs)
+    inventories = resolve_inventories(paths, options)  # the pipeline reports input errors
+    finish(pipeline.run([add_defaults(i) if with_defaults else i for i in inventories], rules, config,
+                        settings=config.settings(options.kube_version)), report)
 
 
 @rbac.command("summary")

@@ -48,7 +48,8 @@ def scan(paths, report: ReportOptions, rank: str, store_url: str | None = None, 
     parsed, errors = dockerfile_subjects(found.dockerfiles, inventories, found.compose)
     scanned = Scanned.of(*inventories, errors=[*unread, *found.errors, *errors])
     scanned.files += found.files
-    evaluation = pipeline.run(inventories, rules, config, scanned=scanned, subjects={Target.DOCKERFILE: parsed})
+    evaluation = pipeline.run(inventories, rules, config, scanned=scanned, subjects={Target.DOCKERFILE: parsed},
+                              settings=config.settings(options.kube_version))
     if store_url:
         record_evaluation(store_url, evaluation, "scan")
     attack = None

@@ -28,13 +28,15 @@ class Origin:
     def filename(self) -> str:
         return self.file.name if self.file else self.source
 
-    def line_of(self, path: Path) -> int:
+    def line_of(self, path: Path) -> int | None:
         """Line of the deepest existing field along `path` (the key's line for a mapping entry,
         the item's line for a list element). Computed only for findings: from the text when it
         is plain block YAML, else by composing the file once."""
         if self.file is None:
             return self.line
         full = (*self.prefix, *path)
+        if self.file.template is not None:  # rendered: the line in the template or resource file
+            return self.file.template.line_from(self.line, full)
         lines = self.file.block_lines
         if lines is not None:
             found = find_line(lines, self.line - 1, full)

@@ -116,7 +116,9 @@ class Connectivity:
         if self.mesh is not None and not self.mesh.active:
             self.mesh = None
         self._index_selectors()
-        self._check_namespaces(inventory, used_namespaces)
+        # A policy of a namespace the scan holds nothing else of is no error of the policy: the
+        # scan is rarely the whole cluster (`podSelector: {}` selects that namespace's pods, present
+        # and future, wherever they are defined).
         self._build_classes()
         self._cut_externals()
         self._ingress_vectors: dict[int, tuple[iv.Conn, dict[int, iv.Conn]]] = {}
@@ -224,15 +226,6 @@ class Connectivity:
                 found.add(i)
             return frozenset(found)
         raise ValueError(f"unknown selector node {node[0]!r}")
-
-    def _check_namespaces(self, inventory: Inventory, used: set[str]) -> None:
-        declared = set(inventory.namespaces())
-        for policy in self.policies:
-            if policy.tier in (TIER_NP, LAYER_CILIUM, LAYER_CALICO) and policy.namespace is not None \
-                    and policy.namespace not in used and policy.namespace not in declared \
-                    and not (policy.tier != TIER_NP and policy.subject.namespace is None):
-                self.issues.append(Issue(policy.resource, ("metadata", "namespace"),
-                                         f"namespace {policy.namespace!r} is not in the scan (no Namespace object, no workload); the policy selects nothing here"))
 
     # --- equivalence classes -------------------------------------------------------------------
 
@@ -379,6 +372,10 @@ class Connectivity:
     def _policies_selecting(self, workload_index: int) -> list[Policy]:
         if self._exempt(self.workloads[workload_index]):
             return []  # host-network pods use the node's address: policies do not apply to them
+        return self._selecting_index().get(workload_index, [])
+
+    def policies_selecting(self, workload_index: int) -> list[Policy]:
+        """Every policy whose subject selects the workload (hostNetwork pods included), in policy order."""
         return self._selecting_index().get(workload_index, [])
 
     def selected_by_any_policy(self, workload_index: int) -> bool:
@@ -627,12 +624,27 @@ class Connectivity:
         i_default, i_except = self._vector(target, INGRESS)
         m_default, m_except = self._mesh_vector(target) if self.mesh is not None else (iv.ALL_CONN, {})
         open_from: set[str] = set()
-        for c, members in enumerate(self.class_members):
+        class_namespaces = self._class_namespaces()
+        for c in range(len(self.class_members)):
             conn = iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target))
             if iv.conn_intersect(conn, m_except.get(c, m_default)) != iv.NO_CONN:
-                open_from.update(self.workloads[w].namespace for w in members)
-        others = {w.namespace for w in self.workloads} - {self.workloads[index].namespace}
+                open_from |= class_namespaces[c]
+        others = self._all_namespaces() - {self.workloads[index].namespace}
         return others <= open_from
+
+    def _class_namespaces(self) -> list[frozenset[str]]:
+        """The namespaces of each class's workloads, computed once (asked per workload and class)."""
+        found = getattr(self, "_namespaces_of_class", None)
+        if found is None:
+            found = self._namespaces_of_class = [frozenset(self.workloads[w].namespace for w in members)
+                                                 for members in self.class_members]
+        return found
+
+    def _all_namespaces(self) -> frozenset[str]:
+        found = getattr(self, "_every_namespace", None)
+        if found is None:
+            found = self._every_namespace = frozenset(w.namespace for w in self.workloads)
+        return found
 
     def _egress_to(self, source_class: int, target_class: int) -> iv.Conn:
         e_default, e_except = self._vector(source_class, EGRESS)

@@ -1,5 +1,8 @@
-"""Which workloads are reachable from outside the cluster through Services, Ingresses and
-OpenShift Routes: the ingress controller as a source, and the Service types that expose."""
+"""Which workloads are reachable from outside the cluster through Services, Ingresses, OpenShift
+Routes, Gateway API routes (HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute attached to a
+Gateway) and Istio VirtualServices bound to an Istio Gateway: the ingress controller (or gateway)
+as a source, and the Service types that expose. Istio Gateways also expose the gateway pods they
+select."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ class Backend:
     number: int | None = None
     name: str | None = None
     target: bool = False  # Route targetPort: a pod port number or a Service port name
+    namespace: str | None = None  # another namespace than the route's (Gateway API, Istio hosts)
 
 
 def _ingress_backends(ingress: Resource) -> list[Backend]:
@@ -52,6 +56,80 @@ def _route_backends(route: Resource) -> list[Backend]:
             backends.append(Backend(to["name"], target if isinstance(target, int) else None,
                                     target if isinstance(target, str) else None, target=True))
     return backends
+
+
+GATEWAY_API = "gateway.networking.k8s.io"
+GATEWAY_ROUTES = ("HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute")
+ISTIO = "networking.istio.io"
+
+
+def _gateway_route_backends(route: Resource) -> list[Backend]:
+    """Service backendRefs of a Gateway API route that a Gateway takes (it names a parent)."""
+    if not as_list(route.spec.get("parentRefs")):
+        return []  # attached to no Gateway: it routes nothing
+    backends = []
+    for rule in as_list(route.spec.get("rules")):
+        for ref in as_list(as_dict(rule).get("backendRefs")):
+            ref = as_dict(ref)
+            if ref.get("kind", "Service") != "Service" or ref.get("group", "") not in ("", "core"):
+                continue
+            name, port, namespace = ref.get("name"), ref.get("port"), ref.get("namespace")
+            if isinstance(name, str):
+                backends.append(Backend(name, port if isinstance(port, int) else None,
+                                        namespace=namespace if isinstance(namespace, str) else None))
+    return backends
+
+
+def _istio_host(host: str, namespace: str | None) -> tuple[str, str | None]:
+    """`reviews`, `reviews.prod`, `reviews.prod.svc.cluster.local` -> (service, namespace)."""
+    parts = host.split(".")
+    if len(parts) == 1:
+        return parts[0], namespace
+    return parts[0], parts[1]
+
+
+def _virtual_service_backends(service: Resource) -> list[Backend]:
+    """Destinations of an Istio VirtualService bound to a gateway other than the mesh itself."""
+    gateways = [g for g in as_list(service.spec.get("gateways")) if isinstance(g, str)]
+    if not gateways or gateways == ["mesh"]:
+        return []
+    backends = []
+    for section in ("http", "tls", "tcp"):
+        for route in as_list(service.spec.get(section)):
+            for destination in as_list(as_dict(route).get("route")):
+                target = as_dict(as_dict(destination).get("destination"))
+                host = target.get("host")
+                if not isinstance(host, str) or "*" in host:
+                    continue
+                name, namespace = _istio_host(host, service.namespace)
+                number = as_dict(target.get("port")).get("number")
+                backends.append(Backend(name, number if isinstance(number, int) else None,
+                                        namespace=namespace if namespace != service.namespace else None))
+    return backends
+
+
+def route_sources(inventory) -> list[tuple[Resource, list[Backend]]]:
+    """Every object that sends traffic from outside the cluster to Services, with its backends."""
+    sources = [(r, _ingress_backends(r)) for r in inventory.of_kind("Ingress")]
+    sources += [(r, _route_backends(r)) for r in inventory.of_kind("Route") if r.group == "route.openshift.io"]
+    sources += [(r, _gateway_route_backends(r)) for r in inventory.of_kind(*GATEWAY_ROUTES) if r.group == GATEWAY_API]
+    sources += [(r, _virtual_service_backends(r)) for r in inventory.of_kind("VirtualService") if r.group == ISTIO]
+    return sources
+
+
+def istio_gateway_workloads(connectivity) -> list[tuple[int, str]]:
+    """(workload index, gateway) of the gateway pods an Istio Gateway selects (in any namespace)."""
+    found = []
+    for gateway in connectivity.inventory.of_kind("Gateway"):
+        if gateway.group != ISTIO:
+            continue
+        selector = {str(k): str(v) for k, v in as_dict(gateway.spec.get("selector")).items()}
+        if not selector:
+            continue
+        for index, workload in enumerate(connectivity.workloads):
+            if all(workload.labels.get(k) == v for k, v in selector.items()):
+                found.append((index, f"Istio Gateway {gateway.namespace}/{gateway.name}"))
+    return found
 
 
 def selected_workloads(connectivity, service: Resource) -> list[int]:
@@ -102,11 +180,9 @@ def ingress_controller_targets(connectivity) -> list[tuple[Workload, iv.Conn]]:
     inventory = connectivity.inventory
     services = {(s.namespace, s.name): s for s in inventory.of_kind("Service")}
     exposed: dict[int, iv.Intervals] = {}
-    sources = [(r, _ingress_backends(r)) for r in inventory.of_kind("Ingress")]
-    sources += [(r, _route_backends(r)) for r in inventory.of_kind("Route") if r.group == "route.openshift.io"]
-    for resource, backends in sources:
+    for resource, backends in route_sources(inventory):
         for backend in backends:
-            service = services.get((resource.namespace, backend.service))
+            service = services.get((backend.namespace or resource.namespace, backend.service))
             if service is None:
                 continue
             for index in selected_workloads(connectivity, service):
@@ -120,3 +196,8 @@ def ingress_controller_targets(connectivity) -> list[tuple[Workload, iv.Conn]]:
         if conn != iv.NO_CONN:
             result.append((workload, conn))
     return result
+
+
+def ingress_backends(ingress: Resource) -> list[Backend]:
+    """The Service backends an Ingress names (default backend and every rule path)."""
+    return _ingress_backends(ingress)

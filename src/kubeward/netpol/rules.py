@@ -11,9 +11,10 @@ from kubeward.model.podspec import pod_template
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, External, analyze
-from kubeward.netpol.exposure import selected_workloads
+from kubeward.netpol.exposure import istio_gateway_workloads, selected_workloads
 from kubeward.netpol.model import LAYER_CALICO, LAYER_CILIUM, TIER_NP, ExprPeer, Workload
-from kubeward.rules import Context, Hit, Target, rule
+from kubeward.rules import Context, Hit, Severity, Target, rule
+from kubeward.rules.settings import image_repository
 
 NSA_NETWORK = "Network separation and hardening"
 CIS_NETPOL = "5.3.2"
@@ -252,8 +253,8 @@ def _allows_dns_to_pods(connectivity: Connectivity, index: int) -> bool:
     """An Allow egress rule of a policy selecting the workload opens port 53 to pod selectors. The
     connectivity map only holds the scan's workloads, and the DNS pods it selects (CoreDNS in
     kube-system) are rarely in the scan: the rule still lets the pods resolve names."""
-    for policy in connectivity.policies:
-        if not policy.egress or index not in connectivity.members(policy.subject):
+    for policy in connectivity.policies_selecting(index):  # in policy order, as the policies are listed
+        if not policy.egress:
             continue
         for rule_ in policy.egress:
             if rule_.action == "Allow" and rule_.pod_peers:
@@ -283,14 +284,17 @@ def _exposures(inventory: Inventory, connectivity: Connectivity) -> dict[int, li
         for index in selected_workloads(connectivity, service):
             found.setdefault(index, []).extend(kinds)
     for workload, _ in connectivity.ingress_controller_targets():
-        found.setdefault(connectivity.workloads.index(workload), []).append("Ingress/Route")
+        found.setdefault(connectivity.workloads.index(workload), []).append("Ingress/Route/Gateway route")
+    for index, gateway in istio_gateway_workloads(connectivity):
+        found.setdefault(index, []).append(gateway)
     return found
 
 
 @rule(
     "KW-NET-009", "high", "Workload exposed outside the cluster accepts traffic from any source", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
-    rationale="The workload is published (LoadBalancer/NodePort Service, externalIPs, Ingress/Route, "
-              "hostNetwork or hostPort) and no policy restricts its ingress: any internet client and any pod "
+    rationale="The workload is published (LoadBalancer/NodePort Service, externalIPs, Ingress/Route, a Gateway "
+              "API route or Istio VirtualService through a gateway, an Istio Gateway's own pods, hostNetwork or "
+              "hostPort) and no policy restricts its ingress: any internet client and any pod "
               "can reach every port it listens on.",
     fix="Select the workload with a NetworkPolicy that admits only its clients (their address ranges, or the "
         "ingress controller's namespace) on the ports it serves. NetworkPolicy does not apply to hostNetwork "
@@ -383,3 +387,66 @@ def _unresolved_named_ports(connectivity: Connectivity) -> Iterator[Hit]:
                 if port.name is not None and selected and not any(port.name in w.named_ports for w in selected):
                     yield Hit(policy.resource, (*rule_.path, "ports", k, "port"),
                               f"named port {port.name!r}: no container of the selected pods defines it (the entry allows nothing)")
+
+
+INGRESS_NGINX_IMAGES = ("ingress-nginx/controller", "kubernetes-ingress-controller/nginx-ingress-controller")
+
+
+_VERSION_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+
+def _admission_webhook(workload: Workload) -> tuple[int, str] | None:
+    """(port, image) of ingress-nginx's validating webhook (`--validating-webhook=:8443`); None when off."""
+    for container in _containers(workload):
+        image = str(container.get("image", ""))
+        if not image_repository(image).endswith(INGRESS_NGINX_IMAGES):
+            continue
+        for argument in [*as_list(container.get("args")), *as_list(container.get("command"))]:
+            if isinstance(argument, str) and argument.startswith("--validating-webhook="):
+                port = argument.partition("=")[2].strip().rpartition(":")[2]
+                return (int(port), image) if port.isdigit() else None
+    return None
+
+
+def _patched_for_cve_2025_1974(image: str) -> bool:
+    """Controller v1.11.5, v1.12.1 and later carry the fix; an unknown version is not assumed patched."""
+    tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+    match = _VERSION_TAG.match(tag)
+    if match is None:
+        return False
+    version = tuple(int(x) for x in match.groups())
+    return version >= (1, 12, 1) or (1, 11, 5) <= version < (1, 12, 0)
+
+
+@rule(
+    "KW-NET-012", "critical", "ingress-nginx admission webhook reachable from pods (CVE-2025-1974)",
+    target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
+    rationale="ingress-nginx's validating admission webhook accepts unauthenticated requests on the controller pod; "
+              "through CVE-2025-1974 (IngressNightmare) one request from any pod that reaches it runs code in the "
+              "controller, whose ServiceAccount reads every Secret of the cluster.",
+    fix="Upgrade the controller to v1.12.1 / v1.11.5 or later, and select it with a NetworkPolicy that admits the "
+        "webhook port only from the API server (the control-plane addresses), or disable the webhook "
+        "(controller.admissionWebhooks.enabled=false) until then.",
+    example="spec:\n  podSelector:\n    matchLabels: {app.kubernetes.io/name: ingress-nginx}\n  policyTypes: [Ingress]\n"
+            "  ingress:\n  - ports: [{port: 80}, {port: 443}]\n  - from: [{ipBlock: {cidr: 10.0.0.0/28}}]  # control plane\n"
+            "    ports: [{port: 8443}]",
+    nsa=(NSA_NETWORK,), mitre=("T1190", "T1552.007"),
+)
+def ingress_nginx_webhook_reachable(inventory: Inventory) -> Iterator[Hit]:
+    connectivity = analyze(inventory)
+    for workload in connectivity.workloads:
+        webhook = _admission_webhook(workload)
+        if webhook is None:
+            continue
+        port, image = webhook
+        if not iv.conn_allows(connectivity.between(INGRESS_CONTROLLER, workload)[0], "TCP", port):
+            continue
+        where = f"{workload.key} serves ingress-nginx's admission webhook on port {port} and pods of any namespace may connect to it"
+        if _patched_for_cve_2025_1974(image):
+            yield Hit(workload.resource, ("metadata", "name"),
+                      f"{where}; {image.split('@')[0]} carries the CVE-2025-1974 fix, but the webhook takes unauthenticated "
+                      "requests: only the API server should reach it", Severity.MEDIUM)
+        else:
+            yield Hit(workload.resource, ("metadata", "name"),
+                      f"{where}, and {image.split('@')[0]} predates the fix (v1.11.5 / v1.12.1): CVE-2025-1974 "
+                      "(IngressNightmare), unauthenticated code execution in the controller")

@@ -8,7 +8,7 @@ from kubeward.node.catalogue import flag_or_default, node_rule, shown
 from kubeward.node.flag_checks import bool_flag, cipher_check, forbids_flag, min_int_flag, requires_flags
 from kubeward.node.flags import as_list, duration_seconds
 from kubeward.node.model import APISERVER, Component, NodeModel, Setting
-from kubeward.rules import Hit
+from kubeward.rules import Hit, Severity
 
 NSA_AUTH = "NSA/CISA Kubernetes Hardening Guide: Authentication and authorization"
 NSA_CONTROL_PLANE = "NSA/CISA Kubernetes Hardening Guide: Control plane hardening"
@@ -441,3 +441,105 @@ node_rule(
     fix=f"In {MANIFEST} remove PodSecurity from --disable-admission-plugins (or add it to the deprecated "
         "--admission-control list, where that flag is used).",
 )(_plugin_not_disabled("PodSecurity", ": Pod Security Standards are not enforced"))
+
+
+@node_rule(
+    "KW-APISERVER-031", "critical", "API server serves without TLS (--insecure-port, --secure-port=0)",
+    nsa=[NSA_CONTROL_PLANE], mitre=["T1557", "T1078"],  # CIS 1.2.19/1.2.20 of benchmarks before 1.24
+    rationale="The insecure port serves the API over plain HTTP with no authentication and no authorization: "
+              "every request on it is cluster-admin. --secure-port=0 turns the authenticated HTTPS port off.",
+    fix=f"In {MANIFEST} remove --insecure-port (or set it to 0 on versions before 1.24, where the flag still "
+        "exists) and --insecure-bind-address, and leave --secure-port at its default 6443 (never 0).",
+    example=_apiserver_example("--secure-port=6443"),
+)
+def apiserver_without_tls(model: NodeModel) -> Iterable[Hit]:
+    component = _apiserver(model)
+    if component is None:
+        return
+    insecure = component.flag("insecure-port")
+    if insecure is not None and str(insecure.value).strip() not in ("0", ""):
+        yield insecure.anchor.hit(f"kube-apiserver: --insecure-port={insecure.value} serves the API over plain HTTP "
+                                  "without authentication or authorization")
+    secure = component.flag("secure-port")
+    if secure is not None and str(secure.value).strip() == "0":
+        yield secure.anchor.hit("kube-apiserver: --secure-port=0 turns the authenticated HTTPS port off")
+
+
+@node_rule(
+    "KW-APISERVER-032", "high", "API server authorizes with ABAC",
+    nsa=[NSA_AUTH], mitre=["T1078", "T1562.008"],
+    rationale="ABAC is the legacy file-based authorizer: its policy is a file on the control-plane nodes, "
+              "changed only by editing it and restarting the API server, and those changes are never in the "
+              "audit log; a line granting `*` is easy to miss.",
+    fix=f"In {MANIFEST} remove ABAC from --authorization-mode (and --authorization-policy-file); express the "
+        "policy as RBAC Roles and bindings.",
+    example=_apiserver_example("--authorization-mode=Node,RBAC"),
+)
+def apiserver_abac(model: NodeModel) -> Iterable[Hit]:
+    component = _apiserver(model)
+    modes = authorization_modes(component) if component else None
+    if modes and "ABAC" in modes[0]:
+        policy = component.flag("authorization-policy-file") if component else None
+        where = f" (policy file {policy.value})" if policy is not None else ""
+        yield modes[1].anchor.hit(f"kube-apiserver: {shown(modes[1], 'authorization-mode')} includes ABAC{where}: "
+                                  "a file-based policy whose changes are never audited")
+
+
+def _authorizers(document) -> list[tuple[int, dict]]:
+    authorizers = document.data.get("authorizers")
+    return [(i, a) for i, a in enumerate(authorizers if isinstance(authorizers, list) else []) if isinstance(a, dict)]
+
+
+@node_rule(
+    "KW-APISERVER-033", "high", "Authorization configuration file lacks RBAC or Node, or allows everything",
+    cis=["1.2.6", "1.2.7", "1.2.8"], nsa=[NSA_AUTH], mitre=["T1078"],
+    rationale="With --authorization-config the file's `authorizers` replace --authorization-mode: an "
+              "AlwaysAllow authorizer makes every credential cluster-admin, a chain without RBAC ignores Roles "
+              "and bindings, one without Node lets any kubelet read every Secret.",
+    fix="List the Node and RBAC authorizers in the AuthorizationConfiguration named by --authorization-config, "
+        "and no AlwaysAllow.",
+    example="apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n"
+            "- type: Node\n  name: node\n- type: RBAC\n  name: rbac",
+)
+def authorization_file(model: NodeModel) -> Iterable[Hit]:
+    document = model.authorization_config
+    if document is None:
+        return
+    authorizers = _authorizers(document)
+    types = [str(a.get("type", "")) for _, a in authorizers]
+    for index, authorizer in authorizers:
+        if authorizer.get("type") == "AlwaysAllow":
+            yield document.at(("authorizers", index, "type")).hit(
+                "authorization config: an AlwaysAllow authorizer allows every request", Severity.CRITICAL)
+    if "RBAC" not in types:
+        yield document.at(("authorizers",)).hit(f"authorization config: no RBAC authorizer ({', '.join(types) or 'none'})")
+    if "Node" not in types:
+        yield document.at(("authorizers",)).hit(f"authorization config: no Node authorizer ({', '.join(types) or 'none'}): "
+                                               "kubelets are not limited to their own pods' objects", Severity.MEDIUM)
+
+
+@node_rule(
+    "KW-APISERVER-034", "medium", "Authentication configuration file allows anonymous requests",
+    cis=["1.2.1"], nsa=[NSA_AUTH], mitre=["T1078", "T1613"],
+    rationale="With --authentication-config the file decides anonymous access: `anonymous.enabled: true` "
+              "without `conditions` serves every unauthenticated request, on every path, as system:anonymous; a "
+              "JWT issuer reached over plain HTTP lets a man in the middle mint identities.",
+    fix="In the AuthenticationConfiguration set anonymous.enabled to false, or keep it only for the health paths "
+        "with `conditions`; use https:// issuer URLs for JWT authenticators.",
+    example="apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\nanonymous:\n  enabled: true\n"
+            "  conditions:\n  - path: /livez\n  - path: /readyz\n  - path: /healthz",
+)
+def authentication_file(model: NodeModel) -> Iterable[Hit]:
+    document = model.authentication_config
+    if document is None:
+        return
+    anonymous = document.data.get("anonymous")
+    if isinstance(anonymous, dict) and anonymous.get("enabled") is True and not anonymous.get("conditions"):
+        yield document.at(("anonymous", "enabled")).hit(
+            "authentication config: anonymous.enabled is true for every path (no conditions)")
+    jwt = document.data.get("jwt")
+    for index, authenticator in enumerate(jwt if isinstance(jwt, list) else []):
+        url = str(((authenticator or {}).get("issuer") or {}).get("url", "")) if isinstance(authenticator, dict) else ""
+        if url.lower().startswith("http://"):
+            yield document.at(("jwt", index, "issuer", "url")).hit(
+                f"authentication config: JWT issuer {url} is reached over plain HTTP", Severity.HIGH)

@@ -15,10 +15,10 @@ import stat
 from pathlib import Path
 
 from kubeward.model.inventory import build_inventory
-from kubeward.model.resource import Resource
-from kubeward.node.components import file_of, line_of, component_from_tokens, components_of_pod, identify
+from kubeward.model.resource import Origin, Resource
+from kubeward.node.components import component_from_tokens, components_of_pod, file_of, identify, line_of
 from kubeward.node.kubelet import kubelet_component
-from kubeward.node.model import ETCD, KUBELET, APISERVER, Anchor, ConfigDocument, NodeFile, NodeModel
+from kubeward.node.model import APISERVER, ETCD, KUBELET, PROXY, Anchor, ConfigDocument, NodeFile, NodeModel
 from kubeward.node.profiles import PROFILES, SYSTEMD_DIRS, Profile
 from kubeward.node.systemd import command_tokens, read_environment_file, read_units
 from kubeward.rules.model import Location
@@ -302,7 +302,9 @@ class Collector:
         if apiserver is None:
             return
         for flag, kind, role in (("encryption-provider-config", "EncryptionConfiguration", "encryption-config"),
-                                 ("audit-policy-file", "Policy", None)):
+                                 ("audit-policy-file", "Policy", None),
+                                 ("authorization-config", "AuthorizationConfiguration", None),
+                                 ("authentication-config", "AuthenticationConfiguration", None)):
             setting = apiserver.flag(flag)
             if setting is None or not str(setting.value).strip():
                 continue
@@ -318,8 +320,48 @@ class Collector:
                 document = ConfigDocument(found[0].obj, found[0], Anchor(found[0], ()))
                 if kind == "Policy":
                     self.model.audit_policy = document
+                elif kind == "AuthorizationConfiguration":
+                    self.model.authorization_config = document
+                elif kind == "AuthenticationConfiguration":
+                    self.model.authentication_config = document
                 else:
                     self.model.encryption = document
+
+    def proxy_file(self) -> None:
+        """kube-proxy's --config file (KubeProxyConfiguration)."""
+        proxy = self.model.component(PROXY)
+        setting = proxy.flag("config") if proxy else None
+        if proxy is None or setting is None or not str(setting.value).strip():
+            return
+        file = self.path(proxy.host_path(str(setting.value)))
+        if not file.is_file():
+            self.error(file_of(setting.anchor), f"kube-proxy --config={setting.value}: {file} does not exist "
+                       "(kube-proxy would not start)", line_of(setting.anchor))
+            return
+        found = self.load(file, "KubeProxyConfiguration")
+        if found:
+            self.model.proxy_config = ConfigDocument(found[0].obj, found[0], Anchor(found[0], ()))
+
+    def distribution_files(self) -> None:
+        """k3s and RKE2 read /etc/rancher/{k3s,rke2}/config.yaml, then config.yaml.d/*.yaml (later files win)."""
+        for distribution in ("k3s", "rke2"):
+            folder = self.path(f"etc/rancher/{distribution}")
+            files = [folder / "config.yaml"]
+            if (folder / "config.yaml.d").is_dir():
+                files += sorted(f for f in (folder / "config.yaml.d").iterdir() if f.name.endswith((".yaml", ".yml")))
+            for file in files:
+                if not file.is_file():
+                    continue
+                self.model.files_read += 1
+                raw = self.read(file, limit=MAX_FILE_BYTES)
+                if raw is None:
+                    continue
+                result = load_bytes(raw, str(file))
+                self.model.errors.extend(result.errors)
+                for document in result.documents:
+                    if isinstance(document.data, dict):
+                        resource = Resource(document.data, None, Origin(document.file, document.index, document.line))
+                        self.model.distribution_configs.append(ConfigDocument(document.data, resource, Anchor(resource, ())))
 
     def node_files(self) -> None:
         profile = self.profile
@@ -373,5 +415,7 @@ def collect(root: str = "/", profile: str = "kubeadm") -> NodeModel:
             collector.model.components[name] = component
     collector.kubelet(running_kubelet)
     collector.apiserver_files()
+    collector.proxy_file()
+    collector.distribution_files()
     collector.node_files()
     return collector.model

@@ -56,8 +56,9 @@ def line_of(anchor: Anchor) -> int | None:
     return None
 
 
-def components_of_pod(resource: Resource, notes: list[LoadIssue]) -> list[Component]:
-    """Control-plane components run by a pod's containers (a kubeadm-style static pod)."""
+def components_of_pod(resource: Resource, notes: list[LoadIssue], names: tuple[str, ...] = CONTROL_PLANE) -> list[Component]:
+    """Control-plane components run by a pod's containers (a kubeadm-style static pod); `names`
+    widens it (kube-proxy runs from a DaemonSet)."""
     template = pod_template(resource)
     if template is None:
         return []
@@ -70,7 +71,7 @@ def components_of_pod(resource: Resource, notes: list[LoadIssue]) -> list[Compon
         words = [(str(w), (*base, "command", i)) for i, w in enumerate(as_list(container.get("command")))]
         words += [(str(w), (*base, "args", i)) for i, w in enumerate(as_list(container.get("args")))]
         name, start = identify([w for w, _ in words])
-        if name not in CONTROL_PLANE:
+        if name not in names:
             continue
         tokens = [(word, Anchor(resource, path)) for word, path in words[start:]]
         command_path = (*base, "command") if container.get("command") else (*base, "args")

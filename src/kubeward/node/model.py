@@ -102,6 +102,10 @@ class NodeModel:
     files: list[NodeFile] = field(default_factory=list)
     encryption: ConfigDocument | None = None
     audit_policy: ConfigDocument | None = None
+    authorization_config: ConfigDocument | None = None  # kube-apiserver --authorization-config
+    authentication_config: ConfigDocument | None = None  # kube-apiserver --authentication-config
+    proxy_config: ConfigDocument | None = None  # kube-proxy --config (KubeProxyConfiguration)
+    distribution_configs: list[ConfigDocument] = field(default_factory=list)  # k3s / RKE2 config.yaml files
     errors: list[LoadIssue] = field(default_factory=list)
     notes: list[LoadIssue] = field(default_factory=list)
     files_read: int = 0

@@ -12,7 +12,7 @@ from kubeward.model.identity import WorkloadIdentity, identities_by_account
 from kubeward.model.inventory import Inventory
 from kubeward.model.resource import Resource
 from kubeward.rbac.defaults import bootstrap_resources, is_untouched_default
-from kubeward.rbac.index import AUTHENTICATED, MASTERS, UNAUTHENTICATED, ANONYMOUS, RbacIndex, rbac_index
+from kubeward.rbac.index import ANONYMOUS, AUTHENTICATED, MASTERS, UNAUTHENTICATED, RbacIndex, rbac_index
 from kubeward.rbac.match import ALL, PolicyRule, Request, rule_allows
 from kubeward.rbac.policy import Binding, Role, Subject
 from kubeward.rbac.resolve import is_cluster_scoped
@@ -30,16 +30,34 @@ def _probes(verbs: str, group: str, resources: str) -> tuple[Request, ...]:
     return tuple(out)
 
 
+# The signer whose certificates the API server honours as client certificates for any user
+# (system:masters included), checked as the API server does: by its name and by `domain/*`.
+CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
+
+
+def _signer_probes(verb: str) -> tuple[Request, ...]:
+    return tuple(Request(verb, "", "certificates.k8s.io", "signers", "", name)
+                 for name in (CLIENT_SIGNER, "kubernetes.io/*"))
+
+
 @dataclass(frozen=True)
 class Risk:
     """A dangerous capability: the requests that prove it, and what an attacker does with it.
-    Severities are per scope (cluster-wide, kube-system, another namespace)."""
+    Severities are per scope (cluster-wide, kube-system, another namespace). A risk with `requires`
+    needs one request of every group allowed (by the subject's roles together), as the API server
+    requires that combination; `probes` then lists them all (to find the rules that contribute)."""
 
     key: str
     what: str
     probes: tuple[Request, ...]
     chain: str
     severities: tuple[Severity, Severity, Severity]
+    requires: tuple[tuple[Request, ...], ...] = ()
+    # Only bindings in these namespaces (or cluster-wide) reach the objects the probes name.
+    namespaces: tuple[str, ...] | None = None
+    # The probes name `namespaces`, which a RoleBinding grants on its own namespace (a request on
+    # a Namespace object carries that namespace): kept for RoleBindings although cluster-scoped.
+    own_namespace: bool = False
 
 
 H, C, M, L = Severity.HIGH, Severity.CRITICAL, Severity.MEDIUM, Severity.LOW
@@ -56,8 +74,14 @@ CAPABILITY_RISKS: tuple[Risk, ...] = (
          "create a pod -> mount any ServiceAccount of the namespace, a hostPath or run privileged -> "
          "its token, the node, then the cluster", (H, H, M)),
     Risk("exec", "exec, attach or port-forward into pods",
-         _probes("create get", "", "pods/exec pods/attach pods/portforward"),
+         _probes("create", "", "pods/exec pods/attach pods/portforward"),
          "exec into a pod -> read its mounted token and secrets -> act as its ServiceAccount", (H, H, M)),
+    # Up to Kubernetes 1.34 `get` opens an exec session too (a WebSocket upgrade is a GET); from 1.35
+    # the API server requires `create` for it. KW-RBAC-005 reports this one for those versions only.
+    Risk("exec-get", "exec, attach or port-forward into pods with `get`",
+         _probes("get", "", "pods/exec pods/attach pods/portforward"),
+         "open an exec session with a GET (WebSocket) -> read the pod's mounted token and secrets -> act as its "
+         "ServiceAccount", (H, H, M)),
     Risk("escalate", "escalate or bind roles",
          _probes("escalate bind", "rbac.authorization.k8s.io", "roles clusterroles"),
          "bind or escalate -> grant itself any permission, up to cluster-admin", (C, H, M)),
@@ -67,10 +91,23 @@ CAPABILITY_RISKS: tuple[Risk, ...] = (
          "impersonate system:masters or a privileged ServiceAccount -> cluster-admin", (C, H, M)),
     Risk("tokens", "create service account tokens", _probes("create", "", "serviceaccounts/token"),
          "mint a token for any ServiceAccount it can name -> act as the most privileged one", (H, H, M)),
-    Risk("csr", "approve or sign CertificateSigningRequests",
-         _probes("update patch", "certificates.k8s.io", "certificatesigningrequests/approval certificatesigningrequests/status")
-         + _probes("approve sign", "certificates.k8s.io", "signers"),
-         "approve a CSR for CN=any-user O=system:masters -> a client certificate that is cluster-admin", (H, H, M)),
+    # Approving needs update on the approval subresource AND `approve` on the CSR's signer (its name,
+    # or `<domain>/*`): dangerous for the signer whose certificates the API server honours as clients.
+    Risk("csr", "approve CertificateSigningRequests for the API server's client signer",
+         _probes("update patch", "certificates.k8s.io", "certificatesigningrequests/approval")
+         + _signer_probes("approve"),
+         "approve a CSR for CN=any-user O=system:masters with signer kubernetes.io/kube-apiserver-client -> "
+         "kube-controller-manager signs it -> a client certificate that is cluster-admin and cannot be revoked",
+         (H, H, M),
+         requires=(_probes("update patch", "certificates.k8s.io", "certificatesigningrequests/approval"),
+                   _signer_probes("approve"))),
+    # Signing needs update on the status subresource AND `sign` on the signer, limited to the named signers.
+    Risk("csr-sign", "sign CertificateSigningRequests as the API server's client signer",
+         _probes("update patch", "certificates.k8s.io", "certificatesigningrequests/status") + _signer_probes("sign"),
+         "write certificates into CSRs of kubernetes.io/kube-apiserver-client -> with that signer's CA key, "
+         "client certificates for any user", (M, M, M),
+         requires=(_probes("update patch", "certificates.k8s.io", "certificatesigningrequests/status"),
+                   _signer_probes("sign"))),
     Risk("nodes-proxy", "use nodes/proxy", _probes("get create", "", "nodes/proxy"),
          "nodes/proxy -> the kubelet API directly -> exec in any pod of any node, unaudited", (C, C, C)),
     Risk("webhooks", "write admission webhook configurations",
@@ -86,6 +123,44 @@ CAPABILITY_RISKS: tuple[Risk, ...] = (
          _probes("delete deletecollection update patch", "", "events")
          + _probes("delete deletecollection update patch", "events.k8s.io", "events"),
          "delete or rewrite events -> hide its activity from responders", (L, L, L)),
+    Risk("delete", "delete workloads or namespaces",
+         _probes("delete deletecollection", "", "pods replicationcontrollers")
+         + _probes("delete deletecollection", "apps", "deployments daemonsets statefulsets replicasets")
+         + _probes("delete deletecollection", "batch", "jobs cronjobs") + _probes("delete", "", "namespaces"),
+         "delete workloads or whole namespaces -> outage; deleting a namespace removes every object and its "
+         "policies at once", (M, M, L), own_namespace=True),
+    Risk("coredns", "rewrite the cluster DNS configuration (ConfigMap kube-system/coredns)",
+         tuple(Request(verb, KUBE_SYSTEM, "", "configmaps", "", "coredns") for verb in ("update", "patch")),
+         "rewrite the Corefile -> resolve any service or external name to an address it controls -> intercept "
+         "traffic and credentials of every pod", (H, H, H), namespaces=(KUBE_SYSTEM,)),
+    Risk("configmaps", "write ConfigMaps", _probes("create update patch", "", "configmaps"),
+         "rewrite the configuration workloads load (proxies, feature flags, scripts mounted from ConfigMaps) -> "
+         "change what they run or where they send data", (M, M, L)),
+    Risk("aws-auth", "write the EKS aws-auth ConfigMap",
+         tuple(Request(verb, KUBE_SYSTEM, "", "configmaps", "", "aws-auth") for verb in ("update", "patch")),
+         "map an IAM role it controls to system:masters in aws-auth -> cluster-admin through AWS credentials",
+         (C, C, C), namespaces=(KUBE_SYSTEM,)),
+    Risk("network-write", "write NetworkPolicies, Services or Ingresses",
+         _probes("create update patch delete", "networking.k8s.io", "networkpolicies ingresses")
+         + _probes("create update patch delete", "", "services"),
+         "delete or widen NetworkPolicies -> reach isolated workloads; re-point Services or Ingresses -> "
+         "intercept or publish traffic", (M, M, L)),
+    Risk("services-status", "write services/status", _probes("update patch", "", "services/status"),
+         "set a LoadBalancer ingress IP in services/status -> nodes send traffic for that IP to its pods "
+         "(CVE-2020-8554, man in the middle)", (H, H, M)),
+    Risk("secrets-write", "create or update Secrets", _probes("create update patch", "", "secrets"),
+         "create a service-account-token Secret for any ServiceAccount of the namespace -> a token for it; or "
+         "replace credentials and TLS keys that workloads trust", (H, H, M)),
+    Risk("admission-policies", "write ValidatingAdmissionPolicies or their bindings",
+         _probes("create update patch delete", "admissionregistration.k8s.io",
+                 "validatingadmissionpolicies validatingadmissionpolicybindings mutatingadmissionpolicies "
+                 "mutatingadmissionpolicybindings"),
+         "delete or loosen an admission policy or its binding -> the guardrails it enforced (no privileged pods, "
+         "allowed registries) are gone cluster-wide", (H, H, H)),
+    Risk("namespace-labels", "update or patch namespaces (their Pod Security labels)",
+         _probes("update patch", "", "namespaces"),
+         "relabel pod-security.kubernetes.io/enforce=privileged -> Pod Security admission stops checking the "
+         "namespace -> privileged pods, host mounts, then the node", (H, H, M), own_namespace=True),
     Risk("rbac-write", "write RBAC roles or bindings",
          _probes("create update patch", "rbac.authorization.k8s.io", "roles rolebindings clusterroles clusterrolebindings"),
          "write RBAC -> bind itself to a stronger role (within escalation limits, or any with bind/escalate)",
@@ -149,7 +224,8 @@ class _RoleCapabilities:
         for cluster_wide in (True, False):
             scoped = []
             for risk in CAPABILITY_RISKS:
-                probes = [p for p in risk.probes if cluster_wide or not is_cluster_scoped(inventory, p.api_group, p.resource)]
+                probes = [p for p in risk.probes if cluster_wide or (risk.own_namespace and p.resource == "namespaces")
+                          or not is_cluster_scoped(inventory, p.api_group, p.resource)]
                 scoped.append((risk.key, probes, frozenset(p.combined_resource for p in probes)))
             self.probes[cluster_wide] = scoped
 
@@ -214,10 +290,62 @@ def _analyse(inventory: Inventory) -> RiskAnalysis:
         elif wildcard:
             found["wildcard"] = wildcard
         for key, rules in found.items():
+            risk = RISKS_BY_KEY.get(key)
+            if risk is not None and risk.namespaces is not None and not binding.cluster_wide \
+                    and binding.namespace not in risk.namespaces:
+                continue  # a RoleBinding elsewhere does not reach kube-system's objects
+            if risk is not None and risk.requires:
+                hits.extend(_combined_hits(risk, binding, role, index, subjects, mounts))
+                continue
             grant = _Grant(key, binding, role, rules, index)
             for subject in subjects:
                 hits.append(_capability_hit(grant, subject, mounts))
     return RiskAnalysis(hits)
+
+
+def _groups_allowed(risk: Risk, role: Role) -> list[list[PolicyRule]]:
+    """Per group of the risk, the role's rules that allow one of its requests."""
+    return [[r for r in role.rules if any(rule_allows(p, r) for p in group)] for group in risk.requires]
+
+
+def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, subjects: list[Subject],
+                   mounts) -> list[RiskHit]:
+    """A combination risk through this binding: its role allows some of the needed requests and the
+    subject's cluster-wide roles together allow all of them (CSRs and signers are cluster-scoped)."""
+    own = _groups_allowed(risk, role)
+    if not any(own):
+        return []
+    out = []
+    for subject in subjects:
+        rules = [r for group in own for r in group]
+        others: list[Binding] = []
+        missing = [i for i, found in enumerate(own) if not found]
+        for other, _entry in index.cluster_bindings.get(subject.key, ()) if missing and subject.key else ():
+            other_role = index.role_of(other) or _default_roles().get(other.role_ref)
+            if other is binding or other_role is None:
+                continue
+            completed = [i for i, found in enumerate(_groups_allowed(risk, other_role)) if found and i in missing]
+            if completed:
+                others.append(other)
+                missing = [i for i in missing if i not in completed]
+            if not missing:
+                break
+        if missing or not binding.cluster_wide:
+            continue
+        grant = _Grant(risk.key, binding, role, _unique(rules), index)
+        hit = _capability_hit(grant, subject, mounts)
+        if others:
+            hit.message += f" Together with {', '.join(o.display() for o in others[:3])}, which grants the rest."
+            hit.extra["with"] = [o.resource.ref() for o in others]
+        out.append(hit)
+    return out
+
+
+def _unique(rules: list[PolicyRule]) -> list[PolicyRule]:
+    unique: dict[int, PolicyRule] = {}
+    for r in rules:
+        unique.setdefault(id(r), r)
+    return list(unique.values())
 
 
 class _Grant:

@@ -7,17 +7,19 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
+from kubeward.model.identity import identity_of
 from kubeward.model.inventory import Inventory
-from kubeward.model.resource import Path, Resource
+from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.rbac.defaults import bootstrap_objects, is_untouched_default
 from kubeward.rbac.index import rbac_index
 from kubeward.rbac.match import ALL
-from kubeward.rbac.policy import (BINDING_KINDS, ROLE_KINDS, Binding, Problem, Subject, parse_binding,
-                                  parse_role)
+from kubeward.rbac.policy import BINDING_KINDS, ROLE_KINDS, Binding, Problem, Subject, parse_binding, parse_role
 from kubeward.rbac.resolve import is_cluster_scoped
 from kubeward.rbac.risks import risk_analysis
 from kubeward.rules.catalogue import rule
-from kubeward.rules.model import Context, Hit, Identity, Target
+from kubeward.rules.model import Context, Hit, Identity, Related, Target
+from kubeward.rules.settings import KubeVersion, Settings
+from kubeward.sources.loader import load_text
 
 AGGREGATE_LABEL_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"
 NSA_AUTHZ = "Kubernetes Hardening Guidance: Authentication and authorization (RBAC)"
@@ -29,20 +31,32 @@ def _identity(subject: Subject | None) -> Identity | None:
     return Identity(subject.kind, subject.name, subject.namespace if subject.kind == "ServiceAccount" else None)
 
 
-def _risk_rule(id_: str, key: str, severity: str, title: str, rationale: str, remediation: str, example: str = "",
-               **refs):
+def _risk_hit(binding: Resource, hit, suffix: str = "") -> Hit:
+    path = ("subjects", hit.subject.index) if hit.subject is not None else ("roleRef",)
+    return Hit(binding, path, hit.message + suffix, hit.severity, extra=hit.extra,
+               identity=_identity(hit.subject), related=hit.related)
+
+
+def _risk_rule(id_: str, key: str | tuple[str, ...], severity: str, title: str, rationale: str, remediation: str,
+               example: str = "", **refs):
     """A dangerous capability held through a binding: judged per RoleBinding / ClusterRoleBinding
     from the shared risk analysis (roles, aggregation, and which workloads mount which tokens)."""
+    keys = (key,) if isinstance(key, str) else key
 
     @rule(id_, severity, title, target=Target.OBJECT, kinds=BINDING_KINDS, context=(Context.RBAC,),
           rationale=rationale, fix=remediation, example=example, domain="rbac", **refs)
     def check(binding: Resource, inventory: Inventory) -> Iterator[Hit]:
-        for hit in risk_analysis(inventory).of(key, binding):
-            path = ("subjects", hit.subject.index) if hit.subject is not None else ("roleRef",)
-            yield Hit(binding, path, hit.message, hit.severity, extra=hit.extra,
-                      identity=_identity(hit.subject), related=hit.related)
-    check.__name__ = f"check_{key.replace('-', '_')}"
+        analysis = risk_analysis(inventory)
+        for one in keys:
+            for hit in analysis.of(one, binding):
+                yield _risk_hit(binding, hit)
+    check.__name__ = f"check_{keys[0].replace('-', '_')}"
     return check
+
+
+# From Kubernetes 1.35 an exec, attach or port-forward session needs `create` (the WebSocket
+# upgrade is authorised as create); up to 1.34 `get` was enough.
+EXEC_NEEDS_CREATE_SINCE = KubeVersion(35)
 
 
 _risk_rule("KW-RBAC-001", "admin", "critical", "Subject is bound to cluster-admin (or a full wildcard role)",
@@ -73,12 +87,30 @@ _risk_rule("KW-RBAC-004", "workloads", "high", "Subject can create or update pod
            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: my-namespace\n  labels:\n"
            "    pod-security.kubernetes.io/enforce: restricted",
            cis=("5.1.4",), nsa=(NSA_AUTHZ,), mitre=("T1610", "T1611"))
-_risk_rule("KW-RBAC-005", "exec", "high", "Subject can exec, attach or port-forward into pods",
-           "A shell in a pod reads its mounted token and secrets and reaches what the pod reaches.",
-           "Remove pods/exec, pods/attach and pods/portforward from the role's resources; pods and pods/log "
-           "read access is enough to troubleshoot.",
-           "rules:\n- apiGroups: [\"\"]\n  resources: [\"pods\", \"pods/log\"]\n  verbs: [\"get\", \"list\"]",
-           nsa=(NSA_AUTHZ,), mitre=("T1609",))
+@rule("KW-RBAC-005", "high", "Subject can exec, attach or port-forward into pods",
+      target=Target.OBJECT, kinds=BINDING_KINDS, context=(Context.RBAC,), settings=("kube_version",),
+      rationale="A shell in a pod reads its mounted token and secrets and reaches what the pod reaches. Up to "
+                "Kubernetes 1.34 `get` on pods/exec is enough to open a session (a WebSocket upgrade); from 1.35 "
+                "the API server requires `create`: the rule judges for --kube-version (default latest).",
+      fix="Remove pods/exec, pods/attach and pods/portforward from the role's resources (both `create` and `get`: "
+          "`get` opens sessions on clusters up to 1.34); pods and pods/log read access is enough to troubleshoot.",
+      example="rules:\n- apiGroups: [\"\"]\n  resources: [\"pods\", \"pods/log\"]\n  verbs: [\"get\", \"list\"]",
+      domain="rbac", nsa=(NSA_AUTHZ,), mitre=("T1609",))
+def exec_into_pods(binding: Resource, inventory: Inventory, *, settings: Settings) -> Iterator[Hit]:
+    analysis = risk_analysis(inventory)
+    version = settings.kube_version
+    with_create = analysis.of("exec", binding)
+    for hit in with_create:
+        yield _risk_hit(binding, hit, f" (judged for {settings.kube_version_words()}: `create` opens sessions in every version.)")
+    if version >= EXEC_NEEDS_CREATE_SINCE:
+        return
+    covered = {id(hit.subject) for hit in with_create}
+    for hit in analysis.of("exec-get", binding):
+        if id(hit.subject) not in covered:
+            yield _risk_hit(binding, hit, f" (judged for {settings.kube_version_words()}: up to Kubernetes 1.34 `get` "
+                                          "on pods/exec opens a session; from 1.35 it needs `create`.)")
+
+
 _risk_rule("KW-RBAC-006", "escalate", "critical", "Subject can escalate or bind roles",
            "`bind`/`escalate` lift RBAC's escalation check: the subject can grant itself any permission, up to cluster-admin.",
            "Remove the `bind` and `escalate` verbs on roles and clusterroles from the role; leave creating "
@@ -97,10 +129,17 @@ _risk_rule("KW-RBAC-008", "tokens", "high", "Subject can create ServiceAccount t
            "rules:\n- apiGroups: [\"\"]\n  resources: [\"serviceaccounts/token\"]\n  resourceNames: [\"my-app\"]\n"
            "  verbs: [\"create\"]",
            cis=("5.1.13",), nsa=(NSA_AUTHZ,), mitre=("T1528",))
-_risk_rule("KW-RBAC-009", "csr", "high", "Subject can approve or sign CertificateSigningRequests",
-           "Approving a CSR with O=system:masters yields a client certificate that is cluster-admin and cannot be revoked.",
+_risk_rule("KW-RBAC-009", ("csr", "csr-sign"), "high", "Subject can approve or sign CertificateSigningRequests",
+           "Approving a CSR for signer kubernetes.io/kube-apiserver-client with O=system:masters yields a client "
+           "certificate that is cluster-admin and cannot be revoked. The API server requires the combination: update "
+           "on certificatesigningrequests/approval and `approve` on signers for that signer (by name or "
+           "kubernetes.io/*); signing needs update on certificatesigningrequests/status and `sign` on that signer. "
+           "Either half alone, or approve/sign limited to other signers, is not reported.",
            "Remove update and patch on certificatesigningrequests/approval and certificatesigningrequests/status, "
-           "and the approve and sign verbs on signers; creating and reading CSRs is harmless.",
+           "or limit the approve and sign verbs on signers with resourceNames to your own signers "
+           "(e.g. issuers.cert-manager.io/*); creating and reading CSRs is harmless.",
+           "rules:\n- apiGroups: [\"certificates.k8s.io\"]\n  resources: [\"signers\"]\n"
+           "  resourceNames: [\"issuers.cert-manager.io/*\"]\n  verbs: [\"sign\"]",
            cis=("5.1.11",), nsa=(NSA_AUTHZ,), mitre=("T1078", "T1649"))
 _risk_rule("KW-RBAC-010", "nodes-proxy", "critical", "Subject can use nodes/proxy",
            "nodes/proxy reaches the kubelet API directly: exec in any pod of the node, bypassing audit and admission.",
@@ -146,6 +185,144 @@ _risk_rule("KW-RBAC-017", "rbac-write", "high", "Subject can write RBAC roles or
            "Remove create, update and patch on roles, rolebindings, clusterroles and clusterrolebindings from "
            "the role.",
            cis=("5.1.8",), nsa=(NSA_AUTHZ,), mitre=("T1098.006",))
+
+
+_risk_rule("KW-RBAC-026", "delete", "medium", "Subject can delete workloads or namespaces",
+           "Deleting Deployments, StatefulSets, DaemonSets, Jobs or pods takes services down; deleting a namespace "
+           "removes every object in it, its NetworkPolicies and its RBAC at once.",
+           "Remove delete and deletecollection on pods, pod controllers and namespaces from the role; leave deletion "
+           "to the deployment pipeline's own account.",
+           "rules:\n- apiGroups: [\"apps\"]\n  resources: [\"deployments\"]\n  verbs: [\"get\", \"list\", \"watch\"]",
+           nsa=(NSA_AUTHZ,), mitre=("T1485", "T1489"))
+
+
+@rule("KW-RBAC-027", "medium", "Subject can write ConfigMaps (the CoreDNS one in particular)",
+      target=Target.OBJECT, kinds=BINDING_KINDS, context=(Context.RBAC,),
+      rationale="Workloads load configuration, proxy rules and scripts from ConfigMaps: writing them changes what "
+                "runs. Writing kube-system/coredns rewrites the cluster's DNS: every pod's names resolve where the "
+                "attacker wants (high).",
+      fix="Remove create, update and patch on configmaps from the role, or limit update/patch with resourceNames "
+          "to the ConfigMaps the subject owns; never grant them on kube-system's coredns.",
+      example="rules:\n- apiGroups: [\"\"]\n  resources: [\"configmaps\"]\n  resourceNames: [\"my-app-settings\"]\n"
+              "  verbs: [\"get\", \"update\"]",
+      domain="rbac", nsa=(NSA_AUTHZ,), mitre=("T1565.001", "T1557"))
+def configmap_write(binding: Resource, inventory: Inventory) -> Iterator[Hit]:
+    analysis = risk_analysis(inventory)
+    dns = analysis.of("coredns", binding)
+    for hit in dns:
+        yield _risk_hit(binding, hit)
+    covered = {id(hit.subject) for hit in dns}
+    for hit in analysis.of("configmaps", binding):
+        if id(hit.subject) not in covered:
+            yield _risk_hit(binding, hit)
+
+
+_risk_rule("KW-RBAC-028", "network-write", "medium", "Subject can write NetworkPolicies, Services or Ingresses",
+           "Deleting or widening a NetworkPolicy opens isolated workloads; re-pointing a Service's selector or an "
+           "Ingress's backend intercepts or publishes traffic.",
+           "Remove create, update, patch and delete on networkpolicies, services and ingresses from the role; let "
+           "the deployment pipeline own them.",
+           "rules:\n- apiGroups: [\"networking.k8s.io\"]\n  resources: [\"networkpolicies\", \"ingresses\"]\n"
+           "  verbs: [\"get\", \"list\", \"watch\"]",
+           nsa=(NSA_AUTHZ,), mitre=("T1562.007", "T1557"))
+_risk_rule("KW-RBAC-029", "services-status", "high", "Subject can write services/status (CVE-2020-8554)",
+           "Setting status.loadBalancer.ingress[].ip on a Service makes every node send traffic for that IP to the "
+           "Service's pods: a man in the middle for any address, inside or outside the cluster (CVE-2020-8554).",
+           "Remove update and patch on services/status from the role; only the cloud controller manager or the load "
+           "balancer controller needs them.",
+           cis=("5.1.13",), nsa=(NSA_AUTHZ,), mitre=("T1557",))
+_risk_rule("KW-RBAC-030", "secrets-write", "high", "Subject can create or update Secrets",
+           "Creating a Secret of type kubernetes.io/service-account-token for any ServiceAccount of the namespace "
+           "yields a token for it; updating Secrets replaces the credentials and TLS keys workloads trust.",
+           "Remove create, update and patch on secrets from the role, or limit update/patch with resourceNames to the "
+           "subject's own Secrets (create cannot be limited by name).",
+           "rules:\n- apiGroups: [\"\"]\n  resources: [\"secrets\"]\n  resourceNames: [\"my-app-tls\"]\n"
+           "  verbs: [\"get\", \"update\"]",
+           cis=("5.1.2",), nsa=(NSA_AUTHZ,), mitre=("T1528", "T1098"))
+_risk_rule("KW-RBAC-031", "admission-policies", "high", "Subject can write ValidatingAdmissionPolicies or their bindings",
+           "Admission policies and their bindings are cluster-wide guardrails (no privileged pods, allowed registries): "
+           "deleting or loosening one, or its binding, switches the guardrail off for everyone. Webhook configurations "
+           "are KW-RBAC-011's.",
+           "Remove create, update, patch and delete on validatingadmissionpolicies, validatingadmissionpolicybindings "
+           "(and the mutating ones) from the role.",
+           cis=("5.1.12",), nsa=(NSA_AUTHZ,), mitre=("T1562.001",))
+_risk_rule("KW-RBAC-032", "namespace-labels", "high", "Subject can update namespaces (their Pod Security labels)",
+           "Relabelling a namespace pod-security.kubernetes.io/enforce=privileged switches Pod Security admission off "
+           "for it: privileged pods and host mounts follow. A RoleBinding grants this on its own namespace.",
+           "Remove update and patch on namespaces from the role; manage namespace labels from the cluster's "
+           "provisioning pipeline (and enforce them with a ValidatingAdmissionPolicy).",
+           cis=("5.2.1",), nsa=(NSA_AUTHZ,), mitre=("T1562.001", "T1611"))
+_risk_rule("KW-RBAC-033", "aws-auth", "critical", "Subject can write the EKS aws-auth ConfigMap",
+           "kube-system/aws-auth maps AWS IAM roles and users to Kubernetes groups: whoever writes it maps an IAM "
+           "identity they hold to system:masters, i.e. cluster-admin.",
+           "Remove update and patch on configmaps (or resourceNames aws-auth) in kube-system from the role; manage the "
+           "mapping with EKS access entries instead.",
+           cis=("5.1.8",), nsa=(NSA_AUTHZ,), mitre=("T1098", "T1078.004"))
+
+
+@rule("KW-RBAC-034", "high", "EKS aws-auth maps an identity to system:masters",
+      target=Target.OBJECT, kinds=("ConfigMap",), domain="rbac",
+      rationale="A role or user mapped to system:masters in aws-auth is cluster-admin through the privileged-group "
+                "authorizer, which RBAC cannot limit or audit by binding; anyone who can assume that IAM role is.",
+      fix="Map the IAM identity to a group bound to a Role with the permissions it needs, not to system:masters "
+          "(EKS access entries with an access policy do the same without aws-auth).",
+      example="mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/deployer\n    username: deployer\n"
+              "    groups: [deployers]",
+      nsa=(NSA_AUTHZ,), mitre=("T1078.004",))
+def aws_auth_masters(configmap: Resource) -> Iterator[tuple[Path, str]]:
+    if configmap.name != "aws-auth" or configmap.namespace != "kube-system":
+        return
+    data = as_dict(configmap.obj.get("data"))
+    for key in ("mapRoles", "mapUsers"):
+        text = data.get(key)
+        if not isinstance(text, str):
+            continue
+        for entry in _aws_auth_entries(text):
+            if "system:masters" in as_list(entry.get("groups")):
+                who = entry.get("rolearn") or entry.get("userarn") or entry.get("username") or "an entry"
+                yield ("data", key), f"aws-auth {key} maps {who} to system:masters (cluster-admin)"
+
+
+def _aws_auth_entries(text: str) -> list[dict]:
+    loaded = load_text(text)
+    entries = loaded.documents[0].data if loaded.documents and not loaded.errors else None
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+@rule("KW-RBAC-035", "high", "Workload's service account can read secrets",
+      target=Target.POD_TEMPLATE, context=(Context.RBAC,), domain="rbac",
+      rationale="The workload carries the API token of a ServiceAccount that may read Secrets: whoever compromises "
+                "the workload (an RCE, a dependency) reads every Secret it can, including other accounts' tokens.",
+      fix="Give the workload a ServiceAccount of its own without get/list/watch on secrets (mount the one Secret it "
+          "needs as a volume instead), or stop mounting the token (automountServiceAccountToken: false).",
+      example="spec:\n  serviceAccountName: web\n  automountServiceAccountToken: false",
+      cis=("5.1.2", "5.1.6"), nsa=(NSA_AUTHZ,), mitre=("T1552.007", "T1528"))
+def workload_reads_secrets(template, inventory: Inventory) -> Iterator[Hit]:
+    identity = identity_of(template, inventory)
+    if not identity.token:
+        return
+    grants = inventory.analysis(_secret_readers).get(identity.account_key, [])
+    if not grants:
+        return
+    strongest = max(grants, key=lambda hit: hit.severity)
+    where = "; ".join(sorted({f"{h.binding.display()} ({'cluster-wide' if h.binding.cluster_wide else 'in ' + str(h.binding.namespace)})" for h in grants})[:3])
+    yield Hit(template.resource, identity.account_path,
+              f"the pod mounts the token of ServiceAccount {identity.service_account!r} ({identity.token}), which can "
+              f"read secrets via {where}", strongest.severity,
+              related=tuple(Related(f"grants {strongest.key} to the ServiceAccount", h.binding.resource,
+                                    ("subjects", h.subject.index) if h.subject else ()) for h in grants[:3]))
+
+
+def _secret_readers(inventory: Inventory) -> dict[tuple, list]:
+    """(namespace, ServiceAccount) -> the risk hits that let it read secrets (or do anything)."""
+    out: dict[tuple, list] = {}
+    for hit in risk_analysis(inventory).hits:
+        if hit.key in ("secrets", "admin", "wildcard") and hit.subject is not None and hit.subject.kind == "ServiceAccount":
+            if hit.key == "wildcard" and not any("secrets" in r.get("resources", ()) or "*" in r.get("resources", ())
+                                                for r in hit.extra.get("rules", ())):
+                continue
+            out.setdefault((hit.subject.namespace, hit.subject.name), []).append(hit)
+    return out
 
 
 def _exists_in_real_cluster(key: tuple) -> bool:

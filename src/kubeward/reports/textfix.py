@@ -60,7 +60,8 @@ def _entry_text(key: str, value: object, indent: int) -> str:
 
 def text_edits(resource: Resource, patch: list[dict]) -> list[TextEdit]:
     source = resource.origin.file
-    doc = source.block_lines if source is not None else None
+    # A rendered object (Helm, Kustomize) is fixed in its template, not by editing the text it was read as.
+    doc = source.block_lines if source is not None and source.template is None else None
     if doc is None:
         return []
     start = resource.origin.line - 1

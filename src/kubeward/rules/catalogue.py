@@ -12,6 +12,7 @@ import yaml
 
 from kubeward.model.podspec import WORKLOAD_KINDS
 from kubeward.rules.model import Context, Fix, PatchBuilder, References, Rule, Severity, Target
+from kubeward.rules.settings import SETTING_NAMES
 
 # Every module that declares rules; importing it registers them.
 RULE_MODULES = (
@@ -26,7 +27,8 @@ RULE_MODULES = (
     "kubeward.probe.rules",
     "kubeward.audit.rules",
 )
-DOMAINS = frozenset({"workload", "pss", "rbac", "netpol", "node", "audit", "images", "probe", "mesh", "dockerfile"})
+DOMAINS = frozenset({"workload", "pss", "rbac", "netpol", "node", "audit", "images", "probe", "mesh", "dockerfile",
+                     "api"})
 RULE_ID = re.compile(r"^KW-[A-Z][A-Z0-9]*-\d{3}$")
 
 _RULES: dict[str, Rule] = {}
@@ -44,6 +46,14 @@ def _positional_parameters(check: Callable) -> int:
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in parameters)
 
 
+def _takes_settings(check: Callable) -> bool:
+    try:
+        parameter = inspect.signature(check).parameters.get("settings")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.kind == parameter.KEYWORD_ONLY
+
+
 def validate(rule_: Rule) -> None:
     problems = []
     if not RULE_ID.match(rule_.id):
@@ -57,8 +67,8 @@ def validate(rule_: Rule) -> None:
     if not rule_.fix.prose.strip():
         problems.append("fix prose is empty")
     if rule_.fix.example:
-        try:
-            yaml.safe_load(rule_.fix.example)
+        try:  # libyaml: this runs for every rule at every start-up
+            yaml.load(rule_.fix.example, Loader=yaml.CSafeLoader)
         except yaml.YAMLError as exc:
             problems.append(f"fix example is not YAML: {exc}")
     if not rule_.references:
@@ -72,6 +82,11 @@ def validate(rule_: Rule) -> None:
         if _positional_parameters(rule_.check) != wanted:
             problems.append(f"its check takes {'(subject, inventory)' if rule_.context else '(subject)'}: "
                             "object-local rules see only their subject, rules with context also the inventory")
+    unknown = sorted(rule_.settings - SETTING_NAMES)
+    if unknown:
+        problems.append(f"unknown settings {unknown} (known: {sorted(SETTING_NAMES)})")
+    if rule_.settings and not _takes_settings(rule_.check):
+        problems.append("a rule that reads settings takes them as a keyword-only parameter `*, settings`")
     if problems:
         raise RuleDeclarationError(f"rule {rule_.id}: " + "; ".join(problems))
 
@@ -84,7 +99,8 @@ def register(rule_: Rule) -> Rule:
 
 def rule(id: str, severity: str, title: str, *, target: Target, domain: str, rationale: str, fix: str,
          example: str = "", patch: PatchBuilder | None = None, kinds: Iterable[str] = (),
-         context: Iterable[Context] = (), cis=(), nsa=(), pss=(), mitre=(), heuristic: bool = False):
+         context: Iterable[Context] = (), cis=(), nsa=(), pss=(), mitre=(), heuristic: bool = False,
+         settings: Iterable[str] = ()):
     """Declare a rule. The check's subject follows the target:
 
     - INVENTORY: `check(inventory) -> Iterable[Hit]`
@@ -94,7 +110,9 @@ def rule(id: str, severity: str, title: str, *, target: Target, domain: str, rat
     - AUDIT_EVENT / IDENTITY: evaluated by `kubeward audit` over its event stream
 
     OBJECT and POD_TEMPLATE checks get the inventory only when they declare a `context`, and may
-    yield a `Hit` or `(path, message[, severity])` about their subject.
+    yield a `Hit` or `(path, message[, severity])` about their subject. A check that declares
+    `settings` (e.g. "kube_version", "registries") also gets the run's `Settings` as the keyword
+    `settings=`; the settings do not make a rule depend on other objects (it stays object-local).
     """
 
     def decorate(check: Callable) -> Callable:
@@ -104,7 +122,7 @@ def rule(id: str, severity: str, title: str, *, target: Target, domain: str, rat
             fix=Fix(fix.strip(), example.strip("\n"), patch),
             references=References(tuple(cis), tuple(nsa), tuple(pss), tuple(mitre)),
             domain=domain, target=target, check=check, kinds=chosen_kinds, context=frozenset(context),
-            heuristic=heuristic,
+            heuristic=heuristic, settings=frozenset(settings),
         ))
         return check
 

@@ -66,7 +66,8 @@ CONTEXT_KINDS: dict[Context, frozenset[str]] = {
     Context.RBAC: frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount",
                              "CustomResourceDefinition", *WORKLOAD_KINDS}),
     Context.NETWORK: frozenset({"NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "Service",
-                                "Ingress", "Route", "Gateway", "HTTPRoute", "Namespace", *WORKLOAD_KINDS,
+                                "Ingress", "Route", "Gateway", "HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute",
+                                "UDPRoute", "VirtualService", "Namespace", *WORKLOAD_KINDS,
                                 # CNI and mesh policies (netpol/cilium.py, calico.py, mesh.py)
                                 "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy", "Tier",
                                 "PeerAuthentication", "AuthorizationPolicy", "DestinationRule", "Server",
@@ -132,6 +133,7 @@ class Rule:
     kinds: frozenset[str] = frozenset()  # the object kinds judged (OBJECT and POD_TEMPLATE targets)
     context: frozenset[Context] = frozenset()
     heuristic: bool = False  # True when the rule infers rather than proves
+    settings: frozenset[str] = frozenset()  # evaluation settings it reads (kubeward.rules.settings)
 
     @property
     def object_local(self) -> bool:
@@ -157,6 +159,7 @@ class Rule:
             "target": self.target.value, "kinds": sorted(self.kinds),
             "context": sorted(c.value for c in self.context), "object_local": self.object_local,
             "references": self.references.as_dict(), "heuristic": self.heuristic,
+            "settings": sorted(self.settings),
         }
 
 

@@ -13,6 +13,7 @@ DOMAIN_TITLES = {
     "rbac": "RBAC", "netpol": "Network policy", "node": "Node and control plane (CIS)",
     "audit": "Audit-log detections", "images": "Images and vulnerabilities", "dockerfile": "Dockerfiles",
     "probe": "Open doors (probe)", "mesh": "Service mesh and zero trust",
+    "api": "API versions (for the target Kubernetes version)",
 }
 TARGET_WORDS = {
     Target.INVENTORY: "the whole inventory", Target.OBJECT: "each object", Target.POD_TEMPLATE: "each pod template",
@@ -33,8 +34,15 @@ def judges(rule: Rule) -> str:
     return what
 
 
+SETTING_WORDS = {"kube_version": "--kube-version", "registries": "registries of .kubeward.yaml"}
+
+
 def reads(rule: Rule) -> str:
-    return ", ".join(sorted(c.value for c in rule.context)) or "object-local"
+    """What a rule reads beyond its subject: its context, and the settings it is judged against."""
+    text = ", ".join(sorted(c.value for c in rule.context)) or "object-local"
+    if rule.settings:
+        text += " + " + ", ".join(SETTING_WORDS.get(s, s) for s in sorted(rule.settings))
+    return text
 
 
 def _references(rule: Rule) -> list[str]:
@@ -61,7 +69,9 @@ def markdown(rules: Iterable[Rule]) -> str:
         f"{total} rules, {local} of them **object-local**: they judge one object from that object alone, so the",
         "admission webhook can run them on any request and only a change to that object changes their verdict.",
         "The others declare the context they read (namespace labels, LimitRanges, ServiceAccounts, RBAC,",
-        "network policies, other workloads): watch re-runs them when an object of those kinds changes.",
+        "network policies, other workloads): watch re-runs them when an object of those kinds changes. A rule",
+        "marked `+ --kube-version` or `+ registries` is also judged against that run setting (the target",
+        "Kubernetes version, default latest; the registries allowed and blocked in `.kubeward.yaml`).",
         "",
     ]
     for domain in sorted(by_domain, key=lambda d: list(DOMAIN_TITLES).index(d) if d in DOMAIN_TITLES else 99):

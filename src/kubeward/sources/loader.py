@@ -17,7 +17,7 @@ import stat
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 import yaml
@@ -58,6 +58,9 @@ class SourceFile:
     name: str
     text_if_stdin: str | None = None
     is_json: bool = False  # parsed as JSON: field lines come from the light JSON line tree
+    # Rendered input (Helm, Kustomize): where its objects' lines are looked up instead of `name`'s
+    # text (kubeward.sources.render.TemplateMap); None for a file read as it is.
+    template: Any = None
 
     def text(self) -> str:
         if self.text_if_stdin is not None:
@@ -273,19 +276,27 @@ def depth_problem(data: object, limit: int | None = None) -> str | None:
 # --- inputs --------------------------------------------------------------------------------------
 
 def iter_manifest_files(paths: Iterable[str]) -> Iterator[str]:
-    """Expand directories recursively (sorted, hidden entries skipped); keep files as given."""
+    """Expand directories recursively (sorted, hidden entries skipped); keep files as given.
+    Directories that are rendered (Helm charts, a Kustomize directory given itself) are left out."""
     scratch = LoadResult()
     for path in paths:
-        yield from _expand(path, scratch)
+        yield from (item for item in _expand(path, scratch) if isinstance(item, str))
 
 
-def _expand(path: str, result: LoadResult) -> list[str]:
-    """The inputs a path names: itself (a file, stdin), or the manifests under a directory.
-    Directory symlinks inside a tree are not followed (a link could loop or leave the tree):
-    each one is named in a note, or in the error when nothing else was found."""
+def _expand(path: str, result: LoadResult) -> list:
+    """The inputs a path names: itself (a file, stdin), or the manifests under a directory, and
+    (directory, kind) for what is rendered: a Helm chart wherever it is met, a Kustomize directory
+    when given itself (met inside a tree, its files are read as they are, like every other manifest
+    there). Directory symlinks inside a tree are not followed (a link could loop or leave the
+    tree): each one is named in a note, or in the error when nothing else was found."""
+    from kubeward.sources.render import directory_kind
+
     if path == STDIN or not os.path.isdir(path):
         return [path]
-    found: list[str] = []
+    kind = directory_kind(path)
+    if kind is not None:
+        return [(path, kind)]
+    found: list = []
     links: list[str] = []
 
     def unreadable(exc: OSError) -> None:
@@ -300,10 +311,11 @@ def _expand(path: str, result: LoadResult) -> list[str]:
                 links.append(os.path.join(root, name))
             else:
                 kept.append(name)
-        dirs[:] = kept
-        for name in sorted(files):
-            if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
-                found.append(os.path.join(root, name))
+        charts = {name for name in kept if directory_kind(os.path.join(root, name)) == "chart"}
+        dirs[:] = [name for name in kept if name not in charts]
+        entries = [(name, False) for name in files if name.endswith(MANIFEST_SUFFIXES) and not name.startswith(".")]
+        for name, is_chart in sorted(entries + [(name, True) for name in charts]):
+            found.append((os.path.join(root, name), "chart") if is_chart else os.path.join(root, name))
     shown = ", ".join(links[:3]) + (f" and {len(links) - 3} more" if len(links) > 3 else "")
     if not found:
         why = f"; symlinked directories are not followed: {shown} (name the target to scan it)" if links else ""
@@ -318,15 +330,22 @@ def _expand(path: str, result: LoadResult) -> list[str]:
 Progress = Callable[[int, int, str], None]  # (inputs done, inputs in all, the one being read)
 
 
-def load_paths(paths: Iterable[str], stdin=None, progress: Progress | None = None) -> LoadResult:
-    """Load every input (files, directories, "-" for stdin); `progress` is told before each one."""
+def load_paths(paths: Iterable[str], stdin=None, progress: Progress | None = None, render=None) -> LoadResult:
+    """Load every input (files, directories, "-" for stdin); `progress` is told before each one.
+    `render` (kubeward.sources.render.RenderOptions) says how charts and Kustomize directories are
+    rendered (defaults when None)."""
     result = LoadResult()
     paths = list(paths)
     named = set(paths)
     inputs = [found for path in paths for found in _expand(path, result)]
     for done, path in enumerate(inputs):
         if progress is not None:
-            progress(done, len(inputs), path)
+            progress(done, len(inputs), path if isinstance(path, str) else path[0])
+        if isinstance(path, tuple):
+            from kubeward.sources.render import RenderOptions, render_directory
+
+            result.extend(render_directory(path[0], path[1], render or RenderOptions()))
+            continue
         name = STDIN_NAME if path == STDIN else path
         try:
             raw = read_stream(stdin or sys.stdin.buffer) if path == STDIN else read_regular(path)
@@ -399,6 +418,9 @@ def _parse_yaml(text: str, source: SourceFile, result: LoadResult, events: bool 
                     index += 1
                     continue
             result.documents.append(Document(loader.construct_document(node), source, index, line))
+            if loader.duplicate_keys:
+                result.errors.extend(_duplicate_key_issue(source.name, index, key, at) for key, at in loader.duplicate_keys)
+                loader.duplicate_keys = None
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -409,6 +431,11 @@ def _parse_yaml(text: str, source: SourceFile, result: LoadResult, events: bool 
         result.errors.append(LoadIssue(source.name, None, f"invalid YAML: {exc}"))
     finally:
         loader.dispose()
+
+
+def _duplicate_key_issue(name: str, index: int, key: object, line: int) -> LoadIssue:
+    return LoadIssue(name, line, f"document {index}: key {str(key)[:80]!r} is written twice in one mapping: "
+                                 "kubectl rejects this document (kubeward judges it with the last value)")
 
 
 class _NeedsComposition(Exception):
@@ -428,6 +455,7 @@ def _parse_yaml_events(text: str, source: SourceFile, result: LoadResult) -> Non
     _NeedsComposition before any document is kept, and the caller composes instead."""
     loader = KubeLoader(text)
     documents: list[Document] = []
+    issues: list[LoadIssue] = []  # kept with the documents: none of either if composition takes over
     resolved: dict[tuple[str, bool], str] = {}
     constructors = loader.yaml_constructors
     get_event = loader.get_event
@@ -441,8 +469,9 @@ def _parse_yaml_events(text: str, source: SourceFile, result: LoadResult) -> Non
             if kind is not yaml.DocumentStartEvent:
                 continue
             root_mark = loader.peek_event().start_mark
-            # stack entries: [container, is mapping, key pending, key, start mark]
+            # stack entries: [container, is mapping, key pending, key, start mark, key mark]
             stack: list[list] = []
+            repeated: list[tuple[object, int]] = []
             value: object = None
             while True:
                 event = get_event()
@@ -468,7 +497,7 @@ def _parse_yaml_events(text: str, source: SourceFile, result: LoadResult) -> Non
                     if event.tag is not None and event.tag != "!":
                         raise _NeedsComposition
                     mapping = kind is yaml.MappingStartEvent
-                    stack.append([{} if mapping else [], mapping, False, None, event.start_mark])
+                    stack.append([{} if mapping else [], mapping, False, None, event.start_mark, None])
                     continue
                 elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
                     value = stack.pop()[0]
@@ -487,25 +516,31 @@ def _parse_yaml_events(text: str, source: SourceFile, result: LoadResult) -> Non
                     if isinstance(value, (dict, list)):
                         raise yaml.constructor.ConstructorError(
                             "while constructing a mapping", top[4], "found unhashable key", event.start_mark)
-                    top[2], top[3] = True, value
+                    top[2], top[3], top[5] = True, value, event.start_mark
                 else:
+                    if top[3] in top[0]:  # kubectl rejects a key written twice; YAML would keep the last
+                        repeated.append((top[3], top[5].line + 1))
                     top[0][top[3]] = value
                     top[2] = False
             documents.append(Document(value, source, index, root_mark.line + 1))
+            issues.extend(_duplicate_key_issue(source.name, index, key, line) for key, line in repeated)
             index += 1
     except yaml.MarkedYAMLError as exc:
         result.documents.extend(documents)
+        result.errors.extend(issues)
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
         result.errors.append(LoadIssue(source.name, mark.line + 1 if mark else None, f"invalid YAML: {problem}"))
         return
     except (yaml.YAMLError, ValueError) as exc:
         result.documents.extend(documents)
+        result.errors.extend(issues)
         result.errors.append(LoadIssue(source.name, None, f"invalid YAML: {exc}"))
         return
     finally:
         loader.dispose()
     result.documents.extend(documents)
+    result.errors.extend(issues)
 
 
 def _has_token(text: str, mark: str, pattern: re.Pattern) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import yaml
 
 from kubeward.rules.model import Finding
+from kubeward.rules.settings import KubeVersion, Settings
 from kubeward.sources.loader import LoadIssue, read_capped
 from kubeward.sources.yamlio import KubeLoader
 
@@ -64,6 +65,14 @@ class Config:
     ignores: tuple[IgnoreEntry, ...] = ()
     rules: object = None  # per-rule settings read by the front ends that have them (webhook modes)
     webhook: object = None  # the admission webhook's settings (kubeward.webhook.config)
+    allowed_registries: tuple[str, ...] = ()  # `registries: {allowed: [...], blocked: [...]}`
+    blocked_registries: tuple[str, ...] = ()
+
+    def settings(self, kube_version: KubeVersion | None = None) -> Settings:
+        """The evaluation settings this config gives, for a target Kubernetes version (latest when None)."""
+        if kube_version is None:
+            return Settings(allowed_registries=self.allowed_registries, blocked_registries=self.blocked_registries)
+        return Settings(kube_version, True, self.allowed_registries, self.blocked_registries)
 
 
 def find_config(explicit: str | None, scan_paths) -> str | None:
@@ -75,7 +84,8 @@ def find_config(explicit: str | None, scan_paths) -> str | None:
     return CONFIG_NAME if os.path.isfile(CONFIG_NAME) else None
 
 
-TOP_KEYS = {"ignore", "rules", "webhook"}
+TOP_KEYS = {"ignore", "rules", "webhook", "registries"}
+REGISTRY_KEYS = ("allowed", "blocked")
 ENTRY_KEYS = {"rule", "rules", "reason", "expires", "resource", "kind", "namespace", "name", "file", "identity"}
 MATCH_KEYS = ("kind", "namespace", "name", "file", "identity")
 
@@ -106,7 +116,27 @@ def load_config(path: str | None) -> Config:
     if not isinstance(ignore, list):
         raise ConfigError(f"{path}: `ignore` must be a list, not {type(ignore).__name__}")
     entries = [_entry(path, i, raw) for i, raw in enumerate(ignore)]
-    return Config(path, tuple(entries), data.get("rules"), data.get("webhook"))
+    allowed, blocked = _registries(path, data.get("registries"))
+    return Config(path, tuple(entries), data.get("rules"), data.get("webhook"), allowed, blocked)
+
+
+def _registries(path: str, raw: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`registries: {allowed: [registry.example.com, ...], blocked: [docker.io, ...]}` (KW-IMG-005)."""
+    if raw is None:
+        return (), ()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: `registries` must be a mapping with `allowed:` and/or `blocked:` lists")
+    unknown = sorted(str(k) for k in raw if k not in REGISTRY_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: registries: unknown key {unknown[0]!r} (known: {', '.join(REGISTRY_KEYS)})")
+    lists = []
+    for key in REGISTRY_KEYS:
+        value = raw.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f"{path}: registries.{key} must be a list of registry names or prefixes "
+                              "(registry.example.com, registry.example.com/team, *.example.com)")
+        lists.append(tuple(v.strip() for v in value))
+    return lists[0], lists[1]
 
 
 def _entry(path: str, i: int, raw: object) -> IgnoreEntry:

@@ -17,7 +17,8 @@ from kubeward.model.podspec import pod_template
 from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.rules import Target, rule
 from kubeward.rules.model import ANY_KIND
-from kubeward.workload.common import container_label
+from kubeward.rules.model import Severity
+from kubeward.workload.common import LOW, container_label
 
 NSA_SECRETS = "NSA/CISA Kubernetes Hardening Guide: secrets"
 
@@ -32,12 +33,16 @@ KNOWN_FORMATS: tuple[tuple[str, tuple[str, ...], re.Pattern], ...] = (
     ("google_api_key", ("AIza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
     ("jwt", ("eyJ",), re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
     ("url_password", ("@",), re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]+:([^\s/@'\"]+)@")),
+    # `Authorization: Bearer <token>` in any case (HTTP schemes are case-insensitive)
+    ("bearer_token", ("earer", "EARER"), re.compile(r"(?i:\bbearer)[ \t]+([A-Za-z0-9._~+/-]{16,}=*)")),
 )
 FORMAT_LABELS = {
     "private_key": "a private key", "aws_access_key": "an AWS access key id", "github_token": "a GitHub token",
     "slack_token": "a Slack token", "google_api_key": "a Google API key", "jwt": "a JSON Web Token",
-    "url_password": "a password in a connection string",
+    "url_password": "a password in a connection string", "bearer_token": "a bearer token",
 }
+# Formats whose match holds the secret in group 1 (the rest is the label around it).
+GROUP_FORMATS = frozenset({"url_password", "bearer_token"})
 CREDENTIAL_NAME = re.compile(
     r"passw(?:or)?d|passphrase|(?:^|[_.-])pass(?:$|[_.-])|(?:^|[_.-])pwd(?:$|[_.-])|secret|token"
     r"|api[_.-]?key|access[_.-]?key|private[_.-]?key|credential|auth[_.-]?key")
@@ -64,6 +69,17 @@ FLAG = re.compile(r"^-{1,2}([A-Za-z0-9_.-]+)$")
 OBJECT_REFERENCE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 TOKEN_CHARACTERS = re.compile(r"^[A-Za-z0-9+/=_-]{20,256}$")
 MIN_ENTROPY_BITS = 4.0
+# Names that end like a key, secret or token (`STRIPE_KEY`, `signingSecret`): a high-entropy value
+# there is a credential even where the name alone says too little (`_KEY` is often a setting name).
+KEY_SUFFIX = re.compile(r"(?:[_.-](?:key|secret|token)|(?<=[a-z0-9])(?:Key|Secret|Token))$", re.IGNORECASE)
+KEYED_CHARACTERS = re.compile(r"^[A-Za-z0-9+/=_.-]{16,256}$")
+MIN_KEYED_ENTROPY_BITS = 3.5
+# What a credential-named setting holds when nobody filled it in: templates and examples.
+PLACEHOLDER = re.compile(
+    r"^(?:insert|replace|enter)[_-]"  # INSERT_ETCD_DISCOVERY_TOKEN, REPLACE-WITH-KEY
+    r"|change[_-]?me|changeit|placeholder|redacted|replace[_-]?me|dummy|not[_-]?a[_-]?(?:real[_-]?)?(?:secret|password|token)"
+    r"|^(?:todo|tbd|fixme|secret|password|passwd|token|none|empty|example|sample|test|xxx+|\*+|\.+)$", re.IGNORECASE)
+SHORT_CREDENTIAL = 8  # a named credential shorter than this is reported at low (and shown as *** only)
 SKIPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 
 
@@ -78,12 +94,29 @@ def is_credential_name(name: str) -> bool:
     return bool(CREDENTIAL_NAME.search(words)) and not CREDENTIAL_METADATA.search(words)
 
 
+def is_placeholder(value: str) -> bool:
+    """A value nobody filled in: `INSERT_ETCD_TOKEN`, `changeme`, `<password>`, `${VAR}`, `xxxx`."""
+    value = value.strip()
+    if value.startswith(("<", "${", "$(", "{{", "%(", "#{")) or len(set(value)) == 1:
+        return True
+    return bool(PLACEHOLDER.search(value))
+
+
 def is_literal_credential(value: str) -> bool:
-    """A literal a credential-named setting holds (not a reference, path, flag or number)."""
+    """A literal a credential-named setting holds (not a reference, path, flag, number or placeholder)."""
     value = value.strip()
     return (len(value) >= 4 and not value.startswith(REFERENCE_PREFIXES) and value.lower() not in NOT_CREDENTIALS
             and not value.isdigit() and "://" not in value and not any(c.isspace() for c in value)
-            and not OBJECT_REFERENCE.match(value))
+            and not OBJECT_REFERENCE.match(value) and not is_placeholder(value))
+
+
+def looks_keyed(value: str) -> bool:
+    """A value under a `*_KEY`/`*_SECRET`/`*_TOKEN` name random enough to be one (a heuristic)."""
+    value = value.strip()
+    if not KEYED_CHARACTERS.match(value) or is_placeholder(value):
+        return False
+    classes = sum((any(c.isupper() for c in value), any(c.islower() for c in value), any(c.isdigit() for c in value)))
+    return classes >= 2 and shannon_entropy(value) >= MIN_KEYED_ENTROPY_BITS
 
 
 def shannon_entropy(value: str) -> float:
@@ -109,6 +142,7 @@ class Exposure:
     path: Path
     rule: str  # "format" | "named" | "entropy"
     message: str
+    severity: Severity | None = None  # None: the rule's own
 
 
 class _Scanner:
@@ -116,7 +150,11 @@ class _Scanner:
         self.found: list[Exposure] = []
 
     def _add(self, resource, path, rule_kind, where, what, secret) -> None:
-        self.found.append(Exposure(resource, path, rule_kind, f"{where} holds {what} in plain text ({mask(secret)})"))
+        severity = None
+        if rule_kind == "named" and len(secret) < SHORT_CREDENTIAL:
+            severity, what = LOW, "a short credential"
+        self.found.append(Exposure(resource, path, rule_kind, f"{where} holds {what} in plain text ({mask(secret)})",
+                                   severity))
 
     def known_formats(self, resource, path, where, text: str) -> bool:
         found = False
@@ -124,8 +162,8 @@ class _Scanner:
             if not any(anchor in text for anchor in anchors):
                 continue
             for match in pattern.finditer(text):
-                secret = match.group(1) if kind == "url_password" else match.group(0)
-                if kind == "url_password" and not is_literal_credential(secret):
+                secret = match.group(1) if kind in GROUP_FORMATS else match.group(0)
+                if kind in GROUP_FORMATS and not is_literal_credential(secret):
                     continue
                 self._add(resource, path, "format", where, FORMAT_LABELS[kind], secret)
                 found = True
@@ -137,6 +175,8 @@ class _Scanner:
             return
         if name is not None and is_credential_name(name) and is_literal_credential(value):
             self._add(resource, path, "named", where, "a credential", value.strip())
+        elif name is not None and KEY_SUFFIX.search(name) and looks_keyed(value):
+            self._add(resource, path, "named", where, "a key or token (high-entropy value)", value.strip())
         elif looks_random(value.strip()):
             self._add(resource, path, "entropy", where, "a random-looking token", value.strip())
 
@@ -250,10 +290,10 @@ def _annotations(scanner: _Scanner, resource: Resource, annotations: dict, path:
             scanner.value(resource, (*path, key), where, str(key).rpartition("/")[2], value)
 
 
-def _exposures(resource: Resource, rule_kind: str) -> Iterator[tuple[Path, str]]:
+def _exposures(resource: Resource, rule_kind: str) -> Iterator[tuple[Path, str, Severity | None]]:
     for exposure in resource.memo(object_credentials):
         if exposure.rule == rule_kind:
-            yield exposure.path, exposure.message
+            yield exposure.path, exposure.message, exposure.severity
 
 
 @rule(
@@ -290,7 +330,7 @@ def secret_in_env(template) -> Iterator[tuple[Path, str]]:
     example="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}",
     cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
 )
-def known_format_credentials(resource: Resource) -> Iterator[tuple[Path, str]]:
+def known_format_credentials(resource: Resource) -> Iterator[tuple[Path, str, Severity | None]]:
     return _exposures(resource, "format")
 
 
@@ -304,7 +344,7 @@ def known_format_credentials(resource: Resource) -> Iterator[tuple[Path, str]]:
     example="env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}",
     cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
 )
-def named_credentials(resource: Resource) -> Iterator[tuple[Path, str]]:
+def named_credentials(resource: Resource) -> Iterator[tuple[Path, str, Severity | None]]:
     return _exposures(resource, "named")
 
 
@@ -319,5 +359,5 @@ def named_credentials(resource: Resource) -> Iterator[tuple[Path, str]]:
     example="env:\n- name: API_KEY\n  valueFrom:\n    secretKeyRef: {name: api, key: key}",
     cis=("5.4.1",), nsa=(NSA_SECRETS,), mitre=("T1552.001",),
 )
-def random_tokens(resource: Resource) -> Iterator[tuple[Path, str]]:
+def random_tokens(resource: Resource) -> Iterator[tuple[Path, str, Severity | None]]:
     return _exposures(resource, "entropy")

@@ -1,4 +1,4 @@
 """Workload hardening and hygiene rules, registered on import (one module per concern)."""
 
-from kubeward.workload import (credentials, host, images, namespaces, resources,  # noqa: F401
-                               security_context, service_accounts, services)
+from kubeward.workload import (apiversions, credentials, host, hygiene, images, ingress,  # noqa: F401
+                               namespaces, resources, security_context, service_accounts, services)
