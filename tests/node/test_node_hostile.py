@@ -109,10 +109,11 @@ def test_parsing_cost_is_linear_and_repeats_give_one_note():
         assert problem is None
         return time.perf_counter() - started, notes
 
-    small = min(parse(50_000)[0] for _ in range(3))
+    small = min(parse(25_000)[0] for _ in range(5))
     large, notes = min((parse(500_000) for _ in range(3)), key=lambda r: r[0])  # 1 MB of line: took 27 s before
-    # 10x the input: ~10x the time when linear, 100x when quadratic (timings on a busy machine vary)
-    assert large < 5 and large < 40 * max(small, 0.005), (small, large)
+    # 20x the input: ~20x the time when linear, 400x when quadratic. The bound leaves room for a
+    # busy CI machine (a 10x input once measured 41x there); a quadratic parse still fails it.
+    assert large < 5 and large < 120 * max(small, 0.002), (small, large)
     (note,) = notes
     assert "--a is given more than once (83,333 times" in note.message
 
