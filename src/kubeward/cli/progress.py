@@ -42,7 +42,7 @@ class FileProgress:
             self.display.stop()
             self.display = None
 
-    def __enter__(self) -> "FileProgress":
+    def __enter__(self) -> FileProgress:
         return self
 
     def __exit__(self, *exc) -> None:
