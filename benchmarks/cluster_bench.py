@@ -42,7 +42,9 @@ def fixture() -> list[dict]:
     objects = []
     for n in range(NAMESPACES):
         ns = f"team-{n:03d}"
-        meta = lambda name, **extra: {"name": name, "namespace": ns, "uid": f"{ns}-{name}", **extra}  # noqa: E731
+        def meta(name: str, ns: str = ns, **extra) -> dict:
+            return {"name": name, "namespace": ns, "uid": f"{ns}-{name}", **extra}
+
         template = {"metadata": {"labels": {"app": "app"}}, "spec": pod_spec(n)}
         objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {
             "pod-security.kubernetes.io/enforce": ("baseline", "restricted", "privileged")[n % 3]}}})

@@ -90,7 +90,7 @@ def main() -> None:
     files = {"json": work / "pods.json", "yaml": work / "pods.yaml"}
     files["json"].write_text(json.dumps(document))
     files["yaml"].write_text(yaml.dump(document, Dumper=yaml.CSafeDumper, sort_keys=False))
-    print(f"| input | MB | measure | runs | median s | peak RSS MiB |\n| --- | ---: | --- | ---: | ---: | ---: |")
+    print("| input | MB | measure | runs | median s | peak RSS MiB |\n| --- | ---: | --- | ---: | ---: | ---: |")
     for fmt, file in files.items():
         mb = file.stat().st_size / 1e6
         for name, body in (("parse floor", STAGES["floor"][fmt]), ("kubeward load + inventory", STAGES["kubeward load + inventory"])):

@@ -21,7 +21,7 @@ from gen_rbac import NAMESPACES, SERVICE_ACCOUNTS, write  # noqa: E402
 from kubeward.cli.inputs import inventory_from_paths  # noqa: E402
 from kubeward.rbac.index import User, rbac_index  # noqa: E402
 from kubeward.rbac.resolve import resolve_request  # noqa: E402
-from kubeward.rules import load_all
+from kubeward.rules import load_all  # noqa: E402
 from kubeward.pipeline import evaluate_rules as evaluate  # noqa: E402
 
 QUERIES = [("get", "pods"), ("create", "deployments"), ("list", "secrets"), ("create", "pods/exec"),

@@ -163,7 +163,7 @@ def main() -> None:
         analysis = statistics.median(float(r[1]) for r in runs)
         r = runs[0]
         print(f"policies: {counts}")
-        print(f"| workloads | classes | connection lines | load s | connectivity s | total s | peak RSS MB |")
+        print("| workloads | classes | connection lines | load s | connectivity s | total s | peak RSS MB |")
         print(f"| {r[3]} | {r[4]} | {r[2]} | {load:.2f} | {analysis:.2f} | {load + analysis:.2f} | {r[5]} |")
 
 

@@ -414,7 +414,7 @@ class FakeApiServer:
     def url(self) -> str:
         return f"https://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> "FakeApiServer":
+    def __enter__(self) -> FakeApiServer:
         self.thread.start()
         return self
 

@@ -95,7 +95,7 @@ def test_alias_bomb_is_refused_fast_with_bounded_memory():
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i in range(1, 12):
         lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i-1}"] * 9) + "]")
-    bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n" + "\n".join("  " + l for l in lines) + "\n"
+    bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n" + "\n".join("  " + line for line in lines) + "\n"
     tracemalloc.start()
     started = time.perf_counter()
     loaded = load_text(bomb, "bomb.yaml")

@@ -3,7 +3,6 @@ duplicate keys, digests, registries, credential masking, and the exact messages 
 
 from __future__ import annotations
 
-import inspect
 
 import orjson
 import pytest

@@ -28,7 +28,9 @@ def run(text: str, *rule_ids: str, name: str = "manifest.yaml"):
 
 def pod(containers: str, spec: str = "", metadata: str = "") -> str:
     """A Pod manifest; `containers` and `spec` are YAML blocks at spec level (no indent)."""
-    indent = lambda block: textwrap.indent(textwrap.dedent(block).strip("\n"), "  ")
+    def indent(block: str) -> str:
+        return textwrap.indent(textwrap.dedent(block).strip("\n"), "  ")
+
     parts = ["apiVersion: v1", "kind: Pod", "metadata:", "  name: p", "  namespace: shop"]
     if metadata:
         parts.append(indent(metadata))

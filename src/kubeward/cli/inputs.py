@@ -73,7 +73,7 @@ def input_options(command: Callable) -> Callable:
                      help="Also list Secrets, as metadata only (needs `list secrets`; values are never read)."),
         click.option("--kube-version", "kube_version", default=None, metavar="v1.MINOR", callback=_kube_version,
                      help="Target Kubernetes version: rules judge removed APIs and version-dependent permissions for it, "
-                          "and Helm charts render with it (default: latest, v1.%d)." % LATEST.minor),
+                          f"and Helm charts render with it (default: latest, v1.{LATEST.minor})."),
         click.option("--values", "values", multiple=True, metavar="FILE", type=click.Path(dir_okay=False),
                      help="Values file for the Helm charts among the PATHs (repeatable, like helm template -f)."),
         click.option("--set", "set_values", multiple=True, metavar="K=V",

@@ -9,7 +9,7 @@ import os
 import stat
 import sys
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import click
 
@@ -17,6 +17,9 @@ from kubeward import pipeline, reports, suppress
 from kubeward.reports.terminal import safe, terminal_width
 from kubeward.rules.model import Rule, Severity
 from kubeward.sources.loader import LoadIssue
+
+if TYPE_CHECKING:
+    from kubeward.graph.analysis import AttackAnalysis
 
 
 def format_option(formats: tuple[str, ...], help_default: str = "table on a terminal, json otherwise"):
@@ -130,7 +133,8 @@ def _where(issue: LoadIssue) -> str:
 
 
 def finish(evaluation: pipeline.Evaluation, report: ReportOptions,
-           epilogue: Callable[[pipeline.Evaluation], str] | None = None, attack: object | None = None) -> None:
+           epilogue: Callable[[pipeline.Evaluation], str] | None = None,
+           attack: AttackAnalysis | None = None) -> None:
     """Render, write, tell stderr about input errors when the report is not on a terminal, and exit.
     `epilogue` adds a command's own lines under a table; `attack` is the attack-path analysis that
     ranks the findings (scan --rank paths) and draws the HTML report's graph."""

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 SHOW_AFTER_S = 0.5
 
@@ -17,32 +21,33 @@ class FileProgress:
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.show_after = show_after
         self.started = time.monotonic()
-        self.display = None
-        self.task = None
+        self.display: Progress | None = None
+        self.task: TaskID | None = None
 
     def __call__(self, done: int, total: int, name: str) -> None:
         if not self.enabled:
             return
-        if self.display is None:
+        display, task = self.display, self.task
+        if display is None or task is None:  # both are set together, below
             if time.monotonic() - self.started < self.show_after or done >= total:
                 return
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.display = Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                    TextColumn("{task.description}"),
-                                    console=Console(file=self.stream), transient=True)
-            self.display.start()
-            self.task = self.display.add_task("", total=total)
+            display = self.display = Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(),
+                                              TimeElapsedColumn(), TextColumn("{task.description}"),
+                                              console=Console(file=self.stream), transient=True)
+            display.start()
+            task = self.task = display.add_task("", total=total)
         shown = name if len(name) <= 60 else "..." + name[-57:]
-        self.display.update(self.task, completed=done, total=total, description=shown)
+        display.update(task, completed=done, total=total, description=shown)
 
     def close(self) -> None:
         if self.display is not None:
             self.display.stop()
             self.display = None
 
-    def __enter__(self) -> "FileProgress":
+    def __enter__(self) -> FileProgress:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -129,7 +129,7 @@ def _entries_of(side: str, store_url: str | None) -> dict:
     evaluation = pipeline.run(inventories, rules)
     if evaluation.scanned.errors and not evaluation.scanned.objects:
         raise InputError(f"{side}: {evaluation.scanned.errors[0].message}")
-    entries = {}
+    entries: dict[str, Entry] = {}
     for finding in evaluation.findings:
         entry = Entry.of(finding)
         entries.setdefault(entry.fingerprint, entry)

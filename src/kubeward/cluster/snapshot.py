@@ -55,7 +55,8 @@ class SnapshotError(Exception):
 
 def secret_metadata(obj: dict) -> dict:
     """A Secret reduced to the allow-listed metadata and its type: nothing that can hold a value."""
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    raw = obj.get("metadata")
+    metadata = raw if isinstance(raw, dict) else {}
     kept: dict = {"apiVersion": "v1", "kind": "Secret",
                   "metadata": {key: metadata[key] for key in SECRET_METADATA_KEYS if key in metadata}}
     if isinstance(obj.get("type"), str):
@@ -83,7 +84,8 @@ def redact(obj: object) -> object:
     try:
         exposures = object_credentials(Resource(obj, None, Origin(None, source="snapshot")))
     except Exception:  # noqa: BLE001 - an object that cannot be searched for credentials is not kept whole
-        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        raw = obj.get("metadata")
+        metadata = raw if isinstance(raw, dict) else {}
         return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
                 "metadata": {key: metadata[key] for key in SECRET_METADATA_KEYS if key in metadata}}
     if not exposures:

@@ -174,7 +174,8 @@ class ClusterWatch:
             kind_, obj = parse_event(line, path)
             if kind_ == "ERROR":
                 code = obj.get("code")
-                message = obj.get("message") if isinstance(obj.get("message"), str) else "watch error"
+                said = obj.get("message")
+                message = said if isinstance(said, str) else "watch error"
                 raise ApiError(code if isinstance(code, int) else 500, path, message)
             seen = as_dict(obj.get("metadata")).get("resourceVersion")
             if kind_ == "BOOKMARK":

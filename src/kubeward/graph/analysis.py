@@ -7,7 +7,7 @@ import gc
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from kubeward.graph import model as m
 from kubeward.graph.build import build_graph
@@ -57,7 +57,7 @@ def _count_on_paths(graph: AttackGraph, paths: Iterable[AttackPath]) -> dict[tup
     counts: dict[tuple, int] = defaultdict(int)
     g = graph.graph
     for path in paths:
-        keys = set()
+        keys: set[tuple] = set()
         for a, b in path.pairs():
             for index in g.edge_indices_from_endpoints(a, b):
                 keys.update(finding_key(f) for f in g.get_edge_data_by_index(index).evidence)
@@ -123,7 +123,7 @@ def _analyse(inventories, findings, evaluated, sources, targets, max_hops, every
 
 def finding_ref(finding: Finding) -> dict:
     resource = finding.resource
-    out = {"rule": finding.rule.id, "severity": finding.severity.label, "title": finding.rule.title,
+    out: dict[str, Any] = {"rule": finding.rule.id, "severity": finding.severity.label, "title": finding.rule.title,
            "resource": resource.ref() if resource is not None else None, "field": dotted(finding.path),
            "message": finding.message}
     if finding.suppressed:

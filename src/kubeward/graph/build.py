@@ -119,12 +119,13 @@ def _allowed_names(rules, verb: str, group: str, resource: str, subresource: str
 
 
 def _declared_ports(template: PodTemplate) -> frozenset[tuple[str, int]]:
-    ports = set()
+    ports: set[tuple[str, int]] = set()
     for container in template.containers(("containers",)):
-        for port in as_list(container.spec.get("ports")):
-            port = as_dict(port)
+        for item in as_list(container.spec.get("ports")):
+            port = as_dict(item)
             number = port.get("containerPort")
-            protocol = port.get("protocol") if port.get("protocol") in iv.PROTOCOLS else "TCP"
+            declared = port.get("protocol")
+            protocol = declared if isinstance(declared, str) and declared in iv.PROTOCOLS else "TCP"
             if isinstance(number, int) and not isinstance(number, bool) and 0 < number < 65536:
                 ports.add((protocol, number))
     return frozenset(ports)
@@ -724,38 +725,38 @@ class _Builder:
         sources = [(r, _ingress_backends(r)) for r in self.inventory.of_kind("Ingress")]
         sources += [(r, _route_backends(r)) for r in self.inventory.of_kind("Route") if r.group == "route.openshift.io"]
         for resource, backends in sources:
-            targets = set()
+            routed: set[int] = set()
             for backend in backends:
-                service = services.get((resource.namespace, backend.service))
-                if service is not None:
-                    for i in selected_workloads(connectivity, service):
+                backend_service = services.get((resource.namespace, backend.service))
+                if backend_service is not None:
+                    for i in selected_workloads(connectivity, backend_service):
                         if i in reached:
-                            targets.update(vertices[i])
-            if not targets:
+                            routed.update(vertices[i])
+            if not routed:
                 continue
             node = self.g.vertex(self.key(f"ingress:{resource.namespace}/{resource.kind}/{resource.name}"), m.INGRESS,
                                  self.label(f"{resource.kind} {resource.namespace}/{resource.name}"), resource.namespace,
                                  resource)
             self.g.edge(self.fixed(m.INTERNET), node, "EXPOSED_INGRESS", f"{resource.kind} {resource.name} routes outside traffic")
-            for target in sorted(targets):
-                self.g.edge(node, target, "ENDPOINT_EXPLOIT",
-                            f"the ingress controller reaches {self.g[target].label} (its policies allow it)")
+            for vertex in sorted(routed):
+                self.g.edge(node, vertex, "ENDPOINT_EXPLOIT",
+                            f"the ingress controller reaches {self.g[vertex].label} (its policies allow it)")
         # hostPort and hostNetwork
-        for template, _identity, workload in self.templates:
+        for template, _identity, workload_vertex in self.templates:
             resource = template.resource
             for container in template.containers():
                 for index, port in enumerate(as_list(container.spec.get("ports"))):
-                    path = (*container.path, "ports", index, "hostPort")
-                    found = self.evidence.at("KW-POD-013", resource, path)
+                    host_port_path = (*container.path, "ports", index, "hostPort")
+                    found = self.evidence.at("KW-POD-013", resource, host_port_path)
                     if found:
-                        self.g.edge(self.fixed(m.INTERNET), workload, "EXPOSED_HOST_PORT",
+                        self.g.edge(self.fixed(m.INTERNET), workload_vertex, "EXPOSED_HOST_PORT",
                                     f"{container_label(container)} publishes host port {as_dict(port).get('hostPort')}", found)
             if template.spec.get("hostNetwork") is True:
                 found = self.evidence.at("KW-POD-011", resource, (*template.spec_path, "hostNetwork"))
                 if _declared_ports(template):
-                    self.g.edge(self.fixed(m.INTERNET), workload, "EXPOSED_HOST_NETWORK",
+                    self.g.edge(self.fixed(m.INTERNET), workload_vertex, "EXPOSED_HOST_NETWORK",
                                 "the pod listens on the node's address (hostNetwork)", found)
-                self.g.edge(workload, self.fixed(m.CLOUD_METADATA), "HOST_NETWORK_METADATA",
+                self.g.edge(workload_vertex, self.fixed(m.CLOUD_METADATA), "HOST_NETWORK_METADATA",
                             "the pod uses the node's network (hostNetwork)", found)
 
     def network(self, connectivity: Connectivity) -> None:

@@ -9,6 +9,7 @@ with no evidence is inherent (a service account is in its groups; a node runs it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import rustworkx as rx
 
@@ -158,7 +159,7 @@ class Vertex:
     hub: bool = False  # a network class: folded into the hop that crosses it
 
     def as_dict(self) -> dict:
-        out = {"key": self.key, "kind": self.kind, "label": self.label}
+        out: dict[str, Any] = {"key": self.key, "kind": self.kind, "label": self.label}
         if self.namespace:
             out["namespace"] = self.namespace
         if self.resource is not None:
@@ -180,7 +181,7 @@ class Edge:
 
 def evidence_dict(finding: Finding) -> dict:
     resource = finding.resource
-    out = {"rule": finding.rule.id, "severity": finding.severity.label, "field": dotted(finding.path),
+    out: dict[str, Any] = {"rule": finding.rule.id, "severity": finding.severity.label, "field": dotted(finding.path),
            "resource": resource.ref() if resource is not None else None}
     if finding.suppressed:
         out["suppressed"] = True

@@ -66,7 +66,7 @@ def _by_name(graph: AttackGraph, text: str) -> list[int]:
 def select_jewels(graph: AttackGraph, wanted: Sequence[str] = ()) -> list[int]:
     if not wanted:
         return graph.jewels()
-    found = []
+    found: list[int] = []
     for text in wanted:
         key = m.JEWEL_NAMES.get(text.strip())
         if key is None:
@@ -164,7 +164,7 @@ def shortest_paths(graph: AttackGraph, entries: Sequence[int], jewels: Sequence[
     wanted = set(entries)
     found: list[AttackPath] = []
     for jewel in jewels:
-        mapping = rx.digraph_dijkstra_shortest_paths(reverse, jewel, weight_fn=float)
+        mapping = rx.digraph_dijkstra_shortest_paths(reverse, jewel, target=None, weight_fn=float)
         for entry in wanted & set(mapping.keys()):
             vertices = list(reversed(mapping[entry]))
             path = make_path(graph, vertices)
@@ -177,7 +177,7 @@ def shortest_paths(graph: AttackGraph, entries: Sequence[int], jewels: Sequence[
 def hop_distances(graph: AttackGraph, jewel: int, reverse: rx.PyDiGraph | None = None) -> dict[int, float]:
     if reverse is None:
         reverse = reversed_graph(graph)
-    lengths = rx.digraph_dijkstra_shortest_path_lengths(reverse, jewel, edge_cost_fn=float)
+    lengths = rx.digraph_dijkstra_shortest_path_lengths(reverse, jewel, float)  # edge_cost_fn
     out = {int(k): float(v) for k, v in lengths.items()}
     out[jewel] = 0.0
     return out

@@ -7,6 +7,7 @@ map kinds to resources. A snapshot's discovery (or a CRD in the scan) can extend
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,7 @@ CONFIG_KINDS = frozenset({
 class ResourceTable:
     """Lookup of API resources by kind or by any name kubectl accepts."""
 
-    def __init__(self, resources=STANDARD_RESOURCES):
+    def __init__(self, resources: Iterable[APIResource] = STANDARD_RESOURCES) -> None:
         self._by_kind: dict[str, APIResource] = {}
         self._by_name: dict[str, list[APIResource]] = {}
         for resource in resources:

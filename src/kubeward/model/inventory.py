@@ -11,6 +11,7 @@ from kubeward.model.resource import Origin, Resource, as_dict
 from kubeward.sources.loader import Document, LoadIssue, LoadResult, depth_problem
 
 T = TypeVar("T")
+K = TypeVar("K")
 DEFAULT_NAMESPACE = "default"
 ANY = "*"
 
@@ -104,12 +105,8 @@ class Inventory:
     def remove(self, resource: Resource) -> None:
         """Remove this object (by identity)."""
         _drop(self.resources, resource)
-        for index, bucket in ((self._by_kind, resource.kind), (self._by_key, resource.key)):
-            found = index.get(bucket)
-            if found is not None:
-                _drop(found, resource)
-                if not found:
-                    del index[bucket]
+        _unindex(self._by_kind, resource.kind, resource)
+        _unindex(self._by_key, resource.key, resource)
         self.invalidate((resource.kind,))
 
     def replace(self, old: Resource, new: Resource) -> None:
@@ -144,6 +141,15 @@ def _position(items: list[Resource], resource: Resource) -> int:
         return items.index(resource)  # Resource has no __eq__: identity, compared in C
     except ValueError:
         raise ValueError(f"{resource.display()} is not in the inventory") from None
+
+
+def _unindex(index: dict[K, list[Resource]], bucket: K, resource: Resource) -> None:
+    """Remove `resource` (by identity) from its bucket of an index; an emptied bucket goes."""
+    found = index.get(bucket)
+    if found is not None:
+        _drop(found, resource)
+        if not found:
+            del index[bucket]
 
 
 def _drop(items: list[Resource], resource: Resource) -> None:

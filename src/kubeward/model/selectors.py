@@ -138,9 +138,10 @@ class LabelIndex:
 
     def values_of(self, key: str) -> dict[str, set[int]]:
         """Each value of label `key` and the members that carry it."""
-        values = getattr(self, "_values", None)
+        values: dict[str, dict[str, set[int]]] | None = getattr(self, "_values", None)
         if values is None:
-            values = self._values = {}
+            values = {}
+            self._values = values
             for (k, v), members in self._by_pair.items():
                 values.setdefault(k, {})[v] = members
         return values.get(key, {})

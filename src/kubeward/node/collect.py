@@ -67,7 +67,8 @@ class Collector:
                 if current == self.real_root:
                     if current == os.sep:
                         continue  # "/.." is "/"
-                    return self._outside(file, "'..' climbs above it")
+                    self._outside(file, "'..' climbs above it")
+                    return None
                 current = os.path.dirname(current)
                 continue
             candidate = os.path.join(current, part)
@@ -82,14 +83,17 @@ class Collector:
             try:
                 target = os.readlink(candidate)
             except OSError as exc:
-                return self._outside(file, f"symlink {candidate} cannot be read ({exc.strerror})")
+                self._outside(file, f"symlink {candidate} cannot be read ({exc.strerror})")
+                return None
             if followed > 40:
-                return self._outside(file, f"too many levels of symlinks at {candidate}")
+                self._outside(file, f"too many levels of symlinks at {candidate}")
+                return None
             if os.path.isabs(target):
                 normal = os.path.normpath(target)
                 inside = self.real_root == os.sep or normal == self.real_root or normal.startswith(self.real_root + os.sep)
                 if not inside:
-                    return self._outside(file, f"symlink {candidate} -> {target}")
+                    self._outside(file, f"symlink {candidate} -> {target}")
+                    return None
                 parts.extend(reversed(Path(os.path.relpath(normal, self.real_root)).parts))
                 current = self.real_root
             else:
@@ -234,8 +238,8 @@ class Collector:
             if text is not None:
                 texts.append((str(file), text))
         settings = read_units(texts)
-        for where, problem in settings.problems:
-            self.error(where.file, problem, where.line)
+        for where, message in settings.problems:
+            self.error(where.file, message, where.line)
         environment = dict(settings.environment)
         for env_path, optional, where in settings.environment_files:
             file = self.path(env_path)
@@ -376,7 +380,7 @@ class Collector:
                 self.add_file("cni", file)
         etcd = self.model.component(ETCD)
         data_dir = etcd.flag("data-dir") if etcd else None
-        if data_dir is not None:
+        if etcd is not None and data_dir is not None:
             self.add_file("etcd-data", self.path(etcd.host_path(str(data_dir.value))))
         elif etcd is not None:
             self.add_file("etcd-data", self.path(profile.etcd_data_dir))

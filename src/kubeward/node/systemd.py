@@ -38,13 +38,16 @@ def split_words(text: str) -> list[str]:
     words: list[str] = []
     pos, end = 0, len(text)
     while True:
-        pos = _SPACE.match(text, pos).end()
+        blanks = _SPACE.match(text, pos)
+        assert blanks is not None  # [ \t\r\n]* matches everywhere, if only the empty string
+        pos = blanks.end()
         if pos >= end:
             return words
         match = _WORD.match(text, pos)
         stop = match.end() if match else pos
         if stop < end and text[stop] not in " \t\r\n":
             raise ValueError("No escaped character" if text[stop] == "\\" else "No closing quotation")
+        assert match is not None  # at a non-blank character: no word there raised above
         words.append(_unquote(match.group()))
         pos = stop
 

@@ -6,7 +6,7 @@ plus the restricted checks (policy/registry.go).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from kubeward.pss.checks import (allow_privilege_escalation, apparmor_profile, capabilities_baseline,
                                  capabilities_restricted, host_namespaces, host_path_volumes, host_ports,
@@ -26,7 +26,7 @@ CHECKS: tuple[Check, ...] = tuple(sorted(
 ))
 
 
-@lru_cache(maxsize=None)
+@cache
 def checks_for(level: str, minor: int) -> tuple[tuple[str, CheckFn], ...]:
     """(check id, behaviour) pairs in force at `level` and policy version v1.<minor>."""
     if level == PRIVILEGED:

@@ -109,7 +109,7 @@ def _layered(attack, vertices: list[int], edges: list[int]) -> dict[int, tuple[f
         a, b = g.get_edge_endpoints_by_index(i)
         out[a].append(b)
     depth: dict[int, int] = {}
-    queue = deque()
+    queue: deque[int] = deque()
     for path in attack.paths:
         if path.entry not in depth:
             depth[path.entry] = 0

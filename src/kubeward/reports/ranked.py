@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
@@ -14,9 +15,11 @@ from kubeward.reports.scanned import summary
 from kubeward.reports.table import _entry, rule_label
 from kubeward.reports.terminal import console
 
+if TYPE_CHECKING:
+    from kubeward.graph.analysis import AttackAnalysis
 
-def render_ranked(report: ReportInput) -> str:
-    attack = report.attack
+
+def render_ranked(report: ReportInput, attack: AttackAnalysis) -> str:
     width = report.width or 120
     out = io.StringIO()
     screen = console(out, width=width, color=report.color)
@@ -44,17 +47,17 @@ def render_ranked(report: ReportInput) -> str:
     total = len(active)
     plan = attack.plan
     covered = sum(1 for f, _ in active if _key(f) in planned)
-    lines = [f"{len(attack.paths)} attack path(s). Noise cut: {len(off_path)} of {total} finding(s) "
-             f"({100 * len(off_path) / total if total else 0:.0f}%) are not on an attack path."]
+    closing = [f"{len(attack.paths)} attack path(s). Noise cut: {len(off_path)} of {total} finding(s) "
+               f"({100 * len(off_path) / total if total else 0:.0f}%) are not on an attack path."]
     if plan is not None:
         exact = "exact minimum" if plan.method == "exact" and plan.optimal else "greedy, not proven minimal"
-        lines.append(f"Fix plan ({exact}): {len(plan.fixes)} fix(es), {covered} of {total} finding(s) "
-                     f"({100 * covered / total if total else 0:.1f}%), cut every path; `kubeward fix-plan` lists them.")
+        closing.append(f"Fix plan ({exact}): {len(plan.fixes)} fix(es), {covered} of {total} finding(s) "
+                       f"({100 * covered / total if total else 0:.1f}%), cut every path; `kubeward fix-plan` lists them.")
     counts = summary(report.findings)
-    lines.append(f"Scanned {report.scanned.files} file(s), {report.scanned.objects} object(s). Findings - "
-                 + "  ".join(f"{name}: {count}" for name, count in counts.items()))
-    for line in lines:
-        for wrapped in textwrap.wrap(line, width=width, break_long_words=False):
+    closing.append(f"Scanned {report.scanned.files} file(s), {report.scanned.objects} object(s). Findings - "
+                   + "  ".join(f"{name}: {count}" for name, count in counts.items()))
+    for paragraph in closing:
+        for wrapped in textwrap.wrap(paragraph, width=width, break_long_words=False):
             screen.print(Text(wrapped))
     return out.getvalue()
 

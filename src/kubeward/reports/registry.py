@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from kubeward.reports.scanned import Scanned, resolve_locations, sort_findings
 from kubeward.rules.model import Finding, Rule
+
+if TYPE_CHECKING:  # the graph (rustworkx) is imported only by the commands that rank by attack paths
+    from kubeward.graph.analysis import AttackAnalysis
 
 
 @dataclass
@@ -17,7 +20,7 @@ class ReportInput:
     rules: list[Rule]
     color: bool = False
     width: int | None = None  # the terminal's, for tables; None: the renderer's default
-    attack: object | None = None  # a kubeward.graph AttackAnalysis: ranks findings by the paths they sit on
+    attack: AttackAnalysis | None = None  # ranks findings by the paths they sit on
 
 
 Renderer = Callable[[ReportInput], str]
@@ -35,7 +38,7 @@ def register_format(name: str) -> Callable[[Renderer], Renderer]:
 
 
 def render(findings: list[Finding], scanned: Scanned, fmt: str, *, color: bool = False,
-           rules: list[Rule] | None = None, width: int | None = None, attack: object | None = None) -> str:
+           rules: list[Rule] | None = None, width: int | None = None, attack: AttackAnalysis | None = None) -> str:
     renderer = FORMATS.get(fmt)
     if renderer is None:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

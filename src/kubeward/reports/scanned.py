@@ -19,7 +19,7 @@ class Scanned:
     events: int | None = None  # audit events read (audit logs are streams of events, not objects)
 
     @classmethod
-    def of(cls, *inventories, errors: Iterable[LoadIssue] = ()) -> "Scanned":
+    def of(cls, *inventories, errors: Iterable[LoadIssue] = ()) -> Scanned:
         scanned = cls()
         for inventory in inventories:
             scanned.files += inventory.files

@@ -95,7 +95,7 @@ def render_table(report: ReportInput) -> str:
     if report.attack is not None:  # scan --rank paths
         from kubeward.reports.ranked import render_ranked
 
-        return render_ranked(report)
+        return render_ranked(report, report.attack)
     findings, locations, scanned = report.findings, report.locations, report.scanned
     width = report.width or 120
     out = io.StringIO()

@@ -23,11 +23,11 @@ class Severity(IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, text: str) -> "Severity":
+    def parse(cls, text: str) -> Severity:
         return cls[text.strip().upper()]
 
 
-class Target(str, Enum):
+class Target(str, Enum):  # noqa: UP042 -- StrEnum would change str() and f-strings from 'Target.X' to the value
     """What one evaluation of a rule judges; the evaluator iterates the subjects for it."""
 
     INVENTORY = "inventory"        # check(inventory): needs the whole picture (connectivity, namespaces)
@@ -44,7 +44,7 @@ class Target(str, Enum):
     ENDPOINT = "endpoint"          # check(answers) for each address:port probed
 
 
-class Context(str, Enum):
+class Context(str, Enum):  # noqa: UP042 -- StrEnum would change str() and f-strings from 'Context.X' to the value
     """What a rule reads beyond its subject. A rule with no context is object-local: it can judge
     one incoming object alone (the admission webhook), and only a change to that object can change
     its verdict (watch)."""

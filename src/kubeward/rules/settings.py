@@ -22,7 +22,7 @@ class KubeVersion:
     patch: int = 0
 
     @classmethod
-    def parse(cls, text: str) -> "KubeVersion":
+    def parse(cls, text: str) -> KubeVersion:
         """`v1.30`, `1.30`, `v1.30.2` or `latest`."""
         text = str(text).strip()
         if text == "latest":

@@ -230,14 +230,15 @@ def _profile(template: PodTemplate, container, field: str, container_annotation:
     annotation (legacy), pod field, pod annotation (legacy); the first one present wins."""
     annotations = template.annotations
     annotations_path = (*template.metadata_path, "annotations")
-    candidates = (
+    candidates: list[tuple[object, Path]] = [
         (as_dict(container.security_context.get(field)).get("type"), (*container.path, "securityContext", field, "type")),
         (_annotation_type(annotations, container_annotation + container.name, annotation_types),
          (*annotations_path, container_annotation + container.name)),
         (as_dict(template.security_context.get(field)).get("type"), (*template.spec_path, "securityContext", field, "type")),
-        (_annotation_type(annotations, pod_annotation, annotation_types) if pod_annotation else None,
-         (*annotations_path, pod_annotation)),
-    )
+    ]
+    if pod_annotation:
+        candidates.append((_annotation_type(annotations, pod_annotation, annotation_types),
+                           (*annotations_path, pod_annotation)))
     for kind, path in candidates:
         if isinstance(kind, str):
             return kind, path
