@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from kubeward import reports, suppress
 from kubeward.model.inventory import Inventory
@@ -24,6 +24,9 @@ from kubeward.rules.model import ANY_KIND, Finding, Hit, Rule, Severity, Target
 from kubeward.rules.settings import DEFAULT as DEFAULT_SETTINGS
 from kubeward.rules.settings import Settings
 from kubeward.sources.loader import LoadIssue
+
+if TYPE_CHECKING:  # rustworkx is imported only by the commands that build the graph
+    from kubeward.graph.analysis import AttackAnalysis
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "info", "none")
@@ -376,7 +379,7 @@ def run_events(events: Iterable[Any], rules: Sequence[Rule], config: suppress.Co
 
 
 def render(evaluation: Evaluation, fmt: str, *, color: bool = False, width: int | None = None,
-           min_severity: Severity | None = None, attack: object | None = None) -> str:
+           min_severity: Severity | None = None, attack: AttackAnalysis | None = None) -> str:
     """The report in `fmt` (a name of the reports registry). `min_severity` filters what is shown,
     never the exit code. `attack` (an attack-path analysis of the same scan) ranks the findings by
     the paths they sit on, and gives the HTML report its graph."""
