@@ -225,6 +225,19 @@ def cpu_seconds(process: subprocess.Popen) -> float:
     return total / ticks
 
 
+def worker_cpu(process: subprocess.Popen) -> dict[int, float]:
+    """CPU seconds of each worker (how evenly the kernel spread the connections)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in process_tree(process)[1]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
 def worker_rss_mib(process: subprocess.Popen) -> list[float]:
     """RSS of each worker: the leaf processes of the server's process tree."""
     leaves = process_tree(process)[1]
@@ -251,10 +264,12 @@ def measure(certs, kubeconfig, bodies, workers: int, floor: bool, server: str, r
         asyncio.run(run_rate("127.0.0.1", port, context, bodies, 200, 2.0))  # warm-up
         fixed = []
         for rate in rates:
-            before = cpu_seconds(process)
+            before, workers_before = cpu_seconds(process), worker_cpu(process)
             result = asyncio.run(run_rate("127.0.0.1", port, context, bodies, rate, seconds))
             # CPU the server spent per answered request: the cost that decides capacity on an idle machine
             result["server_cpu_us"] = round((cpu_seconds(process) - before) / max(1, result["done"]) * 1e6)
+            spent = [after - workers_before.get(pid, 0.0) for pid, after in worker_cpu(process).items()]
+            result["worker_cpu_share"] = [round(x / sum(spent), 2) if sum(spent) else 0.0 for x in sorted(spent)]
             fixed.append(result)
         best = None
         steps = []
@@ -269,6 +284,94 @@ def measure(certs, kubeconfig, bodies, workers: int, floor: bool, server: str, r
         stop_server(process)
     return {"server": server, "workers": workers, "app": "floor" if floor else "kubeward", "fixed": fixed,
             "max_sustained": best["rate"] if best else 0, "ladder": steps, "rss_mib": rss}
+
+
+def in_process(passes: int = 15) -> list[tuple[str, float]]:
+    """CPU microseconds per request of each step a worker takes after HTTP and TLS, over the
+    corpus's reviews (the best of `passes` passes: the least disturbed by other processes):
+    reading the review, judging it, writing the answer, counting it, logging it; and, for
+    comparison, the rules' checks alone on the same objects and contexts."""
+    import gc
+
+    from kubeward.model.inventory import Inventory
+    from kubeward.model.podspec import pod_template
+    from kubeward.model.resource import Resource
+    from kubeward.rules.model import Target
+    from kubeward.webhook import metrics
+    from kubeward.webhook.app import DecisionLog
+    from kubeward.webhook.cache import ContextCache
+    from kubeward.webhook.server import Settings, build_judge
+    from kubeward.webhook.review import parse, response
+
+    resources = corpus_objects()
+    bodies = reviews(resources)
+    judge = build_judge(Settings("", "", cluster=False, mode="dry-run"))
+    judge.context = ContextCache.holding(context_objects(resources))
+    log = DecisionLog(os.devnull)
+    clock = time.process_time
+    if hasattr(metrics, "child"):
+        def seconds(operation):
+            return metrics.child(metrics.REQUEST_SECONDS, operation)
+    else:  # the code before label children were kept (to measure it the same way)
+        def seconds(operation):
+            return metrics.REQUEST_SECONDS.labels(operation)
+    best = {name: float("inf") for name in ("read the review", "judge it", "write the answer", "count it", "log it")}
+
+    def one_pass(spent: dict) -> None:
+        for body in bodies:
+            t0 = clock()
+            request = parse(body)
+            t1 = clock()
+            decision = judge.decide(request)
+            t2 = clock()
+            response(request.uid, decision.allowed, message=decision.message, warnings=decision.warnings(),
+                     annotations=decision.audit_annotations())
+            t3 = clock()
+            metrics.record(decision)
+            seconds(request.operation).observe(decision.seconds)
+            t4 = clock()
+            log.write(decision.log_record())
+            t5 = clock()
+            for name, took in zip(best, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                spent[name] += took
+
+    one_pass(dict.fromkeys(best, 0.0))
+    gc.collect()
+    gc.freeze()  # as the server does once started
+    for _ in range(passes):
+        spent = dict.fromkeys(best, 0.0)
+        one_pass(spent)
+        for name, took in spent.items():
+            best[name] = min(best[name], took / len(bodies) * 1e6)
+    # the rules' checks alone: no request, decision, findings or suppressions
+    subjects = []
+    for body in bodies:
+        request = parse(body)
+        subject = judge._resource(request.object, request)
+        rules = judge.rules_for(subject.kind)  # all synced: every rule runs
+        contexts = frozenset(c for r in rules for c in r.context)
+        subjects.append((subject, judge.context.context_for(subject, contexts), rules))
+    checks = float("inf")
+    for _ in range(passes):
+        started = clock()
+        for subject, context, rules in subjects:
+            subject = Resource(subject.obj, subject.namespace, subject.origin)  # as new as each request's
+            inventory = Inventory([*context, subject])
+            template = pod_template(subject)
+            for rule_ in rules:
+                target = template if rule_.target == Target.POD_TEMPLATE else subject
+                for _hit in (rule_.check(target, inventory) if rule_.context else rule_.check(target)):
+                    pass
+        checks = min(checks, (clock() - started) / len(subjects) * 1e6)
+    return [*best.items(), ("(of which the rules' checks alone)", checks)]
+
+
+def in_process_markdown(steps: list[tuple[str, float]]) -> str:
+    lines = ["| step (in one worker, no HTTP) | CPU µs per request |", "| --- | ---: |"]
+    lines += [f"| {name} | {us:.0f} |" for name, us in steps[:-1]]
+    lines.append(f"| **total** | **{sum(us for _, us in steps[:-1]):.0f}** |")
+    lines.append(f"| {steps[-1][0]} | {steps[-1][1]:.0f} |")
+    return "\n".join(lines)
 
 
 def rbac_decisions(samples: int = 200) -> list[dict]:
@@ -308,6 +411,36 @@ def rbac_decisions(samples: int = 200) -> list[dict]:
     return out
 
 
+def serve_api(directory: Path) -> None:
+    """The fake API server, in a process of its own (`--serve-api DIR`): its watch threads wake
+    every 0.1 s, and in the load generator's process they would take its GIL and add their
+    delays to the latencies of the kubeward runs only (the floor has no cache). Writes
+    DIR/kubeconfig once it listens; runs until its stdin closes."""
+    from fakeapi import make_certificates, write_kubeconfig
+    from fakewatch import WatchApiServer, WatchCluster
+
+    api_certs = make_certificates(directory)
+    cluster = WatchCluster(context_objects(corpus_objects()))
+    with WatchApiServer(cluster, api_certs) as api:
+        write_kubeconfig(directory / "kubeconfig.tmp", {"bench": api.url}, api_certs)
+        (directory / "kubeconfig.tmp").rename(directory / "kubeconfig")
+        print(f"{len(cluster.objects)} context objects", file=sys.stderr)
+        sys.stdin.read()
+
+
+def start_api(work: Path) -> tuple[subprocess.Popen, Path]:
+    directory = work / "api"
+    directory.mkdir()
+    process = subprocess.Popen([sys.executable, __file__, "--serve-api", str(directory)], stdin=subprocess.PIPE)
+    kubeconfig = directory / "kubeconfig"
+    deadline = time.monotonic() + 120
+    while not kubeconfig.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the fake API server did not start")
+        time.sleep(0.1)
+    return process, kubeconfig
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per fixed rate")
@@ -316,10 +449,20 @@ def main() -> None:
     parser.add_argument("--servers", default="uvicorn", help="uvicorn, granian or both (comma-separated)")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--runs", type=int, default=1, help="repeat each configuration; medians are reported")
+    parser.add_argument("--apps", default="floor,kubeward", help="floor, kubeward or both (comma-separated)")
     parser.add_argument("--rbac-only", action="store_true", help="only the in-process RBAC decision times")
+    parser.add_argument("--no-rbac", action="store_true", help="skip the in-process RBAC decision times")
+    parser.add_argument("--in-process", action="store_true",
+                        help="only the CPU time of each step of one request inside a worker, without HTTP")
+    parser.add_argument("--serve-api", metavar="DIR", help=argparse.SUPPRESS)
     options = parser.parse_args()
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    rbac = rbac_decisions()
+    if options.serve_api:
+        return serve_api(Path(options.serve_api))
+    if options.in_process:
+        print(in_process_markdown(in_process()))
+        return
+    rbac = [] if options.no_rbac else rbac_decisions()
     rbac_table = ["| RBAC object admitted | cluster RBAC objects | samples | median ms | p99 ms | max ms |",
                   "| --- | ---: | ---: | ---: | ---: | ---: |"]
     rbac_table += [f"| {r['kind']} | {r['objects']} | {r['samples']} | {r['median_ms']} | {r['p99_ms']} | {r['max_ms']} |"
@@ -327,37 +470,39 @@ def main() -> None:
     if options.rbac_only:
         print("\n".join(rbac_table))
         return
-    from fakeapi import make_certificates, write_kubeconfig
-    from fakewatch import WatchApiServer, WatchCluster
-
     resources = corpus_objects()
     bodies = reviews(resources)
     work = Path(tempfile.mkdtemp(prefix="kubeward-webhook-bench-"))
     subprocess.run([KUBEWARD, "webhook", "certs", "--service", "kubeward-webhook", "--namespace", "kubeward",
                     "--out", str(work / "certs")], check=True, capture_output=True)
-    api_certs = make_certificates(work)
-    cluster = WatchCluster(context_objects(resources))
     results = []
     rates = [float(r) for r in options.rates.split(",")]
     ladder = [float(r) for r in options.ladder.split(",")]
-    print(f"{len(bodies)} AdmissionReviews (median {statistics.median(len(b) for b in bodies)} bytes), "
-          f"{len(cluster.objects)} context objects", file=sys.stderr)
-    with WatchApiServer(cluster, api_certs) as api:
-        kubeconfig = write_kubeconfig(work / "kubeconfig", {"bench": api.url}, api_certs)
+    print(f"{len(bodies)} AdmissionReviews (median {statistics.median(len(b) for b in bodies)} bytes)", file=sys.stderr)
+    api, kubeconfig = start_api(work)
+    loads = [os.getloadavg()[0]]
+    try:
         for server in options.servers.split(","):
             for workers in (int(w) for w in options.workers.split(",")):
-                for floor in (True, False):
-                    runs = [measure(work / "certs", kubeconfig, bodies, workers, floor, server, rates, ladder,
-                                    options.duration) for _ in range(options.runs)]
+                for app in options.apps.split(","):
+                    runs = []
+                    for _ in range(options.runs):
+                        runs.append(measure(work / "certs", kubeconfig, bodies, workers, app == "floor", server, rates,
+                                            ladder, options.duration))
+                        loads.append(os.getloadavg()[0])
                     results.append(_median_of(runs))
                     print(_row_text(results[-1]), file=sys.stderr)
+    finally:
+        api.stdin.close()
+        api.wait(10)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "webhook.json").write_bytes(orjson.dumps({"bodies": len(bodies), "results": results, "rbac": rbac},
-                                                    option=orjson.OPT_INDENT_2))
-    load = os.getloadavg()
-    print(f"load average during the run (1/5/15 min): {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores\n")
+    (OUT / "webhook.json").write_bytes(orjson.dumps({"bodies": len(bodies), "results": results, "rbac": rbac,
+                                                    "load_average": loads}, option=orjson.OPT_INDENT_2))
+    print(f"load average (1 min) during the run: {min(loads):.1f} to {max(loads):.1f}, median "
+          f"{statistics.median(loads):.1f}, on {os.cpu_count()} cores\n")
     print(markdown(results))
-    print("\n".join(rbac_table))
+    if rbac:
+        print("\n".join(rbac_table))
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -385,13 +530,18 @@ def _row_text(result: dict) -> str:
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| server | app | workers | rate req/s | achieved | p50 ms | p95 ms | p99 ms | max ms | errors | server CPU µs/req |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    floors = {(r["server"], r["workers"], f["rate"]): f["server_cpu_us"] for r in results if r["app"] == "floor"
+              for f in r["fixed"]}
+    lines = ["| server | app | workers | rate req/s | achieved | p50 ms | p95 ms | p99 ms | max ms | errors | "
+             "server CPU µs/req | over the floor |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         for f in r["fixed"]:
+            floor = floors.get((r["server"], r["workers"], f["rate"])) if r["app"] != "floor" else None
+            over = "" if floor is None else f"{f['server_cpu_us'] - floor:.0f}"
             lines.append(f"| {r['server']} | {r['app']} | {r['workers']} | {f['rate']:.0f} | {f['achieved']:.0f} | "
                          f"{f['p50_ms']:.2f} | {f['p95_ms']:.2f} | {f['p99_ms']:.2f} | {f['max_ms']:.2f} | {f['errors']:.0f} | "
-                         f"{f['server_cpu_us']:.0f} |")
+                         f"{f['server_cpu_us']:.0f} | {over} |")
     lines += ["", "| server | app | workers | max sustained req/s | RSS per worker MiB |", "| --- | --- | ---: | ---: | --- |"]
     for r in results:
         lines.append(f"| {r['server']} | {r['app']} | {r['workers']} | {r['max_sustained']:.0f} | "

@@ -90,6 +90,8 @@ def _subject_error(rule_: Rule, resource: Resource | None, exc: BaseException, w
 
 
 def _finding(rule_: Rule, hit: Hit | tuple, subject: Resource | None) -> Finding:
+    if type(hit) is tuple and len(hit) == 2:  # the common (path, message)
+        return Finding(rule_, subject, hit[0], hit[1], rule_.severity)
     if isinstance(hit, Hit):
         return Finding(rule_, hit.resource, hit.path, hit.message,
                        hit.severity if hit.severity is not None else rule_.severity,
@@ -128,11 +130,11 @@ def _check_subjects(rule_: Rule, subjects, inventory: Inventory, findings: list[
                     settings: Settings = DEFAULT_SETTINGS) -> None:
     with_context = bool(rule_.context) and rule_.target in (Target.POD_TEMPLATE, Target.OBJECT)
     keywords = {"settings": settings} if rule_.settings else {}
+    check, add = rule_.check, findings.append
     for subject, resource in subjects:
         try:
-            hits = (rule_.check(subject, inventory, **keywords) if with_context
-                    else rule_.check(subject, **keywords))
-            findings.extend(_finding(rule_, hit, resource) for hit in hits)
+            for hit in (check(subject, inventory, **keywords) if with_context else check(subject, **keywords)):
+                add(_finding(rule_, hit, resource))
         except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule for the rest
             errors.append(_subject_error(rule_, resource, exc, "the inventory" if rule_.target == Target.INVENTORY else ""))
 
@@ -148,10 +150,12 @@ def judge(subjects: Sequence[Resource], inventory: Inventory, rules: Iterable[Ru
     errors: list[LoadIssue] = []
     if settings is None:
         settings = (config or suppress.Config()).settings()
-    templates = [(t, t.resource) for t in (pod_template(s) for s in subjects) if t is not None]
+    templates = None
     for rule_ in rules:
         if rule_.target == Target.POD_TEMPLATE:
-            chosen = templates  # as in evaluate_rules: every pod template
+            if templates is None:  # as in evaluate_rules: every pod template
+                templates = [(t, t.resource) for t in (pod_template(s) for s in subjects) if t is not None]
+            chosen = templates
         elif rule_.target == Target.OBJECT:
             chosen = [(s, s) for s in subjects if rule_.kinds == ANY_KIND or s.kind in rule_.kinds]
         else:

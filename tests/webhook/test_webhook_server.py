@@ -199,3 +199,82 @@ def test_two_workers_share_their_metrics_also_on_the_metrics_port(webhook_certs,
         assert len(hook.log_records()) == 20
     finally:
         stop_webhook(hook)
+
+
+def _sockets_on(pid: int, port: int, state: str) -> int:
+    """How many sockets of process `pid` are on local `port` in TCP `state` ("0A" listening,
+    "01" established), from /proc."""
+    from pathlib import Path
+
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        held += target.startswith("socket:[") and target[8:-1] in inodes
+    return held
+
+
+def _workers(hook, count: int, timeout: float = 60) -> list[int]:
+    """The worker processes of a `--workers N` server once `count` of them listen."""
+    from pathlib import Path
+
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = [int(p) for p in Path(f"/proc/{hook.process.pid}/task/{hook.process.pid}/children").read_text().split()]
+        listening = [p for p in pids if _sockets_on(p, hook.port, "0A")]
+        if len(listening) == count:
+            return listening
+        assert time.monotonic() < deadline, f"workers listening: {listening} of {pids}"
+        time.sleep(0.1)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads /proc (Linux)")
+def test_workers_each_listen_on_the_port_share_the_connections_and_are_replaced(webhook_certs, tmp_path):
+    import signal
+
+    hook = start_webhook(webhook_certs, tmp_path, "--no-cluster", "--workers", "2", "--mode", "enforce", ready="off")
+    connections = []
+    try:
+        first = _workers(hook, 2)
+        for i in range(24):  # keep-alive connections, as the API server holds them
+            connection = hook.connection()
+            connection.request("POST", "/validate", orjson.dumps(review(workload("Pod"), uid=f"c-{i}")),
+                               {"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            assert answer.status == 200 and orjson.loads(answer.read())["response"]["allowed"] is False
+            connections.append(connection)
+        held = [_sockets_on(pid, hook.port, "01") for pid in first]
+        assert sum(held) == 24 and min(held) > 0, held  # the kernel spread them (SO_REUSEPORT)
+        os.kill(first[0], signal.SIGKILL)
+        replaced = _workers(hook, 2)
+        assert first[0] not in replaced and first[1] in replaced
+        for i in range(6):
+            assert hook.review(review(workload("Pod"), uid=f"after-{i}"))["allowed"] is False
+    finally:
+        for connection in connections:
+            connection.close()
+        stop_webhook(hook)
+
+
+def test_workers_refuse_a_port_in_use(webhook_certs, tmp_path):
+    from webhook_helpers import KUBEWARD
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        import subprocess
+
+        result = subprocess.run([KUBEWARD, "webhook", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+                                 "--no-cluster", "--tls-cert", str(webhook_certs / "tls.crt"),
+                                 "--tls-key", str(webhook_certs / "tls.key")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr

@@ -50,7 +50,7 @@ def serve(config_path, mode, fail_on, host, port, tls_cert, tls_key, metrics_por
     from kubeward.pipeline import RuleSelection, SelectionError
     from kubeward.suppress import find_config
     from kubeward.webhook.config import WebhookConfigError, from_file
-    from kubeward.webhook.server import Settings
+    from kubeward.webhook.server import ServeError, Settings
     from kubeward.webhook.server import serve as run_server
 
     config_path = find_config(config_path, ())
@@ -73,7 +73,10 @@ def serve(config_path, mode, fail_on, host, port, tls_cert, tls_key, metrics_por
                         log_file=log_file, floor=floor, sync_grace=sync_grace, metrics_port=metrics_port)
     click.echo(f"kubeward webhook: https://{host}:{port}/validate, {workers} worker(s), default mode {config.mode} "
                f"at {config.fail_on.label}, context cache {'on' if settings.cluster else 'off'}", err=True)
-    run_server(settings)
+    try:
+        run_server(settings)
+    except ServeError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _check_tls(cert: str, key: str) -> None:

@@ -89,7 +89,7 @@ class WebhookApp:
         started = time.perf_counter()
         declared = _content_length(scope)
         if declared is not None and declared > MAX_BODY:
-            metrics.BAD_REQUESTS.labels("too-large").inc()
+            metrics.child(metrics.BAD_REQUESTS, "too-large").inc()
             return await _send(send, 413, JSON, _error(f"body of {declared} bytes is over the {MAX_BODY}-byte limit"))
         chunks, size = [], 0
         while True:
@@ -99,7 +99,7 @@ class WebhookApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
-                metrics.BAD_REQUESTS.labels("too-large").inc()
+                metrics.child(metrics.BAD_REQUESTS, "too-large").inc()
                 return await _send(send, 413, JSON, _error(f"body is over the {MAX_BODY}-byte limit"))
             chunks.append(chunk)
             if not message.get("more_body"):
@@ -108,7 +108,7 @@ class WebhookApp:
         try:
             request = parse(body)
         except BadReview as bad:
-            metrics.BAD_REQUESTS.labels(bad.reason).inc()
+            metrics.child(metrics.BAD_REQUESTS, bad.reason).inc()
             return await _send(send, bad.status, JSON, _error(str(bad)))
         if self.judge is None:  # the floor: what the server costs without judging
             return await _send(send, 200, JSON, response(request.uid, True))
@@ -117,7 +117,7 @@ class WebhookApp:
                           annotations=decision.audit_annotations())
         await _send(send, 200, JSON, answer)
         metrics.record(decision)
-        metrics.REQUEST_SECONDS.labels(request.operation).observe(time.perf_counter() - started)
+        metrics.child(metrics.REQUEST_SECONDS, request.operation).observe(time.perf_counter() - started)
         if self.log is not None:
             self.log.write(decision.log_record())
 

@@ -123,6 +123,21 @@ def watched_kinds(full_pods: bool = False) -> tuple[Watched, ...]:
     return tuple(kinds)
 
 
+NAMESPACE_CONTEXT_LIMIT = 4096  # namespaces whose context objects are kept between requests
+# The kinds each namespace-level context reads from the cache.
+_STORES_READ = {Context.SERVICE_ACCOUNTS: ("ServiceAccount",), Context.LIMITS: ("LimitRange", "ResourceQuota"),
+                Context.NAMESPACE: ("Namespace",)}
+_KINDS_READ: dict[frozenset, tuple[str, ...]] = {}
+
+
+def _kinds_read(contexts: frozenset[Context]) -> tuple[str, ...]:
+    found = _KINDS_READ.get(contexts)
+    if found is None:
+        found = _KINDS_READ[contexts] = tuple(k for c in sorted(contexts, key=lambda c: c.value)
+                                              for k in _STORES_READ.get(c, ()))
+    return found
+
+
 class _Store:
     """The objects of one kind, by namespace; mutated by its watch thread under the lock,
     read by requests as snapshots."""
@@ -140,6 +155,7 @@ class _Store:
         self.resource_version = ""
         self.events = 0
         self.last_event = 0.0
+        self.version = 0  # bumped after every change: what was read at an older version is stale
 
     def resource(self, obj: dict) -> Resource | None:
         metadata = obj.get("metadata")
@@ -169,6 +185,7 @@ class _Store:
             self.by_index = indexed
             self.count = count
             self.listed = True
+            self.version += 1
 
     def apply(self, event_type: str, obj: dict) -> None:
         resource = self.resource(obj)
@@ -196,6 +213,7 @@ class _Store:
                     self.by_index[key] = {**self.by_index.get(key, {}), ident: resource}
             self.events += 1
             self.last_event = time.time()
+            self.version += 1
 
     def in_namespace(self, namespace: str | None) -> Iterable[Resource]:
         with self.lock:
@@ -233,15 +251,23 @@ class ContextCache:
         self._on_change = on_change
         self._responses: set = set()
         self._lock = threading.Lock()
+        self._all_available: frozenset[Context] | None = None
+        # (namespace, contexts) -> (versions of the stores read, objects, their kinds)
+        self._namespace_context: dict[tuple, tuple] = {}
 
     # --- ContextSource ------------------------------------------------------------------------
 
     def available(self) -> frozenset[Context]:
+        if self._all_available is not None:
+            return self._all_available
         ready: set[Context] = set()
         pending: set[Context] = set()
         for store in self.stores.values():
             (ready if store.listed else pending).update(store.watched.contexts)
-        return frozenset(ready - pending)
+        found = frozenset(ready - pending)
+        if not pending:  # a listed kind stays listed (a relist replaces its objects at once)
+            self._all_available = found
+        return found
 
     def namespace(self, name: str) -> Resource | None:
         return self.stores["Namespace"].get(None, name)
@@ -251,6 +277,26 @@ class ContextCache:
 
     def context_for(self, subject: Resource, contexts: frozenset[Context]) -> list[Resource]:
         namespace = subject.name if subject.kind == "Namespace" else subject.namespace
+        if Context.RBAC in contexts or not namespace:
+            out = self._context_objects(subject, namespace, contexts)
+            key = subject.key
+            return [r for r in out if r.key != key]
+        # Only namespace-level contexts: the same objects for every subject of the namespace,
+        # kept until a store they come from changes.
+        versions = tuple(self.stores[kind].version for kind in _kinds_read(contexts))
+        memo_key = (namespace, contexts)
+        known = self._namespace_context.get(memo_key)
+        if known is None or known[0] != versions:
+            objects = self._context_objects(subject, namespace, contexts)
+            if len(self._namespace_context) >= NAMESPACE_CONTEXT_LIMIT:
+                self._namespace_context.clear()
+            known = self._namespace_context[memo_key] = (versions, objects, frozenset(r.kind for r in objects))
+        if subject.kind in known[2]:
+            key = subject.key
+            return [r for r in known[1] if r.key != key]
+        return list(known[1])
+
+    def _context_objects(self, subject: Resource, namespace: str | None, contexts: frozenset[Context]) -> list[Resource]:
         out: list[Resource] = []
         if Context.RBAC in contexts:
             out.extend(self._rbac_context(subject))
@@ -264,8 +310,7 @@ class ContextCache:
             found = self.namespace(namespace)
             if found is not None:
                 out.append(found)
-        key = subject.key
-        return [r for r in out if r.key != key]
+        return out
 
     def _rbac_context(self, subject: Resource) -> list[Resource]:
         """What the RBAC rules read about one binding or role, not the whole cluster's RBAC: every

@@ -22,6 +22,22 @@ from kubeward.webhook.review import AdmissionRequest
 MAX_WARNINGS = 20
 MAX_WARNING_CHARS = 256  # what the API server and kubectl show of one warning
 JUDGED_SUBRESOURCES = ("", "ephemeralcontainers")
+MEMO_LIMIT = 4096  # entries of each per-worker memo (paths, namespaces, users) before it starts over
+SEVERITY_LABELS = {severity: severity.label for severity in Severity}
+_DOTTED: dict[tuple, str] = {}
+
+
+def dotted_path(path: tuple) -> str:
+    """`dotted(path)`, remembered: the same few hundred field paths recur in every request."""
+    try:
+        found = _DOTTED.get(path)
+    except TypeError:  # a path that is not a tuple
+        return dotted(path)
+    if found is None:
+        if len(_DOTTED) >= MEMO_LIMIT:
+            _DOTTED.clear()
+        found = _DOTTED[path] = dotted(path)
+    return found
 
 
 class ContextSource(Protocol):
@@ -66,12 +82,12 @@ class Judged:
 
     @property
     def path(self) -> str:
-        return dotted(self.finding.path)
+        return dotted_path(self.finding.path)
 
     def log_dict(self) -> dict:
         f = self.finding
-        out = {"rule": f.rule.id, "severity": f.severity.label, "path": self.path, "message": f.message,
-               "action": self.action, "mode": self.mode}
+        out = {"rule": f.rule.id, "severity": SEVERITY_LABELS[f.severity], "path": dotted_path(f.path),
+               "message": f.message, "action": self.action, "mode": self.mode}
         if not self.introduced:
             out["preexisting"] = True
         if self.would_deny:
@@ -127,7 +143,7 @@ class Decision:
 
     def log_record(self) -> dict:
         r = self.request
-        record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "uid": r.uid, "operation": r.operation,
+        record = {"ts": _timestamp(), "uid": r.uid, "operation": r.operation,
                   "kind": r.kind, "namespace": r.namespace, "name": r.name or _name_of(r.object),
                   "subResource": r.sub_resource or None, "user": r.username, "verdict": self.verdict,
                   "mode": self.policy.mode if self.policy else None, "dryRun": r.dry_run,
@@ -138,6 +154,17 @@ class Decision:
             if value:
                 record[key] = value
         return record
+
+
+_STAMP: list = [0, ""]
+
+
+def _timestamp() -> str:
+    """The UTC time to the second, formatted once per second."""
+    now = int(time.time())
+    if _STAMP[0] != now:
+        _STAMP[:] = [now, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))]
+    return _STAMP[1]
 
 
 def _name_of(obj: dict | None) -> str:
@@ -154,7 +181,7 @@ def _clip(text: str, limit: int = MAX_WARNING_CHARS) -> str:
 
 def _warning(judged: Judged) -> str:
     f = judged.finding
-    head = f"{f.rule.id} ({f.severity.label}) {judged.path}: {f.message}"
+    head = f"{f.rule.id} ({SEVERITY_LABELS[f.severity]}) {judged.path}: {f.message}"
     if not judged.introduced:
         head = "(already there) " + head
     return _clip(f"{head} Fix: {f.rule.fix.prose}")
@@ -170,22 +197,90 @@ def _action(mode: str, levels, severity: Severity, introduced: bool) -> str:
     return "none"
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How one kind is judged while the cache offers `available` contexts: the rules that run (in
+    catalogue order), the contexts they read, and what the request must say about the others."""
+
+    rules: list[Rule]
+    contexts: frozenset[Context]
+    degraded: str  # "" when every rule of the kind runs
+
+
+class _Memo(dict):
+    """A per-worker memo that starts over when it reaches MEMO_LIMIT entries (namespaces, users:
+    a bounded working set in practice, never an unbounded one)."""
+
+    def put(self, key, value):
+        if len(self) >= MEMO_LIMIT:
+            self.clear()
+        self[key] = value
+        return value
+
+
 class Judge:
-    """Judges AdmissionRequests with a fixed rule selection and config."""
+    """Judges AdmissionRequests with a fixed rule selection and config.
+
+    What does not change between requests is worked out once and remembered per worker: the
+    rules that judge each kind and the contexts they read (per set of synced contexts), the mode
+    each rule gets from the config, exemptions per namespace and user, and each namespace's
+    policy and label problems (per Namespace object of the cache: a changed Namespace is a new
+    object). Each request pays for its own object only."""
 
     def __init__(self, rules: Iterable[Rule], config: WebhookConfig, context: ContextSource | None = None):
         self.rules = [r for r in rules if r.target in (Target.OBJECT, Target.POD_TEMPLATE)]
-        self.config = config
-        self.context = context or NoContext()
-        self._by_kind: dict[str, list[Rule]] = {}
+        self._config = config
+        self._context: ContextSource = context or NoContext()
+        self._forget()
+
+    def _forget(self) -> None:
+        self._by_kind = _Memo()  # kind -> rules
+        self._plans = _Memo()  # (kind, available contexts) -> _Plan
+        self._rule_modes: dict[str, str | None] = {}
+        self._exempt_namespaces = _Memo()
+        self._exempt_users = _Memo()
+        self._exempt_groups = _Memo()
+        self._policies = _Memo()  # namespace -> (Namespace object or None, policy, label problems)
+
+    @property
+    def config(self) -> WebhookConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: WebhookConfig) -> None:
+        self._config = config
+        self._forget()
+
+    @property
+    def context(self) -> ContextSource:
+        return self._context
+
+    @context.setter
+    def context(self, context: ContextSource) -> None:
+        self._context = context
+        self._forget()
 
     def rules_for(self, kind: str) -> list[Rule]:
         found = self._by_kind.get(kind)
         if found is None:
-            found = [r for r in self.rules if
-                     (r.target == Target.POD_TEMPLATE and kind in TEMPLATE_PATHS)
-                     or (r.target == Target.OBJECT and (r.kinds == ANY_KIND or kind in r.kinds))]
-            self._by_kind[kind] = found
+            found = self._by_kind.put(kind, [
+                r for r in self.rules if (r.target == Target.POD_TEMPLATE and kind in TEMPLATE_PATHS)
+                or (r.target == Target.OBJECT and (r.kinds == ANY_KIND or kind in r.kinds))])
+        return found
+
+    def plan(self, kind: str, available: frozenset[Context]) -> _Plan:
+        key = (kind, available)
+        found = self._plans.get(key)
+        if found is None:
+            rules = self.rules_for(kind)
+            runnable = [r for r in rules if r.context <= available]
+            degraded = ""
+            if len(runnable) < len(rules):
+                missing = sorted({c.value for r in rules for c in r.context - available})
+                skipped = [r.id for r in rules if not r.context <= available]
+                degraded = (f"context cache not synced ({', '.join(missing)}): {len(skipped)} rule(s) not run "
+                            f"({', '.join(skipped[:6])}{', ...' if len(skipped) > 6 else ''})")
+            found = self._plans.put(key, _Plan(runnable, frozenset(c for r in runnable for c in r.context), degraded))
         return found
 
     def decide(self, request: AdmissionRequest) -> Decision:
@@ -196,6 +291,29 @@ class Judge:
         finally:
             decision.seconds = time.perf_counter() - started
         return decision
+
+    def _exemption(self, namespace: str, username: str, groups: tuple[str, ...]) -> str | None:
+        """`config.exempt.reason(...)`, remembered per namespace, user and group."""
+        exempt = self.config.exempt
+        if namespace:
+            found = self._exempt_namespaces.get(namespace, False)
+            if found is False:
+                found = self._exempt_namespaces.put(namespace, exempt.reason(namespace, "", ()))
+            if found:
+                return found
+        if username:
+            found = self._exempt_users.get(username, False)
+            if found is False:
+                found = self._exempt_users.put(username, exempt.reason("", username, ()))
+            if found:
+                return found
+        for group in groups:
+            found = self._exempt_groups.get(group, False)
+            if found is False:
+                found = self._exempt_groups.put(group, exempt.reason("", "", (group,)))
+            if found:
+                return found
+        return None
 
     def _decide(self, request: AdmissionRequest, decision: Decision) -> None:
         config = self.config
@@ -210,7 +328,7 @@ class Judge:
         if request.sub_resource not in JUDGED_SUBRESOURCES:
             decision.skipped = f"subresource {request.sub_resource} is not judged"
             return
-        exempt = config.exempt.reason(request.namespace, request.username, request.groups)
+        exempt = self._exemption(request.namespace, request.username, request.groups)
         if exempt:
             decision.exempt = exempt
             return
@@ -221,52 +339,64 @@ class Judge:
         if request.operation == "UPDATE" and request.old_object is not None:
             old = self._resource(request.old_object, request)
             before = {f.fingerprint() for f in self._judge(old, context, runnable, None)}
-        labels = subject.labels if subject.kind == "Namespace" else self._namespace_labels(request.namespace)
-        decision.policy = config.policy(request.namespace or (subject.name if subject.kind == "Namespace" else None), labels)
-        decision.notes.extend(label_problems(labels))
+        if subject.kind == "Namespace":
+            labels = subject.labels
+            decision.policy = config.policy(request.namespace or subject.name, labels)
+            decision.notes.extend(label_problems(labels))
+        else:
+            decision.policy, notes = self._policy(request.namespace)
+            decision.notes.extend(notes)
         self._treat(found, before, decision, None)
         if not decision.allowed:
             decision.message = _clip(
                 f"kubeward denied {subject.display()}: " + "; ".join(
-                    f"{j.finding.rule.id} ({j.finding.severity.label}) {j.path}: {j.finding.rule.title}"
+                    f"{j.finding.rule.id} ({SEVERITY_LABELS[j.finding.severity]}) {j.path}: {j.finding.rule.title}"
                     for j in decision.judged if j.action == "deny")
                 + ". The warnings say how to fix each.", 4096)
 
     def _findings(self, subject: Resource, decision: Decision) -> tuple[list[Finding], list[Resource], list[Rule]]:
         """The subject's findings by the rules whose context the cache holds (the others are named
         in `decision.degraded`), with the context and rules used."""
-        rules = self.rules_for(subject.kind)
-        available = self.context.available()
-        runnable = [r for r in rules if r.context <= available]
-        if len(runnable) < len(rules):
-            missing = sorted({c.value for r in rules for c in r.context - available})
-            skipped = [r.id for r in rules if not r.context <= available]
-            decision.degraded.append(f"context cache not synced ({', '.join(missing)}): "
-                                     f"{len(skipped)} rule(s) not run ({', '.join(skipped[:6])}{', ...' if len(skipped) > 6 else ''})")
-        contexts = frozenset(c for r in runnable for c in r.context)
-        context = self.context.context_for(subject, contexts) if contexts else []
-        return self._judge(subject, context, runnable, decision), context, runnable
+        plan = self.plan(subject.kind, self.context.available())
+        if plan.degraded:
+            decision.degraded.append(plan.degraded)
+        context = self.context.context_for(subject, plan.contexts) if plan.contexts else []
+        return self._judge(subject, context, plan.rules, decision), context, plan.rules
+
+    def _rule_mode(self, rule_id: str) -> str | None:
+        try:
+            return self._rule_modes[rule_id]
+        except KeyError:
+            found = self._rule_modes[rule_id] = self.config.rule_mode(rule_id)
+            return found
 
     def _treat(self, found: list[Finding], before: set[str], decision: Decision, mode: str | None) -> None:
         """Give each finding its treatment; `before`: fingerprints the old object of an UPDATE had;
         `mode`: one mode for every rule (exec), else each rule's own or the namespace's."""
         policy = decision.policy
+        levels = policy.levels
+        judged = decision.judged
         for finding in found:
             introduced = not before or finding.fingerprint() not in before
-            rule_mode = mode or self.config.rule_mode(finding.rule.id) or policy.mode
+            rule_mode = mode or self._rule_mode(finding.rule.id) or policy.mode
             if finding.suppressed:
-                decision.judged.append(Judged(finding, "none", rule_mode, introduced, False))
+                judged.append(Judged(finding, "none", rule_mode, introduced, False))
                 continue
-            action = _action(rule_mode, policy.levels, finding.severity, introduced)
-            would = introduced and finding.severity >= policy.levels.enforce
-            decision.judged.append(Judged(finding, action, rule_mode, introduced, would))
-        decision.allowed = not any(j.action == "deny" for j in decision.judged)
+            action = _action(rule_mode, levels, finding.severity, introduced)
+            would = introduced and finding.severity >= levels.enforce
+            judged.append(Judged(finding, action, rule_mode, introduced, would))
+        decision.allowed = not any(j.action == "deny" for j in judged)
 
-    def _namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        if not namespace:
-            return None
-        resource = self.context.namespace(namespace)
-        return resource.labels if resource is not None else None
+    def _policy(self, namespace: str) -> tuple[Policy, list[str]]:
+        """The namespace's policy and the problems of its labels, remembered while its Namespace
+        object (or its absence from the cache) stays the same."""
+        resource = self.context.namespace(namespace) if namespace else None
+        known = self._policies.get(namespace)
+        if known is not None and known[0] is resource:
+            return known[1], known[2]
+        labels = resource.labels if resource is not None else None
+        policy = self.config.policy(namespace or None, labels)
+        return self._policies.put(namespace, (resource, policy, label_problems(labels)))[1:]
 
     def _resource(self, obj: dict, request: AdmissionRequest) -> Resource:
         if not isinstance(obj.get("kind"), str) or not isinstance(obj.get("apiVersion"), str):
@@ -285,7 +415,7 @@ class Judge:
     def _decide_exec(self, request: AdmissionRequest, decision: Decision) -> None:
         """`kubectl exec` into a pod: judged as that pod (from the cache) in the configured exec mode;
         a pod the cache does not hold is let through with a warning."""
-        exempt = self.config.exempt.reason(request.namespace, request.username, request.groups)
+        exempt = self._exemption(request.namespace, request.username, request.groups)
         if exempt:
             decision.exempt = exempt
             return
@@ -297,10 +427,10 @@ class Judge:
         subject = Resource(pod.obj, pod.namespace, Origin(None, 0, 1, (), f"admission:{request.uid}"))
         found, _, _ = self._findings(subject, decision)
         mode = self.config.exec_mode or "dry-run"
-        policy = self.config.policy(request.namespace, self._namespace_labels(request.namespace))
+        policy, _ = self._policy(request.namespace)
         decision.policy = Policy(mode, policy.levels, policy.source)
         self._treat(found, set(), decision, mode)
         if not decision.allowed:
             decision.message = _clip(f"kubeward denied exec into {decision.subject}: it has " + "; ".join(
-                f"{j.finding.rule.id} ({j.finding.severity.label}) {j.path}" for j in decision.judged if j.action == "deny"),
+                f"{j.finding.rule.id} ({SEVERITY_LABELS[j.finding.severity]}) {j.path}" for j in decision.judged if j.action == "deny"),
                 4096)

@@ -39,18 +39,34 @@ def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
+CHILD_LIMIT = 100_000  # label sets remembered per worker (prometheus_client itself keeps every one)
+_children: dict[tuple, object] = {}
+
+
+def child(metric, *labels: str):
+    """`metric.labels(*labels)`, bound once per label set: resolving labels costs more than counting."""
+    key = (id(metric), labels)
+    found = _children.get(key)
+    if found is None:
+        if len(_children) >= CHILD_LIMIT:
+            _children.clear()
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
 def record(decision) -> None:
     """Count one decision (kubeward.webhook.decide.Decision)."""
     request = decision.request
     mode = decision.policy.mode if decision.policy else "none"
     namespace = request.namespace or "-"
-    REQUESTS.labels(decision.verdict, mode, namespace).inc()
+    child(REQUESTS, decision.verdict, mode, namespace).inc()
     for judged in decision.judged:
-        if judged.action != "none":
-            DECISIONS.labels(judged.finding.rule.id, judged.mode, namespace, judged.action).inc()
-        if judged.would_deny and judged.action != "deny":
-            DECISIONS.labels(judged.finding.rule.id, judged.mode, namespace, "would-deny").inc()
+        action = judged.action
+        if action != "none":
+            child(DECISIONS, judged.finding.rule.id, judged.mode, namespace, action).inc()
+        if judged.would_deny and action != "deny":
+            child(DECISIONS, judged.finding.rule.id, judged.mode, namespace, "would-deny").inc()
     for rule_id in decision.rule_errors:
-        RULE_ERRORS.labels(rule_id).inc()
+        child(RULE_ERRORS, rule_id).inc()
     if decision.degraded:
         DEGRADED.inc()
