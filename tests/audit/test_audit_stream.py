@@ -90,6 +90,16 @@ def test_bad_lines_are_counted_named_and_the_rest_read(tmp_path, three):
     assert source.stats.bad == 5
 
 
+def test_an_apiversion_or_kind_of_another_type_is_a_bad_line(tmp_path, three):
+    path = tmp_path / "audit.log"
+    odd = [{**three[0], "apiVersion": ["audit.k8s.io/v1"]}, {**three[0], "apiVersion": {"v": 1}},
+           {**three[0], "kind": ["Event"]}]
+    write_lines(path, [three[0], *odd, three[1]])
+    events, source = read(path)
+    assert ids(events) == ids(three[:2])
+    assert [e.line for e in source.errors] == [2, 3, 4] and source.stats.bad == 3
+
+
 def test_missing_file_and_corrupt_gzip_are_errors(tmp_path, three):
     broken = tmp_path / "broken.gz"
     broken.write_bytes(gzip.compress(b"x" * 1000)[:30])

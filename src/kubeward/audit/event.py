@@ -28,7 +28,7 @@ from kubeward.rbac.match import Request
 from kubeward.rules.model import Identity, Location
 
 FINAL_STAGES = frozenset({"ResponseComplete", "Panic"})
-AUDIT_VERSIONS = frozenset({"audit.k8s.io/v1", "audit.k8s.io/v1beta1"})
+AUDIT_VERSIONS = ("audit.k8s.io/v1", "audit.k8s.io/v1beta1")  # a tuple: `in` compares, never hashes (a list is no version)
 SA_PREFIX = "system:serviceaccount:"
 ANONYMOUS = "system:anonymous"
 DECISION = "authorization.k8s.io/decision"
