@@ -19,9 +19,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from kubeward.audit.event import DECISION, SA_PREFIX, AuditEvent, identity_of
+from kubeward.audit.event import DECISION, SA_PREFIX, AuditEvent, WireEvent, identity_of, user_empty
 from kubeward.node import audit_policy
 from kubeward.rbac.index import MASTERS, RbacIndex, User
 from kubeward.rbac.match import ALL, PolicyRule, Request
@@ -106,6 +106,10 @@ class UsageCollector:
         use.count += 1
         if name in use.names or (name and use.many):
             return
+        self._add_name(use, name)
+
+    def _add_name(self, use: Use, name: str) -> None:
+        """A name not yet in `use` ("" for a request without one)."""
         if name:
             if use.named + 1 >= self.max_names:
                 use.many = True
@@ -120,7 +124,11 @@ class UsageCollector:
 
     def observe(self, event: AuditEvent) -> None:
         """One event: its request, if allowed (or include_denied), counted for the identity it
-        was authorised as. Reads the raw event directly: this runs for every event of the log."""
+        was authorised as. Reads the typed fields (or the raw dict) directly: this runs for every
+        event of the log."""
+        if event.__class__ is WireEvent:
+            self.observe_all((event,))
+            return
         self.events += 1
         raw = event.raw
         status = raw.get("responseStatus")
@@ -163,6 +171,63 @@ class UsageCollector:
             key = (verb, "", "", "", "", (raw.get("requestURI") or "/").partition("?")[0])
             name = ""
         self._add(subject, key, name if name.__class__ is str else "", raw.get("auditID") or "")
+
+    def observe_all(self, events: Iterable[AuditEvent]) -> None:
+        """`observe` each event. The events the typed schema read are taken inline, the same
+        steps on their typed fields; this loop runs for every event of the log."""
+        subjects, include_denied, add_name, observe = self.subjects, self.include_denied, self._add_name, self.observe
+        wire_event = WireEvent
+        for event in events:
+            if event.__class__ is not wire_event:
+                observe(event)
+                continue
+            wire = event.wire  # type: ignore[attr-defined]
+            self.events += 1
+            status = wire.responseStatus
+            impersonated = wire.impersonatedUser
+            if impersonated is not None and user_empty(impersonated):
+                impersonated = None
+            person = wire.user if impersonated is None else impersonated
+            username = person.username if person is not None else None
+            if not username or (status is not None and status.code == 401):
+                self.unauthenticated += 1
+                continue
+            subject = subjects.get(username)
+            if subject is None:
+                subject = subjects[username] = SubjectUse(username)
+            groups = person.groups
+            if groups is not None and groups != subject.last_groups and len(subject.groups) < 64:
+                subject.last_groups = groups
+                subject.groups.update(groups)
+            if impersonated is not None:
+                self._impersonation(event, event.impersonated)
+            annotations = wire.annotations
+            decision = annotations.get(DECISION) if annotations is not None else None
+            allowed = decision == "allow" if decision is not None else event.authorized
+            if allowed:
+                subject.allowed += 1
+            else:
+                subject.denied += 1
+                if not include_denied:
+                    continue
+            ref = wire.objectRef
+            verb = wire.verb
+            if ref is not None and ref.resource:
+                sub = ref.subresource or ""
+                name = "" if verb == "create" and not sub else ref.name or ""
+                key = (verb, ref.apiGroup or "", ref.resource, sub, ref.namespace or "", "")
+            else:
+                key = (verb, "", "", "", "", (wire.requestURI or "/").partition("?")[0])
+                name = ""
+            uses = subject.uses
+            use = uses.get(key)
+            if use is None:  # kept for the whole run: share its strings
+                key = (intern(key[0]), intern(key[1]), intern(key[2]), intern(key[3]), intern(key[4]), intern(key[5]))
+                use = uses[key] = Use()
+            use.count += 1
+            if name in use.names or (name and use.many):
+                continue
+            add_name(use, name)
 
     def _impersonation(self, event: AuditEvent, impersonated: dict) -> None:
         """The requester was authorised to `impersonate` each part of the identity it took on:
