@@ -241,3 +241,21 @@ def test_memory_does_not_grow_with_the_log(tmp_path):
 
     short, long = peak(write_log(tmp_path / "short.log", 4000)), peak(write_log(tmp_path / "long.log", 12000))
     assert long < short * 1.3 + 200_000, (short, long)
+
+
+def test_fields_of_another_type_are_read_as_absent_without_crashing(tmp_path, three):
+    from kubeward.audit.usage import UsageCollector
+
+    odd = {**three[0], "auditID": "odd", "user": {"username": "bob", "groups": 5}, "sourceIPs": 7,
+           "objectRef": {"resource": ["pods"], "subresource": {"x": 1}, "name": ["n"]}, "requestURI": 3,
+           "impersonatedUser": {"username": "eve", "groups": 1, "extra": ["x"]}}
+    write_lines(tmp_path / "audit.log", [odd, three[1]])
+    events, source = read(tmp_path / "audit.log")
+    assert ids(events) == ["odd", three[1]["auditID"]] and not source.errors
+    first = events[0]
+    assert first.keys[0] == "" and first.requester_groups == () and first.groups == () and first.source_ips == []
+    collector = UsageCollector()
+    for one in events:
+        collector.observe(one)
+    assert list(collector.subjects["eve"].uses) == [("get", "", "", "", "", "/")]
+    assert ("impersonate", "", "users", "", "", "") in collector.subjects["bob"].uses

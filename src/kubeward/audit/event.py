@@ -70,6 +70,10 @@ def _s(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _l(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 _BASE_KEYS: dict[tuple, tuple[str, ...]] = {}
 _NON_RESOURCE_KEYS = ("", NON_RESOURCE)
 
@@ -124,7 +128,10 @@ class Classifier:
         ref = raw.get("objectRef")
         if ref.__class__ is dict:
             resource, sub, verb = ref.get("resource"), ref.get("subresource"), raw.get("verb")
-            keys = _BASE_KEYS.get((resource, sub, verb)) or _base_keys(resource, sub, verb)
+            try:
+                keys = _BASE_KEYS.get((resource, sub, verb)) or _base_keys(resource, sub, verb)
+            except TypeError:  # a list or object where a string belongs: read as the accessors read it
+                keys = _base_keys(_s(resource), _s(sub), _s(verb))
         else:
             keys = _NON_RESOURCE_KEYS
         status = raw.get("responseStatus")
@@ -374,7 +381,7 @@ class AuditEvent:
 
     @property
     def requester_groups(self) -> tuple[str, ...]:
-        return tuple(g for g in _d(self.raw.get("user")).get("groups") or () if isinstance(g, str))
+        return tuple(g for g in _l(_d(self.raw.get("user")).get("groups")) if isinstance(g, str))
 
     @property
     def impersonated(self) -> dict:
@@ -390,7 +397,7 @@ class AuditEvent:
     def groups(self) -> tuple[str, ...]:
         impersonated = self.impersonated
         if impersonated:
-            return tuple(g for g in impersonated.get("groups") or () if isinstance(g, str))
+            return tuple(g for g in _l(impersonated.get("groups")) if isinstance(g, str))
         return self.requester_groups
 
     @property
@@ -405,7 +412,7 @@ class AuditEvent:
 
     @property
     def source_ips(self) -> list[str]:
-        return [ip for ip in self.raw.get("sourceIPs") or () if isinstance(ip, str)]
+        return [ip for ip in _l(self.raw.get("sourceIPs")) if isinstance(ip, str)]
 
     @property
     def source_ip(self) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Iterable, Iterator
 
-from kubeward.audit.event import DECISION, SA_PREFIX, AuditEvent, WireEvent, identity_of, user_empty
+from kubeward.audit.event import DECISION, SA_PREFIX, AuditEvent, WireEvent, _d, _l, _s, identity_of, user_empty
 from kubeward.node import audit_policy
 from kubeward.rbac.index import MASTERS, RbacIndex, User
 from kubeward.rbac.match import ALL, PolicyRule, Request
@@ -134,7 +134,9 @@ class UsageCollector:
         status = raw.get("responseStatus")
         code = status.get("code") if status.__class__ is dict else None
         impersonated = raw.get("impersonatedUser")
-        person = impersonated if impersonated.__class__ is dict and impersonated else raw.get("user")
+        if impersonated.__class__ is not dict or not impersonated:
+            impersonated = None  # (an empty one, or one of another type, is none)
+        person = raw.get("user") if impersonated is None else impersonated
         username = person.get("username") if person.__class__ is dict else None
         if code == 401 or username.__class__ is not str or not username:
             self.unauthenticated += 1
@@ -146,7 +148,7 @@ class UsageCollector:
         if groups.__class__ is list and groups != subject.last_groups and len(subject.groups) < 64:
             subject.last_groups = groups
             subject.groups.update(g for g in groups if g.__class__ is str)
-        if impersonated:  # logged only once the impersonation itself was allowed
+        if impersonated is not None:  # logged only once the impersonation itself was allowed
             self._impersonation(event, impersonated)
         annotations = raw.get("annotations")
         decision = annotations.get(DECISION) if annotations.__class__ is dict else None
@@ -159,18 +161,19 @@ class UsageCollector:
             subject.allowed += 1
         ref = raw.get("objectRef")
         verb = raw["verb"]
-        if ref.__class__ is dict and ref.get("resource"):
-            sub = ref.get("subresource") or ""
-            name = ref.get("name") or ""
+        resource = ref.get("resource") if ref.__class__ is dict else None
+        if resource and resource.__class__ is str:  # read as event.request() reads it: strings only
+            sub = _s(ref.get("subresource"))
+            name = _s(ref.get("name"))
             if verb == "create" and not sub:
                 name = ""
-            key = (verb, ref.get("apiGroup") or "", ref["resource"], sub, ref.get("namespace") or "", "")
+            key = (verb, _s(ref.get("apiGroup")), resource, sub, _s(ref.get("namespace")), "")
             if key not in subject.uses:  # kept for the whole run: share its strings
-                key = tuple(intern(k) if k.__class__ is str else k for k in key)  # type: ignore[assignment]
+                key = tuple(intern(k) for k in key)  # type: ignore[assignment]
         else:
-            key = (verb, "", "", "", "", (raw.get("requestURI") or "/").partition("?")[0])
+            key = (verb, "", "", "", "", (_s(raw.get("requestURI")) or "/").partition("?")[0])
             name = ""
-        self._add(subject, key, name if name.__class__ is str else "", raw.get("auditID") or "")
+        self._add(subject, key, name, raw.get("auditID") or "")
 
     def observe_all(self, events: Iterable[AuditEvent]) -> None:
         """`observe` each event. The events the typed schema read are taken inline, the same
@@ -245,11 +248,11 @@ class UsageCollector:
                 self._add(subject, ("impersonate", "", "serviceaccounts", "", sa.namespace or "", ""), sa.name, audit_id)
             else:
                 self._add(subject, ("impersonate", "", "users", "", "", ""), name, audit_id)
-        for group in impersonated.get("groups") or ():
+        for group in _l(impersonated.get("groups")):
             if isinstance(group, str) and group not in ("system:authenticated", "system:serviceaccounts") and not (
                     isinstance(name, str) and name.startswith(SA_PREFIX) and group.startswith("system:serviceaccounts:")):
                 self._add(subject, ("impersonate", "", "groups", "", "", ""), group, audit_id)
-        for extra_key, values in (impersonated.get("extra") or {}).items():
+        for extra_key, values in _d(impersonated.get("extra")).items():
             for value in values if isinstance(values, list) else ():
                 if isinstance(value, str):
                     self._add(subject, ("impersonate", "authentication.k8s.io", "userextras", str(extra_key), "", ""),
