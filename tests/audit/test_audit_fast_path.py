@@ -272,3 +272,20 @@ def test_a_line_the_schema_takes_is_a_wire_event(tmp_path, typed):
     log.write_bytes(dump(base()) + b"\n")
     (event,) = EventStream([str(log)], typed=typed)
     assert event.__class__ is (WireEvent if typed else RawEvent)
+
+
+def test_observe_all_collects_less_often_and_restores_the_thresholds():
+    import gc
+
+    from kubeward.audit import usage
+
+    before = gc.get_threshold()
+    seen = []
+
+    def events():
+        seen.append(gc.get_threshold())
+        yield from ()
+
+    UsageCollector().observe_all(events())
+    assert seen == [(max(before[0], usage.GC_YOUNG), *before[1:])]
+    assert gc.get_threshold() == before

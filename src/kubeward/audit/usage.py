@@ -16,7 +16,9 @@ Memory: per identity and distinct request, at most `max_names` names (beyond, "a
 
 from __future__ import annotations
 
+import gc
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Iterable, Iterator
@@ -81,6 +83,23 @@ def use_requests(key: Key, use: Use) -> Iterator[Request]:
         return
     for name in sorted(use.names):
         yield request_of(key, name)
+
+
+GC_YOUNG = 50_000  # allocations between collections of the youngest generation while observing
+
+
+@contextmanager
+def _fewer_collections():
+    """Each event allocates a few containers (its lists and maps) that reference counting frees;
+    at CPython's default (a collection every 700 allocations) the collector's passes over the
+    growing usage tables took ~15% of `audit usage`. Cycles are still collected, less often;
+    the thresholds are restored after."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], GC_YOUNG), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 class UsageCollector:
@@ -177,7 +196,12 @@ class UsageCollector:
 
     def observe_all(self, events: Iterable[AuditEvent]) -> None:
         """`observe` each event. The events the typed schema read are taken inline, the same
-        steps on their typed fields; this loop runs for every event of the log."""
+        steps on their typed fields; this loop runs for every event of the log. The cyclic
+        garbage collector runs less often meanwhile (see _fewer_collections)."""
+        with _fewer_collections():
+            self._observe_all(events)
+
+    def _observe_all(self, events: Iterable[AuditEvent]) -> None:
         subjects, include_denied, add_name, observe = self.subjects, self.include_denied, self._add_name, self.observe
         wire_event = WireEvent
         for event in events:
