@@ -594,7 +594,8 @@ class _Status(msgspec.Struct, **_STRICT):
     code: _Int64 = None  # type: ignore[assignment]
 
 
-class _ObjectMeta(msgspec.Struct, **_STRICT):  # v1beta1 events carry an (empty) ObjectMeta
+class _ObjectMeta(msgspec.Struct, **_STRICT):  # old events carry an ObjectMeta; no accessor reads it,
+    # so a null creationTimestamp (as the API server wrote it) is taken here
     creationTimestamp: str | None = None
 
 
