@@ -5,7 +5,11 @@ Each command runs as its own process, alternating, several times; the table give
 wall time, CPU time (user+sys: steadier on a shared machine), events/s on CPU time, the ratio to
 the floor's CPU time and peak RSS from wait4(). The log is written once by gen_audit.py.
 
-    .venv/bin/python benchmarks/audit_bench.py [--events 1000000] [--runs 3]
+    .venv/bin/python benchmarks/audit_bench.py [--events 1000000] [--runs 3] [--tree LABEL=SRC ...]
+
+--tree runs the two kubeward commands once more per tree, with PYTHONPATH=SRC (the src folder
+of another checkout, e.g. `git archive COMMIT src | tar -x -C /tmp/before`): before and after
+side by side in the same run, with the same floor.
 """
 
 from __future__ import annotations
@@ -30,10 +34,10 @@ FLOOR = ("import orjson, sys\n"
          "        loads(line)\n")
 
 
-def run(cmd: list[str]) -> tuple[float, float, float, int]:
+def run(cmd: list[str], env: dict | None = None) -> tuple[float, float, float, int]:
     """(wall seconds, CPU seconds, peak RSS MiB, exit code)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     return (time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
             os.waitstatus_to_exitcode(status))
@@ -43,19 +47,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tree", action="append", default=[], metavar="LABEL=SRC",
+                        help="also run analyze and usage from this source tree (repeatable)")
     args = parser.parse_args()
     log = OUT / f"audit-{args.events}.jsonl"
     if not log.exists():
         subprocess.run([PY, str(HERE / "gen_audit.py"), str(log), "--events", str(args.events)], check=True)
-    commands = {
-        "orjson parse floor": [PY, "-c", FLOOR, str(log)],
-        "kubeward audit analyze": [*KUBEWARD, "audit", "analyze", str(log), "-o", "json", "--fail-on", "none"],
-        "kubeward audit usage": [*KUBEWARD, "audit", "usage", str(log), "-o", "json"],
+    analyze = [*KUBEWARD, "audit", "analyze", str(log), "-o", "json", "--fail-on", "none"]
+    usage = [*KUBEWARD, "audit", "usage", str(log), "-o", "json"]
+    commands: dict[str, tuple[list[str], dict | None]] = {
+        "orjson parse floor": ([PY, "-c", FLOOR, str(log)], None),
+        "kubeward audit analyze": (analyze, None),
+        "kubeward audit usage": (usage, None),
     }
+    for tree in args.tree:
+        label, _, src = tree.partition("=")
+        env = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
+        commands[f"kubeward audit analyze ({label})"] = (analyze, env)
+        commands[f"kubeward audit usage ({label})"] = (usage, env)
     samples: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in commands}
     for _ in range(args.runs):
-        for name, cmd in commands.items():
-            samples[name].append(run(cmd))
+        for name, (cmd, env) in commands.items():
+            samples[name].append(run(cmd, env))
     floor_cpu = statistics.median(s[1] for s in samples["orjson parse floor"])
     rows = []
     print(f"{args.events:,} events, {log.stat().st_size / 1e6:.0f} MB, median of {args.runs} runs\n")

@@ -344,14 +344,19 @@ def run_events(events: Iterable[Any], rules: Sequence[Rule], config: suppress.Co
 
     cache: dict[tuple, tuple] = {}
     for event in events:
-        entries = cache.get(event.keys)
+        keys = event.keys
+        entries = cache.get(keys)
         if entries is None:
-            entries = cache[event.keys] = entries_for(event.keys)
-        for rule_, check in entries:
+            found = entries_for(keys)
+            entries = cache[keys] = (tuple(c for r, c in found if r is None), tuple(e for e in found if e[0] is not None))
+        observers, checks = entries
+        for observe in observers:
             try:
-                if rule_ is None:
-                    check(event)
-                    continue
+                observe(event)
+            except Exception as exc:  # noqa: BLE001 - one odd event must not stop the stream
+                failed(None, exc, event.file, event.line, "this event")
+        for rule_, check in checks:
+            try:
                 hits = check(event, state)  # a generator, or an empty tuple (the cheap "nothing")
                 if hits:
                     for hit in hits:

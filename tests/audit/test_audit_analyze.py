@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from tests.audit.make_rule_fixtures import event, pod
 
 from kubeward import pipeline
-from kubeward.audit.event import AuditEvent
+from kubeward.audit.event import RawEvent
 from kubeward.audit.state import AuditState
 from kubeward.cli.main import cli
 from kubeward.rules import Hit, Target, load_all
@@ -144,8 +144,8 @@ def _rule(check, kinds=("pods get",)) -> Rule:
                 Target.AUDIT_EVENT, check, frozenset(kinds))
 
 
-def _events(n: int) -> list[AuditEvent]:
-    return [AuditEvent(event("get", "bob", "pods", ns="a", name="p", at=i), "audit.log", i + 1) for i in range(n)]
+def _events(n: int) -> list[RawEvent]:
+    return [RawEvent(event("get", "bob", "pods", ns="a", name="p", at=i), "audit.log", i + 1) for i in range(n)]
 
 
 def test_run_events_merges_bounds_evidence_and_isolates_failures(monkeypatch):

@@ -90,6 +90,16 @@ def test_bad_lines_are_counted_named_and_the_rest_read(tmp_path, three):
     assert source.stats.bad == 5
 
 
+def test_an_apiversion_or_kind_of_another_type_is_a_bad_line(tmp_path, three):
+    path = tmp_path / "audit.log"
+    odd = [{**three[0], "apiVersion": ["audit.k8s.io/v1"]}, {**three[0], "apiVersion": {"v": 1}},
+           {**three[0], "kind": ["Event"]}]
+    write_lines(path, [three[0], *odd, three[1]])
+    events, source = read(path)
+    assert ids(events) == ids(three[:2])
+    assert [e.line for e in source.errors] == [2, 3, 4] and source.stats.bad == 3
+
+
 def test_missing_file_and_corrupt_gzip_are_errors(tmp_path, three):
     broken = tmp_path / "broken.gz"
     broken.write_bytes(gzip.compress(b"x" * 1000)[:30])
@@ -231,3 +241,21 @@ def test_memory_does_not_grow_with_the_log(tmp_path):
 
     short, long = peak(write_log(tmp_path / "short.log", 4000)), peak(write_log(tmp_path / "long.log", 12000))
     assert long < short * 1.3 + 200_000, (short, long)
+
+
+def test_fields_of_another_type_are_read_as_absent_without_crashing(tmp_path, three):
+    from kubeward.audit.usage import UsageCollector
+
+    odd = {**three[0], "auditID": "odd", "user": {"username": "bob", "groups": 5}, "sourceIPs": 7,
+           "objectRef": {"resource": ["pods"], "subresource": {"x": 1}, "name": ["n"]}, "requestURI": 3,
+           "impersonatedUser": {"username": "eve", "groups": 1, "extra": ["x"]}}
+    write_lines(tmp_path / "audit.log", [odd, three[1]])
+    events, source = read(tmp_path / "audit.log")
+    assert ids(events) == ["odd", three[1]["auditID"]] and not source.errors
+    first = events[0]
+    assert first.keys[0] == "" and first.requester_groups == () and first.groups == () and first.source_ips == []
+    collector = UsageCollector()
+    for one in events:
+        collector.observe(one)
+    assert list(collector.subjects["eve"].uses) == [("get", "", "", "", "", "/")]
+    assert ("impersonate", "", "users", "", "", "") in collector.subjects["bob"].uses

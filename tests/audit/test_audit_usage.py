@@ -95,9 +95,9 @@ def test_generated_roles_are_valid_and_scan_finds_no_risk_beyond_the_use(tmp_pat
 def collect(events, **options) -> UsageCollector:
     collector = UsageCollector(**options)
     for raw in events:
-        from kubeward.audit.event import AuditEvent
+        from kubeward.audit.event import RawEvent
 
-        collector.observe(AuditEvent(raw, "x", 1))
+        collector.observe(RawEvent(raw, "x", 1))
     return collector
 
 
@@ -241,9 +241,9 @@ def test_minimal_roles_allow_every_use_and_no_other_verb(uses, expand, max_names
     user = User("bob")
     used_verbs = {}
     for raw in events:
-        from kubeward.audit.event import AuditEvent
+        from kubeward.audit.event import RawEvent
 
-        request = AuditEvent(raw, "x", 1).request()
+        request = RawEvent(raw, "x", 1).request()
         assert index.can_i(user, request).allowed, request.describe()
         used_verbs.setdefault((request.api_group, request.resource, request.subresource), set()).add(request.verb)
     for (group, resource, sub), done in used_verbs.items():

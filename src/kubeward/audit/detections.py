@@ -401,8 +401,7 @@ def escalate_or_bind(event: AuditEvent, state: AuditState):
 
 def _object_rule(rule_ids: tuple[str, ...], what: str):
     def check(event: AuditEvent, state: AuditState):
-        raw = event.raw
-        if "requestObject" not in raw and "responseObject" not in raw:
+        if not event.has_body:
             return NOTHING  # the hot path: a Metadata-level write, no body to judge
         if not allowed_change(event):
             return NOTHING
@@ -640,9 +639,8 @@ def deleted_identity(event: AuditEvent, state: AuditState):
     deleted = state.deleted_service_accounts
     if not deleted and state.inventory is None:
         return NOTHING  # the hot path: nothing deleted, no RBAC input to know accounts from
-    user = event.raw.get("user")
-    username = user.get("username") if user.__class__ is dict else None
-    if username.__class__ is not str:
+    username = event.requester  # dispatched on SERVICE_ACCOUNT: a ServiceAccount's username
+    if not username:
         return NOTHING
     if deleted:
         seen: Seen | None = deleted.get(username)

@@ -1,20 +1,34 @@
 """One Kubernetes audit event (audit.k8s.io/v1, v1beta1 accepted) as kubeward reads it: the raw
 object, where it was read, and what the authorizer saw. Nothing here does I/O.
 
-An event is read once and judged by many rules, so the fields rules ask for are plain accessors
-over the raw dict; only the time is parsed, on demand."""
+An event is read once and judged by many rules, so the fields rules ask for are plain accessors;
+only the time is parsed, on demand. Two kinds of event share the accessors (AuditEvent):
+
+- WireEvent, most of any log: the line decoded by msgspec into the typed audit.k8s.io Event
+  schema below (every field of the line checked, nothing skipped), its accessors read the typed
+  fields; the raw dict is built from the line (by orjson, as any other line) only when a rule asks
+  for it;
+- RawEvent: any other event (a field the schema does not know, a null, a non-ASCII line, an
+  EventList item): the dict orjson read.
+
+The schema only takes a line whose every value it decodes to exactly what orjson gives (ASCII
+text, strings, lists and maps of strings, int64 integers; a line with a body is read whole by
+orjson as well), so both kinds give the same answers; anything else is read the RawEvent way."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
+import orjson
 
 from kubeward.rbac.match import Request
 from kubeward.rules.model import Identity, Location
 
 FINAL_STAGES = frozenset({"ResponseComplete", "Panic"})
-AUDIT_VERSIONS = frozenset({"audit.k8s.io/v1", "audit.k8s.io/v1beta1"})
+AUDIT_VERSIONS = ("audit.k8s.io/v1", "audit.k8s.io/v1beta1")  # a tuple: `in` compares, never hashes (a list is no version)
 SA_PREFIX = "system:serviceaccount:"
 ANONYMOUS = "system:anonymous"
 DECISION = "authorization.k8s.io/decision"
@@ -54,6 +68,10 @@ def _d(value: Any) -> dict:
 
 def _s(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _l(value: Any) -> list:
+    return value if isinstance(value, list) else []
 
 
 _BASE_KEYS: dict[tuple, tuple[str, ...]] = {}
@@ -110,7 +128,10 @@ class Classifier:
         ref = raw.get("objectRef")
         if ref.__class__ is dict:
             resource, sub, verb = ref.get("resource"), ref.get("subresource"), raw.get("verb")
-            keys = _BASE_KEYS.get((resource, sub, verb)) or _base_keys(resource, sub, verb)
+            try:
+                keys = _BASE_KEYS.get((resource, sub, verb)) or _base_keys(resource, sub, verb)
+            except TypeError:  # a list or object where a string belongs: read as the accessors read it
+                keys = _base_keys(_s(resource), _s(sub), _s(verb))
         else:
             keys = _NON_RESOURCE_KEYS
         status = raw.get("responseStatus")
@@ -135,6 +156,38 @@ class Classifier:
         return keys
 
 
+    def wire_keys(self, wire: Wire) -> tuple[str, ...]:
+        """The keys of an event the typed schema read: the same as `keys` of its dict."""
+        ref = wire.objectRef
+        if ref is not None:
+            resource, sub, verb = ref.resource, ref.subresource, wire.verb
+            keys = _BASE_KEYS.get((resource, sub, verb)) or _base_keys(resource, sub, verb)
+        else:
+            keys = _NON_RESOURCE_KEYS
+        status = wire.responseStatus
+        if status is not None and status.code in (401, 403):
+            keys += (FAILED,)
+        user = wire.user
+        if user is not None:
+            name = user.username
+            if name is not None:
+                if name.startswith(SA_PREFIX):
+                    keys += (SERVICE_ACCOUNT,)
+                elif name == ANONYMOUS:
+                    keys += (ANONYMOUS_KEY,)
+        person = wire.impersonatedUser
+        if person is not None and not user_empty(person):
+            keys += (IMPERSONATED,)
+        ips = wire.sourceIPs
+        if ips:
+            inside = self._inside.get(ips[0], _UNSEEN)
+            if inside is _UNSEEN:
+                inside = self.inside(ips[0])
+            if inside is False:
+                keys += (OUTSIDE,)
+        return keys
+
+
 DEFAULT_CLASSIFIER = Classifier()
 
 
@@ -142,6 +195,9 @@ class NoKeys(Classifier):
     """For readers that dispatch nothing (`audit usage`): every event gets no keys."""
 
     def keys(self, raw: dict) -> tuple[str, ...]:
+        return ()
+
+    def wire_keys(self, wire: Wire) -> tuple[str, ...]:
         return ()
 
 
@@ -187,6 +243,8 @@ def parse_time(text: object) -> float | None:
             _SECONDS.clear()
         _SECONDS[prefix] = base
     rest = text[19:]
+    if rest[-1:] == "Z" and rest[:1] == "." and rest[1:-1].isdigit():  # the usual form, as below
+        return base + float("0" + rest[:-1])
     fraction = 0.0
     if rest.startswith("."):
         end = 1
@@ -210,16 +268,21 @@ def format_time(seconds: float | None) -> str:
 
 
 class AuditEvent:
-    """One audit event: `raw` as read, the file and line it came from, its dispatch keys."""
+    """One audit event: the accessors rules use, over `raw` (the event as a dict); `file` and
+    `line` where it was read, `keys` its dispatch keys. See RawEvent and WireEvent."""
 
-    __slots__ = ("raw", "file", "line", "keys", "_time")
+    __slots__ = ()
+    raw: dict
+    file: str
+    line: int
+    keys: tuple[str, ...]
+    _time: float | None | bool
 
-    def __init__(self, raw: dict, file: str, line: int, keys: tuple[str, ...] | None = None):
-        self.raw = raw
-        self.file = file
-        self.line = line
-        self.keys = dispatch_keys(raw) if keys is None else keys
-        self._time: float | None | bool = False
+    @property
+    def has_body(self) -> bool:
+        """Whether the event logged a request or response body (Request level or above)."""
+        raw = self.raw
+        return "requestObject" in raw or "responseObject" in raw
 
     # --- the request -----------------------------------------------------------------
     @property
@@ -318,7 +381,7 @@ class AuditEvent:
 
     @property
     def requester_groups(self) -> tuple[str, ...]:
-        return tuple(g for g in _d(self.raw.get("user")).get("groups") or () if isinstance(g, str))
+        return tuple(g for g in _l(_d(self.raw.get("user")).get("groups")) if isinstance(g, str))
 
     @property
     def impersonated(self) -> dict:
@@ -334,7 +397,7 @@ class AuditEvent:
     def groups(self) -> tuple[str, ...]:
         impersonated = self.impersonated
         if impersonated:
-            return tuple(g for g in impersonated.get("groups") or () if isinstance(g, str))
+            return tuple(g for g in _l(impersonated.get("groups")) if isinstance(g, str))
         return self.requester_groups
 
     @property
@@ -349,7 +412,7 @@ class AuditEvent:
 
     @property
     def source_ips(self) -> list[str]:
-        return [ip for ip in self.raw.get("sourceIPs") or () if isinstance(ip, str)]
+        return [ip for ip in _l(self.raw.get("sourceIPs")) if isinstance(ip, str)]
 
     @property
     def source_ip(self) -> str:
@@ -453,3 +516,306 @@ class AuditEvent:
 
     def __repr__(self) -> str:
         return f"AuditEvent({self.file}:{self.line} {self.audit_id} {self.describe()})"
+
+
+class RawEvent(AuditEvent):
+    """An event held as the dict orjson read (every event the typed schema does not take)."""
+
+    __slots__ = ("raw", "file", "line", "keys", "_time")
+
+    def __init__(self, raw: dict, file: str, line: int, keys: tuple[str, ...] | None = None):
+        self.raw = raw
+        self.file = file
+        self.line = line
+        self.keys = dispatch_keys(raw) if keys is None else keys
+        self._time: float | None | bool = False
+
+
+# --- the typed schema: audit.k8s.io/v1 Event (and v1beta1's extra fields) -----------------------
+#
+# Every field is declared and typed, and unknown fields are refused, so msgspec checks every byte
+# of the line (nothing is skipped unparsed). A field's default None stands for "absent": a JSON
+# null is refused (the line is then read as a RawEvent), so None means exactly what dict.get's None
+# meant. Integers are held to int64, where orjson gives the same int. Bodies are skipped here: the
+# stream reads a line that has one with orjson too, and takes the bodies (and `raw`) from that.
+
+_Int64 = Annotated[int, msgspec.Meta(ge=-(2 ** 63), le=2 ** 63 - 1)]
+_STRICT = {"gc": False, "forbid_unknown_fields": True, "kw_only": True}
+
+
+class _User(msgspec.Struct, **_STRICT):
+    username: str = None  # type: ignore[assignment]
+    uid: str = None  # type: ignore[assignment]
+    groups: list[str] = None  # type: ignore[assignment]
+    extra: dict[str, list[str]] = None  # type: ignore[assignment]
+
+
+class _Ref(msgspec.Struct, **_STRICT):
+    resource: str = None  # type: ignore[assignment]
+    namespace: str = None  # type: ignore[assignment]
+    name: str = None  # type: ignore[assignment]
+    uid: str = None  # type: ignore[assignment]
+    apiGroup: str = None  # type: ignore[assignment]
+    apiVersion: str = None  # type: ignore[assignment]
+    resourceVersion: str = None  # type: ignore[assignment]
+    subresource: str = None  # type: ignore[assignment]
+
+
+class _ListMeta(msgspec.Struct, **_STRICT):
+    selfLink: str = None  # type: ignore[assignment]
+    resourceVersion: str = None  # type: ignore[assignment]
+    continue_: str = msgspec.field(default=None, name="continue")  # type: ignore[assignment]
+    remainingItemCount: _Int64 = None  # type: ignore[assignment]
+
+
+class _Cause(msgspec.Struct, **_STRICT):
+    reason: str = None  # type: ignore[assignment]
+    message: str = None  # type: ignore[assignment]
+    field: str = None  # type: ignore[assignment]
+
+
+class _Details(msgspec.Struct, **_STRICT):
+    name: str = None  # type: ignore[assignment]
+    group: str = None  # type: ignore[assignment]
+    kind: str = None  # type: ignore[assignment]
+    uid: str = None  # type: ignore[assignment]
+    causes: list[_Cause] = None  # type: ignore[assignment]
+    retryAfterSeconds: _Int64 = None  # type: ignore[assignment]
+
+
+class _Status(msgspec.Struct, **_STRICT):
+    kind: str = None  # type: ignore[assignment]
+    apiVersion: str = None  # type: ignore[assignment]
+    metadata: _ListMeta = None  # type: ignore[assignment]
+    status: str = None  # type: ignore[assignment]
+    message: str = None  # type: ignore[assignment]
+    reason: str = None  # type: ignore[assignment]
+    details: _Details = None  # type: ignore[assignment]
+    code: _Int64 = None  # type: ignore[assignment]
+
+
+class _ObjectMeta(msgspec.Struct, **_STRICT):  # old events carry an ObjectMeta; no accessor reads it,
+    # so a null creationTimestamp (as the API server wrote it) is taken here
+    creationTimestamp: str | None = None
+
+
+class Wire(msgspec.Struct, **_STRICT):
+    """One audit event as the typed schema reads it (see above)."""
+
+    kind: Literal["Event"]
+    apiVersion: Literal["audit.k8s.io/v1", "audit.k8s.io/v1beta1"]
+    auditID: str
+    stage: str
+    verb: str
+    level: str = None  # type: ignore[assignment]
+    requestURI: str = None  # type: ignore[assignment]
+    user: _User = None  # type: ignore[assignment]
+    impersonatedUser: _User = None  # type: ignore[assignment]
+    sourceIPs: list[str] = None  # type: ignore[assignment]
+    userAgent: str = None  # type: ignore[assignment]
+    objectRef: _Ref = None  # type: ignore[assignment]
+    responseStatus: _Status = None  # type: ignore[assignment]
+    requestObject: msgspec.Raw = None  # type: ignore[assignment]
+    responseObject: msgspec.Raw = None  # type: ignore[assignment]
+    requestReceivedTimestamp: str = None  # type: ignore[assignment]
+    stageTimestamp: str = None  # type: ignore[assignment]
+    annotations: dict[str, str] = None  # type: ignore[assignment]
+    timestamp: str = None  # type: ignore[assignment]  # v1beta1
+    metadata: _ObjectMeta = None  # type: ignore[assignment]  # v1beta1
+
+
+decode_wire = msgspec.json.Decoder(Wire).decode
+WIRE_ERRORS = (msgspec.DecodeError, RecursionError)  # the line is then read the RawEvent way
+
+
+def user_empty(user: _User) -> bool:
+    return user.username is None and user.uid is None and user.groups is None and user.extra is None
+
+
+class WireEvent(msgspec.Struct, AuditEvent, gc=False, eq=False):
+    """An event the typed schema read: `wire` the decoded line, `data` the line itself (for
+    `raw`, built by orjson when a rule asks for it, or already read when the line has a body),
+    the bodies as orjson read them."""
+
+    wire: Wire
+    data: bytes
+    file: str
+    line: int
+    keys: tuple
+    request_body: Any = None
+    response_body: Any = None
+    _raw: Any = None
+    _time: Any = False
+
+    @property
+    def raw(self) -> dict:  # type: ignore[override]
+        raw = self._raw
+        if raw is None:
+            raw = self._raw = orjson.loads(self.data)
+        return raw
+
+    __repr__ = AuditEvent.__repr__
+
+    @property
+    def has_body(self) -> bool:
+        wire = self.wire
+        return wire.requestObject is not None or wire.responseObject is not None
+
+    @property
+    def audit_id(self) -> str:
+        return self.wire.auditID
+
+    @property
+    def stage(self) -> str:
+        return self.wire.stage
+
+    @property
+    def level(self) -> str:
+        return self.wire.level or ""
+
+    @property
+    def verb(self) -> str:
+        return self.wire.verb
+
+    @property
+    def uri(self) -> str:
+        return self.wire.requestURI or ""
+
+    @property
+    def annotations(self) -> dict:
+        annotations = self.wire.annotations
+        return _EMPTY if annotations is None else annotations
+
+    @property
+    def resource(self) -> str:
+        ref = self.wire.objectRef
+        return (ref.resource or "") if ref is not None else ""
+
+    @property
+    def subresource(self) -> str:
+        ref = self.wire.objectRef
+        return (ref.subresource or "") if ref is not None else ""
+
+    @property
+    def api_group(self) -> str:
+        ref = self.wire.objectRef
+        return (ref.apiGroup or "") if ref is not None else ""
+
+    @property
+    def namespace(self) -> str:
+        ref = self.wire.objectRef
+        return (ref.namespace or "") if ref is not None else ""
+
+    @property
+    def name(self) -> str:
+        ref = self.wire.objectRef
+        name = ref.name if ref is not None else None
+        if name:
+            return name
+        for body in (self.response_object, self.request_object):
+            name = _s(_d(body.get("metadata")).get("name")) if body else ""
+            if name:
+                return name
+        return ""
+
+    @property
+    def request_object(self) -> dict:
+        return _d(self.request_body)
+
+    @property
+    def response_object(self) -> dict:
+        return _d(self.response_body)
+
+    @property
+    def requester(self) -> str:
+        user = self.wire.user
+        return (user.username or "") if user is not None else ""
+
+    @property
+    def requester_groups(self) -> tuple[str, ...]:
+        user = self.wire.user
+        return tuple(user.groups) if user is not None and user.groups else ()
+
+    @property
+    def impersonated(self) -> dict:
+        if self.wire.impersonatedUser is None:
+            return _EMPTY
+        return _d(self.raw.get("impersonatedUser"))
+
+    @property
+    def username(self) -> str:
+        wire = self.wire
+        person = wire.impersonatedUser
+        if person is None or user_empty(person):
+            person = wire.user
+            if person is None:
+                return ""
+        return person.username or ""
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        person = self.wire.impersonatedUser
+        if person is None or user_empty(person):
+            return self.requester_groups
+        return tuple(person.groups) if person.groups else ()
+
+    @property
+    def source_ips(self) -> list[str]:
+        return list(self.wire.sourceIPs or ())
+
+    @property
+    def source_ip(self) -> str:
+        ips = self.wire.sourceIPs
+        return ips[0] if ips else ""
+
+    @property
+    def user_agent(self) -> str:
+        return self.wire.userAgent or ""
+
+    @property
+    def code(self) -> int | None:
+        status = self.wire.responseStatus
+        return status.code if status is not None else None
+
+    @property
+    def decision(self) -> str:
+        annotations = self.wire.annotations
+        return (annotations.get(DECISION) or "") if annotations is not None else ""
+
+    @property
+    def reason(self) -> str:
+        annotations = self.wire.annotations
+        return (annotations.get(REASON) or "") if annotations is not None else ""
+
+    @property
+    def authorized(self) -> bool:
+        wire = self.wire
+        annotations = wire.annotations
+        if annotations is not None:
+            decision = annotations.get(DECISION)
+            if decision is not None:
+                return decision == "allow"
+        status = wire.responseStatus
+        code = status.code if status is not None else None
+        if code == 401:
+            return False
+        if code == 403:
+            return " cannot " not in (status.message or "")  # type: ignore[union-attr]
+        return True
+
+    @property
+    def timestamp(self) -> str:
+        wire = self.wire
+        return wire.requestReceivedTimestamp or wire.timestamp or wire.stageTimestamp or ""
+
+    def request(self) -> Request:
+        ref = self.wire.objectRef
+        resource = ref.resource if ref is not None else None
+        if not resource:
+            return Request(self.verb, path=self.path or "/")
+        subresource = ref.subresource or ""  # type: ignore[union-attr]
+        verb = self.verb
+        name = ref.name or ""  # type: ignore[union-attr]
+        if verb == "create" and not subresource:
+            name = ""
+        return Request(verb, ref.namespace or "", ref.apiGroup or "", resource, subresource, name)  # type: ignore[union-attr]

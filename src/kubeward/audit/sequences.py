@@ -5,7 +5,7 @@ of both steps."""
 from __future__ import annotations
 
 from kubeward.audit.detections import BINDINGS, DOMAIN, NOTHING, READS, allowed_change, hit, target, who
-from kubeward.audit.event import REASON, SA_PREFIX, AuditEvent, on
+from kubeward.audit.event import REASON, SA_PREFIX, AuditEvent, WireEvent, on, parse_time
 from kubeward.audit.state import AuditState, Lru, Seen, is_control_plane
 from kubeward.rbac.match import rule_allows
 from kubeward.rules import Target, rule
@@ -113,14 +113,45 @@ class _Bindings:
         self.by_subject: dict[str, set] = {}
         self.names: set[str] = set()  # as the authorizer's reason quotes them: NAME, or NAME/NAMESPACE
         self.latest: float | None = None  # when the last one was written
+        # A whole second ("2024-05-01T00:00:00", a timestamp's first 19 characters) all of whose
+        # times are within the window after `latest`: an event stamped in it (UTC, "...Z") cannot
+        # make the bindings expire, so its time need not be parsed. Events come in time order, so
+        # most share the last second checked.
+        self.safe_second = ""
+        self.last_miss: str | None = None  # the last reason whose binding is not in `names`
 
     def forget(self) -> None:
         self.by_key.clear()
         self.by_subject.clear()
         self.names.clear()
         self.latest = None
+        self.safe_second = ""
+        self.last_miss = None
+
+    def expired(self, event: AuditEvent, window: float) -> bool:
+        """Whether every binding remembered is older than the window at `event`: exactly
+        `event.time - latest > window`, without parsing the time of an event stamped in the
+        safe second. There, parse_time gives None or base + fraction with 0 <= fraction <= 1
+        (a string ending in "Z" carries no offset), and base + 1 - latest <= window."""
+        latest = self.latest
+        if latest is None:
+            return False
+        stamp = event.timestamp
+        if self.safe_second and stamp.startswith(self.safe_second) and stamp.endswith("Z"):
+            return False
+        moment = event.time
+        if moment is None:
+            return False
+        if moment - latest > window:
+            return True
+        second = stamp[:19]
+        base = parse_time(second) if len(second) == 19 else None
+        if base is not None and (base + 1) - latest <= window:
+            self.safe_second = second
+        return False
 
     def add(self, key: tuple, seen: Seen, subjects: list[str]) -> None:
+        self.last_miss = None  # it may name this one
         self.by_key[key] = seen
         self.names.add(f"{key[2]}/{key[1]}" if key[0] == "RoleBinding" else key[2])
         if len(self.names) > 100_000:
@@ -158,24 +189,35 @@ def _subject_names(body: dict, namespace: str) -> list[str]:
     mitre=("T1098.006", "T1078"),
 )
 def binding_then_used(event: AuditEvent, state: AuditState):
-    bindings: _Bindings = state.memory("KW-AUDIT-203", _Bindings)
-    resource = event.keys[0]
-    if resource in BINDINGS:
+    # Runs on every event while a binding written in the window is remembered: the work per event
+    # is a few string tests (its second against the safe one, its reason against the last miss).
+    bindings: _Bindings = state.memories.get("KW-AUDIT-203") or state.memory("KW-AUDIT-203", _Bindings)
+    if event.keys[0] in BINDINGS:
         _remember_binding(event, bindings)
         return NOTHING
     if not bindings.by_key:
         return NOTHING  # the hot path: no binding written within the window
-    if bindings.latest is not None and event.time is not None and \
-            event.time - bindings.latest > state.settings.sequence_window:
+    if event.__class__ is WireEvent:  # its typed fields, read directly (as .timestamp and .annotations do)
+        wire = event.wire  # type: ignore[attr-defined]
+        stamp = wire.requestReceivedTimestamp or wire.timestamp or wire.stageTimestamp or ""
+        annotations = wire.annotations
+        reason = annotations.get(REASON) if annotations is not None else None
+    else:
+        stamp = event.timestamp
+        reason = event.annotations.get(REASON)
+    safe = bindings.safe_second
+    if not (safe and stamp.startswith(safe) and stamp.endswith("Z")) and \
+            bindings.expired(event, state.settings.sequence_window):  # see _Bindings.expired
         bindings.forget()  # every binding remembered is older than the window
         return NOTHING
-    annotations = event.raw.get("annotations")
-    reason = annotations.get(REASON) if annotations.__class__ is dict else None
     key = None
     if reason:
+        if reason == bindings.last_miss:
+            return NOTHING  # the hot path: the reason of the last event, naming no binding of the window
         start = reason.find('"') + 1  # the binding's name is the first quoted word
         if not start or reason[start:reason.find('"', start)] not in bindings.names:
-            return NOTHING  # the hot path: allowed by a binding not written in the window
+            bindings.last_miss = reason
+            return NOTHING  # allowed by a binding not written in the window
         key = _binding_of_reason(reason)
         if key is None or key not in bindings.by_key or not event.authorized or event.code == 401:
             return NOTHING

@@ -83,7 +83,7 @@ class AuditState:
         self.settings = settings or AuditSettings()
         self.inventory = inventory
         self.facts: dict[str, IdentityFacts] = {}
-        self._memory: dict[str, Any] = {}
+        self.memories: dict[str, Any] = {}  # each rule's memory by name (see memory())
         # roles written in the log (kind, namespace, name) -> their rules, as the log last showed them
         self.roles = Lru()
         self.deleted_service_accounts = Lru()  # username -> Seen of the delete
@@ -96,9 +96,9 @@ class AuditState:
 
     # --- memory for the rules ------------------------------------------------------------
     def memory(self, key: str, factory: Callable[[], Any] = Lru) -> Any:
-        found = self._memory.get(key)
+        found = self.memories.get(key)
         if found is None:
-            found = self._memory[key] = factory()
+            found = self.memories[key] = factory()
         return found
 
     def rbac(self) -> RbacIndex | None:

@@ -25,7 +25,18 @@ from typing import BinaryIO, Iterable, Iterator
 
 import orjson
 
-from kubeward.audit.event import AUDIT_VERSIONS, DEFAULT_CLASSIFIER, FINAL_STAGES, AuditEvent, Classifier, parse_time
+from kubeward.audit.event import (
+    AUDIT_VERSIONS,
+    DEFAULT_CLASSIFIER,
+    FINAL_STAGES,
+    WIRE_ERRORS,
+    AuditEvent,
+    Classifier,
+    RawEvent,
+    WireEvent,
+    decode_wire,
+    parse_time,
+)
 from kubeward.sources.loader import LoadIssue
 
 STDIN = "-"
@@ -162,9 +173,10 @@ class EventStream:
     MAX_NAMED_ERRORS) and the notes."""
 
     def __init__(self, paths: Iterable[str], *, since: float | None = None, until: float | None = None,
-                 stdin: BinaryIO | None = None, classifier: Classifier | None = None):
+                 stdin: BinaryIO | None = None, classifier: Classifier | None = None, typed: bool = True):
         self.paths = list(paths)
         self.classifier = classifier or DEFAULT_CLASSIFIER
+        self.typed = typed  # read JSON lines with the typed schema first (WireEvent); False: orjson only
         self.since, self.until = since, until
         self.stdin = stdin
         self.stats = StreamStats()
@@ -197,7 +209,17 @@ class EventStream:
     def __iter__(self) -> Iterator[AuditEvent]:
         stats = self.stats
         for path in iter_log_files(self.paths, stats):
-            yield from self._file(path)
+            opened = self._open(path)
+            if opened is None:
+                continue
+            name, raw, handle = opened
+            try:
+                yield from self._lines(name, handle)
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                stats.errors.append(LoadIssue(name, None, f"cannot read: {getattr(exc, 'strerror', None) or exc}"))
+            finally:
+                if path != STDIN:
+                    raw.close()
         pending = self._pending
         if pending:
             stats.incomplete += len(pending)
@@ -223,41 +245,47 @@ class EventStream:
             parts.append(f"{stats.bad} bad line(s)")
         stats.notes.append(LoadIssue("", None, "; ".join(parts)))
 
-    def _file(self, path: str) -> Iterator[AuditEvent]:
+    def _open(self, path: str) -> tuple[str, BinaryIO, BinaryIO] | None:
+        """(name, the file, the handle to read: gunzipped when the file is gzip) or None."""
         stats = self.stats
         name = "<stdin>" if path == STDIN else path
         try:
             raw = (self.stdin or sys.stdin.buffer) if path == STDIN else open(path, "rb")
         except OSError as exc:
             stats.errors.append(LoadIssue(name, None, f"cannot read: {exc.strerror or exc}"))
-            return
+            return None
         stats.files += 1
         try:
             handle: BinaryIO = raw
             head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
             if head == GZIP_MAGIC:
                 handle = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
-            yield from self._lines(name, handle)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            stats.errors.append(LoadIssue(name, None, f"cannot read: {getattr(exc, 'strerror', None) or exc}"))
-        finally:
+        except OSError as exc:
+            stats.errors.append(LoadIssue(name, None, f"cannot read: {exc.strerror or exc}"))
             if path != STDIN:
                 raw.close()
+            return None
+        return name, raw, handle
 
     def _lines(self, name: str, handle: BinaryIO) -> Iterator[AuditEvent]:
         """JSON lines; a line over MAX_LINE is named and skipped without being held whole. A first
         line that does not parse but opens an object or array starts a document spread over
-        many lines (a pretty-printed EventList or array)."""
+        many lines (a pretty-printed EventList or array).
+
+        A line is first decoded with the typed schema (event.Wire: most lines of any log, read
+        without building dicts); a line it does not take is read by orjson, as before."""
         stats = self.stats
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        accept = self._accept
+        typed, decode, wire_errors = self.typed, decode_wire, WIRE_ERRORS
+        accept, admit = self._accept, self._admit
         read = partial(handle.readline, MAX_LINE + 1)
         number = 0
         first = True
         skipping = False
         fast = self.since is None and self.until is None
+        quick = fast and self._finals is None  # updated after each event off the fast path
         count, earliest, last = 0, "", ""
-        event_of, keys_of = AuditEvent, self.classifier.keys
+        event_of, keys_of, wire_event, wire_keys = RawEvent, self.classifier.keys, WireEvent, self.classifier.wire_keys
         for line in iter(read, b""):
             number += 1
             if skipping:  # the rest of an oversized line
@@ -268,6 +296,42 @@ class EventStream:
                 self._bad(name, number, f"line longer than {MAX_LINE // (1024 * 1024)} MiB skipped")
                 skipping = not line.endswith(b"\n")
                 continue
+            if typed and line.isascii():
+                try:
+                    wire = decode(line)
+                except wire_errors:
+                    wire = None
+                request = response = obj = None
+                if wire is not None and (wire.requestObject is not None or wire.responseObject is not None):
+                    # a line with a body (a few of any log): read whole by orjson too, so the
+                    # bodies, and whether the line is JSON at all, are what the plain path gives
+                    # (duplicate keys, numbers out of range in a body the schema skipped)
+                    try:
+                        obj = loads(line)
+                    except decode_error:
+                        wire = None  # orjson refuses the line: read below, and named
+                    else:
+                        request, response = obj.get("requestObject"), obj.get("responseObject")
+                if wire is not None:
+                    first = False
+                    # the fast path, most of any log: a complete event, no time window, no
+                    # earlier stage seen yet (so none is pending), counted inline
+                    if wire.stage == "ResponseComplete" and quick:
+                        stamp = wire.requestReceivedTimestamp
+                        if stamp is not None:
+                            if stamp > last:
+                                last = stamp
+                            if not earliest or stamp < earliest:
+                                earliest = stamp
+                        count += 1
+                        yield wire_event(wire, line, name, number, wire_keys(wire), request, response, obj)
+                        continue
+                    event = admit(wire_event(wire, line, name, number, wire_keys(wire), request, response, obj),
+                                  wire.auditID, wire.stage, wire.requestReceivedTimestamp or wire.timestamp)
+                    quick = fast and self._finals is None
+                    if event is not None:
+                        yield event
+                    continue
             try:
                 obj = loads(line)
             except decode_error as exc:
@@ -284,8 +348,7 @@ class EventStream:
             first = False
             if obj.__class__ is dict:
                 get = obj.get
-                # the fast path, most of any log: a complete v1 event, no time window, no earlier
-                # stage seen yet (so none is pending), checked and counted inline
+                # the same fast path for an event the schema did not take
                 if (get("stage") == "ResponseComplete" and get("kind") == "Event" and fast
                         and get("apiVersion") in AUDIT_VERSIONS and get("auditID").__class__ is str
                         and get("verb").__class__ is str and self._finals is None):
@@ -300,10 +363,12 @@ class EventStream:
                     continue
                 if "items" not in obj:
                     event = accept(obj, name, number)
+                    quick = fast and self._finals is None
                     if event is not None:
                         yield event
                     continue
             yield from self._container(obj, name, number)
+            quick = fast and self._finals is None
         stats.lines += number
         stats.events += count
         if last > stats.last:
@@ -365,20 +430,37 @@ class EventStream:
         if audit_id.__class__ is not str or stage.__class__ is not str or obj.get("verb").__class__ is not str:  # type: ignore[union-attr]
             self._bad(name, number, "not an audit event (no auditID, stage or verb)")
             return None
-        stats = self.stats
         stamp = obj.get("requestReceivedTimestamp") or obj.get("timestamp")  # type: ignore[union-attr]
+        if not self._in_window(stamp):
+            return None
+        event = RawEvent(obj, name, number, self.classifier.keys(obj))  # type: ignore[arg-type]
+        return self._merge(event, audit_id, stage)  # type: ignore[arg-type]
+
+    def _admit(self, event: AuditEvent, audit_id: str, stage: str, stamp: object) -> AuditEvent | None:
+        """An event of a valid shape (read by the schema) off the fast path: window, stages."""
+        if not self._in_window(stamp):
+            return None
+        return self._merge(event, audit_id, stage)
+
+    def _in_window(self, stamp: object) -> bool:
+        """Counts the event's time; False when it is outside --since/--until (then counted so)."""
+        stats = self.stats
         if stamp.__class__ is str:
             if self.since is not None or self.until is not None:
                 moment = parse_time(stamp)
                 if moment is not None and ((self.since is not None and moment < self.since)
                                            or (self.until is not None and moment > self.until)):
                     stats.outside_window += 1
-                    return None
-            if not stats.first or stamp < stats.first:
-                stats.first = stamp
-            if stamp > stats.last:
-                stats.last = stamp
-        event = AuditEvent(obj, name, number, self.classifier.keys(obj))  # type: ignore[arg-type]
+                    return False
+            if not stats.first or stamp < stats.first:  # type: ignore[operator]
+                stats.first = stamp  # type: ignore[assignment]
+            if stamp > stats.last:  # type: ignore[operator]
+                stats.last = stamp  # type: ignore[assignment]
+        return True
+
+    def _merge(self, event: AuditEvent, audit_id: str, stage: str) -> AuditEvent | None:
+        """Deduplicate across stages: the event to hand on now, if any."""
+        stats = self.stats
         pending = self._pending
         if stage in FINAL_STAGES:
             if pending and pending.pop(audit_id, None) is not None:  # type: ignore[arg-type]

@@ -197,9 +197,7 @@ def usage(inputs, since, until, rbac_paths, with_defaults, policy_path, minimal_
     inventory, errors = _rbac_inventory(rbac_paths, with_defaults, kwargs)
     stream = EventStream(inputs, since=first, until=last, classifier=NoKeys())
     collector = UsageCollector(max_names=max_names, include_denied=include_denied)
-    observe = collector.observe
-    for event in stream:
-        observe(event)
+    collector.observe_all(stream)
     errors += stream.errors
     index = None
     if inventory is not None:
