@@ -150,7 +150,8 @@ def judge(subjects: Sequence[Resource], inventory: Inventory, rules: Iterable[Ru
     errors: list[LoadIssue] = []
     if settings is None:
         settings = (config or suppress.Config()).settings()
-    templates = None
+    templates: list[tuple[Any, Resource]] | None = None
+    chosen: Sequence[tuple[Any, Resource]]
     for rule_ in rules:
         if rule_.target == Target.POD_TEMPLATE:
             if templates is None:  # as in evaluate_rules: every pod template

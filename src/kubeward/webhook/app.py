@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import orjson
 
@@ -36,11 +37,22 @@ class DecisionLog:
             pass  # a full disk or a closed pipe must not fail admission
 
 
+class CacheState(Protocol):
+    """What the app reads of its context cache (a kubeward.webhook.cache.ContextCache)."""
+
+    @property
+    def synced(self) -> bool: ...
+
+    def status(self) -> dict: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass
 class WebhookApp:
     judge: Judge | None  # None: the floor server (constant allowed: true), for the benchmark
     log: DecisionLog | None = None
-    cache: object = None  # a ContextCache (status, synced) or None
+    cache: CacheState | None = None  # a ContextCache or None
     sync_grace: float = 10.0
     started: float = field(default_factory=time.monotonic)
 
@@ -79,7 +91,8 @@ class WebhookApp:
         and say so): a replica that cannot reach the API server still serves."""
         synced = self.cache is None or self.cache.synced
         ready = synced or time.monotonic() - self.started > self.sync_grace
-        body = {"ready": ready, "cache": "off" if self.cache is None else ("synced" if synced else "syncing")}
+        body: dict[str, object] = {
+            "ready": ready, "cache": "off" if self.cache is None else ("synced" if synced else "syncing")}
         if self.cache is not None:
             body["resources"] = self.cache.status()
             metrics.CACHE_SYNCED.set(1 if synced else 0)

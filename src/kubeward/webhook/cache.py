@@ -444,12 +444,18 @@ class ContextCache:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
 
+    def _connected(self) -> Transport:
+        """The transport that lists and watches; a cache without one (`holding`) cannot."""
+        if self.transport is None:
+            raise RuntimeError("this context cache has no API server to list or watch")
+        return self.transport
+
     def _list(self, store: _Store) -> None:
         items: list[dict] = []
         token = ""
         while True:
             query = [("limit", str(PAGE_SIZE))] + ([("continue", token)] if token else [])
-            page = self.transport.get(store.watched.list_path, query)
+            page = self._connected().get(store.watched.list_path, query)
             items.extend(i for i in page.get("items") or () if isinstance(i, dict))
             metadata = as_dict(page.get("metadata"))
             token = metadata.get("continue") or ""
@@ -461,7 +467,7 @@ class ContextCache:
                 return
 
     def _watch(self, store: _Store) -> None:
-        api = self.transport.api
+        api = self._connected().api
         query = [("watch", "true"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(self.watch_seconds))]
         if store.resource_version:
             query.append(("resourceVersion", store.resource_version))

@@ -86,8 +86,9 @@ class Judged:
 
     def log_dict(self) -> dict:
         f = self.finding
-        out = {"rule": f.rule.id, "severity": SEVERITY_LABELS[f.severity], "path": dotted_path(f.path),
-               "message": f.message, "action": self.action, "mode": self.mode}
+        out: dict[str, str | bool] = {
+            "rule": f.rule.id, "severity": SEVERITY_LABELS[f.severity], "path": dotted_path(f.path),
+            "message": f.message, "action": self.action, "mode": self.mode}
         if not self.introduced:
             out["preexisting"] = True
         if self.would_deny:
@@ -143,12 +144,13 @@ class Decision:
 
     def log_record(self) -> dict:
         r = self.request
-        record = {"ts": _timestamp(), "uid": r.uid, "operation": r.operation,
-                  "kind": r.kind, "namespace": r.namespace, "name": r.name or _name_of(r.object),
-                  "subResource": r.sub_resource or None, "user": r.username, "verdict": self.verdict,
-                  "mode": self.policy.mode if self.policy else None, "dryRun": r.dry_run,
-                  "findings": [j.log_dict() for j in self.judged],
-                  "ms": round(self.seconds * 1000, 3)}
+        record: dict[str, object] = {
+            "ts": _timestamp(), "uid": r.uid, "operation": r.operation,
+            "kind": r.kind, "namespace": r.namespace, "name": r.name or _name_of(r.object),
+            "subResource": r.sub_resource or None, "user": r.username, "verdict": self.verdict,
+            "mode": self.policy.mode if self.policy else None, "dryRun": r.dry_run,
+            "findings": [j.log_dict() for j in self.judged],
+            "ms": round(self.seconds * 1000, 3)}
         for key, value in (("exempt", self.exempt), ("skipped", self.skipped), ("degraded", self.degraded),
                            ("ruleErrors", self.rule_errors), ("notes", self.notes)):
             if value:
@@ -332,6 +334,8 @@ class Judge:
         if exempt:
             decision.exempt = exempt
             return
+        if request.object is None:  # review.parse requires an object for CREATE and UPDATE
+            raise ValueError(f"{request.operation} request {request.uid} has no object")
         subject = self._resource(request.object, request)
         decision.subject = subject.display()
         found, context, runnable = self._findings(subject, decision)
@@ -341,12 +345,13 @@ class Judge:
             before = {f.fingerprint() for f in self._judge(old, context, runnable, None)}
         if subject.kind == "Namespace":
             labels = subject.labels
-            decision.policy = config.policy(request.namespace or subject.name, labels)
+            policy = config.policy(request.namespace or subject.name, labels)
             decision.notes.extend(label_problems(labels))
         else:
-            decision.policy, notes = self._policy(request.namespace)
+            policy, notes = self._policy(request.namespace)
             decision.notes.extend(notes)
-        self._treat(found, before, decision, None)
+        decision.policy = policy
+        self._treat(found, before, decision, policy, None)
         if not decision.allowed:
             decision.message = _clip(
                 f"kubeward denied {subject.display()}: " + "; ".join(
@@ -370,10 +375,11 @@ class Judge:
             found = self._rule_modes[rule_id] = self.config.rule_mode(rule_id)
             return found
 
-    def _treat(self, found: list[Finding], before: set[str], decision: Decision, mode: str | None) -> None:
+    def _treat(self, found: list[Finding], before: set[str], decision: Decision, policy: Policy,
+               mode: str | None) -> None:
         """Give each finding its treatment; `before`: fingerprints the old object of an UPDATE had;
-        `mode`: one mode for every rule (exec), else each rule's own or the namespace's."""
-        policy = decision.policy
+        `policy`: the one `decision.policy` holds; `mode`: one mode for every rule (exec), else each
+        rule's own or the namespace's."""
         levels = policy.levels
         judged = decision.judged
         for finding in found:
@@ -428,8 +434,8 @@ class Judge:
         found, _, _ = self._findings(subject, decision)
         mode = self.config.exec_mode or "dry-run"
         policy, _ = self._policy(request.namespace)
-        decision.policy = Policy(mode, policy.levels, policy.source)
-        self._treat(found, set(), decision, mode)
+        decision.policy = exec_policy = Policy(mode, policy.levels, policy.source)
+        self._treat(found, set(), decision, exec_policy, mode)
         if not decision.allowed:
             decision.message = _clip(f"kubeward denied exec into {decision.subject}: it has " + "; ".join(
                 f"{j.finding.rule.id} ({SEVERITY_LABELS[j.finding.severity]}) {j.path}" for j in decision.judged if j.action == "deny"),

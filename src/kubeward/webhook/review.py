@@ -70,13 +70,15 @@ def parse(body: bytes) -> AdmissionRequest:
     obj, old = request.get("object"), request.get("oldObject")
     if operation in ("CREATE", "UPDATE", "CONNECT") and not isinstance(obj, dict):
         raise BadReview(f"request.object must be an object for {operation}")
-    kind = request.get("kind") if isinstance(request.get("kind"), dict) else {}
-    user = request.get("userInfo") if isinstance(request.get("userInfo"), dict) else {}
-    groups = user.get("groups") if isinstance(user.get("groups"), list) else []
+    raw_kind, raw_user, raw_resource = request.get("kind"), request.get("userInfo"), request.get("resource")
+    kind: dict = raw_kind if isinstance(raw_kind, dict) else {}
+    user: dict = raw_user if isinstance(raw_user, dict) else {}
+    raw_groups = user.get("groups")
+    groups: list = raw_groups if isinstance(raw_groups, list) else []
     return AdmissionRequest(
         uid=uid, kind=_text(kind.get("kind")) or (_text(obj.get("kind")) if isinstance(obj, dict) else ""),
         group=_text(kind.get("group")), version=_text(kind.get("version")),
-        resource=_text((request.get("resource") or {}).get("resource") if isinstance(request.get("resource"), dict) else ""),
+        resource=_text(raw_resource.get("resource") if isinstance(raw_resource, dict) else ""),
         sub_resource=_text(request.get("subResource")), namespace=_text(request.get("namespace")),
         name=_text(request.get("name")), operation=operation, username=_text(user.get("username")),
         groups=tuple(g for g in groups if isinstance(g, str)),
