@@ -188,7 +188,7 @@ class UsageCollector:
                 name = ""
             key = (verb, _s(ref.get("apiGroup")), resource, sub, _s(ref.get("namespace")), "")
             if key not in subject.uses:  # kept for the whole run: share its strings
-                key = tuple(intern(k) for k in key)  # type: ignore[assignment]
+                key = (intern(key[0]), intern(key[1]), intern(key[2]), intern(key[3]), intern(key[4]), intern(key[5]))
         else:
             key = (verb, "", "", "", "", (_s(raw.get("requestURI")) or "/").partition("?")[0])
             name = ""
