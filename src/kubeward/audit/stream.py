@@ -259,7 +259,7 @@ class EventStream:
             handle: BinaryIO = raw
             head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
             if head == GZIP_MAGIC:
-                handle = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+                handle = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]  # typeshed: a BufferedIOBase, not a BinaryIO
         except OSError as exc:
             stats.errors.append(LoadIssue(name, None, f"cannot read: {exc.strerror or exc}"))
             if path != STDIN:
