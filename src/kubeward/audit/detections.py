@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Iterable
+from typing import Any, Iterable
 from urllib.parse import parse_qs
 
 from kubeward.audit.event import ANONYMOUS_KEY, FAILED, IMPERSONATED, OUTSIDE, SERVICE_ACCOUNT, AuditEvent, on
@@ -188,8 +188,8 @@ def exec_into_pod(event: AuditEvent, state: AuditState):
     action = {"exec": "exec", "attach": "attach", "portforward": "port-forward"}[event.subresource]
     query = event.uri.partition("?")[2]
     commands = [" ".join(parse_qs(query).get("command", []))] if action == "exec" and query else []
-    return (hit(event, f"{who(event)} ran {action} into pod {target(event)}",
-                **({"commands": [c for c in commands if c]} if commands else {})),)
+    extra: dict[str, Any] = {"commands": [c for c in commands if c]} if commands else {}
+    return (hit(event, f"{who(event)} ran {action} into pod {target(event)}", **extra),)
 
 
 @rule(
@@ -208,8 +208,8 @@ def ephemeral_container(event: AuditEvent, state: AuditState):
         for container in (body.get("spec") or {}).get("ephemeralContainers") or body.get("ephemeralContainers") or ():
             if isinstance(container, dict) and isinstance(container.get("image"), str):
                 images.append(container["image"])
-    return (hit(event, f"{who(event)} added an ephemeral container to pod {target(event)}",
-                **({"images": sorted(set(images))} if images else {})),)
+    extra: dict[str, Any] = {"images": sorted(set(images))} if images else {}
+    return (hit(event, f"{who(event)} added an ephemeral container to pod {target(event)}", **extra),)
 
 
 # --- RBAC changes --------------------------------------------------------------------------
@@ -381,6 +381,7 @@ def escalate_or_bind(event: AuditEvent, state: AuditState):
         return NOTHING
     user = User(username, tuple(groups))
     namespace = event.namespace if event.resource in ("roles", "rolebindings") else ""
+    granted: list[PolicyRule] | None
     if event.resource in ROLES:
         granted = policy_rules(body, ("Role" if event.resource == "roles" else "ClusterRole", namespace or None, event.name))
         verb = "escalate"
@@ -408,6 +409,7 @@ def _object_rule(rule_ids: tuple[str, ...], what: str):
         hits = []
         for finding in judge_written(event, rule_ids):
             resource = finding.resource
+            assert resource is not None, "a rule on one written object names it in each finding"
             hits.append(Hit(resource, finding.path, f"{who(event)} {did(event)} {resource.display()}: {finding.message}",
                             finding.severity, event.location, event.evidence(rule=finding.rule.id), event.identity))
         return hits

@@ -479,10 +479,10 @@ class AuditEvent:
 
     @property
     def time(self) -> float | None:
-        """When the request was received, in seconds since the epoch (None when not logged)."""
-        if self._time is False:
-            self._time = parse_time(self.timestamp)
-        return self._time  # type: ignore[return-value]
+        """When the request was received, in seconds since the epoch (None when not logged).
+        Each subclass parses it once and keeps it in `_time`: only a subclass has a slot for it
+        (this class has no slots of its own, so it cannot cache it here)."""
+        raise NotImplementedError
 
     @property
     def location(self) -> Location:
@@ -529,6 +529,13 @@ class RawEvent(AuditEvent):
         self.line = line
         self.keys = dispatch_keys(raw) if keys is None else keys
         self._time: float | None | bool = False
+
+    @property
+    def time(self) -> float | None:
+        moment = self._time
+        if moment is False:
+            moment = self._time = parse_time(self.timestamp)
+        return moment
 
 
 # --- the typed schema: audit.k8s.io/v1 Event (and v1beta1's extra fields) -----------------------
@@ -655,6 +662,13 @@ class WireEvent(msgspec.Struct, AuditEvent, gc=False, eq=False):
         return raw
 
     __repr__ = AuditEvent.__repr__
+
+    @property
+    def time(self) -> float | None:
+        moment = self._time
+        if moment is False:
+            moment = self._time = parse_time(self.timestamp)
+        return moment
 
     @property
     def has_body(self) -> bool:
@@ -800,7 +814,7 @@ class WireEvent(msgspec.Struct, AuditEvent, gc=False, eq=False):
         if code == 401:
             return False
         if code == 403:
-            return " cannot " not in (status.message or "")  # type: ignore[union-attr]
+            return " cannot " not in (status.message or "")
         return True
 
     @property
@@ -813,9 +827,9 @@ class WireEvent(msgspec.Struct, AuditEvent, gc=False, eq=False):
         resource = ref.resource if ref is not None else None
         if not resource:
             return Request(self.verb, path=self.path or "/")
-        subresource = ref.subresource or ""  # type: ignore[union-attr]
+        subresource = ref.subresource or ""
         verb = self.verb
-        name = ref.name or ""  # type: ignore[union-attr]
+        name = ref.name or ""
         if verb == "create" and not subresource:
             name = ""
-        return Request(verb, ref.namespace or "", ref.apiGroup or "", resource, subresource, name)  # type: ignore[union-attr]
+        return Request(verb, ref.namespace or "", ref.apiGroup or "", resource, subresource, name)

@@ -67,12 +67,12 @@ def _rules(perms: dict[tuple[str, str], _Perm], urls: dict[str, set[str]]) -> li
         if perm.verbs_any:
             shaped[(group, tuple(sorted(perm.verbs_any)), ())].append(combined)
         by_names: dict[tuple[str, ...], set[str]] = defaultdict(set)
-        for verb, names in perm.verbs_named.items():
+        for verb, verb_names in perm.verbs_named.items():
             if verb in perm.verbs_any:
                 continue
-            by_names[tuple(sorted(names))].add(verb)
-        for names, verbs in sorted(by_names.items()):
-            shaped[(group, tuple(sorted(verbs)), names)].append(combined)
+            by_names[tuple(sorted(verb_names))].add(verb)
+        for names, named_verbs in sorted(by_names.items()):
+            shaped[(group, tuple(sorted(named_verbs)), names)].append(combined)
     rules = []
     for (group, verbs, names), resources in sorted(shaped.items()):
         rule: dict = {"apiGroups": [group], "resources": sorted(set(resources))}
@@ -83,8 +83,8 @@ def _rules(perms: dict[tuple[str, str], _Perm], urls: dict[str, set[str]]) -> li
     by_verbs: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for path, verbs in sorted(urls.items()):
         by_verbs[tuple(sorted(verbs))].append(path)
-    for verbs, paths in sorted(by_verbs.items()):
-        rules.append({"nonResourceURLs": sorted(paths), "verbs": list(verbs)})
+    for url_verbs, paths in sorted(by_verbs.items()):
+        rules.append({"nonResourceURLs": sorted(paths), "verbs": list(url_verbs)})
     return rules
 
 

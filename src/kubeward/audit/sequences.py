@@ -198,7 +198,7 @@ def binding_then_used(event: AuditEvent, state: AuditState):
     if not bindings.by_key:
         return NOTHING  # the hot path: no binding written within the window
     if event.__class__ is WireEvent:  # its typed fields, read directly (as .timestamp and .annotations do)
-        wire = event.wire  # type: ignore[attr-defined]
+        wire = event.wire
         stamp = wire.requestReceivedTimestamp or wire.timestamp or wire.stageTimestamp or ""
         annotations = wire.annotations
         reason = annotations.get(REASON) if annotations is not None else None
@@ -245,7 +245,9 @@ def _remember_binding(event: AuditEvent, bindings: _Bindings) -> None:
         return
     kind = "ClusterRoleBinding" if event.keys[0] == "clusterrolebindings" else "RoleBinding"
     namespace = event.namespace if kind == "RoleBinding" else ""
-    ref = body.get("roleRef") if isinstance(body.get("roleRef"), dict) else {}
+    ref = body.get("roleRef")
+    if not isinstance(ref, dict):
+        ref = {}
     subjects = _subject_names(body, namespace)
     seen = Seen(event.time, event.audit_id, event.file, event.line, who(event), (ref.get("kind"), ref.get("name"), subjects))
     bindings.add((kind, namespace, event.name), seen, subjects)

@@ -259,7 +259,7 @@ class EventStream:
             handle: BinaryIO = raw
             head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
             if head == GZIP_MAGIC:
-                handle = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+                handle = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]  # typeshed: a BufferedIOBase, not a BinaryIO
         except OSError as exc:
             stats.errors.append(LoadIssue(name, None, f"cannot read: {exc.strerror or exc}"))
             if path != STDIN:
@@ -317,7 +317,7 @@ class EventStream:
                     # the fast path, most of any log: a complete event, no time window, no
                     # earlier stage seen yet (so none is pending), counted inline
                     if wire.stage == "ResponseComplete" and quick:
-                        stamp = wire.requestReceivedTimestamp
+                        stamp: str | None = wire.requestReceivedTimestamp
                         if stamp is not None:
                             if stamp > last:
                                 last = stamp
@@ -418,23 +418,23 @@ class EventStream:
         if obj.__class__ is not dict:
             self._bad(name, number, f"not an audit event (a JSON {type(obj).__name__})")
             return None
-        kind = obj.get("kind")  # type: ignore[union-attr]
+        kind = obj.get("kind")
         if kind is not None and kind != "Event":
             self._bad(name, number, f"not an audit event (kind {kind!r})")
             return None
-        version = obj.get("apiVersion")  # type: ignore[union-attr]
+        version = obj.get("apiVersion")
         if version is not None and version not in AUDIT_VERSIONS:
             self._bad(name, number, f"audit event of unsupported apiVersion {version!r} (audit.k8s.io/v1 or v1beta1)")
             return None
-        audit_id, stage = obj.get("auditID"), obj.get("stage")  # type: ignore[union-attr]
-        if audit_id.__class__ is not str or stage.__class__ is not str or obj.get("verb").__class__ is not str:  # type: ignore[union-attr]
+        audit_id, stage = obj.get("auditID"), obj.get("stage")
+        if audit_id.__class__ is not str or stage.__class__ is not str or obj.get("verb").__class__ is not str:
             self._bad(name, number, "not an audit event (no auditID, stage or verb)")
             return None
-        stamp = obj.get("requestReceivedTimestamp") or obj.get("timestamp")  # type: ignore[union-attr]
+        stamp = obj.get("requestReceivedTimestamp") or obj.get("timestamp")
         if not self._in_window(stamp):
             return None
-        event = RawEvent(obj, name, number, self.classifier.keys(obj))  # type: ignore[arg-type]
-        return self._merge(event, audit_id, stage)  # type: ignore[arg-type]
+        event = RawEvent(obj, name, number, self.classifier.keys(obj))
+        return self._merge(event, audit_id, stage)
 
     def _admit(self, event: AuditEvent, audit_id: str, stage: str, stamp: object) -> AuditEvent | None:
         """An event of a valid shape (read by the schema) off the fast path: window, stages."""
@@ -452,10 +452,10 @@ class EventStream:
                                            or (self.until is not None and moment > self.until)):
                     stats.outside_window += 1
                     return False
-            if not stats.first or stamp < stats.first:  # type: ignore[operator]
-                stats.first = stamp  # type: ignore[assignment]
-            if stamp > stats.last:  # type: ignore[operator]
-                stats.last = stamp  # type: ignore[assignment]
+            if not stats.first or stamp < stats.first:
+                stats.first = stamp
+            if stamp > stats.last:
+                stats.last = stamp
         return True
 
     def _merge(self, event: AuditEvent, audit_id: str, stage: str) -> AuditEvent | None:
@@ -463,14 +463,14 @@ class EventStream:
         stats = self.stats
         pending = self._pending
         if stage in FINAL_STAGES:
-            if pending and pending.pop(audit_id, None) is not None:  # type: ignore[arg-type]
+            if pending and pending.pop(audit_id, None) is not None:
                 stats.duplicates += 1
             finals = self._finals
             if finals is not None:
                 if audit_id in finals:
                     stats.duplicates += 1
                     return None
-                finals[audit_id] = None  # type: ignore[index]
+                finals[audit_id] = None
                 if len(finals) > MAX_RECENT_FINAL:
                     del finals[next(iter(finals))]
             stats.events += 1
@@ -482,9 +482,9 @@ class EventStream:
         elif audit_id in finals:
             stats.duplicates += 1
             return None
-        if pending.pop(audit_id, None) is not None:  # type: ignore[arg-type]
+        if pending.pop(audit_id, None) is not None:
             stats.duplicates += 1
-        pending[audit_id] = event  # type: ignore[index]
+        pending[audit_id] = event
         if len(pending) > MAX_PENDING:
             oldest = next(iter(pending))
             stats.incomplete += 1

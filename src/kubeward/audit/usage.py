@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Iterable, Iterator
 
-from kubeward.audit.event import DECISION, SA_PREFIX, AuditEvent, WireEvent, _d, _l, _s, identity_of, user_empty
+from kubeward.audit.event import DECISION, SA_PREFIX, AuditEvent, WireEvent, _d, _l, _s, _User, identity_of, user_empty
 from kubeward.node import audit_policy
 from kubeward.rbac.index import MASTERS, RbacIndex, User
 from kubeward.rbac.match import ALL, PolicyRule, Request
@@ -157,7 +157,7 @@ class UsageCollector:
             impersonated = None  # (an empty one, or one of another type, is none)
         person = raw.get("user") if impersonated is None else impersonated
         username = person.get("username") if person.__class__ is dict else None
-        if code == 401 or username.__class__ is not str or not username:
+        if code == 401 or person.__class__ is not dict or username.__class__ is not str or not username:
             self.unauthenticated += 1
             return
         subject = self.subjects.get(username)
@@ -181,14 +181,14 @@ class UsageCollector:
         ref = raw.get("objectRef")
         verb = raw["verb"]
         resource = ref.get("resource") if ref.__class__ is dict else None
-        if resource and resource.__class__ is str:  # read as event.request() reads it: strings only
+        if ref.__class__ is dict and resource and resource.__class__ is str:  # read as event.request() reads it: strings only
             sub = _s(ref.get("subresource"))
             name = _s(ref.get("name"))
             if verb == "create" and not sub:
                 name = ""
             key = (verb, _s(ref.get("apiGroup")), resource, sub, _s(ref.get("namespace")), "")
             if key not in subject.uses:  # kept for the whole run: share its strings
-                key = tuple(intern(k) for k in key)  # type: ignore[assignment]
+                key = (intern(key[0]), intern(key[1]), intern(key[2]), intern(key[3]), intern(key[4]), intern(key[5]))
         else:
             key = (verb, "", "", "", "", (_s(raw.get("requestURI")) or "/").partition("?")[0])
             name = ""
@@ -208,10 +208,10 @@ class UsageCollector:
             if event.__class__ is not wire_event:
                 observe(event)
                 continue
-            wire = event.wire  # type: ignore[attr-defined]
+            wire = event.wire
             self.events += 1
             status = wire.responseStatus
-            impersonated = wire.impersonatedUser
+            impersonated: _User | None = wire.impersonatedUser
             if impersonated is not None and user_empty(impersonated):
                 impersonated = None
             person = wire.user if impersonated is None else impersonated
@@ -363,16 +363,16 @@ def join(collector: UsageCollector, index: RbacIndex | None, policy: dict | None
     for username, use in collector.subjects.items():
         user = User(username, tuple(sorted(use.groups)))
         report = reports[("user", username)]
-        for key, entry in use.uses.items():
-            for request in use_requests(key, entry):
+        for shape, entry in use.uses.items():
+            for request in use_requests(shape, entry):
                 decision = index.can_i(user, request, explain=True)
                 if not decision.allowed:
                     report.not_granted.append(request)
                     continue
-                for grant in decision.grants:
-                    if grant.binding is None or grant.rule is None:
+                for allowing in decision.grants:
+                    if allowing.binding is None or allowing.rule is None:
                         continue
-                    found = grants_by_rule.get((id(grant.binding), id(grant.rule)))
+                    found = grants_by_rule.get((id(allowing.binding), id(allowing.rule)))
                     if found is not None:
                         found.used += entry.count
     for report in reports.values():
@@ -424,6 +424,7 @@ def unlogged_request(policy: dict, grant: GrantUse, report: SubjectReport) -> st
     every such request would be logged."""
     values = _policy_values(policy)
     rule = grant.rule
+    groups: tuple[str, ...]
     if report.kind == "Group":
         user, groups = "kubeward-member", (report.name,)
     else:
