@@ -778,13 +778,11 @@ class _Builder:
         vertices = self._netpol_vertices(connectivity)
         address = iv.address_value(METADATA_ADDRESS)
         outside = [k for k, ext in enumerate(connectivity.destinations_outside) if ext.lo <= address <= ext.hi]
-        count = len(connectivity.class_members)
         jewel = None
         for index, workload in enumerate(connectivity.workloads):
             if workload.host_network or not outside:
                 continue  # a hostNetwork pod reaches it anyway (HOST_NETWORK_METADATA)
-            default, exceptions = connectivity._vector(connectivity.class_of[index], EGRESS)
-            conn = exceptions.get(count + outside[0], default)
+            conn = connectivity.egress_to_outside(index, outside[0])
             if conn == iv.NO_CONN:
                 continue
             if jewel is None:

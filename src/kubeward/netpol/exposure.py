@@ -95,16 +95,13 @@ def _target_ports(service: Resource, backend: Backend, workload: Workload) -> iv
     return iv.normalize(found)
 
 
-def ingress_controller_targets(connectivity) -> list[tuple[Workload, iv.Conn]]:
-    """Workloads an Ingress or Route exposes, with the TCP ports the ingress controller may use:
-    the Service target ports the ingress policies of the workload allow from an arbitrary pod
-    (the controller's own labels are unknown). Lines with nothing left are dropped."""
-    inventory = connectivity.inventory
-    services = {(s.namespace, s.name): s for s in inventory.of_kind("Service")}
+def routed_ports(connectivity, namespace: str | None) -> dict[int, iv.Intervals]:
+    """Workload index -> the pod TCP ports the namespace's Ingresses and Routes send traffic to
+    (through the Services they name, which select pods of the same namespace)."""
+    services = connectivity.services
     exposed: dict[int, iv.Intervals] = {}
-    sources = [(r, _ingress_backends(r)) for r in inventory.of_kind("Ingress")]
-    sources += [(r, _route_backends(r)) for r in inventory.of_kind("Route") if r.group == "route.openshift.io"]
-    for resource, backends in sources:
+    for resource in connectivity.routes_in(namespace):
+        backends = _ingress_backends(resource) if resource.kind == "Ingress" else _route_backends(resource)
         for backend in backends:
             service = services.get((resource.namespace, backend.service))
             if service is None:
@@ -112,11 +109,25 @@ def ingress_controller_targets(connectivity) -> list[tuple[Workload, iv.Conn]]:
             for index in selected_workloads(connectivity, service):
                 ports = _target_ports(service, backend, connectivity.workloads[index])
                 exposed[index] = iv.union(exposed.get(index, iv.EMPTY), ports)
+    return exposed
+
+
+def ingress_controller_conn(connectivity, index: int, ports: iv.Intervals) -> iv.Conn:
+    """What the ingress controller may open on a workload: the routed ports the workload's ingress
+    policies allow from an arbitrary pod (the controller's own labels are unknown)."""
+    allowed = connectivity.between("{ingress-controller}", connectivity.workloads[index])[0]
+    return iv.conn_intersect(iv.conn_of("TCP", ports), allowed)
+
+
+def ingress_controller_targets(connectivity) -> list[tuple[Workload, iv.Conn]]:
+    """Workloads an Ingress or Route exposes, with the TCP ports the ingress controller may use
+    (ingress_controller_conn). Lines with nothing left are dropped."""
+    exposed: dict[int, iv.Intervals] = {}
+    for namespace in connectivity.route_namespaces():
+        exposed.update(routed_ports(connectivity, namespace))  # disjoint: each namespace's own workloads
     result = []
     for index in sorted(exposed, key=lambda i: connectivity.workloads[i].key):
-        workload = connectivity.workloads[index]
-        allowed = connectivity.between("{ingress-controller}", workload)[0]
-        conn = iv.conn_intersect(iv.conn_of("TCP", exposed[index]), allowed)
+        conn = ingress_controller_conn(connectivity, index, exposed[index])
         if conn != iv.NO_CONN:
-            result.append((workload, conn))
+            result.append((connectivity.workloads[index], conn))
     return result
