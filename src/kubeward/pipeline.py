@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from kubeward import reports, suppress
 from kubeward.model.inventory import Inventory
+from kubeward.model.podspec import pod_template
 from kubeward.model.resource import Resource
 from kubeward.reports.scanned import Scanned
 from kubeward.rules.catalogue import load_all
@@ -113,14 +114,41 @@ def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Seq
             subjects = [(inventory, None)]
         else:
             continue  # other targets' subjects come from their front end (evaluate_subjects)
-        with_context = bool(rule_.context) and rule_.target in (Target.POD_TEMPLATE, Target.OBJECT)
-        for subject, resource in subjects:
-            try:
-                hits = rule_.check(subject, inventory) if with_context else rule_.check(subject)
-                findings.extend(_finding(rule_, hit, resource) for hit in hits)
-            except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule for the rest
-                errors.append(_subject_error(rule_, resource, exc, "the inventory" if rule_.target == Target.INVENTORY else ""))
+        _check_subjects(rule_, subjects, inventory, findings, errors)
     return findings, errors
+
+
+def _check_subjects(rule_: Rule, subjects, inventory: Inventory, findings: list[Finding], errors: list[LoadIssue]) -> None:
+    with_context = bool(rule_.context) and rule_.target in (Target.POD_TEMPLATE, Target.OBJECT)
+    for subject, resource in subjects:
+        try:
+            hits = rule_.check(subject, inventory) if with_context else rule_.check(subject)
+            findings.extend(_finding(rule_, hit, resource) for hit in hits)
+        except Exception as exc:  # noqa: BLE001 - one odd subject must not silence the rule for the rest
+            errors.append(_subject_error(rule_, resource, exc, "the inventory" if rule_.target == Target.INVENTORY else ""))
+
+
+def judge(subjects: Sequence[Resource], inventory: Inventory, rules: Iterable[Rule],
+          config: suppress.Config | None = None) -> Evaluation:
+    """Judge only `subjects` (objects of `inventory`, which holds the context they are judged
+    against) with the rules that judge one object (OBJECT and POD_TEMPLATE targets), and apply
+    suppressions: the findings are those `run` reports about these objects. One difference:
+    a subject is judged even when a controller that owns it is in the inventory (an admission
+    request is about this object; its ownerReferences are whatever the requester wrote)."""
+    findings: list[Finding] = []
+    errors: list[LoadIssue] = []
+    templates = [(t, t.resource) for t in (pod_template(s) for s in subjects) if t is not None]
+    for rule_ in rules:
+        if rule_.target == Target.POD_TEMPLATE:
+            chosen = templates  # as in evaluate_rules: every pod template
+        elif rule_.target == Target.OBJECT:
+            chosen = [(s, s) for s in subjects if rule_.kinds == ANY_KIND or s.kind in rule_.kinds]
+        else:
+            continue
+        _check_subjects(rule_, chosen, inventory, findings, errors)
+    scanned = Scanned(objects=len(subjects), errors=errors)
+    scanned.notes.extend(suppress.apply(findings, config or suppress.Config()))
+    return Evaluation(findings, scanned, list(rules))
 
 
 def evaluate_subjects(rules: Iterable[Rule], subjects: Mapping[Target, Sequence]) -> tuple[list[Finding], list[LoadIssue]]:

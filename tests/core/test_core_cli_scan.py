@@ -97,3 +97,29 @@ def test_explain_shows_a_rule_and_rejects_unknown_ids():
     result = invoke("explain", some_id)
     assert result.exit_code == 0 and some_id in result.output and "How to fix" in result.output
     assert invoke("explain", "KW-NOPE-999").exit_code == 2
+
+
+def test_every_command_module_is_registered_lazily_and_completely():
+    import importlib
+    import pkgutil
+
+    import kubeward.cli as package
+    from kubeward.cli.main import COMMAND_MODULES
+
+    found = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"kubeward.cli.{info.name}")
+        for command in getattr(module, "COMMANDS", ()):
+            found[command.name] = info.name
+    assert found == COMMAND_MODULES
+
+
+def test_a_scan_does_not_load_the_engines_it_does_not_use():
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from kubeward.cli.main import cli; "
+            "CliRunner().invoke(cli, ['scan', 'examples/demo', '-o', 'json']); "
+            "print(sorted(m for m in ('rustworkx', 'highspy', 'dockerfile', 'sqlalchemy', 'helm_python') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

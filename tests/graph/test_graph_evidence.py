@@ -140,9 +140,25 @@ def test_host_network_traffic_names_no_network_policy_fix():
     graph = _graph(_demo_objects())
     hub = [i for k, i in graph.index.items() if k.startswith("net:in:") and "9100" in k]
     assert hub, "node-exporter listens on 9100 on the node's address"
-    for _i, (_a, b, edge) in graph.graph.edge_index_map().items():
-        if b in hub and edge.kind == "NETWORK_REACH":
+    listened = 0
+    for _i, (a, b, edge) in graph.graph.edge_index_map().items():
+        if b in hub or a in hub:  # the traffic into the class, and the class's workloads listening
             assert not any(f.rule.id == "KW-NET-001" for f in edge.evidence), "policies do not apply to hostNetwork pods"
+            listened += edge.kind == "NETWORK_LISTEN"
+    assert listened
+
+
+def test_a_namespace_default_deny_is_evidence_on_each_workloads_own_network_edge():
+    graph = _graph(_demo_objects())
+    listen = [(graph[a].key, edge) for _i, (a, b, edge) in graph.graph.edge_index_map().items()
+              if edge.kind == "NETWORK_LISTEN" and graph[b].key == "workload:shop/Deployment/api"]
+    assert listen and all([(f.rule.id, f.resource.name) for f in edge.evidence] == [("KW-NET-001", "shop")]
+                          for _key, edge in listen)
+    egress = _edges(graph, "NETWORK_EGRESS", "workload:shop/Deployment/api")
+    assert egress and all([(f.rule.id, f.resource.name) for f in edge.evidence] == [("KW-NET-002", "shop")]
+                          for edge in egress)
+    # the edges between policy classes are the engine's answer and name no namespace finding
+    assert all(not edge.evidence for edge in graph.graph.edges() if edge.kind == "NETWORK_REACH")
 
 
 def test_rbac_capabilities_follow_the_authorizer():

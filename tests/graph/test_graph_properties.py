@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubeward.graph import build_graph, plan_fixes
+from kubeward.graph.build import _class_pairs
 from kubeward.graph.fixplan import _Problem
 from kubeward.graph.paths import reachable_pairs, without_edges
 from kubeward.model import build_inventory
@@ -198,6 +199,19 @@ def test_every_fix_plan_leaves_no_path_and_the_exact_one_is_minimal(spec):
                             if any(not problem.remaining(problem.removed_by(list(c)))
                                    for c in itertools.combinations(range(len(problem.classes)), k)))
             assert len(plan.fixes) == smallest
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cluster)
+def test_the_graphs_class_pairs_are_the_engines(spec):
+    """The graph lists the connecting policy classes from the destinations' side; the engine tries
+    every pair. Same pairs, same conns, same order."""
+    inventory = build_inventory(load_text(yaml.safe_dump_all(manifests(spec)), "random.yaml"))
+    connectivity = analyze(inventory)
+    every = list(connectivity.class_pairs())
+    assert _class_pairs(connectivity, set(range(len(connectivity.class_members)))) == every
+    some = {d for _s, d, _c in every[::2]}
+    assert _class_pairs(connectivity, some) == [p for p in every if p[1] in some]
 
 
 def test_reachability_of_rustworkx_matches_a_plain_search():

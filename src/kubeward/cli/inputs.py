@@ -78,7 +78,16 @@ def options_from(kwargs: dict) -> InputOptions:
 
 
 def inventory_from_paths(paths, namespace: str | None = None) -> Inventory:
-    return build_inventory(load_paths(list(paths)), default_namespace=namespace)
+    """The inventory of files, directories and stdin; InputError (exit 2) when nothing at all
+    could be read (an empty directory, a missing file, a refused stdin): that is no clean scan."""
+    from kubeward.cli.progress import FileProgress
+
+    with FileProgress() as progress:
+        loaded = load_paths(list(paths), progress=progress)
+    problem = loaded.nothing_read()
+    if problem:
+        raise InputError(problem)
+    return build_inventory(loaded, default_namespace=namespace)
 
 
 def collections_from(options: InputOptions):

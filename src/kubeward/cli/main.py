@@ -6,23 +6,40 @@ import gc
 import os
 import sys
 
+import importlib
+
 import click
 
 from kubeward import __version__
-from kubeward.cli import (audit_cmd, catalogue_cmds, cluster_cmd, images_cmd, netpol_cmd, node_cmd, paths_cmd,
-                          probe_cmd, pss_cmd, rbac_cmd, scan_cmd, store_cmd, watch_cmd)
+
+# Each command's module (which lists it in COMMANDS). A command's module, and the engines it needs,
+# are imported only when that command runs: `kubeward scan` does not pay for the attack-graph,
+# image or audit libraries. A test keeps this table equal to the modules' COMMANDS.
+COMMAND_MODULES = {
+    "scan": "scan_cmd", "pss": "pss_cmd", "rules": "catalogue_cmds", "explain": "catalogue_cmds",
+    "rbac": "rbac_cmd", "netpol": "netpol_cmd", "node": "node_cmd", "paths": "paths_cmd",
+    "fix-plan": "paths_cmd", "snapshot": "cluster_cmd", "report": "cluster_cmd", "images": "images_cmd",
+    "probe": "probe_cmd", "audit": "audit_cmd", "watch": "watch_cmd", "history": "store_cmd",
+    "diff": "store_cmd", "webhook": "webhook_cmd",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is None:
+            return None
+        commands = importlib.import_module(f"kubeward.cli.{module}").COMMANDS
+        return next((c for c in commands if c.name == cmd_name), None)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="kubeward")
 def cli() -> None:
     """Find, explain and fix the security weaknesses of Kubernetes manifests and clusters."""
-
-
-for module in (scan_cmd, pss_cmd, catalogue_cmds, rbac_cmd, netpol_cmd, node_cmd, paths_cmd, cluster_cmd,
-               images_cmd, probe_cmd, audit_cmd, watch_cmd, store_cmd):
-    for command in module.COMMANDS:
-        cli.add_command(command)
 
 
 def main() -> None:

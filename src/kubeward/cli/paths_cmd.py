@@ -4,7 +4,9 @@ kubeward.graph; the HTML report from the report registry."""
 
 from __future__ import annotations
 
+import gc
 import sys
+from contextlib import contextmanager
 
 import click
 
@@ -37,13 +39,26 @@ def _common(command):
     return command
 
 
-def _evaluate(paths, kwargs, config_path, all_rules: bool):
+@contextmanager
+def _collector_spared():
+    """Yields a function that freezes every object made so far for the cyclic garbage collector
+    (gc.freeze), called once the inventories are read: the evidence rules and the graph make
+    millions of objects, and each full collection would scan the inventory again. New garbage is
+    still collected; the frozen objects return to the collector when the command ends."""
+    try:
+        yield gc.freeze
+    finally:
+        gc.unfreeze()
+
+
+def _evaluate(paths, kwargs, config_path, all_rules: bool, read=lambda: None):
     options = options_from(kwargs)
     try:
         config = load_config(find_config(config_path, paths))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     inventories = resolve_inventories(paths, options)
+    read()
     catalogue = load_all()
     rules = list(catalogue.values()) if all_rules else [catalogue[i] for i in sorted(EVIDENCE_RULES) if i in catalogue]
     return inventories, pipeline.run(inventories, rules, config)
@@ -78,12 +93,13 @@ def paths_command(paths, sources, targets, output, config_path, max_hops, every_
     if output:
         check_writable(output)
     fmt = fmt or ("table" if sys.stdout.isatty() and not output else "json")
-    inventories, evaluation = _evaluate(paths, kwargs, config_path, all_rules=fmt == "html")
-    try:
-        analysis = analyse(inventories, evaluation.findings, evaluation.rules, sources=sources, targets=targets,
-                           max_hops=max_hops, every_path=every_path, limit=limit, fix_plan=fmt == "html")
-    except SelectionError as exc:
-        raise click.UsageError(str(exc)) from None
+    with _collector_spared() as read:
+        inventories, evaluation = _evaluate(paths, kwargs, config_path, all_rules=fmt == "html", read=read)
+        try:
+            analysis = analyse(inventories, evaluation.findings, evaluation.rules, sources=sources, targets=targets,
+                               max_hops=max_hops, every_path=every_path, limit=limit, fix_plan=fmt == "html")
+        except SelectionError as exc:
+            raise click.UsageError(str(exc)) from None
     if fmt == "html":
         text = pipeline.render(evaluation, "html", attack=analysis)
     elif fmt == "table":
@@ -113,12 +129,13 @@ def fix_plan_command(paths, sources, targets, output, config_path, greedy, fmt, 
     if output:
         check_writable(output)
     fmt = fmt or ("table" if sys.stdout.isatty() and not output else "json")
-    inventories, evaluation = _evaluate(paths, kwargs, config_path, all_rules=False)
-    try:
-        analysis = analyse(inventories, evaluation.findings, evaluation.rules, sources=sources, targets=targets,
-                           exact=not greedy)
-    except SelectionError as exc:
-        raise click.UsageError(str(exc)) from None
+    with _collector_spared() as read:
+        inventories, evaluation = _evaluate(paths, kwargs, config_path, all_rules=False, read=read)
+        try:
+            analysis = analyse(inventories, evaluation.findings, evaluation.rules, sources=sources, targets=targets,
+                               exact=not greedy)
+        except SelectionError as exc:
+            raise click.UsageError(str(exc)) from None
     text = render.render_plan_table(analysis, terminal_width()) if fmt == "table" else render.render_plan_json(analysis)
     emit(text, output)
     _stderr_errors(evaluation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kubeward import pipeline
-from kubeward.cli.inputs import input_options, options_from, resolve_inventories
+from kubeward.cli.inputs import InputError, input_options, options_from, resolve_inventories
 from kubeward.cli.output import ReportOptions, finish, report_options
 from kubeward.cli.store_cmd import record_evaluation, store_option
 from kubeward.dockerfile import dockerfile_subjects
@@ -13,6 +13,7 @@ from kubeward.model.inventory import Inventory
 from kubeward.reports.scanned import Scanned, summary
 from kubeward.rules.model import Target
 from kubeward.sources import dockerfiles
+from kubeward.sources.loader import LoadIssue
 
 
 @click.command()
@@ -29,13 +30,23 @@ def scan(paths, report: ReportOptions, rank: str, store_url: str | None = None, 
     config = report.suppressions(paths)
     rules = report.selection()
     manifest_paths, named_dockerfiles = dockerfiles.split_paths(paths)
+    found = dockerfiles.find(paths)
+    unread: list[LoadIssue] = []
     if named_dockerfiles and not manifest_paths and not (options.reads_cluster or options.snapshot):
         inventories = [Inventory()]  # only Dockerfiles were named
     else:
-        inventories = resolve_inventories(paths if not named_dockerfiles else manifest_paths, options)
-    found = dockerfiles.find(paths)
+        try:
+            inventories = resolve_inventories(paths if not named_dockerfiles else manifest_paths, options)
+        except InputError as exc:
+            if not found.dockerfiles:
+                raise
+            # The paths held Dockerfiles but no readable manifest: judge the Dockerfiles, and keep
+            # why the manifests could not be read (when some were there) as input errors.
+            inventories = [Inventory()]
+            if ": " in exc.message:
+                unread.append(LoadIssue(" ".join(paths), None, exc.message))
     parsed, errors = dockerfile_subjects(found.dockerfiles, inventories, found.compose)
-    scanned = Scanned.of(*inventories, errors=[*found.errors, *errors])
+    scanned = Scanned.of(*inventories, errors=[*unread, *found.errors, *errors])
     scanned.files += found.files
     evaluation = pipeline.run(inventories, rules, config, scanned=scanned, subjects={Target.DOCKERFILE: parsed})
     if store_url:

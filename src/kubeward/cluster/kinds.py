@@ -54,6 +54,20 @@ COLLECTED_KINDS: tuple[CollectedKind, ...] = (
     CollectedKind("admissionregistration.k8s.io", "validatingadmissionpolicies", ("pss", "namespace"), "admission control in place"),
     CollectedKind("admissionregistration.k8s.io", "validatingadmissionpolicybindings", ("pss", "namespace"), "admission control in place"),
     CollectedKind("node.k8s.io", "runtimeclasses", ("workload", "pss"), "sandboxed runtimes"),
+    # The CNI and service-mesh policies the connectivity engine reads (listed only where served).
+    CollectedKind("cilium.io", "ciliumnetworkpolicies", ("netpol",), "Cilium pod isolation"),
+    CollectedKind("cilium.io", "ciliumclusterwidenetworkpolicies", ("netpol",), "Cilium cluster-wide isolation"),
+    CollectedKind("projectcalico.org", "networkpolicies", ("netpol",), "Calico namespaced policy"),
+    CollectedKind("projectcalico.org", "globalnetworkpolicies", ("netpol",), "Calico cluster-wide policy"),
+    CollectedKind("projectcalico.org", "tiers", ("netpol",), "Calico policy order"),
+    CollectedKind("security.istio.io", "peerauthentications", ("mesh", "netpol"), "Istio mTLS mode"),
+    CollectedKind("security.istio.io", "authorizationpolicies", ("mesh", "netpol"), "Istio authorization"),
+    CollectedKind("networking.istio.io", "destinationrules", ("mesh",), "Istio client TLS"),
+    CollectedKind("policy.linkerd.io", "servers", ("mesh", "netpol"), "Linkerd policy targets"),
+    CollectedKind("policy.linkerd.io", "serverauthorizations", ("mesh", "netpol"), "Linkerd authorization"),
+    CollectedKind("policy.linkerd.io", "authorizationpolicies", ("mesh", "netpol"), "Linkerd authorization"),
+    CollectedKind("policy.linkerd.io", "meshtlsauthentications", ("mesh",), "Linkerd identities"),
+    CollectedKind("policy.linkerd.io", "networkauthentications", ("mesh",), "Linkerd client networks"),
 )
 
 # Only with --include-secret-metadata, and then only as PartialObjectMetadata (no values).

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import dockerfile as buildkit
 from kubeward.images.refs import ImageRef, parse_ref
 from kubeward.model.resource import Path, Resource
 
@@ -111,6 +110,10 @@ def unquote(value: str) -> str:
 
 
 def parse(text: str, path: str) -> Dockerfile:
+    # BuildKit's parser is Go (cgo): its runtime starts threads and reserves address space, so it
+    # is loaded only when a scan holds a Dockerfile.
+    import dockerfile as buildkit
+
     try:
         commands = buildkit.parse_string(text)
     except buildkit.GoParseError as exc:

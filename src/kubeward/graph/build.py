@@ -9,6 +9,7 @@ container). Each edge carries the findings whose fix removes it.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from typing import Iterable, Sequence
 
@@ -24,7 +25,7 @@ from kubeward.netpol.exposure import Backend, _ingress_backends, _route_backends
 from kubeward.pss.model import PRIVILEGED
 from kubeward.pss.namespaces import namespace_policy
 from kubeward.rbac.index import ANONYMOUS, AUTHENTICATED, UNAUTHENTICATED
-from kubeward.rbac.match import Request, rule_allows
+from kubeward.rbac.match import Request, api_group_matches, resource_matches, rule_allows, verb_matches
 from kubeward.rbac.policy import Binding, Subject
 from kubeward.rbac.risks import RISKS_BY_KEY, risk_analysis
 from kubeward.rules.catalogue import load_all
@@ -102,6 +103,21 @@ def _allows(rules, verb: str, group: str, resource: str, subresource: str = "", 
     return any(rule_allows(request, r) for r in rules)
 
 
+def _allowed_names(rules, verb: str, group: str, resource: str, subresource: str = "") -> frozenset[str] | None:
+    """The names `_allows` says yes to for this request, at once: None for every name (a matching
+    rule lists none), else the names the matching rules list (`_allows(..., name=n)` is exactly
+    `n in` this set). Asking name by name was bindings x accounts (or secrets)."""
+    request = Request(verb, "", group, resource, subresource)
+    combined = request.combined_resource
+    names: set[str] = set()
+    for rule in rules:
+        if verb_matches(rule, verb) and api_group_matches(rule, group) and resource_matches(rule, combined, subresource):
+            if not rule._names:
+                return None
+            names |= rule._names
+    return frozenset(names)
+
+
 def _declared_ports(template: PodTemplate) -> frozenset[tuple[str, int]]:
     ports = set()
     for container in template.containers(("containers",)):
@@ -127,6 +143,11 @@ class _Builder:
         self.nodes_of: dict[int, list[int]] = {}  # workload vertex -> node vertices it runs on
         self.hubs: dict[str, int] = {}
         self.service_accounts: dict[str, set[str]] = defaultdict(set)  # namespace -> names
+        self.accounts_by_namespace: dict[str, set[str]] | None = None  # of the scan
+        self.secrets_by_namespace: dict[str | None, list[Resource]] | None = None
+        self.workloads_by_namespace: dict[str, list[int]] | None = None
+        self.principals: list[tuple[str, str, int]] = []  # user and group vertices, see _principals
+        self.principals_seen = 0  # keys of the graph's index looked at
 
     # --- keys ------------------------------------------------------------------------------------
 
@@ -437,8 +458,9 @@ class _Builder:
                     or _allows(rules, "get", "", "secrets", name=ANY_NAME)):
                 edge(self.hub("secrets", scope), "SECRETS_READ", "the role reads every secret")
             else:
-                for secret in self._secrets_in(scope):
-                    if _allows(rules, "get", "", "secrets", name=secret.name):
+                names = _allowed_names(rules, "get", "", "secrets")
+                for secret in self._secrets_in(scope) if names is None or names else ():
+                    if names is None or secret.name in names:
                         edge(self._secret_vertex(secret), "SECRETS_READ", f"the role reads secret {secret.name}")
         elif key == "workloads":
             create = patch = False
@@ -459,8 +481,9 @@ class _Builder:
             if _allows(rules, "create", "", "serviceaccounts", "token", ANY_NAME):
                 edge(self.hub("sa", scope), "TOKEN_REQUEST", "the role requests a token for any service account")
             else:
-                for namespace, name in self._accounts_in(scope):
-                    if _allows(rules, "create", "", "serviceaccounts", "token", name):
+                names = _allowed_names(rules, "create", "", "serviceaccounts", "token")
+                for namespace, name in self._accounts_in(scope) if names is None or names else ():
+                    if names is None or name in names:
                         edge(self.service_account(namespace, name), "TOKEN_REQUEST",
                              f"the role requests a token for {namespace}/{name}")
         elif key == "impersonate":
@@ -486,19 +509,34 @@ class _Builder:
         if binding.cluster_wide and _allows(rules, "impersonate", "", "groups", name="system:masters"):
             edge(self.fixed(m.CLUSTER_ADMIN), "IMPERSONATE", "the role impersonates group system:masters")
         if binding.cluster_wide:
-            for key, node in list(self.g.index.items()):
-                if not key.startswith(self.prefix):
-                    continue
-                kind, _, name = key[len(self.prefix):].partition(":")
-                if kind in ("user", "group") and _allows(rules, "impersonate", "", f"{kind}s", name=name):
-                    edge(node, "IMPERSONATE", f"the role impersonates {kind} {name}")
+            allowed = {kind: _allowed_names(rules, "impersonate", "", f"{kind}s") for kind in ("user", "group")}
+            if any(names is None or names for names in allowed.values()):
+                for kind, name, node in self._principals():
+                    names = allowed[kind]
+                    if names is None or name in names:
+                        edge(node, "IMPERSONATE", f"the role impersonates {kind} {name}")
         if _allows(rules, "impersonate", "", "serviceaccounts", name=ANY_NAME):
             edge(self.hub("sa", scope), "IMPERSONATE", "the role impersonates any service account")
         else:
-            for namespace, name in self._accounts_in(scope):
-                if _allows(rules, "impersonate", "", "serviceaccounts", name=name):
+            names = _allowed_names(rules, "impersonate", "", "serviceaccounts")
+            for namespace, name in self._accounts_in(scope) if names is None or names else ():
+                if names is None or name in names:
                     edge(self.service_account(namespace, name), "IMPERSONATE",
                          f"the role impersonates ServiceAccount {namespace}/{name}")
+
+    def _principals(self) -> list[tuple[str, str, int]]:
+        """(user or group, name, vertex) of every user and group vertex of this cluster so far, in
+        the order they were made: the keys added since the last call are looked at, not every key
+        for every cluster-wide binding."""
+        index = self.g.index
+        if len(index) != self.principals_seen:
+            for key, node in itertools.islice(index.items(), self.principals_seen, None):
+                if key.startswith(self.prefix):
+                    kind, _, name = key[len(self.prefix):].partition(":")
+                    if kind in ("user", "group"):
+                        self.principals.append((kind, name, node))
+            self.principals_seen = len(index)
+        return list(self.principals)
 
     def _role_bind(self, rules, scope: str, binding: Binding, edge, keys: dict) -> None:
         extra = self.evidence.on("KW-RBAC-017", binding.resource) if "rbac-write" in keys else []
@@ -524,12 +562,27 @@ class _Builder:
 
     def _secrets_in(self, scope: str) -> list[Resource]:
         secrets = self.inventory.of_kind("Secret")
-        return secrets if scope == "*" else [s for s in secrets if s.namespace == scope]
+        if scope == "*":
+            return secrets
+        if self.secrets_by_namespace is None:  # indexed once: a scan per binding was quadratic
+            self.secrets_by_namespace = defaultdict(list)
+            for secret in secrets:
+                self.secrets_by_namespace[secret.namespace].append(secret)
+        return self.secrets_by_namespace.get(scope, [])
 
     def _accounts_in(self, scope: str) -> list[tuple[str, str]]:
-        found = {(r.namespace or "default", r.name) for r in self.inventory.of_kind("ServiceAccount")}
-        found |= {(ns, name) for ns, names in self.service_accounts.items() for name in names}
-        return sorted((ns, n) for ns, n in found if scope == "*" or ns == scope)
+        """The service accounts of a namespace ("*": all): those in the scan and those the graph
+        names so far (indexed by namespace; a scan of all of them per binding was quadratic)."""
+        if self.accounts_by_namespace is None:
+            self.accounts_by_namespace = defaultdict(set)
+            for r in self.inventory.of_kind("ServiceAccount"):
+                self.accounts_by_namespace[r.namespace or "default"].add(r.name)
+        if scope == "*":
+            found = {(ns, n) for ns, names in self.accounts_by_namespace.items() for n in names}
+            found |= {(ns, n) for ns, names in self.service_accounts.items() for n in names}
+            return sorted(found)
+        names = self.accounts_by_namespace.get(scope, set()) | self.service_accounts.get(scope, set())
+        return [(scope, n) for n in sorted(names)]
 
     def _secret_vertex(self, secret: Resource) -> int:
         vertex = self.g.vertex(self.key(f"secret:{secret.namespace}/{secret.name}"), m.SECRET,
@@ -573,9 +626,12 @@ class _Builder:
                 self.g.edge(node, self._any_node(), "PRIVILEGED_POD",
                             f"namespace {namespace} {why}: a new pod may be privileged", evidence)
         elif what == "exec":
-            for template, _identity, workload in self.templates:
-                if (template.resource.namespace or "default") == namespace:
-                    self.g.edge(node, workload, "EXEC_TARGET", f"runs code in {self.g[workload].label}")
+            if self.workloads_by_namespace is None:  # indexed once: a scan per namespace was quadratic
+                self.workloads_by_namespace = defaultdict(list)
+                for template, _identity, workload in self.templates:
+                    self.workloads_by_namespace[template.resource.namespace or "default"].append(workload)
+            for workload in self.workloads_by_namespace.get(namespace, []):
+                self.g.edge(node, workload, "EXEC_TARGET", f"runs code in {self.g[workload].label}")
         elif what == "secrets":
             if namespace == KUBE_SYSTEM:
                 self.g.edge(node, self.fixed(m.KUBE_SYSTEM_SECRETS), "SECRET_OF", "every kube-system secret")
@@ -704,19 +760,23 @@ class _Builder:
 
     def network(self, connectivity: Connectivity) -> None:
         """Workload-to-workload reachability through the policy classes of the connectivity engine:
-        W -> out(class, namespace) -> in(class, namespace, ports) -> W'. An `in` class holds the
-        workloads of one policy class and namespace that declare the same ports, so an edge between
-        two classes exists only where the allowed traffic meets a declared port."""
+        W -> out(class) -> in(class, ports) -> W'. An `in` hub holds the workloads of one policy
+        class that declare the same ports, so an edge between two hubs exists only where the
+        allowed traffic meets a declared port. A namespace default-deny is evidence on the
+        workload's own edge (egress: W -> out, KW-NET-002; ingress: in -> W', KW-NET-001) where no
+        policy governs that direction of its class: a path W -> W' then exists exactly when the
+        classes connect and neither of those findings is fixed, with one hub edge per pair of
+        classes instead of one per pair of namespaces."""
         vertices = self._netpol_vertices(connectivity)
         ports_of = {node: _declared_ports(t) for t, _i, node in self.templates}
-        outs: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        ins: dict[int, dict[tuple[str, frozenset], list[int]]] = defaultdict(lambda: defaultdict(list))
+        outs: dict[int, list[tuple[int, str]]] = defaultdict(list)  # class -> (workload vertex, namespace)
+        ins: dict[int, dict[frozenset, list[tuple[int, str]]]] = defaultdict(lambda: defaultdict(list))
         for index, workload in enumerate(connectivity.workloads):
             c = connectivity.class_of[index]
             for node in vertices[index]:
-                outs[c][workload.namespace].append(node)
+                outs[c].append((node, workload.namespace))
                 if ports_of.get(node):
-                    ins[c][(workload.namespace, ports_of[node])].append(node)
+                    ins[c][ports_of[node]].append((node, workload.namespace))
         governed: dict[tuple[int, str], bool] = {}
 
         def is_governed(c: int, direction: str) -> bool:
@@ -730,49 +790,45 @@ class _Builder:
                 found = governed[(c, direction)] = bool(anp or isolated or banp or exempt)
             return found
 
-        out_vertex: dict[tuple[int, str], int] = {}
-        in_vertex: dict[tuple[int, str, frozenset], int] = {}
+        out_vertex: dict[int, int] = {}
+        in_vertex: dict[tuple[int, frozenset], int] = {}
 
-        def out_hub(c: int, namespace: str) -> int:
-            found = out_vertex.get((c, namespace))
+        def out_hub(c: int) -> int:
+            found = out_vertex.get(c)
             if found is None:
-                found = out_vertex[(c, namespace)] = self.g.vertex(
-                    self.key(f"net:out:{c}:{namespace}"), m.NETWORK, self.label(f"traffic from policy class {c} in {namespace}"),
-                    namespace, hub=True)
-                for node in outs[c][namespace]:
-                    self.g.edge(node, found, "NETWORK_EGRESS", "sends from its policy class", weight=0.0)
+                found = out_vertex[c] = self.g.vertex(
+                    self.key(f"net:out:{c}"), m.NETWORK, self.label(f"traffic from policy class {c}"), hub=True)
+                free = not is_governed(c, EGRESS)
+                for node, namespace in outs[c]:
+                    evidence = self.evidence.of_namespace("KW-NET-002", namespace) if free else []
+                    self.g.edge(node, found, "NETWORK_EGRESS", "sends from its policy class" + (
+                        f" (no egress policy governs it in {namespace})" if free else ""), evidence, weight=0.0)
             return found
 
-        def in_hub(c: int, namespace: str, ports: frozenset) -> int:
-            found = in_vertex.get((c, namespace, ports))
+        def in_hub(c: int, ports: frozenset) -> int:
+            found = in_vertex.get((c, ports))
             if found is None:
                 listed = ",".join(f"{p}/{proto}" for proto, p in sorted(ports))
-                found = in_vertex[(c, namespace, ports)] = self.g.vertex(
-                    self.key(f"net:in:{c}:{namespace}:{listed}"), m.NETWORK,
-                    self.label(f"policy class {c} in {namespace} listening on {listed}"), namespace, hub=True)
-                for node in ins[c][(namespace, ports)]:
-                    self.g.edge(found, node, "NETWORK_LISTEN", f"{self.g[node].label} declares {listed}")
+                found = in_vertex[(c, ports)] = self.g.vertex(
+                    self.key(f"net:in:{c}:{listed}"), m.NETWORK, self.label(f"policy class {c} listening on {listed}"),
+                    hub=True)
+                free = not is_governed(c, INGRESS)
+                for node, namespace in ins[c][ports]:
+                    evidence = self.evidence.of_namespace("KW-NET-001", namespace) if free else []
+                    self.g.edge(found, node, "NETWORK_LISTEN", f"{self.g[node].label} declares {listed}" + (
+                        f" (no ingress policy governs it in {namespace})" if free else ""), evidence)
             return found
 
-        for s, d, conn in connectivity.class_pairs():
-            if d not in ins:
+        for s, d, conn in _class_pairs(connectivity, set(ins)):
+            if s not in outs:
                 continue
-            for (namespace_d, ports) in ins[d]:
+            for ports in ins[d]:
                 open_ports = [(proto, p) for proto, p in sorted(ports) if iv.conn_allows(conn, proto, p)]
                 if not open_ports:
                     continue
-                target = None
-                for namespace_s in outs[s]:
-                    if target is None:
-                        target = in_hub(d, namespace_d, ports)
-                    evidence = []
-                    if not is_governed(d, INGRESS):
-                        evidence += self.evidence.of_namespace("KW-NET-001", namespace_d)
-                    if not is_governed(s, EGRESS):
-                        evidence += self.evidence.of_namespace("KW-NET-002", namespace_s)
-                    shown = ",".join(f"{p}/{proto}" for proto, p in open_ports[:4])
-                    self.g.edge(out_hub(s, namespace_s), target, "NETWORK_REACH",
-                                f"policies allow {namespace_s} -> {namespace_d} on {shown}", evidence, weight=0.0)
+                shown = ",".join(f"{p}/{proto}" for proto, p in open_ports[:4])
+                self.g.edge(out_hub(s), in_hub(d, ports), "NETWORK_REACH",
+                            f"policies allow policy class {s} -> {d} on {shown}", weight=0.0)
 
     def metadata(self, connectivity: Connectivity) -> None:
         vertices = self._netpol_vertices(connectivity)
@@ -794,6 +850,29 @@ class _Builder:
             for node in vertices[index]:
                 self.g.edge(node, jewel, "METADATA_EGRESS",
                             f"egress to {METADATA_ADDRESS} allowed ({iv.format_conn(conn)})", evidence)
+
+
+def _class_pairs(connectivity: Connectivity, destinations: set[int]) -> list[tuple[int, int, iv.Conn]]:
+    """(source class, destination class, conn) for every pair of policy classes that connect, the
+    destination among `destinations`, in (source, destination) order: the engine's
+    Connectivity.class_pairs, without trying every pair. A destination whose ingress default
+    denies is reached only by its exceptions; only a destination open by default is tried with
+    every source (the tests compare the two). Where the engine joins further layers to the policies'
+    verdicts (a service mesh's rules), its own listing is used."""
+    if getattr(connectivity, "mesh", None) is not None:
+        return [pair for pair in connectivity.class_pairs() if pair[1] in destinations]
+    count = len(connectivity.class_members)
+    found = []
+    for d in sorted(c for c in destinations if c < count):
+        i_default, i_except = connectivity._vector(d, INGRESS)
+        sources = range(count) if i_default != iv.NO_CONN else sorted(s for s in i_except if 0 <= s < count)  # classes, not ranges
+        for s in sources:
+            e_default, e_except = connectivity._vector(s, EGRESS)
+            conn = iv.conn_intersect(e_except.get(d, e_default), i_except.get(s, i_default))
+            if conn != iv.NO_CONN:
+                found.append((s, d, conn))
+    found.sort(key=lambda pair: (pair[0], pair[1]))
+    return found
 
 
 def build_graph(inventories: Sequence[Inventory], findings: Iterable[Finding] = (),

@@ -32,7 +32,7 @@ from typing import Sequence
 import rustworkx as rx
 
 from kubeward.graph.model import AttackGraph
-from kubeward.graph.paths import AttackPath, parallel_edges, reachable_pairs, shortest_paths, without_edges
+from kubeward.graph.paths import AttackPath, parallel_edges, reachable_pairs, rebuilt, shortest_paths, without_edges
 from kubeward.rules.model import Finding, dotted
 
 ROW_LIMIT = 4_000_000  # constraints; above it the greedy plan is made
@@ -94,58 +94,164 @@ def _quiet_stdout():
         os.close(saved)
 
 
+ONE, ZERO = -1, -2  # a row's end where y is 1 (what the entries hold) or 0 (a target), forced
+
+
+@dataclass
+class _Program:
+    """One group's part of the integer program after the exact reductions: rows `(u, v, fixes)`
+    meaning y_v >= y_u - sum x_fixes, where u is a free vertex or ONE and v a free vertex or ZERO
+    (`fixes`: sorted class numbers; an inherent row has none). `rows_before` counts the rows of the
+    unreduced program (one per relevant edge)."""
+
+    rows: list[tuple[int, int, tuple[int, ...]]]
+    free: list[int]  # the vertices with a y variable
+    ones: set[int]  # forced to 1: the entries and what they hold through inherent edges
+    zeros: set[int]  # forced to 0: the targets and what holds them through inherent edges
+    rows_before: int = 0
+
+
+def _reach(plain: rx.PyDiGraph, sources: Sequence[int]) -> set[int]:
+    """The sources and every vertex they reach (one multi-source search)."""
+    if not sources:
+        return set()
+    return {v for layer in rx.digraph_bfs_layers(plain, list(sources)) for v in layer}
+
+
+def _closure(adjacency: dict[int, list[int]], start: set[int]) -> set[int]:
+    seen = set(start)
+    stack = list(start)
+    while stack:
+        for w in adjacency.get(stack.pop(), ()):
+            if w not in seen:
+                seen.add(w)
+                stack.append(w)
+    return seen
+
+
 class _Problem:
     """The groups of entries (by the jewels they reach through inherent edges only), the edges on
-    their paths, and the fix classes over those edges."""
+    their paths, the fix classes over those edges, and (program) each group's reduced rows."""
 
     def __init__(self, graph: AttackGraph, entries: Sequence[int], jewels: Sequence[int]):
         self.graph = graph
         g = graph.graph
-        self.edges = {i: (u, v, e) for i, (u, v, e) in g.edge_index_map().items()}
+        ends = g.edge_list()
+        self.edges = {i: (u, v, e) for i, (u, v), e in zip(g.edge_indices(), ends, g.edges())}
         self.edges_of_finding: dict[tuple, set[int]] = defaultdict(set)
-        for i, (_u, _v, e) in self.edges.items():
-            for finding in e.evidence:
-                self.edges_of_finding[finding_key(finding)].add(i)
-        inherent_only = without_edges(graph, [i for i, (_u, _v, e) in self.edges.items() if e.evidence])
+        inherent_pairs = []
+        for i, (u, v, e) in self.edges.items():
+            if e.evidence:
+                for finding in e.evidence:
+                    self.edges_of_finding[finding_key(finding)].add(i)
+            else:
+                inherent_pairs.append((u, v))
         blocked: dict[int, set[int]] = defaultdict(set)
-        for entry, jewel in reachable_pairs(inherent_only, entries, jewels):
+        for entry, jewel in reachable_pairs(rebuilt(g, inherent_pairs, payloads=False), entries, jewels):
             blocked[entry].add(jewel)
         self.uncuttable = sorted((e, j) for e, js in blocked.items() for j in js)
         groups: dict[frozenset, list[int]] = defaultdict(list)
         for entry in entries:
             groups[frozenset(blocked.get(entry, ()))].append(entry)
+        self.forward = rebuilt(g, ends, payloads=False)
+        self.backward = rebuilt(g, [(v, u) for u, v in ends], payloads=False)
         self.groups: list[tuple[list[int], list[int], set[int]]] = []  # entries, targets, relevant edges
         for skip, members in sorted(groups.items(), key=lambda kv: sorted(kv[1])):
             targets = [j for j in jewels if j not in skip]
             if targets and members:
                 self.groups.append((members, targets, self._relevant(members, targets)))
-        classes: dict[frozenset, list[Finding]] = defaultdict(list)
+        classes: dict[frozenset[int], list[Finding]] = defaultdict(list)
         edges_of: dict[tuple, tuple[Finding, set[int]]] = {}
         relevant = set().union(*(r for _m, _t, r in self.groups)) if self.groups else set()
         for index in relevant:
             for finding in self.edges[index][2].evidence:
                 key = finding_key(finding)
                 edges_of.setdefault(key, (finding, set()))[1].add(index)
-        for finding, indices in edges_of.values():
-            classes[frozenset(indices)].append(finding)
+        for finding, removed in edges_of.values():
+            classes[frozenset(removed)].append(finding)
         self.classes: list[tuple[Finding, list[Finding], frozenset]] = []
-        for indices, findings in classes.items():
+        for members_of, findings in classes.items():
             findings.sort(key=_order)
-            self.classes.append((findings[0], findings[1:], indices))
+            self.classes.append((findings[0], findings[1:], members_of))
         self.classes.sort(key=lambda c: _order(c[0]))
         self.class_of_edge: dict[int, list[int]] = defaultdict(list)
-        for c, (_f, _alt, indices) in enumerate(self.classes):
-            for index in indices:
+        for c, (_f, _alt, removes) in enumerate(self.classes):
+            for index in removes:
                 self.class_of_edge[index].append(c)
 
     def _relevant(self, entries: list[int], targets: list[int]) -> set[int]:
-        g = self.graph.graph.copy()
-        source, sink = g.add_node(None), g.add_node(None)
-        g.add_edges_from_no_data([(source, e) for e in entries])
-        g.add_edges_from_no_data([(j, sink) for j in targets])
-        forward = rx.descendants(g, source)
-        backward = rx.ancestors(g, sink)
+        """The edges on some path from an entry to a target: from what the entries reach to what
+        reaches a target."""
+        forward = _reach(self.forward, entries)
+        backward = _reach(self.backward, targets)
         return {i for i, (u, v, _e) in self.edges.items() if u in forward and v in backward}
+
+    def program(self, group: int, reduce: bool = True) -> _Program:
+        """The rows of one group: y_v >= y_u - sum_{f removes e} x_f for every relevant edge e,
+        y_entry = 1, y_target = 0. Reduced (each step keeps exactly the same plans feasible):
+
+        1. a row into an entry or out of a target always holds (y = 1 there, or y = 0): dropped;
+        2. what an entry reaches through inherent edges is 1 in every feasible solution (y_v >= y_u
+           with nothing to subtract), and what reaches a target through inherent edges is 0: those
+           vertices are contracted into the entries and the targets, and the rows that then always
+           hold (into a 1, out of a 0) are dropped;
+        3. a free vertex left with no row out can be 1, one with no row in can be 0: its rows always
+           hold and are dropped, repeatedly (what is left lies on a path from a 1 to a 0);
+        4. equal rows are kept once (many workloads of a namespace lead to one metadata row).
+
+        Without `reduce`, every relevant edge is one row (for the tests)."""
+        members, targets, relevant = self.groups[group]
+        entries, goals = set(members), set(targets)
+        fixes_of = {i: tuple(sorted(self.class_of_edge.get(i, ()))) for i in relevant}
+        if not reduce:
+            fixed = {**{x: ONE for x in entries}, **{x: ZERO for x in goals}}
+            every = [(fixed.get(u, u), fixed.get(v, v), fixes_of[i])
+                     for i, (u, v, _e) in ((i, self.edges[i]) for i in sorted(relevant))]
+            free = sorted({x for u, v, _f in every for x in (u, v) if x >= 0})
+            return _Program(every, free, entries, goals, len(relevant))
+        kept = [(u, v, fixes_of[i]) for i, (u, v, _e) in ((i, self.edges[i]) for i in relevant)
+                if v not in entries and u not in goals]  # 1.
+        after: dict[int, list[int]] = defaultdict(list)
+        before: dict[int, list[int]] = defaultdict(list)
+        for u, v, fixes in kept:
+            if not fixes:
+                after[u].append(v)
+                before[v].append(u)
+        ones = _closure(after, entries)  # 2.
+        zeros = _closure(before, goals)
+        if ones & zeros:  # cannot happen: such an entry and target are apart, as uncuttable
+            return self.program(group, reduce=False)
+        rows: dict[tuple[int, int, tuple[int, ...]], None] = {}
+        for u, v, fixes in kept:
+            if v in ones or u in zeros:
+                continue
+            row = (ONE if u in ones else u, ZERO if v in zeros else v, fixes)
+            rows[row] = None  # 4. (insertion order kept)
+        out_rows: dict[int, int] = defaultdict(int)  # 3.
+        in_rows: dict[int, int] = defaultdict(int)
+        for u, v, _fixes in rows:
+            out_rows[u] += 1
+            in_rows[v] += 1
+        dead = [x for x in set(out_rows) | set(in_rows) if x >= 0 and (not out_rows[x] or not in_rows[x])]
+        by_vertex: dict[int, list[tuple]] = defaultdict(list)
+        for row in rows:
+            by_vertex[row[0]].append(row)
+            by_vertex[row[1]].append(row)
+        alive = dict(rows)  # insertion order kept
+        while dead:
+            x = dead.pop()
+            for row in by_vertex[x]:
+                if row in alive:
+                    del alive[row]
+                    u, v, _fixes = row
+                    out_rows[u] -= 1
+                    in_rows[v] -= 1
+                    for y in (u, v):
+                        if y >= 0 and y != x and (not out_rows[y] or not in_rows[y]):
+                            dead.append(y)
+        final = list(alive)
+        free = sorted({x for u, v, _f in final for x in (u, v) if x >= 0})
+        return _Program(final, free, ones, zeros, len(relevant))
 
     def removed_by(self, chosen: list[int]) -> set[int]:
         """Every edge whose evidence names a chosen class's listed finding."""
@@ -155,48 +261,50 @@ class _Problem:
         return removed
 
     def remaining(self, removed: set[int]) -> set[tuple[int, int]]:
-        g = without_edges(self.graph, removed)
+        g = rebuilt(self.graph.graph, [(u, v) for i, (u, v, _e) in self.edges.items() if i not in removed],
+                    payloads=False)
         pairs = set()
         for members, targets, _relevant in self.groups:
             pairs |= reachable_pairs(g, members, targets)
         return pairs
 
 
-def _solve_exact(problem: _Problem, time_limit: float) -> tuple[list[int] | None, bool, str, int, int]:
+def _solve_exact(problem: _Problem, time_limit: float,
+                 reduce: bool = True) -> tuple[list[int] | None, bool, str, int, int]:
     import highspy
     import numpy as np
 
     n_classes = len(problem.classes)
     columns: dict[tuple[int, int], int] = {}
-    lower: list[float] = [0.0] * n_classes
-    upper: list[float] = [1.0] * n_classes
-    rows: list[tuple[list[int], list[float]]] = []
-    seen: set[tuple] = set()
-
-    def y(group: int, vertex: int, entries: set[int], targets: set[int]) -> int:
-        key = (group, vertex)
-        column = columns.get(key)
-        if column is None:
-            column = columns[key] = n_classes + len(columns)
-            value = 1.0 if vertex in entries else 0.0 if vertex in targets else None
-            lower.append(0.0 if value is None else value)
-            upper.append(1.0 if value is None else value)
-        return column
-
-    for g, (members, targets, relevant) in enumerate(problem.groups):
-        entries, jewels = set(members), set(targets)
-        for index in sorted(relevant):
-            u, v, _edge = problem.edges[index]
-            fixes = tuple(sorted(problem.class_of_edge.get(index, ())))
-            key = (g, u, v, fixes)
-            if key in seen:
-                continue
-            seen.add(key)
-            cols = [y(g, v, entries, jewels), y(g, u, entries, jewels), *fixes]
-            rows.append((cols, [1.0, -1.0] + [1.0] * len(fixes)))
-        if len(rows) > ROW_LIMIT:
-            return None, False, f"{len(rows)}+ constraints, above the exact solver's limit of {ROW_LIMIT}", 0, len(rows)
+    starts, indices, values, row_lower = [0], [], [], []
+    value_of = {ONE: 1.0, ZERO: 0.0}
+    for g in range(len(problem.groups)):
+        program = problem.program(g, reduce)
+        for u, v, fixes in program.rows:
+            # y_v - y_u + sum x >= 0, a forced y moved to the bound
+            entries: dict[int, float] = {c: 1.0 for c in fixes}
+            bound = 0.0
+            if u < 0:
+                bound += value_of[u]
+            else:
+                entries[columns.setdefault((g, u), n_classes + len(columns))] = -1.0
+            if v < 0:
+                bound -= value_of[v]
+            else:
+                column = columns.setdefault((g, v), n_classes + len(columns))
+                entries[column] = entries.get(column, 0.0) + 1.0
+            for c in sorted(entries):
+                indices.append(c)
+                values.append(entries[c])
+            starts.append(len(indices))
+            row_lower.append(bound)
+        if len(row_lower) > ROW_LIMIT:
+            return (None, False, f"{len(row_lower)}+ constraints, above the exact solver's limit of {ROW_LIMIT}", 0,
+                    len(row_lower))
+    n_rows = len(row_lower)
     n_cols = n_classes + len(columns)
+    if not n_rows:  # nothing to cut (HiGHS calls an empty model neither optimal nor feasible)
+        return [], True, "", n_cols, 0
     with _quiet_stdout():
         highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
@@ -204,48 +312,42 @@ def _solve_exact(problem: _Problem, time_limit: float) -> tuple[list[int] | None
     highs.setOptionValue("mip_rel_gap", 0.0)
     lp = highspy.HighsLp()
     lp.num_col_ = n_cols
-    lp.num_row_ = len(rows)
+    lp.num_row_ = n_rows
     lp.col_cost_ = np.array([1.0] * n_classes + [0.0] * len(columns))
-    lp.col_lower_ = np.array(lower)
-    lp.col_upper_ = np.array(upper)
-    lp.row_lower_ = np.zeros(len(rows))
-    lp.row_upper_ = np.full(len(rows), highspy.kHighsInf)
-    starts, indices, values = [0], [], []
-    for cols, coefficients in rows:
-        merged: dict[int, float] = defaultdict(float)
-        for c, a in zip(cols, coefficients):
-            merged[c] += a
-        for c in sorted(merged):
-            indices.append(c)
-            values.append(merged[c])
-        starts.append(len(indices))
+    lp.col_lower_ = np.zeros(n_cols)
+    lp.col_upper_ = np.ones(n_cols)
+    lp.row_lower_ = np.array(row_lower)
+    lp.row_upper_ = np.full(n_rows, highspy.kHighsInf)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
     lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
     lp.a_matrix_.index_ = np.array(indices, dtype=np.int32)
     lp.a_matrix_.value_ = np.array(values)
     lp.a_matrix_.num_col_ = n_cols
-    lp.a_matrix_.num_row_ = len(rows)
+    lp.a_matrix_.num_row_ = n_rows
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n_classes + [highspy.HighsVarType.kContinuous] * len(columns)
     highs.passModel(lp)
     highs.run()
     status = highs.getModelStatus()
     if status == highspy.HighsModelStatus.kOptimal:
-        values = highs.getSolution().col_value
-        return [c for c in range(n_classes) if values[c] > 0.5], True, "", n_cols, len(rows)
+        solution = highs.getSolution().col_value
+        return [c for c in range(n_classes) if solution[c] > 0.5], True, "", n_cols, n_rows
     if status == highspy.HighsModelStatus.kTimeLimit and highs.getInfo().primal_solution_status == 2:
-        values = highs.getSolution().col_value
-        return ([c for c in range(n_classes) if values[c] > 0.5], False,
+        solution = highs.getSolution().col_value
+        return ([c for c in range(n_classes) if solution[c] > 0.5], False,
                 f"the solver's time limit ({time_limit:.0f} s) stopped it: best plan found, not proven minimal",
-                n_cols, len(rows))
-    return None, False, f"the solver ended with status {highs.modelStatusToString(status)}", n_cols, len(rows)
+                n_cols, n_rows)
+    return None, False, f"the solver ended with status {highs.modelStatusToString(status)}", n_cols, n_rows
 
 
-def _cutters(problem: _Problem, path: AttackPath) -> set[int]:
-    """Fix classes that cut this path alone: they remove every parallel edge of one of its steps."""
+def _cutters(problem: _Problem, path: AttackPath, removed: set[int] | frozenset[int] = frozenset()) -> set[int]:
+    """Fix classes that cut this path alone: they remove every parallel edge of one of its steps
+    (edges already `removed` left aside)."""
     found: set[int] = set()
     for a, b in path.pairs():
         common: set[int] | None = None
         for index, _edge in parallel_edges(problem.graph, a, b):
+            if index in removed:
+                continue
             classes = set(problem.class_of_edge.get(index, ()))
             common = classes if common is None else common & classes
             if not common:
@@ -272,15 +374,15 @@ def _greedy(problem: _Problem) -> list[int]:
                       if (p.entry, p.jewel) in wanted]
         score: dict[int, int] = defaultdict(int)
         for path in paths:
-            for c in _cutters(problem, path):
+            for c in _cutters(problem, path, removed):
                 score[c] += 1
         if score:
             best = min(score, key=lambda c: (-score[c], c))
             picks = [best]
         else:
             picks = []
-            for a, b in paths[0].pairs():
-                links = [i for i, _e in parallel_edges(view, a, b)]
+            for a, b in paths[0].pairs():  # the view's edge indices are its own: look the step up in the graph
+                links = [i for i, _e in parallel_edges(problem.graph, a, b) if i not in removed]
                 if links and all(problem.class_of_edge.get(i) for i in links):
                     picks = sorted({problem.class_of_edge[i][0] for i in links})
                     break

@@ -137,10 +137,14 @@ EDGE_KINDS: dict[str, EdgeKind] = {k.name: k for k in (
     EdgeKind("METADATA_EGRESS", "the workload's egress policies (all tiers) let it reach 169.254.169.254",
              "KW-NET-007, KW-NET-002"),
     # the network
-    EdgeKind("NETWORK_EGRESS", "the workload sends from its policy class", ""),
-    EdgeKind("NETWORK_REACH", "the source's egress and the destination's ingress policies (all tiers) allow traffic "
-             "to a port the destination declares", "KW-NET-001, KW-NET-002"),
-    EdgeKind("NETWORK_LISTEN", "the workload declares the reached port", "", "ENDPOINT_EXPLOIT"),
+    EdgeKind("NETWORK_EGRESS", "the workload sends from its policy class; where no policy of any tier governs the "
+             "class's egress, a default-deny egress in the workload's namespace would stop it",
+             "KW-NET-002"),
+    EdgeKind("NETWORK_REACH", "the source class's egress and the destination class's ingress policies (all tiers) "
+             "allow traffic to a port the destination declares", ""),
+    EdgeKind("NETWORK_LISTEN", "the workload declares the reached port; where no policy of any tier governs the "
+             "class's ingress, a default-deny ingress in the workload's namespace would stop it",
+             "KW-NET-001", "ENDPOINT_EXPLOIT"),
 )}
 
 

@@ -127,16 +127,44 @@ def _weight(edge: Edge) -> float:
     return edge.weight
 
 
+def rebuilt(g: rx.PyDiGraph, edges: Iterable[tuple], payloads: bool = True) -> rx.PyDiGraph:
+    """A new graph on the same vertex indices with the given edges ((u, v, data) triples, or
+    (u, v) pairs when `payloads` is false: a plain graph for reachability). Built in one pass:
+    removing edges one by one from a copy costs the degree of both ends each time, which is
+    quadratic at the network and node hubs; so would merging parallel edges (a multigraph adds
+    each edge in constant time). Edge indices are not kept."""
+    out = rx.PyDiGraph()
+    present = g.node_indices()
+    bound = (max(present) + 1) if len(present) else 0
+    if payloads:
+        out.add_nodes_from([g[i] if g.has_node(i) else None for i in range(bound)])
+    else:
+        out.add_nodes_from(range(bound))
+    if len(present) != bound:  # holes left by removed vertices (the attack graph has none)
+        out.remove_nodes_from(sorted(set(range(bound)) - set(present)))
+    if payloads:
+        out.add_edges_from(list(edges))
+    else:
+        out.add_edges_from_no_data(list(edges))
+    return out
+
+
+def reversed_graph(graph: AttackGraph) -> rx.PyDiGraph:
+    """The graph with every edge turned around, each carrying its weight (for one Dijkstra per
+    jewel to every entry). PyDiGraph.reverse on a copy re-links each edge: quadratic at hubs."""
+    g = graph.graph
+    return rebuilt(g, [(v, u, e.weight) for (u, v), e in zip(g.edge_list(), g.edges())])
+
+
 def shortest_paths(graph: AttackGraph, entries: Sequence[int], jewels: Sequence[int],
                    max_hops: int | None = None) -> list[AttackPath]:
     """The shortest path of each connected (entry, jewel) pair, shortest first (ties: by entry and
     jewel label). One reverse Dijkstra per jewel: linear in the graph for every entry at once."""
-    reverse = graph.graph.copy()
-    reverse.reverse()
+    reverse = reversed_graph(graph)
     wanted = set(entries)
     found: list[AttackPath] = []
     for jewel in jewels:
-        mapping = rx.digraph_dijkstra_shortest_paths(reverse, jewel, weight_fn=_weight)
+        mapping = rx.digraph_dijkstra_shortest_paths(reverse, jewel, weight_fn=float)
         for entry in wanted & set(mapping.keys()):
             vertices = list(reversed(mapping[entry]))
             path = make_path(graph, vertices)
@@ -146,10 +174,10 @@ def shortest_paths(graph: AttackGraph, entries: Sequence[int], jewels: Sequence[
     return found
 
 
-def hop_distances(graph: AttackGraph, jewel: int) -> dict[int, float]:
-    reverse = graph.graph.copy()
-    reverse.reverse()
-    lengths = rx.digraph_dijkstra_shortest_path_lengths(reverse, jewel, edge_cost_fn=_weight)
+def hop_distances(graph: AttackGraph, jewel: int, reverse: rx.PyDiGraph | None = None) -> dict[int, float]:
+    if reverse is None:
+        reverse = reversed_graph(graph)
+    lengths = rx.digraph_dijkstra_shortest_path_lengths(reverse, jewel, edge_cost_fn=float)
     out = {int(k): float(v) for k, v in lengths.items()}
     out[jewel] = 0.0
     return out
@@ -160,9 +188,10 @@ def all_paths(graph: AttackGraph, entries: Sequence[int], jewels: Sequence[int],
     """Every simple path of at most `max_hops` hops from an entry to a jewel (depth-first, pruned by
     the distance left to the jewel). Stops after `limit` paths; the flag says whether it did."""
     g = graph.graph
+    reverse = reversed_graph(graph)
     found: list[AttackPath] = []
     for jewel in jewels:
-        distance = hop_distances(graph, jewel)
+        distance = hop_distances(graph, jewel, reverse)
         for entry in entries:
             if entry not in distance or distance[entry] > max_hops:
                 continue
@@ -195,10 +224,10 @@ def _sorted(graph: AttackGraph, paths: list[AttackPath]) -> list[AttackPath]:
 # --- reachability ---------------------------------------------------------------------------------
 
 def without_edges(graph: AttackGraph, removed: Iterable[int]) -> rx.PyDiGraph:
-    copy = graph.graph.copy()
-    for index in removed:
-        copy.remove_edge_from_index(index)
-    return copy
+    """The graph less the edges of these indices, vertices and payloads kept (edge indices are not)."""
+    g = graph.graph
+    gone = set(removed)
+    return rebuilt(g, [(u, v, e) for i, (u, v), e in zip(g.edge_indices(), g.edge_list(), g.edges()) if i not in gone])
 
 
 def reachable_pairs(g: rx.PyDiGraph, entries: Sequence[int], jewels: Sequence[int]) -> set[tuple[int, int]]:

@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 from kubeward.model.apiresources import STANDARD_TABLE, ResourceTable
 from kubeward.model.podspec import WORKLOAD_KINDS, PodTemplate, pod_templates
 from kubeward.model.resource import Origin, Resource, as_dict
-from kubeward.sources.loader import Document, LoadIssue, LoadResult
+from kubeward.sources.loader import Document, LoadIssue, LoadResult, depth_problem
 
 T = TypeVar("T")
 DEFAULT_NAMESPACE = "default"
@@ -200,6 +200,7 @@ def build_inventory(
     crd_scopes = _crd_scopes(loaded.documents)
     resources: list[Resource] = []
     notes = list(loaded.notes)
+    errors = list(loaded.errors)
 
     def namespaced(kind: str) -> bool:
         return crd_scopes[kind] if kind in crd_scopes else table.is_namespaced(kind)
@@ -222,14 +223,20 @@ def build_inventory(
         if namespaced(kind):
             given = as_dict(obj.get("metadata")).get("namespace")
             namespace = given if isinstance(given, str) and given else (default_namespace or DEFAULT_NAMESPACE)
-        resources.append(Resource(obj, namespace, Origin(doc.file, doc.index, doc.line, prefix), cluster))
+        resource = Resource(obj, namespace, Origin(doc.file, doc.index, doc.line, prefix), cluster)
+        problem = depth_problem(obj)
+        if problem:  # refused here, so no rule ever walks it (a recursive walk would fail)
+            where = f" (item {prefix[-1]})" if prefix else ""
+            errors.append(LoadIssue(doc.file.name, doc.line, f"document {doc.index}{where}, {resource.display()}: {problem}"))
+            return
+        resources.append(resource)
 
     for doc in loaded.documents:
         if doc.data is None:
             continue
         add(doc.data, doc, ())
     inventory = Inventory(resources, table)
-    inventory.errors = list(loaded.errors)
+    inventory.errors = errors
     inventory.notes = notes
     inventory.files = loaded.files
     return inventory

@@ -302,7 +302,11 @@ def read(inventory, reader) -> list[Policy]:
     for resource in inventory.of_kind(NP_KIND, GNP_KIND):
         if resource.group not in GROUPS:
             continue
-        policy = calico.policy(resource)
+        try:
+            policy = calico.policy(resource)
+        except Exception as exc:  # one unreadable policy must not stop the analysis of the rest
+            reader.unreadable(resource, exc)
+            continue
         if policy is not None:
             found.append(policy)
     reader.calico_tiers = tiers

@@ -310,5 +310,8 @@ def read(inventory, reader) -> list[Policy]:
     for resource in inventory.of_kind(CNP_KIND, CCNP_KIND):
         if resource.group != "cilium.io":
             continue
-        found.extend(cilium.policies(resource))
+        try:
+            found.extend(cilium.policies(resource))
+        except Exception as exc:  # one unreadable policy must not stop the analysis of the rest
+            reader.unreadable(resource, exc)
     return found

@@ -47,8 +47,8 @@ from kubeward.model.selectors import LabelIndex
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.model import (ALLOW, DENY, LAYER_CALICO, LAYER_CILIUM, LOG, NAMESPACE_NAME_LABEL, PASS, SOURCE_KINDS,
                                    SOURCE_RANK, TIER_ANP, TIER_BANP, TIER_NP, ExprPeer, Issue, Policy, PolicyRule,
-                                   Workload, banp_issue, make_workload, namespace_labels, owner_key, policy_category,
-                                   policy_objects, read_policy, same_peer, workload_of)
+                                   Workload, banp_issue, namespace_labels, owner_key, policy_category, policy_objects,
+                                   read_group, read_policy, same_peer, unreadable_workload, workload_of)
 
 INGRESS, EGRESS = "ingress", "egress"
 INGRESS_CONTROLLER = "{ingress-controller}"
@@ -333,27 +333,52 @@ class Connectivity:
         self._groups: dict[str, list[tuple[tuple[int, int], Resource, str, str]]] = {}
         self._contrib: dict[int, str] = {}  # id(resource) -> the workload key it is read into
         self._children: dict[tuple, dict[int, Resource]] = {}  # controller key -> objects naming it
+        # objects that cannot be read as a workload: by object, and per key the ones before the
+        # object a workload is read from
+        self._unreadable: dict[int, tuple[tuple[int, int], Issue]] = {}
+        self._group_issues: dict[str, list[tuple[tuple[int, int], Issue]]] = {}
         present = {(r.kind, r.namespace, r.name) for r in inventory.of_kind(*WORKLOAD_KINDS)}
         for resource in inventory.of_kind(*SOURCE_KINDS):
             self._note_child(resource, True)
-            found = workload_of(resource, present.__contains__)
+            try:
+                found = workload_of(resource, present.__contains__)
+            except Exception as exc:  # noqa: BLE001 - named (workload_issues), the rest goes on
+                self._unreadable[id(resource)] = (self._order(resource), unreadable_workload(resource, exc))
+                continue
             if found is not None:
                 key, name, kind = found
                 self._contrib[id(resource)] = key
                 self._groups.setdefault(key, []).append((self._order(resource), resource, name, kind))
+        placed = []
         for key, group in self._groups.items():
-            self._place(key, self._workload_of_group(group))
+            workload, order = self._read_group(key, group)
+            if workload is not None:
+                placed.append((order, key, workload))
+        for order, key, workload in sorted(placed, key=lambda item: item[0]):
+            self._place(key, workload, order)
 
     def _order(self, resource: Resource) -> tuple[int, int]:
         return SOURCE_RANK[resource.kind], self._seq[id(resource)]
 
-    @staticmethod
-    def _workload_of_group(group) -> Workload:
-        _, first, name, kind = group[0]
-        return make_workload(name, kind, [entry[1] for entry in group])
+    def _read_group(self, key: str, group) -> tuple[Workload | None, tuple[int, int]]:
+        """The workload of a key's objects and the reading order of the object it is read from."""
+        workload, first, failed = read_group(group)
+        if failed:
+            self._group_issues[key] = [(entry[0], issue) for entry, issue in zip(group, failed)]
+        else:
+            self._group_issues.pop(key, None)
+        return workload, (group[first][0] if workload is not None else (0, 0))
+
+    def workload_issues(self) -> list[Issue]:
+        """Objects left out because they cannot be read as workloads, in reading order."""
+        found = [*self._unreadable.values(), *(item for items in self._group_issues.values() for item in items)]
+        return [issue for _, issue in sorted(found, key=lambda item: item[0])]
 
     def _note_child(self, resource: Resource, add: bool) -> None:
-        key = owner_key(resource)
+        try:
+            key = owner_key(resource)
+        except Exception:  # noqa: BLE001 - an odd owner reference: workload_of names the object
+            return
         if key is None:
             return
         if add:
@@ -365,16 +390,16 @@ class Connectivity:
                 if not found:
                     del self._children[key]
 
-    def _place(self, key: str, workload: Workload) -> int:
+    def _place(self, key: str, workload: Workload, order: tuple[int, int]) -> int:
         if self._free_slots:
             slot = self._free_slots.pop()
             self.workloads[slot] = workload
-            self._worder[slot] = self._groups[key][0][0]
+            self._worder[slot] = order
             self._slot_keys[slot] = key
         else:
             slot = len(self.workloads)
             self.workloads.append(workload)
-            self._worder.append(self._groups[key][0][0])
+            self._worder.append(order)
             self._slot_keys.append(key)
         self._slot_of[key] = slot
         self._indices[id(workload)] = slot
@@ -430,7 +455,10 @@ class Connectivity:
         """A namespace's labels as namespace_labels reads them (the last object of the name)."""
         variants = self.inventory.variants("Namespace", None, name)
         if variants:
-            return {**variants[-1].labels, NAMESPACE_NAME_LABEL: name}
+            try:
+                return {**variants[-1].labels, NAMESPACE_NAME_LABEL: name}
+            except Exception:  # noqa: BLE001 - unreadable labels: the namespace keeps only its name label
+                return {NAMESPACE_NAME_LABEL: name}
         return {NAMESPACE_NAME_LABEL: name} if self._in_namespace.get(name) else None
 
     # --- policies -----------------------------------------------------------------------------------
@@ -490,10 +518,15 @@ class Connectivity:
 
     @property
     def issues(self) -> list[Issue]:
-        """Every problem in the input, in reading order: the policy objects' own, the analysis-wide
-        ones, the mesh layer's, then policies in namespaces the scan does not hold."""
+        """Every problem in the input, in reading order: the policy objects' own, objects that cannot
+        be read as workloads, the analysis-wide ones, the mesh layer's, then policies in namespaces
+        the scan does not hold."""
         found = [issue for reading in self._by_handle.values() for issue in reading[4]]
-        found.extend(self.analysis_issues())
+        extra = banp_issue(self.policies)
+        if extra is not None:
+            found.append(extra)
+        found.extend(self.workload_issues())
+        found.extend(self._model_issues())
         found.extend(self._mesh_issues)
         for policy in self.policies:
             issue = self.namespace_issue(policy)
@@ -504,10 +537,11 @@ class Connectivity:
     def analysis_issues(self) -> list[Issue]:
         """Problems of the policies together: more than one BaselineAdminNetworkPolicy, both CNIs'
         policies in one scan, Cilium with the admin tiers."""
-        found = []
         extra = banp_issue(self.policies)
-        if extra is not None:
-            found.append(extra)
+        return ([extra] if extra is not None else []) + self._model_issues()
+
+    def _model_issues(self) -> list[Issue]:
+        found = []
         admin = [p for p in self.policies if p.tier in (TIER_ANP, TIER_BANP)]
         if len(self.cnis) == 2:
             first = next(p for p in self.policies if p.tier in (LAYER_CILIUM, LAYER_CALICO))
@@ -1384,6 +1418,8 @@ class _Update:
         for resource in self.gone:
             if resource.kind in SOURCE_RANK:
                 c._note_child(resource, False)
+                if c._unreadable.pop(id(resource), None) is not None:
+                    self.delta.issues = True
                 key = c._contrib.pop(id(resource), None)
                 if key is not None:
                     self._drop_contributor(key, resource)
@@ -1397,7 +1433,15 @@ class _Update:
             for child in c._children.get(key, {}).values():
                 recheck[id(child)] = child
         for resource in recheck.values():
-            found = workload_of(resource, present)
+            try:
+                found = workload_of(resource, present)
+            except Exception as exc:  # noqa: BLE001 - named (workload_issues), the rest goes on
+                c._unreadable[id(resource)] = (c._order(resource), unreadable_workload(resource, exc))
+                self.delta.issues = True
+                found = None
+            else:
+                if c._unreadable.pop(id(resource), None) is not None:
+                    self.delta.issues = True
             before = c._contrib.get(id(resource))
             if (found[0] if found is not None else None) == before:
                 continue
@@ -1413,13 +1457,18 @@ class _Update:
                 c._contrib[id(resource)] = key
                 dirty.add(key)
         changes: dict[str, tuple[Workload | None, Workload | None]] = {}
+        self.orders: dict[str, tuple[int, int]] = {}
         for key in dirty:
             group = c._groups.get(key)
             slot = c._slot_of.get(key)
             old = c.workloads[slot] if slot is not None else None
-            new = c._workload_of_group(group) if group else None
+            issues_before = c._group_issues.get(key)
+            new, self.orders[key] = c._read_group(key, group) if group else (None, (0, 0))
             if not group:
                 c._groups.pop(key, None)
+                c._group_issues.pop(key, None)
+            if c._group_issues.get(key) != issues_before:
+                self.delta.issues = True
             if old is not None and new is not None and same_peer(old, new):
                 old.resources = new.resources  # the same peer, read from the same first object
                 continue
@@ -1477,7 +1526,7 @@ class _Update:
                 self.freed_slots.append(slot)
                 changed.add(slot)
                 continue
-            order = c._groups[key][0][0]
+            order = self.orders[key]
             if slot is None:
                 if c._free_slots:
                     slot = c._free_slots.pop()

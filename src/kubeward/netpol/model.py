@@ -102,10 +102,14 @@ SOURCE_KINDS = tuple(k for k in TEMPLATE_PATHS if k != "PodTemplate")
 SOURCE_RANK = {kind: rank for rank, kind in enumerate(SOURCE_KINDS)}
 
 
+def _owner_kind(owner: dict) -> str | None:
+    return owner.get("kind") if isinstance(owner.get("kind"), str) else None
+
+
 def owner_key(resource: Resource) -> tuple | None:
     """(kind, namespace, name) of the object's controlling owner (`controller: true`), if any."""
     owner = _controller(resource)
-    return None if owner is None else (owner.get("kind"), resource.namespace, owner["name"])
+    return None if owner is None else (_owner_kind(owner), resource.namespace, owner["name"])
 
 
 def workload_of(resource: Resource, present) -> tuple[str, str, str] | None:
@@ -114,15 +118,16 @@ def workload_of(resource: Resource, present) -> tuple[str, str, str] | None:
     scheduled. Pods go under their controlling owner (all pods of one owner are one peer), or
     their own name when they have none or are static (owned by a Node)."""
     owner = _controller(resource)
-    if owner is not None and present((owner.get("kind"), resource.namespace, owner["name"])):
+    owner_kind = _owner_kind(owner) if owner is not None else None
+    if owner is not None and present((owner_kind, resource.namespace, owner["name"])):
         return None
     name, kind = resource.name, resource.kind
     if resource.kind == "Pod":
         if _not_scheduled(resource):
             return None
-        if owner is not None and owner.get("kind") != "Node":
+        if owner is not None and owner_kind != "Node":
             name = owner["name"]
-            kind = owner["kind"] if isinstance(owner.get("kind"), str) and owner["kind"] else "Pod"
+            kind = owner_kind or "Pod"
     if pod_template(resource) is None:
         return None
     return f"{resource.namespace}/{name}[{kind}]", name, kind
@@ -142,6 +147,28 @@ def make_workload(name: str, kind: str, resources: list[Resource]) -> Workload:
                     account if isinstance(account, str) and account else "default", annotations)
 
 
+def unreadable_workload(resource: Resource, exc: Exception) -> Issue:
+    return Issue(resource, (), f"left out of the connectivity analysis: it cannot be read as a "
+                               f"workload ({type(exc).__name__}: {str(exc)[:120]})")
+
+
+def read_group(entries: list) -> tuple[Workload | None, int, list[Issue]]:
+    """The workload of one key's objects (entries end with (resource, name, kind), in reading
+    order): read from the first whose template reads, the later ones listed with it; the
+    position of that first one, and an issue for each one before it that cannot be read."""
+    issues = []
+    for i, entry in enumerate(entries):
+        resource, name, kind = entry[-3:]
+        try:
+            workload = make_workload(name, kind, [resource])
+        except Exception as exc:  # noqa: BLE001 - named, the next object stands for the workload
+            issues.append(unreadable_workload(resource, exc))
+            continue
+        workload.resources.extend(later[-3] for later in entries[i + 1:])
+        return workload, i, issues
+    return None, len(entries), issues
+
+
 def same_peer(a: Workload, b: Workload) -> bool:
     """Two readings of one workload that every policy, selector and finding sees alike."""
     return (a.resources[0] is b.resources[0] and a.labels == b.labels and a.named_ports == b.named_ports
@@ -149,21 +176,30 @@ def same_peer(a: Workload, b: Workload) -> bool:
             and a.service_account == b.service_account and a.annotations == b.annotations)
 
 
-def collect_workloads(inventory: Inventory) -> list[Workload]:
+def collect_workloads(inventory: Inventory, issues: list[Issue] | None = None) -> list[Workload]:
     """One peer per workload (see workload_of). Objects whose controller is in the scan are
-    left to it."""
+    left to it. An object that cannot be read as a workload is left out with an issue naming
+    it: one odd object must not stop the analysis of the others."""
     present = {(r.kind, r.namespace, r.name) for r in inventory.of_kind(*WORKLOAD_KINDS)}
-    groups: dict[str, tuple[str, str, list[Resource]]] = {}
-    for resource in inventory.of_kind(*SOURCE_KINDS):
-        found = workload_of(resource, present.__contains__)
-        if found is None:
+    groups: dict[str, list] = {}
+    problems: list[tuple[int, Issue]] = []
+    for position, resource in enumerate(inventory.of_kind(*SOURCE_KINDS)):
+        try:
+            found = workload_of(resource, present.__contains__)
+        except Exception as exc:  # noqa: BLE001 - named below, the rest goes on
+            problems.append((position, unreadable_workload(resource, exc)))
             continue
-        key, name, kind = found
-        if key in groups:
-            groups[key][2].append(resource)
-        else:
-            groups[key] = (name, kind, [resource])
-    return [make_workload(name, kind, resources) for name, kind, resources in groups.values()]
+        if found is not None:
+            groups.setdefault(found[0], []).append((position, resource, found[1], found[2]))
+    workloads = []
+    for entries in groups.values():
+        workload, first, failed = read_group(entries)
+        problems.extend((entry[0], issue) for entry, issue in zip(entries, failed))
+        if workload is not None:
+            workloads.append((entries[first][0], workload))
+    if issues is not None:
+        issues.extend(issue for _, issue in sorted(problems, key=lambda item: item[0]))
+    return [w for _, w in sorted(workloads, key=lambda item: item[0])]
 
 
 def namespace_labels(inventory: Inventory, names: set[str]) -> dict[str, dict[str, str]]:
@@ -171,7 +207,10 @@ def namespace_labels(inventory: Inventory, names: set[str]) -> dict[str, dict[st
     other objects use; every namespace carries kubernetes.io/metadata.name as the API sets it."""
     labels: dict[str, dict[str, str]] = {}
     for namespace in inventory.of_kind("Namespace"):
-        labels[namespace.name] = {**namespace.labels, NAMESPACE_NAME_LABEL: namespace.name}
+        try:
+            labels[namespace.name] = {**namespace.labels, NAMESPACE_NAME_LABEL: namespace.name}
+        except Exception:  # noqa: BLE001 - unreadable labels: the namespace keeps only its name label
+            labels[namespace.name] = {NAMESPACE_NAME_LABEL: namespace.name}
     for name in names:
         labels.setdefault(name, {NAMESPACE_NAME_LABEL: name})
     return labels
@@ -323,6 +362,12 @@ class PolicyReader:
     def __init__(self) -> None:
         self.issues: list[Issue] = []
         self._bounds: list[tuple[int, int]] = []  # cidrs and excepts of the rule being read
+
+    def unreadable(self, resource: Resource, exc: Exception) -> None:
+        """A policy that cannot be read at all: named, left out, and the analysis goes on."""
+        self._take_bounds()
+        self.issue(resource, (), f"ignored: it cannot be analysed ({type(exc).__name__}: {str(exc)[:120]}); "
+                                 "the connectivity shown leaves it out")
 
     def issue(self, resource: Resource, path: Path, message: str) -> None:
         self.issues.append(Issue(resource, path, message))
@@ -610,23 +655,23 @@ def read_policy(resource: Resource, services: dict, tiers: dict) -> tuple[list[P
     reader = PolicyReader()
     category = policy_category(resource)
     found: list[Policy] = []
-    if category == 0:
-        policy = reader.network_policy(resource)
-        found = [policy] if policy is not None else []
-    elif category in (1, 2):
-        policy = reader.admin_policy(resource)
-        found = [policy] if policy is not None else []
-    elif category in (3, 4):
-        reader.services = services
-        found = cilium.CiliumReader(reader).policies(resource)
-    elif category in (5, 6):
-        policy = calico.CalicoReader(reader, tiers).policy(resource)
-        found = [policy] if policy is not None else []
+    try:
+        if category == 0:
+            policy = reader.network_policy(resource)
+            found = [policy] if policy is not None else []
+        elif category in (1, 2):
+            policy = reader.admin_policy(resource)
+            found = [policy] if policy is not None else []
+        elif category in (3, 4):
+            reader.services = services
+            found = cilium.CiliumReader(reader).policies(resource)
+        elif category in (5, 6):
+            policy = calico.CalicoReader(reader, tiers).policy(resource)
+            found = [policy] if policy is not None else []
+    except Exception as exc:  # noqa: BLE001 - one unreadable policy must not stop the analysis of the rest
+        reader.unreadable(resource, exc)
+        found = []
     return found, reader.issues
-
-
-POLICY_KINDS = frozenset({NP_KIND, ANP_KIND, BANP_KIND, "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy",
-                          "GlobalNetworkPolicy"})
 
 
 def policy_objects(inventory: Inventory) -> list[Resource]:

@@ -354,7 +354,8 @@ def _sensitive(workload: Workload) -> str | None:
         return "a kube-system workload"
     containers = _containers(workload)
     images = " ".join(str(as_dict(c).get("image", "")) for c in containers)
-    ports = {as_dict(port).get("containerPort") for c in containers for port in as_list(as_dict(c).get("ports"))}
+    ports = {as_dict(port).get("containerPort") for c in containers for port in as_list(as_dict(c).get("ports"))
+             if isinstance(as_dict(port).get("containerPort"), int)}  # a wrong type (a list) is no port
     if DATABASE_NAMES.search(images) or DATABASE_NAMES.search(workload.name) or ports & DATABASE_PORTS:
         return "a database"
     return None
@@ -416,6 +417,7 @@ def _reach_issues(connectivity: Connectivity, delta: NetDelta) -> list:
     return [("objects", handle) for handle in delta.policies] + ([("analysis",)] if delta.issues else [])
 
 
+
 @rule(
     "KW-NET-011", "medium", "Network policy field that is invalid or cannot be analysed", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
     rationale="The API server would reject this field (or kubeward cannot read it); the part read as "
@@ -427,9 +429,10 @@ def _reach_issues(connectivity: Connectivity, delta: NetDelta) -> list:
 @parts.split("KW-NET-011", _issue_sources, _reach_issues)
 def invalid_policy_fields(connectivity: Connectivity, source: tuple) -> Iterator[Hit]:
     """Per policy object: what reading it found, a namespace the scan does not hold, named
-    ports no selected pod defines; then the problems of the policies together and the mesh's."""
+    ports no selected pod defines; then the problems of the policies together, of objects that
+    cannot be read as workloads, and the mesh's."""
     if source[0] == "analysis":
-        for issue in (*connectivity.analysis_issues(), *connectivity.mesh_issues()):
+        for issue in (*connectivity.analysis_issues(), *connectivity.workload_issues(), *connectivity.mesh_issues()):
             yield Hit(issue.resource, issue.path, issue.message)
         return
     handle = source[1]

@@ -35,10 +35,10 @@ def component_from_tokens(name: str, tokens: list[tuple[str, Anchor]], anchor: A
                           notes: list[LoadIssue]) -> Component:
     """A component from its arguments; a flag given twice is noted (the last one wins)."""
     parsed = parse_flags(tokens, repeated_flags_append=name != ETCD)
-    for flag, first, last in parsed.repeated:
+    for flag, first, last, count in parsed.repeated:
         notes.append(LoadIssue(file_of(last), line_of(last),
-                               f"{name}: --{flag} is given more than once (also at {first.describe()}); "
-                               "the last value wins"))
+                               f"{name}: --{flag} is given more than once ({count:,} times; first at "
+                               f"{first.describe()}); the last value wins"))
     return Component(name, anchor, flags=parsed.flags)
 
 

@@ -30,12 +30,19 @@ BOOL_FLAGS = frozenset({
 class ParsedFlags:
     flags: dict[str, Setting] = field(default_factory=dict)
     positional: list[str] = field(default_factory=list)
-    repeated: list[tuple[str, Anchor, Anchor]] = field(default_factory=list)  # (flag, first, last)
+    # One entry per flag given more than once (not an appending one): (flag, where it was first
+    # given, where last, how many times), so a command line repeating a flag a million times
+    # gives one note, not a million.
+    repeated: list[tuple[str, Anchor, Anchor, int]] = field(default_factory=list)
 
 
 def parse_flags(tokens: list[tuple[str, Anchor]], repeated_flags_append: bool = True) -> ParsedFlags:
-    """Parse argv tokens (without the program name). `--` ends flag parsing, as in pflag."""
+    """Parse argv tokens (without the program name). `--` ends flag parsing, as in pflag.
+    Linear in the number of tokens, whatever they repeat."""
     parsed = ParsedFlags()
+    appended: dict[str, list[str]] = {}  # appending flags: every value, joined once at the end
+    repeats: dict[str, list] = {}  # flag -> [first anchor, last anchor, count]
+    last: dict[str, tuple[str, Anchor]] = {}  # flag -> (value, anchor); Settings made once at the end
     i = 0
     while i < len(tokens):
         token, anchor = tokens[i]
@@ -53,21 +60,24 @@ def parse_flags(tokens: list[tuple[str, Anchor]], repeated_flags_append: bool = 
             else:
                 value = tokens[i][0]
                 i += 1
-        _record(parsed, name, value, anchor, repeated_flags_append)
+        earlier = last.get(name)
+        if earlier is not None:
+            if repeated_flags_append and name in APPENDING_FLAGS:
+                appended.setdefault(name, [earlier[0]]).append(value)
+            else:
+                seen = repeats.get(name)
+                if seen is None:
+                    repeats[name] = [earlier[1], anchor, 2]
+                else:
+                    seen[1] = anchor
+                    seen[2] += 1
+        last[name] = (value, anchor)
+    for name, values in appended.items():
+        # as pflag's slices: the values in order; an empty one adds nothing
+        last[name] = (",".join(v for v in values if v), last[name][1])
+    parsed.flags = {name: Setting(value, anchor) for name, (value, anchor) in last.items()}
+    parsed.repeated = [(name, first, last, count) for name, (first, last, count) in repeats.items()]
     return parsed
-
-
-def _record(parsed: ParsedFlags, name: str, value: str, anchor: Anchor, append: bool) -> None:
-    earlier = parsed.flags.get(name)
-    if earlier is None:
-        parsed.flags[name] = Setting(value, anchor)
-        return
-    if append and name in APPENDING_FLAGS:
-        joined = f"{earlier.value},{value}" if earlier.value and value else (value or earlier.value)
-        parsed.flags[name] = Setting(joined, anchor)
-        return
-    parsed.repeated.append((name, earlier.anchor, anchor))
-    parsed.flags[name] = Setting(value, anchor)
 
 
 def as_bool(value: object) -> bool | None:

@@ -3,14 +3,15 @@
 systemd rules applied: drop-ins are read after the unit, in file-name order, a later one
 overriding an earlier one; `ExecStart=` with an empty value clears earlier commands;
 variables from `EnvironmentFile=` override those of `Environment=`, later files winning;
-`$VAR` as a whole word expands to several words (split on white space), `${VAR}` to one.
-Pure: file texts are given by the collector.
+`$VAR` as a whole word expands to several words (split on white space), `${VAR}` to one;
+a line longer than 1 MiB makes systemd refuse the file (systemd.syntax(7)).
+Pure: file texts are given by the collector. Every step is linear in the text: words are split
+by regular expressions, not shlex (whose token building is quadratic in a token's length).
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 
 from kubeward.node.model import Anchor
@@ -18,6 +19,51 @@ from kubeward.rules.model import Location
 
 _BRACED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _BARE_WORD = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+# systemd refuses a unit file with a (joined) line longer than this (LONG_LINE_MAX).
+LINE_MAX = 1024 * 1024
+_SPACE = re.compile(r"[ \t\r\n]*")
+_BLANKS = re.compile(r"[ \t\r\n]+")
+_PIECE = r"""[^ \t\r\n'"\\]+|'[^']*'|"(?:[^"\\]|\\.)*"|\\."""
+_WORD = re.compile(f"(?:{_PIECE})++", re.S)
+_PIECES = re.compile(_PIECE, re.S)
+_QUOTED_ESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def split_words(text: str) -> list[str]:
+    """Words as shlex.split (POSIX mode) makes them: whitespace separates; '...' is literal;
+    "..." keeps backslashes except before " and \\; a backslash outside quotes escapes any
+    character. ValueError for an unclosed quote or a trailing backslash. Linear in the text."""
+    if "'" not in text and '"' not in text and "\\" not in text:
+        return _BLANKS.split(text.strip(" \t\r\n")) if text.strip(" \t\r\n") else []
+    words: list[str] = []
+    pos, end = 0, len(text)
+    while True:
+        pos = _SPACE.match(text, pos).end()
+        if pos >= end:
+            return words
+        match = _WORD.match(text, pos)
+        stop = match.end() if match else pos
+        if stop < end and text[stop] not in " \t\r\n":
+            raise ValueError("No escaped character" if text[stop] == "\\" else "No closing quotation")
+        words.append(_unquote(match.group()))
+        pos = stop
+
+
+def _unquote(word: str) -> str:
+    if not any(c in word for c in "'\"\\"):
+        return word
+    out = []
+    for piece in _PIECES.findall(word):
+        first = piece[0]
+        if first == "'":
+            out.append(piece[1:-1])
+        elif first == '"':
+            out.append(_QUOTED_ESCAPE.sub(lambda m: m.group(1) if m.group(1) in '"\\' else m.group(0), piece[1:-1]))
+        elif first == "\\":
+            out.append(piece[1:])
+        else:
+            out.append(piece)
+    return "".join(out)
 
 
 @dataclass
@@ -29,8 +75,9 @@ class UnitSettings:
 
 
 def _logical_lines(text: str):
-    """(line number, text) of each setting, joining `\\` continuations."""
-    pending, start = "", 0
+    """(line number, text) of each setting, joining `\\` continuations (in linear time)."""
+    pending: list[str] = []
+    start = 0
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not pending and (not line or line[0] in "#;"):
@@ -38,12 +85,13 @@ def _logical_lines(text: str):
         if not pending:
             start = number
         if line.endswith("\\"):
-            pending += line[:-1] + " "
+            pending.append(line[:-1] + " ")
             continue
-        yield start, pending + line
-        pending = ""
+        pending.append(line)
+        yield start, "".join(pending)
+        pending = []
     if pending:
-        yield start, pending
+        yield start, "".join(pending)
 
 
 def read_units(units: list[tuple[str, str]]) -> UnitSettings:
@@ -53,6 +101,10 @@ def read_units(units: list[tuple[str, str]]) -> UnitSettings:
         section = ""
         for number, line in _logical_lines(text):
             where = Location(path, number)
+            if len(line) > LINE_MAX:
+                settings.problems.append((where, f"line of {len(line):,} characters, over systemd's 1 MiB limit: "
+                                                 "systemd refuses this file (systemd.syntax(7)); its settings are not used"))
+                break
             if line.startswith("["):
                 section = line.strip("[] ")
                 continue
@@ -67,7 +119,7 @@ def read_units(units: list[tuple[str, str]]) -> UnitSettings:
                     settings.environment.clear()
                     continue
                 try:
-                    words = shlex.split(value)
+                    words = split_words(value)
                 except ValueError as exc:
                     settings.problems.append((where, f"Environment= not parsed: {exc}"))
                     continue
@@ -104,15 +156,27 @@ def command_tokens(exec_start: tuple[str, Location], environment: dict[str, tupl
     command, where = exec_start
     command = command.lstrip("-@+!:")
     try:
-        words = shlex.split(command)
+        words = split_words(command)
     except ValueError as exc:
         return [], f"ExecStart= not parsed: {exc}"
     tokens: list[tuple[str, Anchor]] = []
+    anchors: dict[int, Anchor] = {}  # one Anchor per place, however many words it holds
+
+    def anchor(location: Location) -> Anchor:
+        found = anchors.get(id(location))  # the Locations live in `environment` meanwhile
+        if found is None:
+            found = anchors[id(location)] = Anchor(location=location)
+        return found
+
     for word in words:
+        if "$" not in word:
+            tokens.append((word, anchor(where)))
+            continue
         bare = _BARE_WORD.match(word)
         if bare:
             value, set_at = environment.get(bare.group(1), ("", where))
-            tokens.extend((part, Anchor(location=set_at)) for part in value.split())
+            at = anchor(set_at)
+            tokens.extend((part, at) for part in value.split())
             continue
         anchor_at = where
         def substitute(match: re.Match) -> str:
@@ -121,5 +185,5 @@ def command_tokens(exec_start: tuple[str, Location], environment: dict[str, tupl
             return value
         expanded = _BRACED.sub(substitute, word)
         if expanded:
-            tokens.append((expanded, Anchor(location=anchor_at)))
+            tokens.append((expanded, anchor(anchor_at)))
     return tokens, None

@@ -17,13 +17,17 @@ class LineIndex:
     """A file's lines, each split into (indent, text) once, and the walks already made (one
     object's findings share most of their paths)."""
 
-    __slots__ = ("lines", "_parsed", "_walks", "_ends")
+    __slots__ = ("lines", "_parsed", "_walks", "_ends", "_items", "_entries")
 
     def __init__(self, lines: list[str]):
         self.lines = lines
         self._parsed: list = [_UNSEEN] * len(lines)
         self._walks: dict[tuple, tuple | None | str] = {}
         self._ends: dict[int, int] = {}
+        # per block, its items / entries found in one pass: looking up item i of a 100k-item List
+        # must not rescan the items before it for every finding (that was quadratic)
+        self._items: dict[tuple, tuple[list, object]] = {}
+        self._entries: dict[tuple, tuple[dict, bool]] = {}
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -139,55 +143,80 @@ def _value_block(doc: LineIndex, i: int, hi: int, parent_indent: int) -> State |
     return None
 
 
-def _entry(doc: LineIndex, state: State, key: str):
+def _block_entries(doc: LineIndex, state: State) -> tuple[dict, bool]:
+    """The entries of a mapping block: key -> (line, rest) of its first occurrence, and whether
+    a flow line at the block's indent stopped the scan (the text is then not plain block style)."""
     indent = state[3]
+    entries: dict[str, tuple[int, str]] = {}
     for i, ind, text in _lines_of(doc, state):
         if ind < indent:
             break
         if ind != indent:
             continue
         if text.startswith(("{", "[")):
-            return _UNSURE
+            return entries, True
         entry = _key_of(text)
-        if entry is None or entry[0] != key:
-            continue
-        rest = entry[1].strip()
-        if rest and rest[0] in "{[" and not _closed(rest):
-            return _UNSURE
-        if rest and rest[0] not in "#|>&!":
-            return i, i, i, -1, None  # inline value: deeper steps stay on this line
-        block = _value_block(doc, i, state[2], indent)
-        return (i, i, i, -1, None) if block is None else block
-    return None
+        if entry is not None and entry[0] not in entries:
+            entries[entry[0]] = (i, entry[1])
+    return entries, False
 
 
-def _item(doc: LineIndex, state: State, index: int):
+def _entry(doc: LineIndex, state: State, key: str):
     indent = state[3]
-    count = -1
+    cached = doc._entries.get(state)
+    if cached is None:
+        cached = doc._entries[state] = _block_entries(doc, state)
+    entries, unsure = cached
+    found = entries.get(key)
+    if found is None:
+        return _UNSURE if unsure else None
+    i, rest = found
+    rest = rest.strip()
+    if rest and rest[0] in "{[" and not _closed(rest):
+        return _UNSURE
+    if rest and rest[0] not in "#|>&!":
+        return i, i, i, -1, None  # inline value: deeper steps stay on this line
+    block = _value_block(doc, i, state[2], indent)
+    return (i, i, i, -1, None) if block is None else block
+
+
+def _block_items(doc: LineIndex, state: State) -> tuple[list, object]:
+    """The "- " lines of a sequence block, in order, and what an index past them answers."""
+    indent = state[3]
+    found: list[tuple[int, str]] = []
     for i, ind, text in _lines_of(doc, state):
         if ind < indent:
             break
         if ind != indent:
             continue
         if not _is_dash(text):
-            return _UNSURE if text.startswith(("{", "[")) else None
-        count += 1
-        if count != index:
-            continue
-        after = text[1:]
-        body = after.lstrip(" ")
-        if not body or body[0] == "#":
-            block = _value_block(doc, i, state[2], indent)
-            if block is None:
-                return i, i, i, -1, None
-            return (block[1], *block[1:])  # the item's node starts on its first content line
-        if body[0] in "{[" and not _closed(body):
-            return _UNSURE
-        if body.startswith("- "):
-            return _UNSURE  # nested "- - x"
-        inner = indent + 1 + len(after) - len(body)
-        return i, i, state[2], inner, (inner, body)
-    return None
+            return found, (_UNSURE if text.startswith(("{", "[")) else None)
+        found.append((i, text))
+    return found, None
+
+
+def _item(doc: LineIndex, state: State, index: int):
+    indent = state[3]
+    cached = doc._items.get(state)
+    if cached is None:
+        cached = doc._items[state] = _block_items(doc, state)
+    found, past = cached
+    if not 0 <= index < len(found):
+        return past
+    i, text = found[index]
+    after = text[1:]
+    body = after.lstrip(" ")
+    if not body or body[0] == "#":
+        block = _value_block(doc, i, state[2], indent)
+        if block is None:
+            return i, i, i, -1, None
+        return (block[1], *block[1:])  # the item's node starts on its first content line
+    if body[0] in "{[" and not _closed(body):
+        return _UNSURE
+    if body.startswith("- "):
+        return _UNSURE  # nested "- - x"
+    inner = indent + 1 + len(after) - len(body)
+    return i, i, state[2], inner, (inner, body)
 
 
 def _closed(flow: str) -> bool:
@@ -233,3 +262,73 @@ def block_end(doc: LineIndex, state: State) -> int:
 
 def key_value(text: str) -> tuple[str, str] | None:
     return _key_of(text)
+
+
+# --- JSON ---------------------------------------------------------------------------------------
+# Field lines of a JSON file come from a light tree of line numbers instead of PyYAML's
+# composition: composing a 30 MB `kubectl get -o json` List builds gigabytes of nodes with marks
+# and takes minutes, while this tree keeps one small object per value and reads the text once.
+# It answers the same interface as the composed nodes the line lookup walks (`value`,
+# `start_mark.line`, mappings as (key, value) pairs).
+
+import re as _re
+
+_JSON_TOKEN = _re.compile(r'"(?:[^"\\\n]|\\.)*"|[{}\[\]:,\n]|[^\s{}\[\]:,"]+')
+
+
+class JsonNode:
+    """A JSON value and its 0-based line: `value` is a list of (key, value) pairs for an object,
+    a list of nodes for an array, the text of a scalar (the decoded text for a key)."""
+
+    __slots__ = ("value", "line")
+
+    def __init__(self, value, line: int):
+        self.value = value
+        self.line = line
+
+    @property
+    def start_mark(self) -> "JsonNode":
+        return self
+
+
+def json_line_tree(text: str) -> JsonNode | None:
+    """The line tree of one JSON document, or None if the text is not plain JSON."""
+    import orjson
+
+    line = 0
+    stack: list[tuple[JsonNode, bool]] = []  # (container, is_object)
+    key: JsonNode | None = None
+    root: JsonNode | None = None
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        first = token[0]
+        if first == "\n":
+            line += 1
+            continue
+        if first in ",:":
+            continue
+        if first in "]}":
+            if not stack:
+                return None
+            node, _ = stack.pop()
+            if not stack:
+                root = node
+            continue
+        if first == '"' and stack and stack[-1][1] and key is None:
+            key = JsonNode(token[1:-1] if "\\" not in token else orjson.loads(token), line)
+            continue
+        node = JsonNode([] if first in "[{" else token, line)
+        if stack:
+            parent, is_object = stack[-1]
+            if is_object:
+                if key is None:
+                    return None
+                parent.value.append((key, node))
+                key = None
+            else:
+                parent.value.append(node)
+        elif first not in "[{":
+            return node
+        if first in "[{":
+            stack.append((node, first == "{"))
+    return root if not stack else None

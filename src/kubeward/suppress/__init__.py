@@ -63,6 +63,7 @@ class Config:
     path: str | None = None
     ignores: tuple[IgnoreEntry, ...] = ()
     rules: object = None  # per-rule settings read by the front ends that have them (webhook modes)
+    webhook: object = None  # the admission webhook's settings (kubeward.webhook.config)
 
 
 def find_config(explicit: str | None, scan_paths) -> str | None:
@@ -74,7 +75,7 @@ def find_config(explicit: str | None, scan_paths) -> str | None:
     return CONFIG_NAME if os.path.isfile(CONFIG_NAME) else None
 
 
-TOP_KEYS = {"ignore", "rules"}
+TOP_KEYS = {"ignore", "rules", "webhook"}
 ENTRY_KEYS = {"rule", "rules", "reason", "expires", "resource", "kind", "namespace", "name", "file", "identity"}
 MATCH_KEYS = ("kind", "namespace", "name", "file", "identity")
 
@@ -105,7 +106,7 @@ def load_config(path: str | None) -> Config:
     if not isinstance(ignore, list):
         raise ConfigError(f"{path}: `ignore` must be a list, not {type(ignore).__name__}")
     entries = [_entry(path, i, raw) for i, raw in enumerate(ignore)]
-    return Config(path, tuple(entries), data.get("rules"))
+    return Config(path, tuple(entries), data.get("rules"), data.get("webhook"))
 
 
 def _entry(path: str, i: int, raw: object) -> IgnoreEntry:
