@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import WORKLOAD_KINDS
@@ -268,6 +268,10 @@ class Connectivity:
     """The analysis of one inventory: build once (`inventory.analysis(Connectivity)`), or keep
     one up to date with `update` as the inventory changes."""
 
+    # Workload predicates (registered by the rules) whose members an analysis lists on first
+    # use and a live analysis keeps up to date: `tagged(name)`.
+    TAGS: dict[str, Callable[[Workload], bool]] = {}
+
     def __init__(self, inventory: Inventory, host_network_exempt: bool = True, mesh: bool = True):
         # Kubernetes: a hostNetwork pod uses its node's address, so policies neither isolate it
         # nor name it through selectors. The np-guard suite models it as an ordinary pod
@@ -310,6 +314,7 @@ class Connectivity:
         self._cut_externals()
         self._reset_vectors()
         self.cache: dict = {}  # what the findings derive from the analysis (dropped on every update)
+        self._tagged: dict[str, set[int]] = {}
 
     def _reset_vectors(self) -> None:
         self._ingress_vectors: dict[int, tuple[iv.Conn, dict[int, iv.Conn]]] = {}
@@ -428,6 +433,14 @@ class Connectivity:
         if not slots:
             return None
         return self.workloads[min(slots, key=self._worder.__getitem__)]
+
+    def tagged(self, name: str) -> set[int]:
+        """The slots of the workloads a registered predicate (TAGS) holds for."""
+        found = self._tagged.get(name)
+        if found is None:
+            test = self.TAGS[name]
+            found = self._tagged[name] = {s for s, w in enumerate(self.workloads) if w is not None and test(w)}
+        return found
 
     def namespaces_with_workloads(self) -> list[str]:
         return sorted(n for n, slots in self._in_namespace.items() if slots)
@@ -1329,6 +1342,8 @@ class _Update:
         namespace_names = {r.name for r in touched if r.kind == "Namespace"}
         services = "Service" in kinds
         routes = bool(kinds & {"Ingress", "Route"})
+        if "ServiceAccount" in kinds:
+            c._accounts = None  # read again when a Calico peer selects service accounts by labels
         accounts = "ServiceAccount" in kinds and self._reads_accounts()
         policy_objects = [r for r in touched if policy_category(r) is not None]
         if c.mesh is not None and kinds & c.mesh.ref_kinds:
@@ -1359,10 +1374,9 @@ class _Update:
             delta.exposure |= {r.namespace or "" for r in touched if r.kind in ("Service", "Ingress", "Route")}
         if services:
             reread = [reading[2] for reading in c._readings.values() if reading[0][0] in (3, 4) and _names_services(reading[2])]
-        if accounts:
-            c._accounts = None
         if self._apply_policies(policy_objects, reread) is None:
             return None
+        accounts = "ServiceAccount" in kinds and self._reads_accounts()
         # the peers select the changed workloads again (and those of relabelled namespaces, and
         # those a service account change may select differently)
         reselect = {s for s in changed_slots if c.workloads[s] is not None} | relabelled
@@ -1520,6 +1534,8 @@ class _Update:
                     self.touched_pids.add(pid)
                 c._wpeers[slot] = set()
                 self._leave(slot)
+                for tagged in c._tagged.values():
+                    tagged.discard(slot)
                 c.workloads[slot] = None
                 c._slot_keys[slot] = None
                 del c._slot_of[key]
@@ -1547,6 +1563,8 @@ class _Update:
             c._indices[id(new)] = slot
             c._in_namespace.setdefault(new.namespace, set()).add(slot)
             c._pod_index.add(slot, new.labels)
+            for name, tagged in c._tagged.items():
+                (tagged.add if c.TAGS[name](new) else tagged.discard)(slot)
             changed.add(slot)
             self.rekey.add(slot)
         return changed
@@ -1586,14 +1604,14 @@ class _Update:
                 reading = c._readings.pop(id(resource))
                 old_policies.extend(reading[3])
                 new_resources.append(resource)
-        if not old_policies and not new_resources:
-            return False
         for resource in new_resources:
             c._read(resource)
             delta.policy_objects.add(c._seq[id(resource)])
-        new_policies = [p for r in new_resources if id(r) in c._readings for p in c._readings[id(r)][3]]
+        if not delta.policy_objects:
+            return False
         delta.policies |= delta.policy_objects
         delta.issues = True
+        new_policies = [p for r in new_resources if id(r) in c._readings for p in c._readings[id(r)][3]]
         for policy in (*old_policies, *new_policies):
             self.note_namespace(policy.namespace)
             self.note_namespace(getattr(policy.subject, "namespace", None))

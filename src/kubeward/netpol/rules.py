@@ -366,13 +366,17 @@ def _containers(workload: Workload) -> list:
     return [c.spec for c in template.containers(("containers",))] if template else []
 
 
-def reach_sensitive(connectivity: Connectivity, delta: NetDelta) -> list[str]:
-    """Every sensitive workload: whether every namespace reaches one depends on every class."""
-    if not delta.changed:
-        return []
+Connectivity.TAGS["sensitive"] = lambda workload: _is_sensitive(workload) is not None
+
+
+def _sensitive_workloads(connectivity: Connectivity) -> list[str]:
     keys = connectivity.key_of_slot
-    return [keys(s) for s, w in enumerate(connectivity.workloads)  # type: ignore[misc]
-            if w is not None and _is_sensitive(w)] + list(delta.workloads)
+    return [keys(s) for s in sorted(connectivity.tagged("sensitive"))]  # type: ignore[misc]
+
+
+def _reach_sensitive(connectivity: Connectivity, delta: NetDelta) -> list[str]:
+    """Every sensitive workload: whether every namespace reaches one depends on every class."""
+    return _sensitive_workloads(connectivity) + list(delta.workloads) if delta.changed else []
 
 
 @rule(
@@ -386,7 +390,7 @@ def reach_sensitive(connectivity: Connectivity, delta: NetDelta) -> list[str]:
             "      podSelector:\n        matchLabels: {app: ITS-CLIENT}\n    ports: [{port: 5432}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1210", "T1046"),
 )
-@parts.split("KW-NET-010", parts.workloads, reach_sensitive)
+@parts.split("KW-NET-010", _sensitive_workloads, _reach_sensitive)
 def sensitive_reachable_everywhere(connectivity: Connectivity, key: str) -> Iterator[Hit]:
     index, workload = _workload(connectivity, key)
     if workload is None:
