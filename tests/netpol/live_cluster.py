@@ -423,3 +423,53 @@ def step(rng: random.Random, current: list[dict], n: int, mesh: bool = True) -> 
     for k in range(rng.randint(2, 6)):
         batch += step(rng, current, n * 10 + k, mesh)
     return batch
+
+
+def summary(conn) -> dict:
+    """What an analysis answers, independent of its slot and class numbering: workloads, classes
+    (as sets of workload keys), members of every peer, namespaces, issues, external ranges, and
+    per class and direction its walks and verdict vectors (nodes named by their members)."""
+    from kubeward.netpol.engine import EGRESS, INGRESS
+
+    def node(n: int, direction: str):
+        if n < 0:
+            ext = (conn.sources_outside if direction == INGRESS else conn.destinations_outside)[~n]
+            return ("outside", ext.lo, ext.hi)
+        return frozenset(conn.key_of_slot(s) for s in conn.class_members[n])
+
+    def rule_id(rule) -> tuple:
+        return id(rule.policy.resource), rule.direction, rule.index, rule.action
+
+    out: dict = {
+        "workloads": {conn.key_of_slot(s): (w.labels, w.named_ports, w.host_network, w.host_ports, w.service_account,
+                                             [id(r) for r in w.resources])
+                      for s, w in enumerate(conn.workloads) if w is not None},
+        "classes": {node(c, INGRESS) for c in conn.class_ids()},
+        "peers": {peer: frozenset(conn.key_of_slot(s) for s in members) for peer, members in conn._peer_members.items()},
+        "namespaces": dict(conn.namespaces),
+        "issues": [issue.text() for issue in conn.issues],
+        "outside": ([(e.lo, e.hi) for e in conn.sources_outside], [(e.lo, e.hi) for e in conn.destinations_outside]),
+        "policies": [(id(p.resource), p.tier) for p in conn.policies],
+    }
+    for c in conn.class_ids():
+        name = node(c, INGRESS)
+        for direction in (INGRESS, EGRESS):
+            default, exceptions = conn._vector(c, direction)
+            l7_default, l7_exceptions = conn._l7_vectors[(c, direction)]
+            out[(name, direction)] = (default, {node(n, direction): v for n, v in exceptions.items()},
+                                      l7_default, {node(n, direction): v for n, v in l7_exceptions.items()})
+            out[(name, direction, "walks")] = [[(t[0], t[1], [rule_id(r) for r in t[2]]) for t in walk]
+                                               for walk in conn._class_walks(c, direction)]
+    return out
+
+
+def difference(a: dict, b: dict) -> str | None:
+    """The first part of two summaries that differs, shown briefly (None: equal)."""
+    for key in sorted(set(a) | set(b), key=repr):
+        if a.get(key) != b.get(key):
+            left, right = a.get(key), b.get(key)
+            if isinstance(left, dict) and isinstance(right, dict):
+                keys = [k for k in set(left) | set(right) if left.get(k) != right.get(k)][:2]
+                return f"{key!r:.200}: {[(k, left.get(k), right.get(k)) for k in keys]!r:.1500}"
+            return f"{key!r:.200}: {left!r:.700} != {right!r:.700}"
+    return None

@@ -1317,8 +1317,8 @@ class _Update:
         self.touched_pids: set[int] = set()  # peers whose members changed
         self.fresh_pids: set[int] = set()  # peers first named in this batch
         self.dropped_pids: set[int] = set()  # peers no longer named
-        self.walk_slots: set[int] = set()  # workloads whose governing policies changed
-        self.walk_pids: set[int] = set()
+        self.walk_pids: set[int] = set()  # subjects of changed policies (before and after)
+        self.in_place: dict[int, frozenset] = {}  # classes that kept their id: the peers their key changed by
         self.rekey: set[int] = set()  # workloads whose class key may have changed
         self.moved: set[int] = set()
         self.created: set[int] = set()
@@ -1618,20 +1618,9 @@ class _Update:
         c._order_policies()
         if c._cnis() != c.cnis or c._referenced_ports() != c._port_names:
             return None
-        # the subjects' workloads are governed anew; peers no longer named leave their members,
-        # new ones are selected over every workload
-        for policy in old_policies:
-            pid = c._pid[policy.subject]
-            self.walk_slots |= c._pmembers[pid]
-            self.walk_pids.add(pid)
-        for policy in old_policies:
-            for peer in c._peers_of(policy):
-                dropped = c._unref(peer)
-                if dropped is not None:
-                    pid, members = dropped
-                    self.rekey |= members
-                    self.dropped_pids.add(pid)
-                    self.walk_pids.discard(pid)
+        # new peers are selected over every workload (a peer the policies still name keeps its
+        # id and members), peers no longer named leave their members; the workloads of the
+        # changed policies' subjects are governed anew
         universe = _Universe(c)
         for policy in new_policies:
             for peer in c._peers_of(policy):
@@ -1639,10 +1628,15 @@ class _Update:
                 if pid is not None:
                     self.rekey |= c._pmembers[pid]
                     self.fresh_pids.add(pid)
-        for policy in new_policies:
-            pid = c._pid[policy.subject]
-            self.walk_slots |= c._pmembers[pid]
-            self.walk_pids.add(pid)
+        for policy in (*old_policies, *new_policies):
+            self.walk_pids.add(c._pid[policy.subject])
+        for policy in old_policies:
+            for peer in c._peers_of(policy):
+                dropped = c._unref(peer)
+                if dropped is not None:
+                    pid, members = dropped
+                    self.rekey |= members
+                    self.dropped_pids.add(pid)
         if c._cuts() != c._cut_points:
             c._cut_externals()
             self.externals_changed = True
@@ -1734,6 +1728,7 @@ class _Update:
                     c._class_key[cls] = key
                     c._class_by_key[key] = cls
                     c._index_class(cls, key, True)
+                    self.in_place[cls] = key[0] ^ old_key[0]  # type: ignore[index]
                     continue
             for key, slots in moves.items():
                 for slot in slots:
@@ -1746,12 +1741,15 @@ class _Update:
             c.class_members[cls].sort()  # type: ignore[union-attr]
 
     def _invalidate_walks(self) -> None:
-        """Drop what the changed policies' subjects computed: their walks and vectors."""
+        """Drop what the changed policies' subjects computed: their walks and vectors (classes
+        whose key holds such a subject, or kept their id while gaining or losing one). A class a
+        workload moved into keeps its walks: they follow from its key."""
         c = self.c
-        classes = {c.class_of[s] for s in self.walk_slots if s < len(c.workloads) and c.workloads[s] is not None}
+        classes: set[int] = set()
         for pid in self.walk_pids:
-            classes |= c._peer_classes.get(pid, set())
-        classes.discard(-1)
+            if pid not in self.dropped_pids:
+                classes |= c._peer_classes.get(pid, set())
+        classes |= {cls for cls, changed in self.in_place.items() if changed & self.walk_pids}
         self.invalidated = classes
         keys = c._slot_keys
         for cls in classes:

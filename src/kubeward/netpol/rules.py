@@ -6,7 +6,6 @@ judges again only what a change reaches."""
 from __future__ import annotations
 
 import re
-import weakref
 from typing import Iterator
 
 from kubeward.model.inventory import Inventory
@@ -302,15 +301,26 @@ def _exposure(connectivity: Connectivity, index: int) -> list[str]:
     return how
 
 
+def _exposable(connectivity: Connectivity, slot: int) -> bool:
+    """Whether a workload may be exposed at all (on the host, or in a namespace that publishes)."""
+    w = connectivity.workloads[slot]
+    if w.host_network or w.host_ports:
+        return True
+    cache = connectivity.cache
+    found = cache.get(("exposing", w.namespace))
+    if found is None:
+        found = cache[("exposing", w.namespace)] = connectivity.exposing(w.namespace)
+    return found
+
+
+def _exposable_workloads(connectivity: Connectivity) -> list[str]:
+    keys = connectivity.key_of_slot
+    return [keys(s) for s in connectivity.workload_slots() if _exposable(connectivity, s)]  # type: ignore[misc]
+
+
 def _reach_exposed(connectivity: Connectivity, delta: NetDelta) -> set[str]:
     """The workloads whose exposure or open ingress may have changed."""
-    workloads = connectivity.workloads
-
-    def exposable(slot: int) -> bool:
-        w = workloads[slot]
-        return w.host_network or bool(w.host_ports) or connectivity.exposing(w.namespace)
-
-    found = delta.workloads | parts.members_of(connectivity, delta.ingress_nodes, exposable)
+    found = delta.workloads | parts.members_of(connectivity, delta.ingress_nodes, lambda s: _exposable(connectivity, s))
     for namespace in delta.exposure:
         found |= {connectivity.key_of_slot(s) for s in connectivity.workloads_in(namespace)}
     return found
@@ -328,7 +338,7 @@ def _reach_exposed(connectivity: Connectivity, delta: NetDelta) -> set[str]:
             "  - from: [{ipBlock: {cidr: 203.0.113.0/24}}]\n    ports: [{port: 8443}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1190", "T1133"),
 )
-@parts.split("KW-NET-009", parts.workloads, _reach_exposed)
+@parts.split("KW-NET-009", _exposable_workloads, _reach_exposed)
 def exposed_without_restriction(connectivity: Connectivity, key: str) -> Iterator[Hit]:
     index, workload = _workload(connectivity, key)
     if workload is None:
@@ -339,17 +349,7 @@ def exposed_without_restriction(connectivity: Connectivity, key: str) -> Iterato
                   f"{workload.key} is exposed ({'; '.join(how)}) and accepts any source on any port")
 
 
-_SENSITIVE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Workload -> why (or "")
-
-
 def _is_sensitive(workload: Workload) -> str | None:
-    found = _SENSITIVE.get(workload)
-    if found is None:
-        found = _SENSITIVE[workload] = _sensitive(workload) or ""
-    return found or None
-
-
-def _sensitive(workload: Workload) -> str | None:
     if workload.namespace == "kube-system":
         return "a kube-system workload"
     containers = _containers(workload)
