@@ -437,10 +437,8 @@ class _NetworkRules:
         if not (net.changed or net.everything):
             return
         for rule_ in self.rules:
-            if net.everything or rule_.id in self.whole:
-                self._judge(rule_, None, delta)
-            else:
-                self._judge(rule_, set(self.parts[rule_.id].reach(self.connectivity, net)), delta)
+            reached = None if net.everything or rule_.id in self.whole else self.parts[rule_.id].reach(self.connectivity, net)
+            self._judge(rule_, None if reached is None else set(reached), delta)
 
     def _judge(self, rule_: Rule, keys: set | None, delta: Delta) -> None:
         """Judge the subjects `keys` of a rule (every subject, and every subject it has findings

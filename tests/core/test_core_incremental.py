@@ -393,3 +393,20 @@ def test_a_network_rule_failing_on_one_subject_is_run_whole_as_the_pipeline_runs
         assert canonical(live.findings()) == canonical(full.findings)
         assert sorted(e.message for e in live.errors()) == sorted(e.message for e in full.scanned.errors)
     assert not live._network.whole  # judged by subject again once every subject can be
+
+
+def test_a_namespace_left_without_workloads_loses_its_findings_when_every_namespace_is_judged():
+    """A clusterwide policy change re-judges every namespace: also one whose last workload went
+    in the same batch (its findings must go, though it is no longer a subject)."""
+    objects = network_cluster(2)
+    objects.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta("lone", "solo", labels={"app": "x"}),
+                    "spec": pod_spec(1)})
+    live = LiveEvaluator(NETWORK, None, Inventory([resource(o) for o in objects]))
+    assert any(f.rule.id == "KW-NET-001" and "solo" in f.message for f in live.findings())
+    clusterwide = {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy", "metadata": meta("api"),
+                   "spec": {"priority": 10, "subject": {"pods": {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "api"}}}},
+                            "ingress": [{"action": "Allow", "from": [{"namespaces": {}}]}]}}
+    live.apply([Change.delete(resource(objects[-1]).key), Change.upsert(resource(clusterwide))])
+    full = pipeline.run([Inventory(list(live.inventory.resources))], NETWORK)
+    assert canonical(live.findings()) == canonical(full.findings)
+    assert not any("solo" in f.message for f in live.findings())

@@ -246,7 +246,7 @@ def calico_policy(rng: random.Random, ns: str, name: str, global_: bool) -> dict
         spec["order"] = rng.choice([10, 100, 1000])
     if rng.random() < 0.3:
         spec["tier"] = rng.choice(["security", "default", "platform"])
-    for direction, types in (("ingress", "Ingress"), ("egress", "Egress")):
+    for direction in ("ingress", "egress"):
         if rng.random() < 0.6:
             spec[direction] = [{"action": rng.choice(["Allow", "Deny", "Pass", "Log", "Allow"]),
                                 **({"protocol": rng.choice(["TCP", "UDP"])} if rng.random() < 0.5 else {}),

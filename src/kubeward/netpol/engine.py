@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, cast
 
 from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import WORKLOAD_KINDS
 from kubeward.model.resource import Resource
-from kubeward.model.selectors import LabelIndex
+from kubeward.model.selectors import LabelIndex, Selector
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.model import (ALLOW, DENY, LAYER_CALICO, LAYER_CILIUM, LOG, NAMESPACE_NAME_LABEL, PASS, SOURCE_KINDS,
                                    SOURCE_RANK, TIER_ANP, TIER_BANP, TIER_NP, ExprPeer, Issue, Policy, PolicyRule,
@@ -116,7 +116,8 @@ class SlotIndex(LabelIndex):
     the same evaluation as LabelIndex, over sets kept up to date by `add` and `remove`."""
 
     def __init__(self, items: Iterable[tuple[int, dict[str, str]]] = ()):
-        self.everything = set()  # type: ignore[assignment]  # read, never changed, by the evaluation
+        self._live: set[int] = set()
+        self.everything = self._live  # type: ignore[assignment]  # read, never changed, by the evaluation
         self._by_pair = {}
         self._by_key = {}
         self._cache = {}
@@ -124,21 +125,25 @@ class SlotIndex(LabelIndex):
             self.add(slot, labels)
 
     def add(self, slot: int, labels: dict[str, str]) -> None:
-        self.everything.add(slot)  # type: ignore[attr-defined]
+        self._live.add(slot)
         for key, value in labels.items():
             self._by_pair.setdefault((key, value), set()).add(slot)
             self._by_key.setdefault(key, set()).add(slot)
         self._changed()
 
     def remove(self, slot: int, labels: dict[str, str]) -> None:
-        self.everything.discard(slot)  # type: ignore[attr-defined]
+        self._live.discard(slot)
         for key, value in labels.items():
-            for index, name in ((self._by_pair, (key, value)), (self._by_key, key)):
-                found = index.get(name)
-                if found is not None:
-                    found.discard(slot)
-                    if not found:
-                        del index[name]
+            found = self._by_pair.get((key, value))
+            if found is not None:
+                found.discard(slot)
+                if not found:
+                    del self._by_pair[(key, value)]
+            found = self._by_key.get(key)
+            if found is not None:
+                found.discard(slot)
+                if not found:
+                    del self._by_key[key]
         self._changed()
 
     def _changed(self) -> None:
@@ -157,13 +162,13 @@ class _Universe:
         if slots is None:
             self.pods: LabelIndex = conn._pod_index
             self.in_namespace = conn._in_namespace
-            self._views = None
+            self._views: dict[str, SlotIndex] | None = None
         else:
             workloads = conn.workloads
-            self.pods = SlotIndex((s, workloads[s].labels) for s in self.slots)  # type: ignore[union-attr]
+            self.pods = SlotIndex((s, workloads[s].labels) for s in self.slots)
             self.in_namespace = {}
             for s in self.slots:
-                self.in_namespace.setdefault(workloads[s].namespace, set()).add(s)  # type: ignore[union-attr]
+                self.in_namespace.setdefault(workloads[s].namespace, set()).add(s)
             self._views = {}
 
     @property
@@ -221,14 +226,14 @@ class _VectorState:
             self.layout.append(tiers)
         self.named = any(r.named for r in self.ordered)
         self.l7_rules = conn.has_l7 and any(r.l7 for r in self.ordered)
-        self.subject_ports = conn.workloads[rep].named_ports  # type: ignore[union-attr]
+        self.subject_ports = conn.workloads[rep].named_ports
         self.memo: dict[tuple, tuple[iv.Conn, iv.Conn]] = {}
 
     def ports_of(self, node: int):
         if self.direction == INGRESS:
             return self.subject_ports
         conn = self.conn
-        return None if node < 0 else conn.workloads[conn.class_members[node][0]].named_ports  # type: ignore[index,union-attr]
+        return None if node < 0 else conn.workloads[conn.class_members[node][0]].named_ports
 
     def verdict(self, hits: tuple[int, ...], node: int) -> tuple[iv.Conn, iv.Conn]:
         port_key = self.conn._port_signature(node) if self.named and self.direction == EGRESS else None
@@ -327,7 +332,8 @@ class Connectivity:
 
     def _build_workloads(self) -> None:
         inventory = self.inventory
-        self.workloads: list[Workload | None] = []  # by slot; None: a slot left by a workload gone
+        # by slot; a live analysis leaves None in the slot of a workload gone (workload_slots)
+        self.workloads: list[Workload] = []
         self._slot_of: dict[str, int] = {}  # workload key (as workload_of names it) -> slot
         self._slot_keys: list[str | None] = []  # slot -> workload key
         self._indices: dict[int, int] = {}  # id(Workload) -> slot
@@ -700,7 +706,7 @@ class Connectivity:
         else:
             from kubeward.netpol.calico import labels_view
         w = self.workloads[slot]
-        return labels_view(w.labels, w.namespace, self.namespaces.get(w.namespace, {}), w.service_account)  # type: ignore[union-attr]
+        return labels_view(w.labels, w.namespace, self.namespaces.get(w.namespace, {}), w.service_account)
 
     def _view(self, name: str) -> LabelIndex:
         index = self._views.get(name)
@@ -712,18 +718,16 @@ class Connectivity:
     def members(self, peer) -> set[int] | frozenset[int]:
         """Workload slots a subject or peer selects (do not modify the set)."""
         found = self._peer_members.get(peer)
-        if found is None:
-            found = frozenset(self._select(peer, _Universe(self)))
-        return found
+        return found if found is not None else frozenset(self._select(peer, _Universe(self)))
 
     def _select(self, peer, universe: _Universe) -> set[int]:
         if isinstance(peer, ExprPeer):
             index = universe.view(peer.view)
             if peer.view == "cilium":
-                found = index.select(peer.expr)
+                found = index.select(cast(Selector, peer.expr))
             else:
                 from kubeward.netpol import calico_selector as cs
-                found = cs.select(peer.expr, index, lambda node: self._calico_extra(node, universe))
+                found = cs.select(cast(tuple, peer.expr), index, lambda node: self._calico_extra(node, universe))
             if peer.namespace is not None:
                 found = found & universe.scope(peer.namespace)
             return set(found)
@@ -731,7 +735,7 @@ class Connectivity:
             return set(universe.pods.select(peer.pod_selector) & universe.scope(peer.namespace or ""))
         scope: set[int] = set()
         for n in self._ns_index.select(peer.namespace_selector):
-            scope |= universe.scope(self._ns_names[n])  # type: ignore[arg-type]
+            scope |= universe.scope(self._ns_names[n] or "")
         return set(universe.pods.select(peer.pod_selector) & scope)
 
     def _calico_extra(self, node: tuple, universe: _Universe) -> frozenset[int]:
@@ -752,9 +756,9 @@ class Connectivity:
             accounts = self._accounts
             for i in universe.slots:
                 w = self.workloads[i]
-                if names is not None and w.service_account not in names:  # type: ignore[union-attr]
+                if names is not None and w.service_account not in names:
                     continue
-                if expr is not None and not cs.matches(expr, namespace_view(w.service_account, accounts.get((w.namespace, w.service_account), {}))):  # type: ignore[union-attr]
+                if expr is not None and not cs.matches(expr, namespace_view(w.service_account, accounts.get((w.namespace, w.service_account), {}))):
                     continue
                 found.add(i)
             return frozenset(found)
@@ -766,13 +770,13 @@ class Connectivity:
         """What makes two workloads alike to every policy: the peers that select them, the named
         ports the policies reference, hostNetwork, and (with a mesh) the mesh's view of them."""
         workload = self.workloads[slot]
-        return (frozenset(self._wpeers[slot]), tuple(workload.named_ports.get(n) for n in self._port_names),  # type: ignore[union-attr]
-                self._exempt(workload), self.mesh.signature(slot) if self.mesh is not None else None)  # type: ignore[arg-type]
+        return (frozenset(self._wpeers[slot]), tuple(workload.named_ports.get(n) for n in self._port_names),
+                self._exempt(workload), self.mesh.signature(slot) if self.mesh is not None else None)
 
     def _build_classes(self) -> None:
         self.class_of: list[int] = [-1] * len(self.workloads)
-        self.class_members: list[list[int] | None] = []
-        self._class_key: list[tuple | None] = []
+        self.class_members: list[list[int]] = []  # by class; None: an id left by a class gone (class_ids)
+        self._class_key: list[tuple] = []
         self._class_by_key: dict[tuple, int] = {}
         self._free_classes: list[int] = []
         self._peer_classes: dict[int, set[int]] = {}
@@ -787,7 +791,7 @@ class Connectivity:
         new = c is None
         if c is None:
             c = self._new_class(key)
-        self.class_members[c].append(slot)  # type: ignore[union-attr]
+        self.class_members[c].append(slot)
         self.class_of[slot] = c
         return c, new
 
@@ -854,7 +858,7 @@ class Connectivity:
         found = cache.get(key)
         if found is not None:
             return found
-        rep = self.class_members[c][0]  # type: ignore[index]
+        rep = self.class_members[c][0]
         governing: list[tuple[Policy, list[PolicyRule]]] = []
         for policy in self._policies_selecting(rep):
             rules = policy.ingress if direction == INGRESS else policy.egress
@@ -946,7 +950,7 @@ class Connectivity:
         return self._tier_table.get(tier or DEFAULT_TIER, (None, DENY))[1]
 
     def _policies_selecting(self, workload_index: int) -> list[Policy]:
-        if self._exempt(self.workloads[workload_index]):  # type: ignore[arg-type]
+        if self._exempt(self.workloads[workload_index]):
             return []  # host-network pods use the node's address: policies do not apply to them
         return self._class_policies(self.class_of[workload_index])
 
@@ -955,7 +959,7 @@ class Connectivity:
         found = self._class_policy_cache.get(c)
         if found is None:
             peers = self._peers
-            found = [p for pid in self._class_key[c][0] for p in self._subject_policies.get(peers[pid], ())]  # type: ignore[index]
+            found = [p for pid in self._class_key[c][0] for p in self._subject_policies.get(peers[pid], ())]
             if len(found) > 1:
                 rank = self._policy_rank
                 found.sort(key=lambda p: rank[id(p)])
@@ -982,7 +986,7 @@ class Connectivity:
         for peer in rule.pod_peers:
             seen |= self._peer_classes.get(self._pid[peer], set())
         if self.host_network_exempt:
-            seen = {c for c in seen if not self._class_key[c][2]}  # type: ignore[index]
+            seen = {c for c in seen if not self._class_key[c][2]}
             if rule.host_peers:
                 seen |= self._host_classes
         yield from seen
@@ -998,9 +1002,9 @@ class Connectivity:
         if node < 0:
             return False  # only asked about classes
         key = self._class_key[node]
-        if self.host_network_exempt and key[2]:  # type: ignore[index]
+        if self.host_network_exempt and key[2]:
             return rule.host_peers
-        pids = key[0]  # type: ignore[index]
+        pids = key[0]
         return any(self._pid[peer] in pids for peer in rule.pod_peers)
 
     def _exempt(self, workload: Workload) -> bool:
@@ -1013,7 +1017,7 @@ class Connectivity:
         found = cache.get(c)
         if found is not None:
             return found
-        rep = self.class_members[c][0]  # type: ignore[index]
+        rep = self.class_members[c][0]
         walks = self._class_walks(c, direction)
         if not walks:
             cache[c] = (iv.ALL_CONN, {})
@@ -1046,7 +1050,7 @@ class Connectivity:
     def _port_signature(self, node: int) -> tuple:
         if node < 0:
             return ()
-        ports = self.workloads[self.class_members[node][0]].named_ports  # type: ignore[index,union-attr]
+        ports = self.workloads[self.class_members[node][0]].named_ports
         return tuple(ports.get(n) for n in self._port_names)
 
     def _l7(self, c: int, direction: str, node: int) -> iv.Conn:
@@ -1061,7 +1065,7 @@ class Connectivity:
         the ingress-side external ranges)."""
         found = self._mesh_vectors.get(d)
         if found is None:
-            found = self._mesh_vectors[d] = self.mesh.ingress_vector(self, d)  # type: ignore[union-attr]
+            found = self._mesh_vectors[d] = self.mesh.ingress_vector(self, d)
         return found
 
     def class_pairs(self) -> Iterator[tuple[int, int, iv.Conn]]:
@@ -1099,8 +1103,8 @@ class Connectivity:
         workloads = self.workloads
         for s, d, conn in self.class_pairs():
             l7 = self.l7_between_classes(s, d, conn)
-            for a in self.class_members[s]:  # type: ignore[union-attr]
-                for b in self.class_members[d]:  # type: ignore[union-attr]
+            for a in self.class_members[s]:
+                for b in self.class_members[d]:
                     if a != b:
                         yield workloads[a], workloads[b], conn, l7
         for c in self.class_ids():
@@ -1111,7 +1115,7 @@ class Connectivity:
                 conn = iv.conn_intersect(i_except.get(node, i_default), m_except.get(node, m_default))
                 if conn != iv.NO_CONN:
                     l7 = iv.conn_intersect(self._l7(c, INGRESS, node), conn) if self.has_l7 else iv.NO_CONN
-                    for w in self.class_members[c]:  # type: ignore[union-attr]
+                    for w in self.class_members[c]:
                         yield ext, workloads[w], conn, l7
             e_default, e_except = self._vector(c, EGRESS)
             for k, ext in enumerate(self.destinations_outside):
@@ -1119,7 +1123,7 @@ class Connectivity:
                 conn = e_except.get(node, e_default)
                 if conn != iv.NO_CONN:
                     l7 = iv.conn_intersect(self._l7(c, EGRESS, node), conn) if self.has_l7 else iv.NO_CONN
-                    for w in self.class_members[c]:  # type: ignore[union-attr]
+                    for w in self.class_members[c]:
                         yield workloads[w], ext, conn, l7
         yield from ((INGRESS_CONTROLLER, w, conn, iv.NO_CONN) for w, conn in self.ingress_controller_targets())
 
@@ -1136,8 +1140,8 @@ class Connectivity:
         """Workload-to-workload pairs with some allowed traffic, counted per class pair."""
         total = 0
         for s, d, _ in self.class_pairs():
-            n = len(self.class_members[s]) * len(self.class_members[d])  # type: ignore[arg-type]
-            total += n - len(self.class_members[s]) if s == d else n  # type: ignore[arg-type]
+            n = len(self.class_members[s]) * len(self.class_members[d])
+            total += n - len(self.class_members[s]) if s == d else n
         return total
 
     # --- questions the findings ask, answered from the class vectors ------------------------------
@@ -1177,8 +1181,8 @@ class Connectivity:
                 continue
             conn = iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target))
             if iv.conn_intersect(conn, m_except.get(c, m_default)) != iv.NO_CONN:
-                open_from.update(workloads[w].namespace for w in members)  # type: ignore[union-attr]
-        others = set(self.namespaces_with_workloads()) - {workloads[index].namespace}  # type: ignore[union-attr]
+                open_from.update(workloads[w].namespace for w in members)
+        others = set(self.namespaces_with_workloads()) - {workloads[index].namespace}
         return others <= open_from
 
     def _egress_to(self, source_class: int, target_class: int) -> iv.Conn:
@@ -1391,15 +1395,15 @@ class _Update:
         c._free_slots.extend(self.freed_slots)
         c._free_pids.extend(self.dropped_pids - self.fresh_pids)
         for cls in self.destroyed:
-            c.class_members[cls] = None
-            c._class_key[cls] = None
+            c.class_members[cls] = None  # type: ignore[call-overload]
+            c._class_key[cls] = None  # type: ignore[call-overload]
             c._free_classes.append(cls)
         # what may have changed
         keys = c._slot_keys
         delta.workloads |= set(changes)
-        delta.workloads |= {keys[s] for s in self.moved if keys[s] is not None}  # type: ignore[misc]
+        delta.workloads |= {key for s in self.moved if (key := keys[s]) is not None}
         pids = set(self.touched_pids)
-        for old, new in changes.values():
+        for old, _ in changes.values():
             if old is not None:
                 pids |= self.peers_before.get(id(old), set())
         for slot in changed_slots:
@@ -1443,8 +1447,8 @@ class _Update:
             if resource.kind in SOURCE_RANK:
                 c._note_child(resource, True)
                 recheck[id(resource)] = resource
-        for key in {r.key for r in (*self.gone, *self.added) if r.kind in WORKLOAD_KINDS}:
-            for child in c._children.get(key, {}).values():
+        for owner in {r.key for r in (*self.gone, *self.added) if r.kind in WORKLOAD_KINDS}:
+            for child in c._children.get(owner, {}).values():
                 recheck[id(child)] = child
         for resource in recheck.values():
             try:
@@ -1465,9 +1469,9 @@ class _Update:
                 del c._contrib[id(resource)]
             if found is not None:
                 key, name, kind = found
-                group = c._groups.setdefault(key, [])
+                entries = c._groups.setdefault(key, [])
                 entry = (c._order(resource), resource, name, kind)
-                group.insert(bisect.bisect([e[0] for e in group], entry[0]), entry)
+                entries.insert(bisect.bisect([e[0] for e in entries], entry[0]), entry)
                 c._contrib[id(resource)] = key
                 dirty.add(key)
         changes: dict[str, tuple[Workload | None, Workload | None]] = {}
@@ -1507,7 +1511,7 @@ class _Update:
         for name in namespace_names:
             labels, notes = c._namespace_entry(name) or {}, namespace_annotations(inventory, name)
             for slot in c._in_namespace.get(name, ()):
-                if membership(c.workloads[slot], labels, notes):  # type: ignore[arg-type]
+                if membership(c.workloads[slot], labels, notes):
                     return True
         return False
 
@@ -1536,7 +1540,7 @@ class _Update:
                 self._leave(slot)
                 for tagged in c._tagged.values():
                     tagged.discard(slot)
-                c.workloads[slot] = None
+                c.workloads[slot] = None  # type: ignore[call-overload]
                 c._slot_keys[slot] = None
                 del c._slot_of[key]
                 self.freed_slots.append(slot)
@@ -1675,17 +1679,17 @@ class _Update:
         if cls < 0:
             return
         members = c.class_members[cls]
-        members.remove(slot)  # type: ignore[union-attr]
+        members.remove(slot)
         c.class_of[slot] = -1
         if not members:
             key = c._class_key[cls]
-            del c._class_by_key[key]  # type: ignore[arg-type]
-            c._index_class(cls, key, False)  # type: ignore[arg-type]
+            del c._class_by_key[key]
+            c._index_class(cls, key, False)
             self._drop_class_caches(cls)
             if cls in self.created:
                 self.created.discard(cls)  # made and emptied in this batch: no vector saw it
-                c.class_members[cls] = None
-                c._class_key[cls] = None
+                c.class_members[cls] = None  # type: ignore[call-overload]
+                c._class_key[cls] = None  # type: ignore[call-overload]
                 c._free_classes.append(cls)
             else:
                 self.destroyed.add(cls)
@@ -1722,13 +1726,13 @@ class _Update:
                 key, slots = next(iter(moves.items()))
                 old_key = c._class_key[cls]
                 if len(slots) == len(c.class_members[cls]) and key not in c._class_by_key \
-                        and key[1:] == old_key[1:] and (key[0] ^ old_key[0]) <= news:  # type: ignore[index]
-                    del c._class_by_key[old_key]  # type: ignore[arg-type]
-                    c._index_class(cls, old_key, False)  # type: ignore[arg-type]
+                        and key[1:] == old_key[1:] and (key[0] ^ old_key[0]) <= news:
+                    del c._class_by_key[old_key]
+                    c._index_class(cls, old_key, False)
                     c._class_key[cls] = key
                     c._class_by_key[key] = cls
                     c._index_class(cls, key, True)
-                    self.in_place[cls] = key[0] ^ old_key[0]  # type: ignore[index]
+                    self.in_place[cls] = key[0] ^ old_key[0]
                     continue
             for key, slots in moves.items():
                 for slot in slots:
@@ -1738,7 +1742,7 @@ class _Update:
                         self.created.add(target)
                     self.moved.add(slot)
         for cls in self.created:
-            c.class_members[cls].sort()  # type: ignore[union-attr]
+            c.class_members[cls].sort()
 
     def _invalidate_walks(self) -> None:
         """Drop what the changed policies' subjects computed: their walks and vectors (classes
@@ -1754,7 +1758,7 @@ class _Update:
         keys = c._slot_keys
         for cls in classes:
             self._drop_class_caches(cls)
-            self.delta.workloads |= {keys[s] for s in c.class_members[cls]}  # type: ignore[union-attr,misc]
+            self.delta.workloads |= {key for s in c.class_members[cls] if (key := keys[s]) is not None}
 
     def _patch_nodes(self) -> None:
         """Classes that appeared or went are nodes of every other class's vectors: add or drop

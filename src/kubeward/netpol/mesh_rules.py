@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from kubeward.model.inventory import Inventory
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
 from kubeward.netpol import parts
@@ -21,10 +20,6 @@ SENSITIVE_NAMESPACES = frozenset({"kube-system", "istio-system", "linkerd", "lin
                                   "monitoring", "kube-public"})
 SENSITIVE_LABEL = "kubeward.io/sensitive"
 ROOT_NAMESPACE = "istio-system"
-
-
-def _meshed_analysis(connectivity: Connectivity) -> Connectivity | None:
-    return connectivity if connectivity.mesh is not None else None
 
 
 def _mesh_whole(rule_id: str):
@@ -67,9 +62,7 @@ def _plaintext_ports(connectivity: Connectivity, source: Source, index: int) -> 
 )
 @_mesh_whole("KW-MESH-001")
 def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
-    inventory = connectivity.inventory
-    connectivity = _meshed_analysis(connectivity)
-    if connectivity is None:
+    if connectivity.mesh is None:
         return
     mesh = connectivity.mesh
     found: dict[int, set[str]] = {}
@@ -108,9 +101,7 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
 )
 @_mesh_whole("KW-MESH-002")
 def identityless_clients(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
-    inventory = connectivity.inventory
-    connectivity = _meshed_analysis(connectivity)
-    if connectivity is None:
+    if connectivity.mesh is None:
         return
     mesh = connectivity.mesh
     for index, workload in enumerate(connectivity.workloads):
@@ -144,8 +135,7 @@ def identityless_clients(connectivity: Connectivity, _subject: str) -> Iterator[
 @_mesh_whole("KW-MESH-003")
 def mesh_wide_permissive(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
     inventory = connectivity.inventory
-    connectivity = _meshed_analysis(connectivity)
-    if connectivity is None or not any(m == "istio" for m in connectivity.mesh.membership):
+    if connectivity.mesh is None or not any(m == "istio" for m in connectivity.mesh.membership):
         return
     root = connectivity.mesh.root
     mesh_wide = [r for r in inventory.of_kind("PeerAuthentication") if r.group == "security.istio.io"
@@ -204,9 +194,7 @@ def star_principals(resource: Resource) -> Iterator[tuple]:
 )
 @_mesh_whole("KW-MESH-005")
 def sensitive_namespace_open(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
-    inventory = connectivity.inventory
-    connectivity = _meshed_analysis(connectivity)
-    if connectivity is None:
+    if connectivity.mesh is None:
         return
     namespaces = {w.namespace for w in connectivity.workloads}
     if len(namespaces) < 2:
@@ -278,9 +266,7 @@ def destination_rule_disables_tls(resource: Resource) -> Iterator[tuple]:
 )
 @_mesh_whole("KW-MESH-008")
 def workload_outside_mesh(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
-    inventory = connectivity.inventory
-    connectivity = _meshed_analysis(connectivity)
-    if connectivity is None:
+    if connectivity.mesh is None:
         return
     mesh = connectivity.mesh
     if not any(mesh.membership):

@@ -362,6 +362,7 @@ class PolicyReader:
     def __init__(self) -> None:
         self.issues: list[Issue] = []
         self._bounds: list[tuple[int, int]] = []  # cidrs and excepts of the rule being read
+        self.services: dict = {}  # (namespace, name) -> Service, for Cilium's toServices
 
     def unreadable(self, resource: Resource, exc: Exception) -> None:
         """A policy that cannot be read at all: named, left out, and the analysis goes on."""

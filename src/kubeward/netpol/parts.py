@@ -11,13 +11,13 @@ update's NetDelta reaches (`Part.reach`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Hashable, Iterable, Iterator
+from typing import Any, Callable, Hashable, Iterable, Iterator
 
 from kubeward.model.inventory import Inventory
 from kubeward.netpol.engine import Connectivity, NetDelta, analyze
 from kubeward.rules.model import Hit
 
-Judge = Callable[[Connectivity, Hashable], Iterable[Hit]]
+Judge = Callable[[Connectivity, Any], Iterable[Hit]]  # (analysis, subject) -> hits
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,14 @@ class Part:
 
     subjects: Callable[[Connectivity], Iterable[Hashable]]
     judge: Judge
-    reach: Callable[[Connectivity, NetDelta], Iterable[Hashable]]
+    reach: Callable[[Connectivity, NetDelta], Iterable[Hashable] | None]  # None: every subject
 
 
 PARTS: dict[str, Part] = {}
 
 
 def split(rule_id: str, subjects: Callable[[Connectivity], Iterable[Hashable]],
-          reach: Callable[[Connectivity, NetDelta], Iterable[Hashable]]) -> Callable[[Judge], Callable[[Inventory], Iterator[Hit]]]:
+          reach: Callable[[Connectivity, NetDelta], Iterable[Hashable] | None]) -> Callable[[Judge], Callable[[Inventory], Iterator[Hit]]]:
     """Register `judge(connectivity, subject)` as rule `rule_id`'s part; returns the rule's check
     (the judgment over every subject of `analyze(inventory)`)."""
 
@@ -70,8 +70,8 @@ def reach_workloads(connectivity: Connectivity, delta: NetDelta) -> set[str]:
     return delta.workloads
 
 
-def reach_namespaces(connectivity: Connectivity, delta: NetDelta) -> Iterable[str]:
-    return namespaces(connectivity) if delta.namespaces is None else delta.namespaces
+def reach_namespaces(connectivity: Connectivity, delta: NetDelta) -> Iterable[str] | None:
+    return delta.namespaces  # None: every namespace (and every one judged before)
 
 
 def reach_policies(connectivity: Connectivity, delta: NetDelta) -> set[int]:
@@ -89,8 +89,9 @@ def members_of(connectivity: Connectivity, classes: Iterable[int], keep: Callabl
     for c in classes:
         members = connectivity.class_members[c] if c < len(connectivity.class_members) else None
         for slot in members or ():
-            if keep is None or keep(slot):
-                found.add(keys(slot))  # type: ignore[arg-type]
+            key = keys(slot)
+            if key is not None and (keep is None or keep(slot)):
+                found.add(key)
     return found
 
 

@@ -322,7 +322,7 @@ def _reach_exposed(connectivity: Connectivity, delta: NetDelta) -> set[str]:
     """The workloads whose exposure or open ingress may have changed."""
     found = delta.workloads | parts.members_of(connectivity, delta.ingress_nodes, lambda s: _exposable(connectivity, s))
     for namespace in delta.exposure:
-        found |= {connectivity.key_of_slot(s) for s in connectivity.workloads_in(namespace)}
+        found |= {key for s in connectivity.workloads_in(namespace) if (key := connectivity.key_of_slot(s)) is not None}
     return found
 
 
@@ -443,9 +443,9 @@ def invalid_policy_fields(connectivity: Connectivity, source: tuple) -> Iterator
     for issue in connectivity.reading_issues(handle):
         yield Hit(issue.resource, issue.path, issue.message)
     for policy in connectivity.policies_of(handle):
-        issue = connectivity.namespace_issue(policy)
-        if issue is not None:
-            yield Hit(issue.resource, issue.path, issue.message)
+        elsewhere = connectivity.namespace_issue(policy)
+        if elsewhere is not None:
+            yield Hit(elsewhere.resource, elsewhere.path, elsewhere.message)
         yield from _unresolved_named_ports(connectivity, policy)
 
 
