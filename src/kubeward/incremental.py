@@ -14,7 +14,10 @@ declares (rules/model.py: target, kinds, context):
   pod): the templates they read stay the same;
 - an inventory rule re-runs when a kind of its context changes (any change when it has none);
 - node rules re-judge the node models of the changed object (each model is built from one
-  object: a KubeletConfiguration, EncryptionConfiguration, audit Policy or control-plane Pod).
+  object: a KubeletConfiguration, EncryptionConfiguration, audit Policy or control-plane Pod);
+- the network rules (KW-NET, KW-MESH inventory rules, split by subject in netpol/parts.py) keep
+  one live connectivity analysis up to date (`Connectivity.update`) and re-judge only the
+  namespaces, workloads and policy objects its NetDelta names (`_NetworkRules`).
 
 Findings are kept per rule and subject, with suppressions applied as the pipeline applies them,
 so that `findings()` is at every step what `pipeline.run` reports on the same objects (the tests
@@ -127,6 +130,7 @@ class LiveEvaluator:
         self._errors: dict[str, dict[Key | None, list[LoadIssue]]] = {r.id: {} for r in self.rules}
         self._owned: dict[Key, set[Key]] = defaultdict(set)  # controller key -> keys naming it (truthy)
         self._plan = {r.id: _RulePlan.of(r) for r in self.rules}
+        self._network = _NetworkRules(self)
         self._expired_noted: set[int] = set()
         for resource in self.inventory:
             self._index_owner(resource, add=True)
@@ -184,6 +188,7 @@ class LiveEvaluator:
                 self.inventory.remove(old)
             else:
                 self.inventory.replace(old, new)
+            self._network.record(old, new)
             if (old is None) != (new is None) and (owned_before or self._owned.get(change.key)):
                 toggled |= self._owned.get(change.key, set())
                 visible.add(change.key)
@@ -242,6 +247,8 @@ class LiveEvaluator:
                 if side is not None:
                     namespaces_by_kind[key[0]].add(_subject_namespace(side))
         for rule_ in self.rules:
+            if rule_.id in self._network.ids:
+                continue  # below: by subject, from the live connectivity analysis
             plan = self._plan[rule_.id]
             whole = False
             namespaces: set[str | None] = set()
@@ -272,6 +279,7 @@ class LiveEvaluator:
                 subjects |= {r.key for r in self._subjects_of(rule_) if _subject_namespace(r) in namespaces}
             if subjects:
                 self._run_subjects(rule_, subjects, delta)
+        self._network.rejudge(delta)
 
     def _subjects_of(self, rule_: Rule) -> list[Resource]:
         if rule_.target == Target.OBJECT:
@@ -284,7 +292,10 @@ class LiveEvaluator:
 
     def _evaluate_all(self) -> None:
         delta = Delta()
+        self._network.evaluate_all(delta)
         for rule_ in self.rules:
+            if rule_.id in self._network.ids:
+                continue
             if rule_.target == Target.INVENTORY:
                 self._run_whole(rule_, delta)
             else:
@@ -367,6 +378,109 @@ class LiveEvaluator:
             if note.message not in self._expired_noted:  # type: ignore[comparison-overlap]
                 self._expired_noted.add(note.message)  # type: ignore[arg-type]
                 self.notes.append(note)
+
+
+class _NetworkRules:
+    """The network rules of a live evaluation: the KW-NET / KW-MESH inventory rules that
+    netpol/parts.py splits by subject. One connectivity analysis is kept up to date with the
+    changes (`Connectivity.update`; built again when it says so), and each rule re-judges only
+    the subjects the update's NetDelta reaches, its findings kept per subject. A rule whose
+    judgment fails on a subject is run whole (`check(inventory)`, as the pipeline runs it, so
+    that its error and findings are the pipeline's) until a later change lets every subject be
+    judged again."""
+
+    def __init__(self, evaluator: LiveEvaluator):
+        from kubeward.netpol.parts import PARTS
+
+        self.evaluator = evaluator
+        self.rules = [r for r in evaluator.rules if r.target == Target.INVENTORY and r.id in PARTS]
+        self.ids = {r.id for r in self.rules}
+        self.parts = {r.id: PARTS[r.id] for r in self.rules}
+        self.connectivity: Any = None
+        self.pending: list[tuple[Resource | None, Resource | None]] = []
+        self.whole: set[str] = set()  # rules run whole until every subject can be judged again
+
+    def record(self, old: Resource | None, new: Resource | None) -> None:
+        if self.rules:
+            self.pending.append((old, new))
+
+    def _build(self) -> bool:
+        from kubeward.netpol.engine import Connectivity
+
+        try:
+            self.connectivity = Connectivity(self.evaluator.inventory)
+        except Exception:  # noqa: BLE001 - every rule then fails as the pipeline's does: run whole
+            self.connectivity = None
+        return self.connectivity is not None
+
+    def evaluate_all(self, delta: Delta) -> None:
+        if not self.rules:
+            return
+        self.pending = []
+        built = self._build()
+        for rule_ in self.rules:
+            if built:
+                self._judge(rule_, None, delta)
+            else:
+                self._run_whole(rule_, delta)
+
+    def rejudge(self, delta: Delta) -> None:
+        changes, self.pending = self.pending, []
+        if not changes or not self.rules:
+            return
+        from kubeward.netpol.engine import NetDelta
+
+        net: NetDelta | None = None
+        if self.connectivity is not None:
+            try:
+                net = self.connectivity.update(changes)
+            except Exception:  # noqa: BLE001 - build it again: the fresh analysis decides
+                net = None
+        if net is None:
+            net = NetDelta(everything=True, changed=True)
+            if not self._build():
+                for rule_ in self.rules:
+                    self._run_whole(rule_, delta)
+                return
+        if not (net.changed or net.everything):
+            return
+        for rule_ in self.rules:
+            reached = None if net.everything or rule_.id in self.whole else self.parts[rule_.id].reach(self.connectivity, net)
+            self._judge(rule_, None if reached is None else set(reached), delta)
+
+    def _judge(self, rule_: Rule, keys: set | None, delta: Delta) -> None:
+        """Judge the subjects `keys` of a rule (every subject, and every subject it has findings
+        for, when None)."""
+        part = self.parts[rule_.id]
+        buckets = self.evaluator._findings[rule_.id]
+        if keys is None:
+            keys = {key for key in buckets if key is not WHOLE} | set(part.subjects(self.connectivity))
+        elif not keys:
+            return
+        judged: list[tuple[Any, list[Finding]]] = []
+        try:
+            for key in keys:
+                judged.append((key, [_finding(rule_, hit, None) for hit in part.judge(self.connectivity, key)]))
+        except Exception:  # noqa: BLE001 - judged whole, as the pipeline does, with its error
+            self._run_whole(rule_, delta)
+            return
+        delta.rules += 1
+        delta.judged += len(judged)
+        store = self.evaluator._store
+        if rule_.id in self.whole:
+            self.whole.discard(rule_.id)
+            store(rule_, WHOLE, [], [], delta)
+        for key, findings in judged:
+            store(rule_, key, findings, [], delta)
+
+    def _run_whole(self, rule_: Rule, delta: Delta) -> None:
+        evaluator = self.evaluator
+        for key in [key for key in evaluator._findings[rule_.id] if key is not WHOLE]:
+            evaluator._store(rule_, key, [], [], delta)
+        for key in [key for key in evaluator._errors[rule_.id] if key is not WHOLE]:
+            evaluator._errors[rule_.id].pop(key, None)
+        self.whole.add(rule_.id)
+        evaluator._run_whole(rule_, delta)
 
 
 @dataclass(frozen=True)

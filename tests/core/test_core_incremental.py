@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import random
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -218,9 +220,10 @@ def test_a_change_reruns_only_the_rules_its_kind_reaches():
     ran = rules_run(live, Change.upsert(resource(mutate(random.Random(3), policy))))
     assert "netpol" in domains(ran) and not domains(ran) & {"rbac", "pss"}
     # "api": KW-API-001/002 judge a NetworkPolicy's apiVersion (extensions/v1beta1 was removed)
-    # KW-ING-003 reads the network context (Ingresses and Services), which a policy change is part of
+    # KW-ING-003 and KW-SVC-005 read the network context (Ingresses and Services; a deleted Service
+    # must drop its KW-SVC-005 finding), which a policy change is part of
     assert all(by_id[i].domain in ("netpol", "mesh", "api") or by_id[i].kinds == frozenset({"*"})
-               or i == "KW-ING-003" for i in ran)
+               or i in ("KW-ING-003", "KW-SVC-005") for i in ran)
 
     namespace = next(o for o in objects if o["kind"] == "Namespace" and o["metadata"]["name"] == "team-2")
     namespace = copy.deepcopy(namespace)
@@ -282,3 +285,137 @@ def test_inventory_mutation_keeps_indexes_and_drops_analyses_by_the_kinds_they_r
     assert calls["roles"] == 1 and inventory.analysis(pods) == 3 and calls["pods"] == 3
     with pytest.raises(ValueError, match="not in the inventory"):
         inventory.remove(pod)
+
+
+# --- the network rules: one live connectivity analysis, judged again by subject ----------------
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "netpol"))
+import live_cluster  # noqa: E402  (tests/netpol: random clusters with every policy kind)
+
+NETWORK = [r for r in RULES if r.domain in ("netpol", "mesh")]
+
+
+def network_changes(batch: list[tuple[str, dict]]) -> list[Change]:
+    return [Change.upsert(live_cluster.resource(o)) if op == "upsert" else Change.delete(live_cluster.resource(o).key)
+            for op, o in batch]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_network_findings_equal_a_full_run_after_every_random_network_change(seed):
+    """Pods with and without controllers, labels, policies of every kind (NetworkPolicy, admin
+    tiers, Cilium, Calico and their tiers), namespaces, services, ingresses, service accounts and
+    now and then a mesh object, one change or a batch at a time: after every step the live
+    findings and rule errors are a full run's."""
+    rng = random.Random(seed)
+    rules = RULES if seed < 2 else NETWORK
+    config = suppress.Config(ignores=(suppress.IgnoreEntry(("KW-NET-00[13]",), namespace="data", reason="lab"),))
+    live = LiveEvaluator(rules, config, Inventory([live_cluster.resource(o) for o in live_cluster.cluster(rng, 40)]))
+    full = pipeline.run([Inventory(list(live.inventory.resources))], rules, config)
+    assert canonical(live.findings()) == canonical(full.findings)
+    for i in range(40):
+        batch = live_cluster.step(rng, [r.obj for r in live.inventory.resources], 1000 + i, mesh=seed % 3 == 0)
+        live.apply(network_changes(batch))
+        full = pipeline.run([Inventory(list(live.inventory.resources))], rules, config)
+        where = f"seed {seed} step {i}: {[(op, o['kind'], o['metadata']['name']) for op, o in batch]}"
+        live_findings, full_findings = canonical(live.findings()), canonical(full.findings)
+        if live_findings != full_findings:
+            pytest.fail(f"{where}: live only {sorted(set(live_findings) - set(full_findings))[:2]}; "
+                        f"full only {sorted(set(full_findings) - set(live_findings))[:2]}")
+        assert sorted(e.message for e in live.errors()) == sorted(e.message for e in full.scanned.errors), where
+
+
+def network_cluster(namespaces: int) -> list[dict]:
+    objects: list[dict] = []
+    for n in range(namespaces):
+        ns = f"team-{n}"
+        objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": meta(ns, labels={"env": "prod"})})
+        for app in ("web", "api", "db"):
+            objects.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(app, ns),
+                            "spec": {"template": {"metadata": {"labels": {"app": app}}, "spec": pod_spec(n)}}})
+        objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta("deny", ns),
+                        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}})
+        objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta("web", ns),
+                        "spec": {"podSelector": {"matchLabels": {"app": "web"}},
+                                 "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"env": "prod"}}}]}]}})
+    return objects
+
+
+def judged_subjects(live: LiveEvaluator, change: Change) -> dict[str, set]:
+    """The subjects each network rule judged for one change."""
+    judged: dict[str, set] = {}
+    original = live._store
+
+    def spy(rule_, key, findings, errors, delta):
+        if rule_.id in live._network.ids:
+            judged.setdefault(rule_.id, set()).add(key)
+        return original(rule_, key, findings, errors, delta)
+
+    live._store = spy  # type: ignore[method-assign]
+    try:
+        live.apply([change])
+    finally:
+        live._store = original  # type: ignore[method-assign]
+    return judged
+
+
+def test_a_network_change_judges_again_only_the_subjects_it_reaches():
+    live = LiveEvaluator(NETWORK, None, Inventory([resource(o) for o in network_cluster(6)]))
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta("debug", "team-2", labels={"app": "api"}), "spec": pod_spec(1)}
+    judged = judged_subjects(live, Change.upsert(resource(pod)))
+    # a pod without controller joins its class: its own findings, its namespace's, its policies'
+    assert judged["KW-NET-003"] == {"team-2/debug[Pod]"} and judged["KW-NET-001"] == {"team-2"}
+    assert all(len(keys) <= 2 for keys in judged.values())
+    edited = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta("web", "team-4"),
+              "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "ingress": [{"from": [{"podSelector": {}}]}]}}
+    judged = judged_subjects(live, Change.upsert(resource(edited)))
+    # a policy edit: the workloads it selected and selects, its namespace, itself
+    assert judged["KW-NET-003"] == {"team-4/web[Deployment]", "team-4/db[Deployment]"}
+    assert judged["KW-NET-001"] == {"team-4"} and len(judged["KW-NET-005"]) == 1
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": meta("team-5", labels={"env": "dev"})}
+    judged = judged_subjects(live, Change.upsert(resource(namespace)))
+    # a namespace label change: only what selects by namespace labels (the web policies' peers)
+    assert {k.split("/")[0] for k in judged.get("KW-NET-003", ())} <= {"team-5"}
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": meta("web", "team-1"),
+               "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]}}
+    judged = judged_subjects(live, Change.upsert(resource(service)))
+    assert set(judged) == {"KW-NET-009"} and all(k.startswith("team-1/") for k in judged["KW-NET-009"])
+    full = pipeline.run([Inventory(list(live.inventory.resources))], NETWORK)
+    assert canonical(live.findings()) == canonical(full.findings)
+
+
+def test_a_network_rule_failing_on_one_subject_is_run_whole_as_the_pipeline_runs_it(monkeypatch):
+    from kubeward.netpol.engine import Connectivity
+
+    original = Connectivity.selected_by_any_policy
+
+    def odd(self, index):
+        if self.workloads[index].name == "boom":
+            raise RuntimeError("an odd workload")
+        return original(self, index)
+
+    monkeypatch.setattr(Connectivity, "selected_by_any_policy", odd)
+    live = LiveEvaluator(NETWORK, None, Inventory([resource(o) for o in network_cluster(2)]))
+    boom = {"apiVersion": "v1", "kind": "Pod", "metadata": meta("boom", "team-1", labels={"app": "web"}), "spec": pod_spec(1)}
+    for change in (Change.upsert(resource(boom)), Change.delete(resource(boom).key)):
+        live.apply([change])
+        full = pipeline.run([Inventory(list(live.inventory.resources))], NETWORK)
+        assert canonical(live.findings()) == canonical(full.findings)
+        assert sorted(e.message for e in live.errors()) == sorted(e.message for e in full.scanned.errors)
+    assert not live._network.whole  # judged by subject again once every subject can be
+
+
+def test_a_namespace_left_without_workloads_loses_its_findings_when_every_namespace_is_judged():
+    """A clusterwide policy change re-judges every namespace: also one whose last workload went
+    in the same batch (its findings must go, though it is no longer a subject)."""
+    objects = network_cluster(2)
+    objects.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta("lone", "solo", labels={"app": "x"}),
+                    "spec": pod_spec(1)})
+    live = LiveEvaluator(NETWORK, None, Inventory([resource(o) for o in objects]))
+    assert any(f.rule.id == "KW-NET-001" and "solo" in f.message for f in live.findings())
+    clusterwide = {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy", "metadata": meta("api"),
+                   "spec": {"priority": 10, "subject": {"pods": {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "api"}}}},
+                            "ingress": [{"action": "Allow", "from": [{"namespaces": {}}]}]}}
+    live.apply([Change.delete(resource(objects[-1]).key), Change.upsert(resource(clusterwide))])
+    full = pipeline.run([Inventory(list(live.inventory.resources))], NETWORK)
+    assert canonical(live.findings()) == canonical(full.findings)
+    assert not any("solo" in f.message for f in live.findings())

@@ -94,7 +94,7 @@ def _pod_labels(inventory: Inventory) -> dict[str | None, list[dict]]:
 
 @rule(
     "KW-SVC-005", "low", "Service selector matches no workload", target=Target.INVENTORY,
-    context=(Context.WORKLOADS,), domain="workload", heuristic=True,
+    context=(Context.WORKLOADS, Context.NETWORK), domain="workload", heuristic=True,  # it reads Services too
     rationale="A Service whose selector matches no pod sends nothing anywhere today; whoever later creates a pod with "
               "those labels in the namespace receives its traffic (and an Ingress or LoadBalancer in front of it) "
               "without anyone reviewing the wiring.",
