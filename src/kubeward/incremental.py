@@ -9,9 +9,13 @@ declares (rules/model.py: target, kinds, context):
 - a rule whose context is namespace-local (Namespace, LimitRanges, ServiceAccounts) re-judges the
   subjects of the namespace the change is in;
 - a rule whose context is cluster-wide (RBAC, network, workloads, configuration) re-judges all its
-  subjects; contexts that read workloads through their pod templates (RBAC, network) are not
-  touched by a change to an object that a controller in the inventory speaks for (a ReplicaSet's
-  pod): the templates they read stay the same;
+  subjects, unless the context's engine keeps its analysis up to date and names the subjects a
+  change reaches (SCOPED_CONTEXTS: RBAC, through kubeward.rbac.live: a binding change reaches that
+  binding and the roles it names, a role change the bindings resolving to it and to the aggregated
+  roles it feeds, an account or workload change the bindings of that account); contexts that read
+  workloads through their pod templates (RBAC, network) are not touched by a change to an object
+  that a controller in the inventory speaks for (a ReplicaSet's pod): the templates they read stay
+  the same;
 - an inventory rule re-runs when a kind of its context changes (any change when it has none);
 - node rules re-judge the node models of the changed object (each model is built from one
   object: a KubeletConfiguration, EncryptionConfiguration, audit Policy or control-plane Pod).

@@ -137,7 +137,8 @@ class Inventory:
     # --- mutation (a live inventory: kubeward watch) ----------------------------------------
 
     def add(self, resource: Resource) -> None:
-        """Append an object; the indexes follow and the analyses reading its kind are dropped."""
+        """Append an object; the indexes follow and the analyses reading its kind are dropped (or,
+        those that can, updated when next asked for)."""
         self.resources.append(resource)
         self._by_kind[resource.kind].append(resource)
         self._by_key[resource.key].append(resource)

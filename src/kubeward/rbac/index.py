@@ -1,6 +1,6 @@
-"""The RBAC index of an inventory, built once (`rbac_index(inventory)`), and the three questions
-asked of it: can this user do this (can_i), who can do this (who_can), what can this subject do
-(permissions). Semantics follow the API server's RBAC authorizer; members of system:masters are
+"""The RBAC index of an inventory, built once (`rbac_index(inventory)`; a live inventory updates it
+in place, kubeward.rbac.live), and the three questions asked of it: can this user do this (can_i),
+who can do this (who_can), what can this subject do (permissions). Semantics follow the API server's RBAC authorizer; members of system:masters are
 allowed everything by the privileged-group authorizer that runs before RBAC."""
 
 from __future__ import annotations

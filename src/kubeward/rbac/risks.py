@@ -1,6 +1,7 @@
 """Dangerous permissions and who holds them, joined with the workloads that mount each
-ServiceAccount's token. Computed once per inventory (`risk_analysis`); the catalogue rules in
-kubeward.rbac.rules only pick their part of it."""
+ServiceAccount's token. Computed once per inventory (`risk_analysis`), binding by binding
+(`binding_hits`), so that a live inventory judges again only the bindings a change reaches
+(kubeward.rbac.live); the catalogue rules in kubeward.rbac.rules only pick their part of it."""
 
 from __future__ import annotations
 
