@@ -35,9 +35,8 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from operator import itemgetter
 
-from kubeward.model.identity import WorkloadIdentity, identity_of
+from kubeward.model.identity import WorkloadIdentity, account_key_of, identity_of
 from kubeward.model.inventory import Inventory, reads
 from kubeward.model.podspec import TEMPLATE_PATHS, WORKLOAD_KINDS, pod_template
 from kubeward.model.resource import Resource, as_dict, as_list
@@ -72,57 +71,67 @@ class Mounts:
 
     def __init__(self, inventory: Inventory):
         self._order = inventory.order
-        # workload key -> its objects, each with its identity (None: a controller speaks for it)
-        self.entries: dict[Key, list[tuple[Resource, WorkloadIdentity | None]]] = {}
+        self.objects: dict[Key, Resource | list[Resource]] = {}  # workload key -> its object(s)
         self.owned: dict[Key, set[Key]] = defaultdict(set)  # controller key -> keys of objects naming it
-        # account -> id(workload object) -> (its place in pod_templates' order, identity)
-        self.accounts: dict[Account, dict[int, tuple[tuple[int, int], WorkloadIdentity]]] = defaultdict(dict)
+        # account -> id(workload object) -> its identity, for the objects with a template of their own
+        self.accounts: dict[Account, dict[int, WorkloadIdentity]] = defaultdict(dict)
         self._mounted: dict[Account, list[WorkloadIdentity]] = {}
         for resource in inventory.of_kind(*TEMPLATE_PATHS):
-            self._add(resource, inventory)
+            key = resource.key
+            for controller in _controllers(resource):
+                self.owned[controller].add(key)
+            known = self.objects.get(key)
+            self.objects[key] = resource if known is None else [*(known if isinstance(known, list) else [known]), resource]
+        for template in inventory.pod_templates:  # the templates every engine reads, built once
+            identity = identity_of(template, inventory)
+            self.accounts[identity.account_key][id(template.resource)] = identity
 
     def get(self, account: Account, default=None) -> list[WorkloadIdentity]:
         """The workloads that mount the token of `account` (mapping-like, as the risk hits read it)."""
         found = self._mounted.get(account)
         if found is None:
             entries = self.accounts.get(account)
-            found = [identity for _rank, identity in sorted(entries.values(), key=itemgetter(0))
-                     if identity.token] if entries else []
+            found = sorted((i for i in entries.values() if i.token), key=self._rank) if entries else []
             self._mounted[account] = found
         return found
+
+    def _rank(self, identity: WorkloadIdentity) -> tuple[int, int]:
+        resource = identity.template.resource
+        return TEMPLATE_RANK[resource.kind], self._order(resource)
 
     def _add(self, resource: Resource, inventory: Inventory) -> Account | None:
         key = resource.key
         controllers = _controllers(resource)
         for controller in controllers:
             self.owned[controller].add(key)
-        identity = None
-        if not any(inventory.get(*controller) is not None for controller in controllers):
-            template = pod_template(resource)
-            if template is not None:
-                identity = identity_of(template, inventory)
-                rank = (TEMPLATE_RANK[resource.kind], self._order(resource))
-                self.accounts[identity.account_key][id(resource)] = (rank, identity)
-        self.entries.setdefault(key, []).append((resource, identity))
-        return identity.account_key if identity is not None else None
+        known = self.objects.get(key)
+        self.objects[key] = resource if known is None else [*(known if isinstance(known, list) else [known]), resource]
+        if any(inventory.get(*controller) is not None for controller in controllers):
+            return None  # its controller speaks for it
+        template = pod_template(resource)
+        if template is None:
+            return None
+        identity = identity_of(template, inventory)
+        self.accounts[identity.account_key][id(resource)] = identity
+        return identity.account_key
 
     def _drop(self, key: Key) -> set[Account]:
         accounts = set()
-        for resource, identity in self.entries.pop(key, ()):
+        known = self.objects.pop(key, None)
+        for resource in known if isinstance(known, list) else (known,) if known is not None else ():
             for controller in _controllers(resource):
                 owned = self.owned.get(controller)
                 if owned is not None:
                     owned.discard(key)
                     if not owned:
                         del self.owned[controller]
-            if identity is not None:
-                account = identity.account_key
-                entries = self.accounts.get(account)
-                if entries is not None:
-                    entries.pop(id(resource), None)
-                    if not entries:
-                        del self.accounts[account]
+            template = pod_template(resource)
+            account = account_key_of(template) if template is not None else None
+            entries = self.accounts.get(account) if account is not None else None
+            if entries is not None and entries.pop(id(resource), None) is not None:
                 accounts.add(account)
+                if not entries:
+                    del self.accounts[account]
         return accounts
 
     def update(self, inventory: Inventory, workload_keys: list[Key], account_keys: list[Key]) -> set[Account]:
@@ -130,12 +139,12 @@ class Mounts:
         changed (other objects, tokens or fields)."""
         again = set(workload_keys)
         for key in workload_keys:
-            if (key in self.entries) != bool(inventory.variants(*key)):
+            if (key in self.objects) != bool(inventory.variants(*key)):
                 again |= self.owned.get(key, set())  # a controller came or went: its objects' templates
         for _kind, namespace, name in account_keys:
             entries = self.accounts.get((namespace or "default", name))
             if entries:
-                again |= {identity.template.resource.key for _rank, identity in entries.values()}
+                again |= {identity.template.resource.key for identity in entries.values()}
         accounts: set[Account] = set()
         for key in again:
             accounts |= self._drop(key)
