@@ -1,7 +1,9 @@
 """Watch replay benchmark: 20,000 objects in 500 namespaces (cluster_bench's fixture) loaded into
 the live evaluator, then a stream of changes replayed: pods created and deleted (owned by a
 ReplicaSet, as nearly every pod is, and bare), RoleBindings changed, NetworkPolicies edited,
-Namespace labels and Service types changed.
+Namespace labels and Service types changed; for the latencies also Roles edited (to grant secrets
+or pods, which the risk rules report, or not) and ServiceAccounts whose token automount is turned
+on or off.
 
 - event -> findings: one change applied alone, p50 / p99 per kind of change;
 - events/s: a stream of 10,000 mixed changes applied in batches of what is waiting (500);
@@ -87,6 +89,18 @@ def changes(kind: str, rng: random.Random, objects: list[dict], i: int) -> Chang
         ns = f"team-{(i // 2) % 500:03d}"  # an odd event deletes the pod the even one before created
         obj = (owned_pod if kind == "owned pod" else bare_pod)(ns, i - i % 2)
         return Change.upsert(to_resource(obj)) if i % 2 == 0 else Change.delete(to_resource(obj).key)
+    if kind == "role":
+        obj = copy.deepcopy(next(o for o in objects if o["kind"] == "Role" and o["metadata"]["namespace"] == ns
+                                 and o["metadata"]["name"] == "role-1"))
+        obj["rules"] = [rng.choice([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]},
+                                    {"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]},
+                                    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}])]
+        return Change.upsert(to_resource(obj))
+    if kind == "serviceaccount":
+        obj = copy.deepcopy(next(o for o in objects if o["kind"] == "ServiceAccount" and o["metadata"]["namespace"] == ns
+                                 and o["metadata"]["name"] == "app"))
+        obj["automountServiceAccountToken"] = rng.random() < 0.5
+        return Change.upsert(to_resource(obj))
     if kind == "namespace label":
         obj = copy.deepcopy(next(o for o in objects if o["kind"] == "Namespace" and o["metadata"]["name"] == ns))
         obj["metadata"]["labels"]["env"] = rng.choice(["prod", "dev", "test"])
@@ -131,7 +145,8 @@ def main() -> None:
     print(f"objects {len(objects)}, findings {len(live.findings())}, initial evaluation {load:.2f} s "
           f"(one-shot scan {float(one_shot[0]):.2f} s)")
     rng = random.Random(13)
-    for kind in ("owned pod", "bare pod", "rolebinding", "networkpolicy", "namespace label", "service"):
+    for kind in ("owned pod", "bare pod", "rolebinding", "role", "serviceaccount", "networkpolicy", "namespace label",
+                 "service"):
         latencies = []
         for i in range(args.per_kind):
             change = changes(kind, rng, objects, i)

@@ -9,9 +9,13 @@ declares (rules/model.py: target, kinds, context):
 - a rule whose context is namespace-local (Namespace, LimitRanges, ServiceAccounts) re-judges the
   subjects of the namespace the change is in;
 - a rule whose context is cluster-wide (RBAC, network, workloads, configuration) re-judges all its
-  subjects; contexts that read workloads through their pod templates (RBAC, network) are not
-  touched by a change to an object that a controller in the inventory speaks for (a ReplicaSet's
-  pod): the templates they read stay the same;
+  subjects, unless the context's engine keeps its analysis up to date and names the subjects a
+  change reaches (SCOPED_CONTEXTS: RBAC, through kubeward.rbac.live: a binding change reaches that
+  binding and the roles it names, a role change the bindings resolving to it and to the aggregated
+  roles it feeds, an account or workload change the bindings of that account); contexts that read
+  workloads through their pod templates (RBAC, network) are not touched by a change to an object
+  that a controller in the inventory speaks for (a ReplicaSet's pod): the templates they read stay
+  the same;
 - an inventory rule re-runs when a kind of its context changes (any change when it has none);
 - node rules re-judge the node models of the changed object (each model is built from one
   object: a KubeletConfiguration, EncryptionConfiguration, audit Policy or control-plane Pod);
@@ -29,18 +33,21 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from kubeward import suppress
 from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import WORKLOAD_KINDS, pod_template
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.pipeline import _finding, _subject_error
+from kubeward.rbac import live as rbac_live
+from kubeward.rbac.policy import BINDING_KINDS, ROLE_KINDS
 from kubeward.rules.model import (
     ANY_KIND,
     CONTEXT_KINDS,
     NAMESPACE_LOCAL_CONTEXTS,
     TEMPLATE_VIEW_CONTEXTS,
+    Context,
     Finding,
     Rule,
     Target,
@@ -135,6 +142,8 @@ class LiveEvaluator:
         for resource in self.inventory:
             self._index_owner(resource, add=True)
         self._evaluate_all()
+        for scoper in {context[3] for plan in self._plan.values() for context in plan.contexts if context[3]}:
+            scoper(self.inventory)  # what the first evaluation read is current: changes count from here
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -246,19 +255,29 @@ class LiveEvaluator:
             for side in (old, new):
                 if side is not None:
                     namespaces_by_kind[key[0]].add(_subject_namespace(side))
+        scoped: dict[Any, set[Key] | None] = {}  # per engine: the subjects the batch reaches (None: all)
         for rule_ in self.rules:
             if rule_.id in self._network.ids:
                 continue  # below: by subject, from the live connectivity analysis
             plan = self._plan[rule_.id]
             whole = False
             namespaces: set[str | None] = set()
-            for kinds, local, template_view in plan.contexts:
+            reached_subjects: set[Key] = set()
+            for kinds, local, template_view, scoper in plan.contexts:
                 reached = (visible_kinds if template_view else changed_kinds) & kinds
                 if not reached:
                     continue
                 if local and rule_.target != Target.INVENTORY:
                     for kind in reached:
                         namespaces |= namespaces_by_kind[kind]
+                elif scoper is not None:
+                    if scoper not in scoped:
+                        scoped[scoper] = scoper(self.inventory)
+                    keys = scoped[scoper]
+                    if keys is None:
+                        whole = True
+                    else:
+                        reached_subjects |= keys
                 else:
                     whole = True
             if rule_.target == Target.INVENTORY:
@@ -272,7 +291,7 @@ class LiveEvaluator:
             if rule_.target == Target.NODE:
                 subjects = {key for key in touched if key[0] in NODE_MODEL_KINDS}
             elif rule_.target == Target.OBJECT:
-                subjects = {key for key in touched if plan.judges(key[0])}
+                subjects = {key for key in (*touched, *reached_subjects) if plan.judges(key[0])}
             else:  # POD_TEMPLATE
                 subjects = {key for key in (*touched, *toggled) if key[0] in WORKLOAD_KINDS}
             if namespaces:
@@ -483,22 +502,38 @@ class _NetworkRules:
         evaluator._run_whole(rule_, delta)
 
 
+# Contexts whose engine keeps its analysis up to date and says which subjects a change reaches:
+# the kinds of the subjects it can name, and `affected(inventory)`, the keys of the subjects whose
+# findings may differ since it was last asked (None: all of them). An object rule judging only
+# those kinds re-judges only those subjects, rather than all of them, when the context is reached.
+SCOPED_CONTEXTS: dict[Context, tuple[frozenset[str], Callable[[Inventory], set[Key] | None]]] = {
+    Context.RBAC: (frozenset((*ROLE_KINDS, *BINDING_KINDS)), rbac_live.affected),
+}
+
+
 @dataclass(frozen=True)
 class _RulePlan:
-    """What of a change reaches a rule: for each context, its kinds, whether it is namespace-local
-    and whether it sees workloads through their templates."""
+    """What of a change reaches a rule: for each context, its kinds, whether it is namespace-local,
+    whether it sees workloads through their templates, and the engine that scopes it (or None)."""
 
     kinds: frozenset[str]
-    contexts: tuple[tuple[frozenset[str], bool, bool], ...]
+    contexts: tuple[tuple[frozenset[str], bool, bool, Callable[[Inventory], set[Key] | None] | None], ...]
 
     def judges(self, kind: str) -> bool:
         return self.kinds == ANY_KIND or kind in self.kinds
 
     @classmethod
     def of(cls, rule_: Rule) -> _RulePlan:
-        contexts = tuple((CONTEXT_KINDS[c], c in NAMESPACE_LOCAL_CONTEXTS, c in TEMPLATE_VIEW_CONTEXTS)
-                         for c in sorted(rule_.context, key=lambda c: c.value))
+        contexts = tuple((CONTEXT_KINDS[c], c in NAMESPACE_LOCAL_CONTEXTS, c in TEMPLATE_VIEW_CONTEXTS,
+                          _scoper(rule_, c)) for c in sorted(rule_.context, key=lambda c: c.value))
         return cls(rule_.kinds, contexts)
+
+
+def _scoper(rule_: Rule, context: Context) -> Callable[[Inventory], set[Key] | None] | None:
+    scoped = SCOPED_CONTEXTS.get(context)
+    if scoped is None or rule_.target != Target.OBJECT or rule_.kinds == ANY_KIND or not rule_.kinds <= scoped[0]:
+        return None
+    return scoped[1]
 
 
 def _node_models_of(resource: Resource) -> tuple[list, list[LoadIssue]]:
