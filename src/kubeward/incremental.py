@@ -12,7 +12,8 @@ declares (rules/model.py: target, kinds, context):
   subjects, unless the context's engine keeps its analysis up to date and names the subjects a
   change reaches (SCOPED_CONTEXTS: RBAC, through kubeward.rbac.live: a binding change reaches that
   binding and the roles it names, a role change the bindings resolving to it and to the aggregated
-  roles it feeds, an account or workload change the bindings of that account); contexts that read
+  roles it feeds, an account or workload change the bindings of that account; a pod-template rule
+  reading RBAC, the workloads running as an account such a change names); contexts that read
   workloads through their pod templates (RBAC, network) are not touched by a change to an object
   that a controller in the inventory speaks for (a ReplicaSet's pod): the templates they read stay
   the same;
@@ -293,7 +294,7 @@ class LiveEvaluator:
             elif rule_.target == Target.OBJECT:
                 subjects = {key for key in (*touched, *reached_subjects) if plan.judges(key[0])}
             else:  # POD_TEMPLATE
-                subjects = {key for key in (*touched, *toggled) if key[0] in WORKLOAD_KINDS}
+                subjects = {key for key in (*touched, *toggled, *reached_subjects) if key[0] in WORKLOAD_KINDS}
             if namespaces:
                 subjects |= {r.key for r in self._subjects_of(rule_) if _subject_namespace(r) in namespaces}
             if subjects:
@@ -509,6 +510,11 @@ class _NetworkRules:
 SCOPED_CONTEXTS: dict[Context, tuple[frozenset[str], Callable[[Inventory], set[Key] | None]]] = {
     Context.RBAC: (frozenset((*ROLE_KINDS, *BINDING_KINDS)), rbac_live.affected),
 }
+# The same for pod-template rules: the keys of the workloads whose view through the context may
+# differ (RBAC: those running as a ServiceAccount a changed binding names, KW-RBAC-035).
+SCOPED_TEMPLATE_CONTEXTS: dict[Context, Callable[[Inventory], set[Key] | None]] = {
+    Context.RBAC: rbac_live.affected_templates,
+}
 
 
 @dataclass(frozen=True)
@@ -530,6 +536,8 @@ class _RulePlan:
 
 
 def _scoper(rule_: Rule, context: Context) -> Callable[[Inventory], set[Key] | None] | None:
+    if rule_.target == Target.POD_TEMPLATE:
+        return SCOPED_TEMPLATE_CONTEXTS.get(context)
     scoped = SCOPED_CONTEXTS.get(context)
     if scoped is None or rule_.target != Target.OBJECT or rule_.kinds == ANY_KIND or not rule_.kinds <= scoped[0]:
         return None

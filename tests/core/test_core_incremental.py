@@ -616,9 +616,9 @@ def test_a_rolebinding_change_rejudges_only_that_binding_and_what_shares_its_gra
     live.apply([Change.upsert(resource(changed))])
     rbac_subjects = {key for rule_id, key in judged if on_rbac_objects(rule_id)}
     assert rbac_subjects == {("RoleBinding", "team-7", "edit"), ("Role", "team-7", "edit")}
-    # KW-RBAC-035 (issue 11) judges pod templates from who may read secrets: not scoped by the RBAC
-    # engine, it judges every template again, as any pod-template rule with the RBAC context does
-    assert {rule_id for rule_id, _ in judged if rule_id.startswith("KW-RBAC") and not on_rbac_objects(rule_id)} <= {"KW-RBAC-035"}
+    # KW-RBAC-035 (issue 11) judges pod templates from who may read secrets: only those running as
+    # an account the binding names (team-7's app account: no workload here)
+    assert not {rule_id for rule_id, _ in judged if rule_id.startswith("KW-RBAC") and not on_rbac_objects(rule_id)}
     assert_equal_to_full_run(live, None, "the binding change")
 
     judged.clear()  # a pod without a controller: only the bindings of its account
@@ -627,6 +627,15 @@ def test_a_rolebinding_change_rejudges_only_that_binding_and_what_shares_its_gra
     live.apply([Change.upsert(resource(pod))])
     assert {key for rule_id, key in judged if on_rbac_objects(rule_id)} == {("RoleBinding", "team-9", "edit")}
     assert_equal_to_full_run(live, None, "the bare pod")
+
+    judged.clear()  # KW-RBAC-035 (pod templates): only the workloads running as the accounts the binding names
+    binding = next(o for o in objects if o["kind"] == "RoleBinding" and o["metadata"]["namespace"] == "team-1"
+                   and o["metadata"]["name"] == "edit")
+    changed = copy.deepcopy(binding)
+    changed["roleRef"] = {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": "cluster-admin"}
+    live.apply([Change.upsert(resource(changed))])
+    assert {key for rule_id, key in judged if rule_id == "KW-RBAC-035"} == {("Deployment", "team-1", "web")}
+    assert_equal_to_full_run(live, None, "a binding of an account workloads run as")
 
     judged.clear()  # a role selected by an aggregated ClusterRole: the bindings of both roles it reaches
     piece = next(o for o in objects if o["metadata"]["name"] == "piece-1")

@@ -29,7 +29,9 @@ What a change reaches:
 
 `affected(inventory)` gives the keys of the bindings and roles whose findings may differ since it
 was last asked (None when it cannot tell: the analysis was built afresh), so that the live
-evaluator re-judges only those. After every update the analyses equal a fresh build of the same
+evaluator re-judges only those; `affected_templates(inventory)` the workloads running as a
+ServiceAccount that a changed binding names (any, when it names a group), whose token mounts
+changed or whose object changed, for the pod-template rules that read RBAC. After every update the analyses equal a fresh build of the same
 objects (tests/core/test_core_incremental.py, tests/rbac/test_rbac_live.py).
 """
 
@@ -235,6 +237,9 @@ class RbacState:
         # keys of the bindings and roles whose findings may differ since `affected` was last
         # asked; None: anything may (built afresh)
         self.affected: set[Key] | None = None
+        # the ServiceAccounts whose RBAC view may differ since `affected_templates` was last asked
+        # (a binding naming one changed, its grants or mounted tokens, its object); None: any may
+        self.accounts: set[Account] | None = None
         self.updates = 0  # updates applied in place (rather than a rebuild)
 
     def mounts(self, inventory: Inventory) -> Mounts:
@@ -312,8 +317,28 @@ class RbacState:
                     affected.update(b.resource.key for b in duplicates.groups.get(group, ()))
         if self.affected is not None:
             self.affected |= affected
+        if self.accounts is not None:
+            self.accounts |= {(namespace or "default", name) for _kind, namespace, name in account_keys}
+            for binding in (*change.stale_bindings, *change.fresh_bindings, *judge.values()):
+                if not _note_accounts(binding, self.accounts):
+                    self.accounts = None
+                    break
         self.updates += 1
         return self
+
+
+def _note_accounts(binding: Binding, accounts: set[Account]) -> bool:
+    """Add the ServiceAccounts a binding names (as a ServiceAccount or by its user name); False
+    when it names a group, which may hold any account."""
+    for subject in binding.subjects:
+        if subject.kind == "ServiceAccount":
+            accounts.add((subject.namespace or binding.namespace or "default", subject.name))
+        elif subject.kind == "Group":
+            return False
+        elif subject.name.startswith("system:serviceaccount:"):
+            namespace, _, name = subject.name.removeprefix("system:serviceaccount:").partition(":")
+            accounts.add((namespace, name))
+    return True
 
 
 def _update(state: RbacState, inventory: Inventory, keys: set[Key]) -> RbacState | None:
@@ -328,6 +353,18 @@ def _build(inventory: Inventory) -> RbacState:
 def rbac_state(inventory: Inventory) -> RbacState:
     """The RBAC analyses of an inventory, up to date with its changes."""
     return inventory.analysis(_build)
+
+
+def affected_templates(inventory: Inventory) -> set[Key] | None:
+    """The keys of the workload objects (with a pod template of their own) running as a
+    ServiceAccount whose RBAC view may have changed since the last call (None: any may); the live
+    evaluator re-judges only these with the pod-template rules that read RBAC (KW-RBAC-035)."""
+    state = rbac_state(inventory)
+    accounts, state.accounts = state.accounts, set()
+    mounts = state._mounts
+    if accounts is None or mounts is None:
+        return None
+    return {identity.template.resource.key for account in accounts for identity in mounts.accounts.get(account, {}).values()}
 
 
 def affected(inventory: Inventory) -> set[Key] | None:

@@ -94,7 +94,9 @@ def _pod_labels(inventory: Inventory) -> dict[str | None, list[dict]]:
 
 @rule(
     "KW-SVC-005", "low", "Service selector matches no workload", target=Target.INVENTORY,
-    context=(Context.WORKLOADS, Context.NETWORK), domain="workload", heuristic=True,  # it reads Services too
+    # the network context: Services and the workloads' pod templates (a pod its controller speaks
+    # for changes neither, so a live evaluation does not run it again for one)
+    context=(Context.NETWORK,), domain="workload", heuristic=True,
     rationale="A Service whose selector matches no pod sends nothing anywhere today; whoever later creates a pod with "
               "those labels in the namespace receives its traffic (and an Ingress or LoadBalancer in front of it) "
               "without anyone reviewing the wiring.",
