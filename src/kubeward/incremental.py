@@ -9,12 +9,20 @@ declares (rules/model.py: target, kinds, context):
 - a rule whose context is namespace-local (Namespace, LimitRanges, ServiceAccounts) re-judges the
   subjects of the namespace the change is in;
 - a rule whose context is cluster-wide (RBAC, network, workloads, configuration) re-judges all its
-  subjects; contexts that read workloads through their pod templates (RBAC, network) are not
-  touched by a change to an object that a controller in the inventory speaks for (a ReplicaSet's
-  pod): the templates they read stay the same;
+  subjects, unless the context's engine keeps its analysis up to date and names the subjects a
+  change reaches (SCOPED_CONTEXTS: RBAC, through kubeward.rbac.live: a binding change reaches that
+  binding and the roles it names, a role change the bindings resolving to it and to the aggregated
+  roles it feeds, an account or workload change the bindings of that account; a pod-template rule
+  reading RBAC, the workloads running as an account such a change names); contexts that read
+  workloads through their pod templates (RBAC, network) are not touched by a change to an object
+  that a controller in the inventory speaks for (a ReplicaSet's pod): the templates they read stay
+  the same;
 - an inventory rule re-runs when a kind of its context changes (any change when it has none);
 - node rules re-judge the node models of the changed object (each model is built from one
-  object: a KubeletConfiguration, EncryptionConfiguration, audit Policy or control-plane Pod).
+  object: a KubeletConfiguration, EncryptionConfiguration, audit Policy or control-plane Pod);
+- the network rules (KW-NET, KW-MESH inventory rules, split by subject in netpol/parts.py) keep
+  one live connectivity analysis up to date (`Connectivity.update`) and re-judge only the
+  namespaces, workloads and policy objects its NetDelta names (`_NetworkRules`).
 
 Findings are kept per rule and subject, with suppressions applied as the pipeline applies them,
 so that `findings()` is at every step what `pipeline.run` reports on the same objects (the tests
@@ -26,18 +34,21 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from kubeward import suppress
 from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import WORKLOAD_KINDS, pod_template
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.pipeline import _finding, _subject_error
+from kubeward.rbac import live as rbac_live
+from kubeward.rbac.policy import BINDING_KINDS, ROLE_KINDS
 from kubeward.rules.model import (
     ANY_KIND,
     CONTEXT_KINDS,
     NAMESPACE_LOCAL_CONTEXTS,
     TEMPLATE_VIEW_CONTEXTS,
+    Context,
     Finding,
     Rule,
     Target,
@@ -127,10 +138,13 @@ class LiveEvaluator:
         self._errors: dict[str, dict[Key | None, list[LoadIssue]]] = {r.id: {} for r in self.rules}
         self._owned: dict[Key, set[Key]] = defaultdict(set)  # controller key -> keys naming it (truthy)
         self._plan = {r.id: _RulePlan.of(r) for r in self.rules}
+        self._network = _NetworkRules(self)
         self._expired_noted: set[int] = set()
         for resource in self.inventory:
             self._index_owner(resource, add=True)
         self._evaluate_all()
+        for scoper in {context[3] for plan in self._plan.values() for context in plan.contexts if context[3]}:
+            scoper(self.inventory)  # what the first evaluation read is current: changes count from here
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -184,6 +198,7 @@ class LiveEvaluator:
                 self.inventory.remove(old)
             else:
                 self.inventory.replace(old, new)
+            self._network.record(old, new)
             if (old is None) != (new is None) and (owned_before or self._owned.get(change.key)):
                 toggled |= self._owned.get(change.key, set())
                 visible.add(change.key)
@@ -241,17 +256,29 @@ class LiveEvaluator:
             for side in (old, new):
                 if side is not None:
                     namespaces_by_kind[key[0]].add(_subject_namespace(side))
+        scoped: dict[Any, set[Key] | None] = {}  # per engine: the subjects the batch reaches (None: all)
         for rule_ in self.rules:
+            if rule_.id in self._network.ids:
+                continue  # below: by subject, from the live connectivity analysis
             plan = self._plan[rule_.id]
             whole = False
             namespaces: set[str | None] = set()
-            for kinds, local, template_view in plan.contexts:
+            reached_subjects: set[Key] = set()
+            for kinds, local, template_view, scoper in plan.contexts:
                 reached = (visible_kinds if template_view else changed_kinds) & kinds
                 if not reached:
                     continue
                 if local and rule_.target != Target.INVENTORY:
                     for kind in reached:
                         namespaces |= namespaces_by_kind[kind]
+                elif scoper is not None:
+                    if scoper not in scoped:
+                        scoped[scoper] = scoper(self.inventory)
+                    keys = scoped[scoper]
+                    if keys is None:
+                        whole = True
+                    else:
+                        reached_subjects |= keys
                 else:
                     whole = True
             if rule_.target == Target.INVENTORY:
@@ -265,13 +292,14 @@ class LiveEvaluator:
             if rule_.target == Target.NODE:
                 subjects = {key for key in touched if key[0] in NODE_MODEL_KINDS}
             elif rule_.target == Target.OBJECT:
-                subjects = {key for key in touched if plan.judges(key[0])}
+                subjects = {key for key in (*touched, *reached_subjects) if plan.judges(key[0])}
             else:  # POD_TEMPLATE
-                subjects = {key for key in (*touched, *toggled) if key[0] in WORKLOAD_KINDS}
+                subjects = {key for key in (*touched, *toggled, *reached_subjects) if key[0] in WORKLOAD_KINDS}
             if namespaces:
                 subjects |= {r.key for r in self._subjects_of(rule_) if _subject_namespace(r) in namespaces}
             if subjects:
                 self._run_subjects(rule_, subjects, delta)
+        self._network.rejudge(delta)
 
     def _subjects_of(self, rule_: Rule) -> list[Resource]:
         if rule_.target == Target.OBJECT:
@@ -284,7 +312,10 @@ class LiveEvaluator:
 
     def _evaluate_all(self) -> None:
         delta = Delta()
+        self._network.evaluate_all(delta)
         for rule_ in self.rules:
+            if rule_.id in self._network.ids:
+                continue
             if rule_.target == Target.INVENTORY:
                 self._run_whole(rule_, delta)
             else:
@@ -369,22 +400,148 @@ class LiveEvaluator:
                 self.notes.append(note)
 
 
+class _NetworkRules:
+    """The network rules of a live evaluation: the KW-NET / KW-MESH inventory rules that
+    netpol/parts.py splits by subject. One connectivity analysis is kept up to date with the
+    changes (`Connectivity.update`; built again when it says so), and each rule re-judges only
+    the subjects the update's NetDelta reaches, its findings kept per subject. A rule whose
+    judgment fails on a subject is run whole (`check(inventory)`, as the pipeline runs it, so
+    that its error and findings are the pipeline's) until a later change lets every subject be
+    judged again."""
+
+    def __init__(self, evaluator: LiveEvaluator):
+        from kubeward.netpol.parts import PARTS
+
+        self.evaluator = evaluator
+        self.rules = [r for r in evaluator.rules if r.target == Target.INVENTORY and r.id in PARTS]
+        self.ids = {r.id for r in self.rules}
+        self.parts = {r.id: PARTS[r.id] for r in self.rules}
+        self.connectivity: Any = None
+        self.pending: list[tuple[Resource | None, Resource | None]] = []
+        self.whole: set[str] = set()  # rules run whole until every subject can be judged again
+
+    def record(self, old: Resource | None, new: Resource | None) -> None:
+        if self.rules:
+            self.pending.append((old, new))
+
+    def _build(self) -> bool:
+        from kubeward.netpol.engine import Connectivity
+
+        try:
+            self.connectivity = Connectivity(self.evaluator.inventory)
+        except Exception:  # noqa: BLE001 - every rule then fails as the pipeline's does: run whole
+            self.connectivity = None
+        return self.connectivity is not None
+
+    def evaluate_all(self, delta: Delta) -> None:
+        if not self.rules:
+            return
+        self.pending = []
+        built = self._build()
+        for rule_ in self.rules:
+            if built:
+                self._judge(rule_, None, delta)
+            else:
+                self._run_whole(rule_, delta)
+
+    def rejudge(self, delta: Delta) -> None:
+        changes, self.pending = self.pending, []
+        if not changes or not self.rules:
+            return
+        from kubeward.netpol.engine import NetDelta
+
+        net: NetDelta | None = None
+        if self.connectivity is not None:
+            try:
+                net = self.connectivity.update(changes)
+            except Exception:  # noqa: BLE001 - build it again: the fresh analysis decides
+                net = None
+        if net is None:
+            net = NetDelta(everything=True, changed=True)
+            if not self._build():
+                for rule_ in self.rules:
+                    self._run_whole(rule_, delta)
+                return
+        if not (net.changed or net.everything):
+            return
+        for rule_ in self.rules:
+            reached = None if net.everything or rule_.id in self.whole else self.parts[rule_.id].reach(self.connectivity, net)
+            self._judge(rule_, None if reached is None else set(reached), delta)
+
+    def _judge(self, rule_: Rule, keys: set | None, delta: Delta) -> None:
+        """Judge the subjects `keys` of a rule (every subject, and every subject it has findings
+        for, when None)."""
+        part = self.parts[rule_.id]
+        buckets = self.evaluator._findings[rule_.id]
+        if keys is None:
+            keys = {key for key in buckets if key is not WHOLE} | set(part.subjects(self.connectivity))
+        elif not keys:
+            return
+        judged: list[tuple[Any, list[Finding]]] = []
+        try:
+            for key in keys:
+                judged.append((key, [_finding(rule_, hit, None) for hit in part.judge(self.connectivity, key)]))
+        except Exception:  # noqa: BLE001 - judged whole, as the pipeline does, with its error
+            self._run_whole(rule_, delta)
+            return
+        delta.rules += 1
+        delta.judged += len(judged)
+        store = self.evaluator._store
+        if rule_.id in self.whole:
+            self.whole.discard(rule_.id)
+            store(rule_, WHOLE, [], [], delta)
+        for key, findings in judged:
+            store(rule_, key, findings, [], delta)
+
+    def _run_whole(self, rule_: Rule, delta: Delta) -> None:
+        evaluator = self.evaluator
+        for key in [key for key in evaluator._findings[rule_.id] if key is not WHOLE]:
+            evaluator._store(rule_, key, [], [], delta)
+        for key in [key for key in evaluator._errors[rule_.id] if key is not WHOLE]:
+            evaluator._errors[rule_.id].pop(key, None)
+        self.whole.add(rule_.id)
+        evaluator._run_whole(rule_, delta)
+
+
+# Contexts whose engine keeps its analysis up to date and says which subjects a change reaches:
+# the kinds of the subjects it can name, and `affected(inventory)`, the keys of the subjects whose
+# findings may differ since it was last asked (None: all of them). An object rule judging only
+# those kinds re-judges only those subjects, rather than all of them, when the context is reached.
+SCOPED_CONTEXTS: dict[Context, tuple[frozenset[str], Callable[[Inventory], set[Key] | None]]] = {
+    Context.RBAC: (frozenset((*ROLE_KINDS, *BINDING_KINDS)), rbac_live.affected),
+}
+# The same for pod-template rules: the keys of the workloads whose view through the context may
+# differ (RBAC: those running as a ServiceAccount a changed binding names, KW-RBAC-035).
+SCOPED_TEMPLATE_CONTEXTS: dict[Context, Callable[[Inventory], set[Key] | None]] = {
+    Context.RBAC: rbac_live.affected_templates,
+}
+
+
 @dataclass(frozen=True)
 class _RulePlan:
-    """What of a change reaches a rule: for each context, its kinds, whether it is namespace-local
-    and whether it sees workloads through their templates."""
+    """What of a change reaches a rule: for each context, its kinds, whether it is namespace-local,
+    whether it sees workloads through their templates, and the engine that scopes it (or None)."""
 
     kinds: frozenset[str]
-    contexts: tuple[tuple[frozenset[str], bool, bool], ...]
+    contexts: tuple[tuple[frozenset[str], bool, bool, Callable[[Inventory], set[Key] | None] | None], ...]
 
     def judges(self, kind: str) -> bool:
         return self.kinds == ANY_KIND or kind in self.kinds
 
     @classmethod
     def of(cls, rule_: Rule) -> _RulePlan:
-        contexts = tuple((CONTEXT_KINDS[c], c in NAMESPACE_LOCAL_CONTEXTS, c in TEMPLATE_VIEW_CONTEXTS)
-                         for c in sorted(rule_.context, key=lambda c: c.value))
+        contexts = tuple((CONTEXT_KINDS[c], c in NAMESPACE_LOCAL_CONTEXTS, c in TEMPLATE_VIEW_CONTEXTS,
+                          _scoper(rule_, c)) for c in sorted(rule_.context, key=lambda c: c.value))
         return cls(rule_.kinds, contexts)
+
+
+def _scoper(rule_: Rule, context: Context) -> Callable[[Inventory], set[Key] | None] | None:
+    if rule_.target == Target.POD_TEMPLATE:
+        return SCOPED_TEMPLATE_CONTEXTS.get(context)
+    scoped = SCOPED_CONTEXTS.get(context)
+    if scoped is None or rule_.target != Target.OBJECT or rule_.kinds == ANY_KIND or not rule_.kinds <= scoped[0]:
+        return None
+    return scoped[1]
 
 
 def _node_models_of(resource: Resource) -> tuple[list, list[LoadIssue]]:

@@ -835,13 +835,11 @@ class _Builder:
         vertices = self._netpol_vertices(connectivity)
         address = iv.address_value(METADATA_ADDRESS)
         outside = [k for k, ext in enumerate(connectivity.destinations_outside) if ext.lo <= address <= ext.hi]
-        count = len(connectivity.class_members)
         jewel = None
         for index, workload in enumerate(connectivity.workloads):
             if workload.host_network or not outside:
                 continue  # a hostNetwork pod reaches it anyway (HOST_NETWORK_METADATA)
-            default, exceptions = connectivity._vector(connectivity.class_of[index], EGRESS)
-            conn = exceptions.get(count + outside[0], default)
+            conn = connectivity.egress_to_outside(index, outside[0])
             if conn == iv.NO_CONN:
                 continue
             if jewel is None:
@@ -868,7 +866,7 @@ def _class_pairs(connectivity: Connectivity, destinations: set[int]) -> list[tup
     found = []
     for d in sorted(c for c in destinations if c < count):
         i_default, i_except = connectivity._vector(d, INGRESS)
-        sources = range(count) if i_default != iv.NO_CONN else sorted(s for s in i_except if s < count)
+        sources = range(count) if i_default != iv.NO_CONN else sorted(s for s in i_except if 0 <= s < count)  # classes, not ranges
         for s in sources:
             e_default, e_except = connectivity._vector(s, EGRESS)
             conn = iv.conn_intersect(e_except.get(d, e_default), i_except.get(s, i_default))

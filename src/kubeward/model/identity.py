@@ -50,6 +50,11 @@ def _projected_token(template: PodTemplate) -> str | None:
     return None
 
 
+def account_key_of(template: PodTemplate) -> tuple[str, str]:
+    """The (namespace, service account) a template runs as: its identity's account_key, alone."""
+    return (template.resource.namespace or "default", _account_name(template)[0])
+
+
 def identity_of(template: PodTemplate, inventory: Inventory | None) -> WorkloadIdentity:
     name, account_path = _account_name(template)
     namespace = template.resource.namespace or "default"

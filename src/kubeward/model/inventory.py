@@ -19,13 +19,25 @@ ANY = "*"
 # object of one of them drops the cached analysis (Inventory.invalidate). A builder that declares
 # nothing is dropped on every change.
 ANALYSIS_READS: dict[Callable, frozenset[str]] = {}
+# Analyses that follow changes instead of being dropped (`@reads(..., update=...)`):
+# update(analysis, inventory, keys) brings the analysis up to date with the inventory after the
+# objects of `keys` (kind, namespace, name) were added, replaced or removed, and returns it, or
+# returns None to have it rebuilt. It runs when the analysis is next asked for, once for all the
+# changes since: a batch of changes costs one update.
+ANALYSIS_UPDATES: dict[Callable, Callable[[object, Inventory, set[tuple]], object | None]] = {}
+# Keys kept waiting for one update at most; beyond, the analysis is dropped and rebuilt when next
+# asked for (a long run of changes nobody reads does not grow memory).
+MAX_PENDING_KEYS = 100_000
 
 
-def reads(*kinds: str) -> Callable[[Callable[[Inventory], T]], Callable[[Inventory], T]]:
-    """Declare the kinds an analysis builder reads (for live inventories that change)."""
+def reads(*kinds: str, update: Callable | None = None) -> Callable[[Callable[[Inventory], T]], Callable[[Inventory], T]]:
+    """Declare the kinds an analysis builder reads (for live inventories that change), and
+    optionally how it is updated in place rather than rebuilt (ANALYSIS_UPDATES)."""
 
     def declare(build: Callable[[Inventory], T]) -> Callable[[Inventory], T]:
         ANALYSIS_READS[build] = frozenset(kinds)
+        if update is not None:
+            ANALYSIS_UPDATES[build] = update
         return build
 
     return declare
@@ -46,6 +58,10 @@ class Inventory:
             self._by_kind[resource.kind].append(resource)
             self._by_key[resource.key].append(resource)
         self._analyses: dict[Callable, object] = {}
+        self._pending: dict[Callable, set[tuple]] = {}  # updatable analyses -> keys changed since
+        self._order: dict[int, int] | None = None  # id(resource) -> its rank (see order)
+        self._next_order = 0
+        self.failed_updates = 0  # updates that raised (the analysis was rebuilt instead)
 
     def of_kind(self, *kinds: str) -> list[Resource]:
         if len(kinds) == 1:
@@ -84,9 +100,35 @@ class Inventory:
     def analysis(self, build: Callable[[Inventory], T]) -> T:
         """An analysis of this inventory (RBAC index, connectivity, ...), built once by `build`
         and shared by every rule and command; each engine names its own typed accessor."""
+        if self._pending and build in self._pending:
+            self._update(build)
         if build not in self._analyses:
             self._analyses[build] = build(self)
         return self._analyses[build]  # type: ignore[return-value]
+
+    def _update(self, build: Callable) -> None:
+        keys = self._pending.pop(build)
+        current = self._analyses.get(build)
+        if current is None:
+            return
+        try:
+            updated = ANALYSIS_UPDATES[build](current, self, keys)
+        except Exception:  # noqa: BLE001 - a half-updated analysis is never kept: rebuilt (its errors are the build's)
+            self.failed_updates += 1
+            updated = None
+        if updated is None:
+            del self._analyses[build]
+        else:
+            self._analyses[build] = updated
+
+    def order(self, resource: Resource) -> int:
+        """A number that orders the objects as `resources` (and `of_kind`) list them: later added,
+        larger; a replacement keeps the number of what it replaced. For analyses that update in
+        place and must list objects as a fresh build would."""
+        if self._order is None:
+            self._order = {id(r): i for i, r in enumerate(self.resources)}
+            self._next_order = len(self.resources)
+        return self._order[id(resource)]
 
     @property
     def pod_templates(self) -> list[PodTemplate]:
@@ -96,18 +138,24 @@ class Inventory:
     # --- mutation (a live inventory: kubeward watch) ----------------------------------------
 
     def add(self, resource: Resource) -> None:
-        """Append an object; the indexes follow and the analyses reading its kind are dropped."""
+        """Append an object; the indexes follow and the analyses reading its kind are dropped (or,
+        those that can, updated when next asked for)."""
         self.resources.append(resource)
         self._by_kind[resource.kind].append(resource)
         self._by_key[resource.key].append(resource)
-        self.invalidate((resource.kind,))
+        if self._order is not None:
+            self._order[id(resource)] = self._next_order
+            self._next_order += 1
+        self._changed(resource)
 
     def remove(self, resource: Resource) -> None:
         """Remove this object (by identity)."""
         _drop(self.resources, resource)
         _unindex(self._by_kind, resource.kind, resource)
         _unindex(self._by_key, resource.key, resource)
-        self.invalidate((resource.kind,))
+        if self._order is not None:
+            self._order.pop(id(resource), None)
+        self._changed(resource)
 
     def replace(self, old: Resource, new: Resource) -> None:
         """Put `new` where `old` was (same position in every index); kind and name are the same."""
@@ -117,7 +165,9 @@ class Inventory:
             return
         for found in (self.resources, self._by_kind[old.kind], self._by_key[old.key]):
             found[_position(found, old)] = new
-        self.invalidate((old.kind,))
+        if self._order is not None:
+            self._order[id(new)] = self._order.pop(id(old))
+        self._changed(new)
 
     def invalidate(self, kinds: Iterable[str]) -> None:
         """Drop the cached analyses that read any of `kinds` (or that declare nothing)."""
@@ -128,6 +178,24 @@ class Inventory:
             declared = ANALYSIS_READS.get(build)
             if declared is None or ANY in declared or not changed.isdisjoint(declared):
                 del self._analyses[build]
+                self._pending.pop(build, None)
+
+    def _changed(self, resource: Resource) -> None:
+        """After a mutation: the analyses reading this kind are dropped, or, where they can
+        update, told the key for their next update."""
+        if not self._analyses:
+            return
+        kind = resource.kind
+        for build in list(self._analyses):
+            declared = ANALYSIS_READS.get(build)
+            if declared is None or ANY in declared or kind in declared:
+                if build in ANALYSIS_UPDATES:
+                    keys = self._pending.setdefault(build, set())
+                    if len(keys) < MAX_PENDING_KEYS:
+                        keys.add(resource.key)
+                        continue
+                del self._analyses[build]
+                self._pending.pop(build, None)
 
     def __len__(self) -> int:
         return len(self.resources)

@@ -108,6 +108,28 @@ def _virtual_service_backends(service: Resource) -> list[Backend]:
     return backends
 
 
+ROUTE_KINDS = ("Ingress", "Route", *GATEWAY_ROUTES, "VirtualService")
+
+
+def route_backends(resource: Resource) -> list[Backend] | None:
+    """The backends of an object that sends traffic from outside the cluster to Services; None
+    for any other object (a Route of another group, a kind that routes nothing)."""
+    if resource.kind == "Ingress":
+        return _ingress_backends(resource)
+    if resource.kind == "Route" and resource.group == "route.openshift.io":
+        return _route_backends(resource)
+    if resource.kind in GATEWAY_ROUTES and resource.group == GATEWAY_API:
+        return _gateway_route_backends(resource)
+    if resource.kind == "VirtualService" and resource.group == ISTIO:
+        return _virtual_service_backends(resource)
+    return None
+
+
+def routed_namespaces(resource: Resource, backends: list[Backend]) -> list[str | None]:
+    """The namespaces whose Services a route's backends name (a backend may name another one)."""
+    return list(dict.fromkeys(b.namespace or resource.namespace for b in backends))
+
+
 def route_sources(inventory) -> list[tuple[Resource, list[Backend]]]:
     """Every object that sends traffic from outside the cluster to Services, with its backends."""
     sources = [(r, _ingress_backends(r)) for r in inventory.of_kind("Ingress")]
@@ -118,16 +140,19 @@ def route_sources(inventory) -> list[tuple[Resource, list[Backend]]]:
 
 
 def istio_gateway_workloads(connectivity) -> list[tuple[int, str]]:
-    """(workload index, gateway) of the gateway pods an Istio Gateway selects (in any namespace)."""
+    """(workload index, gateway) of the gateway pods an Istio Gateway selects (in any namespace).
+    A live analysis rebuilds itself when an Istio object changes; a workload change drops
+    `connectivity.cache`, where the rules keep this list."""
     found = []
+    workloads = connectivity.workloads
     for gateway in connectivity.inventory.of_kind("Gateway"):
         if gateway.group != ISTIO:
             continue
         selector = {str(k): str(v) for k, v in as_dict(gateway.spec.get("selector")).items()}
         if not selector:
             continue
-        for index, workload in enumerate(connectivity.workloads):
-            if all(workload.labels.get(k) == v for k, v in selector.items()):
+        for index in connectivity.workload_slots():
+            if all(workloads[index].labels.get(k) == v for k, v in selector.items()):
                 found.append((index, f"Istio Gateway {gateway.namespace}/{gateway.name}"))
     return found
 
@@ -173,28 +198,45 @@ def _target_ports(service: Resource, backend: Backend, workload: Workload) -> iv
     return iv.normalize(found)
 
 
-def ingress_controller_targets(connectivity) -> list[tuple[Workload, iv.Conn]]:
-    """Workloads an Ingress or Route exposes, with the TCP ports the ingress controller may use:
-    the Service target ports the ingress policies of the workload allow from an arbitrary pod
-    (the controller's own labels are unknown). Lines with nothing left are dropped."""
-    inventory = connectivity.inventory
-    services = {(s.namespace, s.name): s for s in inventory.of_kind("Service")}
+def routed_ports(connectivity, namespace: str | None) -> dict[int, iv.Intervals]:
+    """Workload index -> the pod TCP ports the routes into a namespace send traffic to: Ingresses,
+    Routes, Gateway API routes and Istio VirtualServices whose backends name the namespace's
+    Services (the route's own namespace unless the backend names another), which select pods of
+    that namespace."""
+    services = connectivity.services
     exposed: dict[int, iv.Intervals] = {}
-    for resource, backends in route_sources(inventory):
+    for resource, backends in connectivity.routes_in(namespace):
         for backend in backends:
-            service = services.get((backend.namespace or resource.namespace, backend.service))
+            if (backend.namespace or resource.namespace) != namespace:
+                continue
+            service = services.get((namespace, backend.service))
             if service is None:
                 continue
             for index in selected_workloads(connectivity, service):
                 ports = _target_ports(service, backend, connectivity.workloads[index])
                 exposed[index] = iv.union(exposed.get(index, iv.EMPTY), ports)
+    return exposed
+
+
+def ingress_controller_conn(connectivity, index: int, ports: iv.Intervals) -> iv.Conn:
+    """What the ingress controller may open on a workload: the routed ports the workload's ingress
+    policies allow from an arbitrary pod (the controller's own labels are unknown)."""
+    allowed = connectivity.between("{ingress-controller}", connectivity.workloads[index])[0]
+    return iv.conn_intersect(iv.conn_of("TCP", ports), allowed)
+
+
+def ingress_controller_targets(connectivity) -> list[tuple[Workload, iv.Conn]]:
+    """Workloads an Ingress, Route, Gateway API route or Istio VirtualService exposes, with the TCP
+    ports the ingress controller may use (ingress_controller_conn). Lines with nothing left are
+    dropped."""
+    exposed: dict[int, iv.Intervals] = {}
+    for namespace in connectivity.route_namespaces():
+        exposed.update(routed_ports(connectivity, namespace))  # disjoint: each namespace's own workloads
     result = []
     for index in sorted(exposed, key=lambda i: connectivity.workloads[i].key):
-        workload = connectivity.workloads[index]
-        allowed = connectivity.between("{ingress-controller}", workload)[0]
-        conn = iv.conn_intersect(iv.conn_of("TCP", exposed[index]), allowed)
+        conn = ingress_controller_conn(connectivity, index, exposed[index])
         if conn != iv.NO_CONN:
-            result.append((workload, conn))
+            result.append((connectivity.workloads[index], conn))
     return result
 
 

@@ -47,6 +47,30 @@ def _may_hold_pods(ip_set: iv.Intervals) -> bool:
     return any(iv.intersect(ip_set, (r,)) for r in PRIVATE_RANGES)
 
 
+def namespace_annotations(inventory, name: str) -> dict[str, str]:
+    """A namespace's annotations (the last object of the name), as the mesh reads them."""
+    variants = inventory.variants("Namespace", None, name)
+    return {str(k): str(v) for k, v in variants[-1].annotations.items()} if variants else {}
+
+
+def membership(w: Workload, ns_labels: dict[str, str], ns_notes: dict[str, str]) -> str | None:
+    """"istio" (sidecar or ambient), "linkerd", or None (outside any mesh)."""
+    pod_inject = w.labels.get("sidecar.istio.io/inject", w.annotations.get("sidecar.istio.io/inject"))
+    ns_inject = ns_labels.get("istio-injection")
+    # Istio's injection policy: either label disabled -> not injected; either enabled -> injected
+    if pod_inject != "false" and ns_inject != "disabled":
+        if pod_inject == "true" or ns_inject == "enabled" or (ns_inject is None and "istio.io/rev" in ns_labels) \
+                or "istio.io/rev" in w.labels:
+            return "istio"
+    if w.labels.get("istio.io/dataplane-mode", ns_labels.get("istio.io/dataplane-mode")) == "ambient":
+        return "istio"
+    pod_linkerd = w.annotations.get("linkerd.io/inject")
+    ns_linkerd = ns_notes.get("linkerd.io/inject")
+    if pod_linkerd in ("enabled", "ingress") or (pod_linkerd is None and ns_linkerd in ("enabled", "ingress")):
+        return "linkerd"
+    return None
+
+
 @dataclass(frozen=True)
 class Source:
     """What the destination's proxy can learn about a client."""
@@ -107,6 +131,9 @@ class Mesh:
         self.root = self._root_namespace()
         self.istio_objects = [r for r in inventory if r.group in (ISTIO_SECURITY, ISTIO_NETWORKING)]
         self.linkerd_objects = [r for r in inventory if r.group in (LINKERD_POLICY, "policy.linkerd.io")]
+        # kinds Linkerd authorizations name (their presence decides what they require)
+        self.ref_kinds = {str(as_dict(ref).get("kind", "")) for r in self.linkerd_objects if r.kind == "AuthorizationPolicy"
+                          for ref in as_list(r.spec.get("requiredAuthenticationRefs"))}
         self._by_kind_ns: dict[tuple[str, str | None], list[Resource]] = {}
         for r in self.istio_objects:
             self._by_kind_ns.setdefault((r.kind, r.namespace), []).append(r)
@@ -137,23 +164,7 @@ class Mesh:
         return "istio-system"
 
     def _membership(self, w: Workload) -> str | None:
-        """"istio" (sidecar or ambient), "linkerd", or None (outside any mesh)."""
-        ns_labels = self.namespaces.get(w.namespace, {})
-        ns_notes = self.ns_annotations.get(w.namespace, {})
-        pod_inject = w.labels.get("sidecar.istio.io/inject", w.annotations.get("sidecar.istio.io/inject"))
-        ns_inject = ns_labels.get("istio-injection")
-        # Istio's injection policy: either label disabled -> not injected; either enabled -> injected
-        if pod_inject != "false" and ns_inject != "disabled":
-            if pod_inject == "true" or ns_inject == "enabled" or (ns_inject is None and "istio.io/rev" in ns_labels) \
-                    or "istio.io/rev" in w.labels:
-                return "istio"
-        if w.labels.get("istio.io/dataplane-mode", ns_labels.get("istio.io/dataplane-mode")) == "ambient":
-            return "istio"
-        pod_linkerd = w.annotations.get("linkerd.io/inject")
-        ns_linkerd = ns_notes.get("linkerd.io/inject")
-        if pod_linkerd in ("enabled", "ingress") or (pod_linkerd is None and ns_linkerd in ("enabled", "ingress")):
-            return "linkerd"
-        return None
+        return membership(w, self.namespaces.get(w.namespace, {}), self.ns_annotations.get(w.namespace, {}))
 
     def source(self, endpoint) -> Source:
         if isinstance(endpoint, Workload):
@@ -652,9 +663,9 @@ class Mesh:
             for c, members in enumerate(connectivity.class_members):
                 w = self.workloads[members[0]]
                 found.setdefault(Source(self.membership[members[0]], w.namespace, w.service_account), []).append(c)
-            count = len(connectivity.class_members)
+            from kubeward.netpol.engine import outside_node
             for k, ext in enumerate(connectivity.sources_outside):
-                found.setdefault(Source(None, None, None, (ext.lo, ext.hi), pod=False), []).append(count + k)
+                found.setdefault(Source(None, None, None, (ext.lo, ext.hi), pod=False), []).append(outside_node(k))
             groups = self._groups = list(found.items())
         return groups
 

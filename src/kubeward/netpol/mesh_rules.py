@@ -1,15 +1,17 @@
 """Zero-trust findings (domain "mesh"), registered in the catalogue on import. The inventory
-rules read the one connectivity analysis (network policy and the mesh layer together); the
-object rules judge one Istio or Linkerd object alone."""
+rules read the one connectivity analysis (network policy and the mesh layer together), each as
+one subject (netpol/parts.py): they find nothing without a mesh, and a live analysis with a
+mesh is built again on every change that reaches it; the object rules judge one Istio or
+Linkerd object alone."""
 
 from __future__ import annotations
 
 from typing import Iterator
 
-from kubeward.model.inventory import Inventory
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
-from kubeward.netpol.engine import INGRESS_CONTROLLER, Connectivity, analyze
+from kubeward.netpol import parts
+from kubeward.netpol.engine import INGRESS_CONTROLLER, Connectivity, NetDelta
 from kubeward.netpol.mesh import DISABLE, PERMISSIVE, UNSET, Source
 from kubeward.rules import Context, Hit, Target, rule
 
@@ -20,9 +22,14 @@ SENSITIVE_LABEL = "kubeward.io/sensitive"
 ROOT_NAMESPACE = "istio-system"
 
 
-def _meshed_analysis(inventory: Inventory) -> Connectivity | None:
-    connectivity = analyze(inventory)
-    return connectivity if connectivity.mesh is not None else None
+def _mesh_whole(rule_id: str):
+    """The rule as one subject: judged again when the analysis was built again (a live analysis
+    is, whenever a change reaches a mesh); without a mesh it finds nothing."""
+    return parts.split(rule_id, parts.whole, _rebuilt)
+
+
+def _rebuilt(connectivity: Connectivity, delta: NetDelta) -> list[str]:
+    return ["all"] if delta.everything else []
 
 
 def _plaintext_ports(connectivity: Connectivity, source: Source, index: int) -> iv.Intervals:
@@ -53,9 +60,9 @@ def _plaintext_ports(connectivity: Connectivity, source: Source, index: int) -> 
             "  namespace: NAMESPACE\nspec:\n  mtls:\n    mode: STRICT",
     nsa=(NSA_MTLS,), mitre=("T1557", "T1040"),
 )
-def plaintext_between_namespaces(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = _meshed_analysis(inventory)
-    if connectivity is None:
+@_mesh_whole("KW-MESH-001")
+def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
+    if connectivity.mesh is None:
         return
     mesh = connectivity.mesh
     found: dict[int, set[str]] = {}
@@ -92,9 +99,9 @@ def plaintext_between_namespaces(inventory: Inventory) -> Iterator[Hit]:
             "  namespace: NAMESPACE\nspec:\n  selector:\n    matchLabels: {app: NAME}\n  mtls:\n    mode: STRICT",
     nsa=(NSA_MTLS,), mitre=("T1210",),
 )
-def identityless_clients(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = _meshed_analysis(inventory)
-    if connectivity is None:
+@_mesh_whole("KW-MESH-002")
+def identityless_clients(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
+    if connectivity.mesh is None:
         return
     mesh = connectivity.mesh
     for index, workload in enumerate(connectivity.workloads):
@@ -125,9 +132,10 @@ def identityless_clients(inventory: Inventory) -> Iterator[Hit]:
             "  namespace: istio-system\nspec:\n  mtls:\n    mode: STRICT",
     nsa=(NSA_MTLS,), mitre=("T1557",),
 )
-def mesh_wide_permissive(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = _meshed_analysis(inventory)
-    if connectivity is None or not any(m == "istio" for m in connectivity.mesh.membership):
+@_mesh_whole("KW-MESH-003")
+def mesh_wide_permissive(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
+    inventory = connectivity.inventory
+    if connectivity.mesh is None or not any(m == "istio" for m in connectivity.mesh.membership):
         return
     root = connectivity.mesh.root
     mesh_wide = [r for r in inventory.of_kind("PeerAuthentication") if r.group == "security.istio.io"
@@ -184,9 +192,9 @@ def star_principals(resource: Resource) -> Iterator[tuple]:
             "        namespaces: [CLIENT_NS]",
     nsa=(NSA_MTLS,), mitre=("T1210", "T1046"),
 )
-def sensitive_namespace_open(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = _meshed_analysis(inventory)
-    if connectivity is None:
+@_mesh_whole("KW-MESH-005")
+def sensitive_namespace_open(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
+    if connectivity.mesh is None:
         return
     namespaces = {w.namespace for w in connectivity.workloads}
     if len(namespaces) < 2:
@@ -256,9 +264,9 @@ def destination_rule_disables_tls(resource: Resource) -> Iterator[tuple]:
     example="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: NAMESPACE\n  labels:\n    istio-injection: enabled",
     nsa=(NSA_MTLS,), mitre=("T1557",),
 )
-def workload_outside_mesh(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = _meshed_analysis(inventory)
-    if connectivity is None:
+@_mesh_whole("KW-MESH-008")
+def workload_outside_mesh(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
+    if connectivity.mesh is None:
         return
     mesh = connectivity.mesh
     if not any(mesh.membership):

@@ -96,50 +96,110 @@ def _not_scheduled(pod: Resource) -> bool:
     return not status.get("hostIP") or not (as_list(status.get("podIPs")) or status.get("podIP"))
 
 
-def collect_workloads(inventory: Inventory, issues: list[Issue] | None = None) -> list[Workload]:
-    """One peer per workload: controllers by their template; pods under their controlling
-    owner (all pods of one owner are one peer), or by their own name when they have none or
-    are static (owned by a Node). Objects whose controller is in the scan are left to it.
-    An object that cannot be read as a workload is left out with an issue naming it: one odd
-    object must not stop the analysis of the others."""
-    present = {(r.kind, r.namespace, r.name) for r in inventory.of_kind(*WORKLOAD_KINDS)}
-    found: dict[str, Workload] = {}
-    for resource in inventory.of_kind(*(k for k in TEMPLATE_PATHS if k != "PodTemplate")):
-        try:
-            _add_workload(resource, present, found)
-        except Exception as exc:  # noqa: BLE001 - named below, the rest goes on
-            if issues is not None:
-                issues.append(Issue(resource, (), f"left out of the connectivity analysis: it cannot be read as a "
-                                                  f"workload ({type(exc).__name__}: {str(exc)[:120]})"))
-    return list(found.values())
+# The kinds a workload is read from, in the order collect_workloads reads them (their rank
+# orders workloads: a kind's objects in scan order, kind after kind).
+SOURCE_KINDS = tuple(k for k in TEMPLATE_PATHS if k != "PodTemplate")
+SOURCE_RANK = {kind: rank for rank, kind in enumerate(SOURCE_KINDS)}
 
 
-def _add_workload(resource: Resource, present: set, found: dict[str, Workload]) -> None:
+def _owner_kind(owner: dict) -> str | None:
+    return owner.get("kind") if isinstance(owner.get("kind"), str) else None
+
+
+def owner_key(resource: Resource) -> tuple | None:
+    """(kind, namespace, name) of the object's controlling owner (`controller: true`), if any."""
     owner = _controller(resource)
-    owner_kind = owner.get("kind") if owner is not None and isinstance(owner.get("kind"), str) else None
-    if owner is not None and (owner_kind, resource.namespace, owner["name"]) in present:
-        return
+    return None if owner is None else (_owner_kind(owner), resource.namespace, owner["name"])
+
+
+def workload_of(resource: Resource, present) -> tuple[str, str, str] | None:
+    """(workload key, name, kind) of the peer one object of SOURCE_KINDS stands for, or None
+    when it stands for none: its controller is in the scan (`present(key)`), or it is a pod not
+    scheduled. Pods go under their controlling owner (all pods of one owner are one peer), or
+    their own name when they have none or are static (owned by a Node)."""
+    owner = _controller(resource)
+    owner_kind = _owner_kind(owner) if owner is not None else None
+    if owner is not None and present((owner_kind, resource.namespace, owner["name"])):
+        return None
     name, kind = resource.name, resource.kind
     if resource.kind == "Pod":
         if _not_scheduled(resource):
-            return
+            return None
         if owner is not None and owner_kind != "Node":
             name = owner["name"]
             kind = owner_kind or "Pod"
+    if pod_template(resource) is None:
+        return None
+    return f"{resource.namespace}/{name}[{kind}]", name, kind
+
+
+def make_workload(name: str, kind: str, resources: list[Resource]) -> Workload:
+    """The peer read from the first of its objects (the others are listed with it)."""
+    resource = resources[0]
     template = pod_template(resource)
-    if template is None:
-        return
-    workload_key = f"{resource.namespace}/{name}[{kind}]"
-    if workload_key in found:
-        found[workload_key].resources.append(resource)
-        return
+    assert template is not None
     named, host_ports = _container_ports(template)
     labels = {str(k): str(v) for k, v in as_dict(template.metadata.get("labels")).items()}
     account = template.spec.get("serviceAccountName") or template.spec.get("serviceAccount")
     annotations = {str(k): str(v) for k, v in as_dict(template.metadata.get("annotations")).items()}
-    found[workload_key] = Workload(resource.namespace or "default", name, kind, labels, named,
-                                   template.spec.get("hostNetwork") is True, host_ports, [resource],
-                                   account if isinstance(account, str) and account else "default", annotations)
+    return Workload(resource.namespace or "default", name, kind, labels, named,
+                    template.spec.get("hostNetwork") is True, host_ports, list(resources),
+                    account if isinstance(account, str) and account else "default", annotations)
+
+
+def unreadable_workload(resource: Resource, exc: Exception) -> Issue:
+    return Issue(resource, (), f"left out of the connectivity analysis: it cannot be read as a "
+                               f"workload ({type(exc).__name__}: {str(exc)[:120]})")
+
+
+def read_group(entries: list) -> tuple[Workload | None, int, list[Issue]]:
+    """The workload of one key's objects (entries end with (resource, name, kind), in reading
+    order): read from the first whose template reads, the later ones listed with it; the
+    position of that first one, and an issue for each one before it that cannot be read."""
+    issues = []
+    for i, entry in enumerate(entries):
+        resource, name, kind = entry[-3:]
+        try:
+            workload = make_workload(name, kind, [resource])
+        except Exception as exc:  # noqa: BLE001 - named, the next object stands for the workload
+            issues.append(unreadable_workload(resource, exc))
+            continue
+        workload.resources.extend(later[-3] for later in entries[i + 1:])
+        return workload, i, issues
+    return None, len(entries), issues
+
+
+def same_peer(a: Workload, b: Workload) -> bool:
+    """Two readings of one workload that every policy, selector and finding sees alike."""
+    return (a.resources[0] is b.resources[0] and a.labels == b.labels and a.named_ports == b.named_ports
+            and a.host_network == b.host_network and a.host_ports == b.host_ports
+            and a.service_account == b.service_account and a.annotations == b.annotations)
+
+
+def collect_workloads(inventory: Inventory, issues: list[Issue] | None = None) -> list[Workload]:
+    """One peer per workload (see workload_of). Objects whose controller is in the scan are
+    left to it. An object that cannot be read as a workload is left out with an issue naming
+    it: one odd object must not stop the analysis of the others."""
+    present = {(r.kind, r.namespace, r.name) for r in inventory.of_kind(*WORKLOAD_KINDS)}
+    groups: dict[str, list] = {}
+    problems: list[tuple[int, Issue]] = []
+    for position, resource in enumerate(inventory.of_kind(*SOURCE_KINDS)):
+        try:
+            found = workload_of(resource, present.__contains__)
+        except Exception as exc:  # noqa: BLE001 - named below, the rest goes on
+            problems.append((position, unreadable_workload(resource, exc)))
+            continue
+        if found is not None:
+            groups.setdefault(found[0], []).append((position, resource, found[1], found[2]))
+    workloads = []
+    for entries in groups.values():
+        workload, first, failed = read_group(entries)
+        problems.extend((entry[0], issue) for entry, issue in zip(entries, failed))
+        if workload is not None:
+            workloads.append((entries[first][0], workload))
+    if issues is not None:
+        issues.extend(issue for _, issue in sorted(problems, key=lambda item: item[0]))
+    return [w for _, w in sorted(workloads, key=lambda item: item[0])]
 
 
 def namespace_labels(inventory: Inventory, names: set[str]) -> dict[str, dict[str, str]]:
@@ -302,6 +362,7 @@ class PolicyReader:
     def __init__(self) -> None:
         self.issues: list[Issue] = []
         self._bounds: list[tuple[int, int]] = []  # cidrs and excepts of the rule being read
+        self.services: dict = {}  # (namespace, name) -> Service, for Cilium's toServices
 
     def unreadable(self, resource: Resource, exc: Exception) -> None:
         """A policy that cannot be read at all: named, left out, and the analysis goes on."""
@@ -566,25 +627,83 @@ class PolicyReader:
         return ports
 
 
-def read_policies(inventory: Inventory) -> tuple[list[Policy], list[Issue]]:
+# Policy kinds in the order the engine reads them (and keeps them): Kubernetes NetworkPolicies,
+# AdminNetworkPolicies, BaselineAdminNetworkPolicies, Cilium's two kinds, Calico's two kinds.
+def policy_category(resource: Resource) -> int | None:
+    """The rank of a policy object's kind in that order; None for objects that are no policy."""
+    from kubeward.netpol import calico, cilium
+
+    kind, group = resource.kind, resource.group
+    if kind == NP_KIND:
+        return 0 if group == "networking.k8s.io" else (5 if group in calico.GROUPS else None)
+    if kind == ANP_KIND:
+        return 1
+    if kind == BANP_KIND:
+        return 2
+    if kind in (cilium.CNP_KIND, cilium.CCNP_KIND):
+        return (3 if kind == cilium.CNP_KIND else 4) if group == "cilium.io" else None
+    if kind == calico.GNP_KIND and group in calico.GROUPS:
+        return 6
+    return None
+
+
+def read_policy(resource: Resource, services: dict, tiers: dict) -> tuple[list[Policy], list[Issue]]:
+    """The policies one object holds (a Cilium object with `specs` holds several) and the
+    problems found reading it. `services` ((namespace, name) -> Service) resolves Cilium's
+    toServices; `tiers` (calico.tiers_of) Calico's tiers."""
     from kubeward.netpol import calico, cilium
 
     reader = PolicyReader()
-    policies: list[Policy] = []
-    for resource in inventory.of_kind(NP_KIND, ANP_KIND, BANP_KIND):
-        if resource.kind == NP_KIND and resource.group != "networking.k8s.io":
-            continue
-        try:
-            policy = reader.network_policy(resource) if resource.kind == NP_KIND else reader.admin_policy(resource)
-        except Exception as exc:  # one unreadable policy must not stop the analysis of the rest
-            reader.unreadable(resource, exc)
-            continue
-        if policy is not None:
-            policies.append(policy)
-    policies.extend(cilium.read(inventory, reader))
-    policies.extend(calico.read(inventory, reader))
+    category = policy_category(resource)
+    found: list[Policy] = []
+    try:
+        if category == 0:
+            policy = reader.network_policy(resource)
+            found = [policy] if policy is not None else []
+        elif category in (1, 2):
+            policy = reader.admin_policy(resource)
+            found = [policy] if policy is not None else []
+        elif category in (3, 4):
+            reader.services = services
+            found = cilium.CiliumReader(reader).policies(resource)
+        elif category in (5, 6):
+            policy = calico.CalicoReader(reader, tiers).policy(resource)
+            found = [policy] if policy is not None else []
+    except Exception as exc:  # noqa: BLE001 - one unreadable policy must not stop the analysis of the rest
+        reader.unreadable(resource, exc)
+        found = []
+    return found, reader.issues
+
+
+def policy_objects(inventory: Inventory) -> list[Resource]:
+    """The inventory's policy objects in reading order (kind by kind, each in scan order)."""
+    ranked = [(category, r) for r in inventory.of_kind("NetworkPolicy", ANP_KIND, BANP_KIND, "CiliumNetworkPolicy",
+                                                           "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy")
+              if (category := policy_category(r)) is not None]
+    ranked.sort(key=lambda item: item[0])  # stable: scan order within a kind
+    return [r for _, r in ranked]
+
+
+def banp_issue(policies: list[Policy]) -> Issue | None:
     banps = [p for p in policies if p.tier == TIER_BANP]
     if len(banps) > 1:
-        reader.issue(banps[1].resource, ("metadata", "name"),
+        return Issue(banps[1].resource, ("metadata", "name"),
                      "only one BaselineAdminNetworkPolicy (named default) exists in a cluster; all are applied here")
-    return policies, reader.issues
+    return None
+
+
+def read_policies(inventory: Inventory) -> tuple[list[Policy], list[Issue]]:
+    from kubeward.netpol import calico
+
+    services = {(s.namespace, s.name): s for s in inventory.of_kind("Service")}
+    tiers = calico.tiers_of(inventory)
+    policies: list[Policy] = []
+    issues: list[Issue] = []
+    for resource in policy_objects(inventory):
+        found, problems = read_policy(resource, services, tiers)
+        policies.extend(found)
+        issues.extend(problems)
+    extra = banp_issue(policies)
+    if extra is not None:
+        issues.append(extra)
+    return policies, issues

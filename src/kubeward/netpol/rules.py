@@ -1,5 +1,7 @@
 """NetworkPolicy findings, registered in the catalogue on import. All of them read the one
-analysis built per inventory (`kubeward.netpol.engine.analyze`)."""
+analysis built per inventory (`kubeward.netpol.engine.analyze`), each judged one subject at a
+time (a namespace, a workload, a policy object: netpol/parts.py) so that a live evaluation
+judges again only what a change reaches."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import pod_template
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
-from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, External, analyze
-from kubeward.netpol.exposure import istio_gateway_workloads, selected_workloads
+from kubeward.netpol import parts
+from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, External, NetDelta
+from kubeward.netpol.exposure import ingress_controller_conn, istio_gateway_workloads, routed_ports, service_selects
 from kubeward.netpol.model import LAYER_CALICO, LAYER_CILIUM, TIER_NP, ExprPeer, Workload
 from kubeward.rules import Context, Hit, Severity, Target, rule
 from kubeward.rules.settings import image_repository
@@ -27,7 +30,7 @@ def _namespace_anchor(inventory: Inventory, connectivity: Connectivity, namespac
     found = inventory.get("Namespace", None, namespace)
     if found is not None:
         return found
-    return next(w.resource for w in connectivity.workloads if w.namespace == namespace)
+    return connectivity.first_workload_in(namespace).resource  # type: ignore[union-attr]
 
 
 def _isolating(connectivity: Connectivity, namespace: str, direction: str) -> bool:
@@ -35,7 +38,7 @@ def _isolating(connectivity: Connectivity, namespace: str, direction: str) -> bo
     default deny: a NetworkPolicy with `podSelector: {}`, a Cilium policy with an empty
     endpointSelector (namespaced, or clusterwide), or a Calico policy selecting `all()` whose
     tier ends in Deny."""
-    for p in connectivity.policies:
+    for p in connectivity.policies_in_namespace(namespace):
         if (p.ingress if direction == INGRESS else p.egress) is None:
             continue
         if p.tier == TIER_NP:
@@ -56,7 +59,16 @@ def _calico_selects_namespace(subject: ExprPeer, namespace: str) -> bool:
 
 
 def _namespaces_with_workloads(connectivity: Connectivity) -> list[str]:
-    return sorted({w.namespace for w in connectivity.workloads})
+    found = connectivity.cache.get("namespaces")
+    if found is None:
+        found = connectivity.cache["namespaces"] = connectivity.namespaces_with_workloads()
+    return found
+
+
+def _workload(connectivity: Connectivity, key: str):
+    """(slot, workload) of a workload subject, or (None, None) when it is gone."""
+    slot = connectivity.slot_of(key)
+    return (None, None) if slot is None else (slot, connectivity.workloads[slot])
 
 
 @rule(
@@ -69,12 +81,11 @@ def _namespaces_with_workloads(connectivity: Connectivity) -> list[str]:
             "  namespace: NAMESPACE\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1046", "T1210"),
 )
-def missing_default_deny_ingress(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
-    for namespace in _namespaces_with_workloads(connectivity):
-        if not _isolating(connectivity, namespace, INGRESS):
-            yield Hit(_namespace_anchor(inventory, connectivity, namespace), ("metadata", "name"),
-                      f"no NetworkPolicy of namespace {namespace} selects every pod for Ingress")
+@parts.split("KW-NET-001", parts.namespaces, parts.reach_namespaces)
+def missing_default_deny_ingress(connectivity: Connectivity, namespace: str) -> Iterator[Hit]:
+    if connectivity.workloads_in(namespace) and not _isolating(connectivity, namespace, INGRESS):
+        yield Hit(_namespace_anchor(connectivity.inventory, connectivity, namespace), ("metadata", "name"),
+                  f"no NetworkPolicy of namespace {namespace} selects every pod for Ingress")
 
 
 @rule(
@@ -87,12 +98,11 @@ def missing_default_deny_ingress(inventory: Inventory) -> Iterator[Hit]:
             "  namespace: NAMESPACE\nspec:\n  podSelector: {}\n  policyTypes: [Egress]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1041", "T1552.005"),
 )
-def missing_default_deny_egress(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
-    for namespace in _namespaces_with_workloads(connectivity):
-        if not _isolating(connectivity, namespace, EGRESS):
-            yield Hit(_namespace_anchor(inventory, connectivity, namespace), ("metadata", "name"),
-                      f"no NetworkPolicy of namespace {namespace} selects every pod for Egress")
+@parts.split("KW-NET-002", parts.namespaces, parts.reach_namespaces)
+def missing_default_deny_egress(connectivity: Connectivity, namespace: str) -> Iterator[Hit]:
+    if connectivity.workloads_in(namespace) and not _isolating(connectivity, namespace, EGRESS):
+        yield Hit(_namespace_anchor(connectivity.inventory, connectivity, namespace), ("metadata", "name"),
+                  f"no NetworkPolicy of namespace {namespace} selects every pod for Egress")
 
 
 @rule(
@@ -105,13 +115,13 @@ def missing_default_deny_egress(inventory: Inventory) -> Iterator[Hit]:
             "  - from: [{podSelector: {matchLabels: {app: CLIENT}}}]\n    ports: [{port: 8080}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1046",),
 )
-def unselected_workload(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
-    for index, workload in enumerate(connectivity.workloads):
-        if workload.host_network:
-            continue  # reported by KW-NET-009: policies do not apply at all
-        if not connectivity.selected_by_any_policy(index):
-            yield Hit(workload.resource, ("metadata", "name"), f"{workload.key} is selected by no policy of any tier")
+@parts.split("KW-NET-003", parts.workloads, parts.reach_workloads)
+def unselected_workload(connectivity: Connectivity, key: str) -> Iterator[Hit]:
+    index, workload = _workload(connectivity, key)
+    if workload is None or workload.host_network:
+        return  # hostNetwork: reported by KW-NET-009, policies do not apply at all
+    if not connectivity.selected_by_any_policy(index):
+        yield Hit(workload.resource, ("metadata", "name"), f"{workload.key} is selected by no policy of any tier")
 
 
 @rule(
@@ -123,9 +133,9 @@ def unselected_workload(inventory: Inventory) -> Iterator[Hit]:
     example="spec:\n  podSelector:\n    matchLabels: {app: NAME}",
     nsa=(NSA_NETWORK,),
 )
-def policy_selecting_nothing(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
-    for policy in connectivity.policies:
+@parts.split("KW-NET-004", parts.policies, parts.reach_policies)
+def policy_selecting_nothing(connectivity: Connectivity, handle: int) -> Iterator[Hit]:
+    for policy in connectivity.policies_of(handle):
         if policy.tier == TIER_NP and policy.subject.pod_selector.selects_all:
             continue  # `podSelector: {}` is every pod of its namespace, present and future: no typo to catch
         if isinstance(policy.subject, ExprPeer) and _selects_everything(policy.subject):
@@ -143,8 +153,8 @@ def _selects_everything(subject: ExprPeer) -> bool:
     return subject.expr == ("all",) or (subject.expr[0] == "eq" and subject.expr[1] == NAMESPACE_LABEL)
 
 
-def _wide_peers(connectivity: Connectivity) -> Iterator[tuple]:
-    for policy in connectivity.policies:
+def _wide_peers(connectivity: Connectivity, handle: int) -> Iterator[tuple]:
+    for policy in connectivity.policies_of(handle):
         for rule_ in connectivity.rules_of(policy):
             if rule_.action != "Allow":
                 continue
@@ -160,9 +170,9 @@ def _wide_peers(connectivity: Connectivity) -> Iterator[tuple]:
     example="ingress:\n- from:\n  - ipBlock: {cidr: 203.0.113.0/24}\n  ports: [{port: 443}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1190", "T1041"),
 )
-def rule_allows_everything(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
-    for policy, rule_ in _wide_peers(connectivity):
+@parts.split("KW-NET-005", parts.policies, parts.reach_policy_objects)
+def rule_allows_everything(connectivity: Connectivity, handle: int) -> Iterator[Hit]:
+    for policy, rule_ in _wide_peers(connectivity, handle):
         side = "from" if rule_.direction == INGRESS else "to"
         if rule_.all_peers:
             yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule without `{side}`: every source and destination, inside and outside the cluster")
@@ -182,9 +192,9 @@ def rule_allows_everything(inventory: Inventory) -> Iterator[Hit]:
     example="namespaceSelector:\n  matchLabels:\n    kubernetes.io/metadata.name: CLIENT_NAMESPACE",
     nsa=(NSA_NETWORK,), mitre=("T1210",),
 )
-def rule_allows_every_namespace(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
-    for policy, rule_ in _wide_peers(connectivity):
+@parts.split("KW-NET-006", parts.policies, parts.reach_policy_objects)
+def rule_allows_every_namespace(connectivity: Connectivity, handle: int) -> Iterator[Hit]:
+    for policy, rule_ in _wide_peers(connectivity, handle):
         for peer in rule_.pod_peers:
             if _every_namespace(peer):
                 yield Hit(policy.resource, rule_.path, f"{rule_.direction} rule allows {peer.describe()}")
@@ -215,18 +225,20 @@ def _every_namespace(peer) -> bool:
     example="egress:\n- to:\n  - ipBlock:\n      cidr: 0.0.0.0/0\n      except: [169.254.169.254/32]",
     nsa=(NSA_NETWORK,), mitre=("T1552.005",),
 )
-def metadata_egress(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
+@parts.split("KW-NET-007", parts.workloads, parts.reach_workloads)
+def metadata_egress(connectivity: Connectivity, key: str) -> Iterator[Hit]:
+    index, workload = _workload(connectivity, key)
+    if workload is None or not connectivity.egress_governed(index):
+        return  # no egress policy at all: KW-NET-002 says so
     address = iv.address_value(METADATA_ADDRESS)
-    metadata = External(address, address)
-    for index, workload in enumerate(connectivity.workloads):
-        governed = connectivity.egress_governed(index)
-        if not governed:
-            continue  # no egress policy at all: KW-NET-002 says so
-        conn = connectivity.verdict(workload, metadata, EGRESS).conn
-        if conn != iv.NO_CONN:
-            yield Hit(workload.resource, ("metadata", "name"),
-                      f"{workload.key} may connect to {METADATA_ADDRESS} ({iv.format_conn(conn)}) despite its egress policies")
+    conn = connectivity.verdict(workload, External(address, address), EGRESS).conn
+    if conn != iv.NO_CONN:
+        yield Hit(workload.resource, ("metadata", "name"),
+                  f"{workload.key} may connect to {METADATA_ADDRESS} ({iv.format_conn(conn)}) despite its egress policies")
+
+
+def _reach_egress(connectivity: Connectivity, delta: NetDelta) -> set[str]:
+    return delta.workloads | parts.members_of(connectivity, delta.egress_nodes)
 
 
 @rule(
@@ -239,14 +251,14 @@ def metadata_egress(inventory: Inventory) -> Iterator[Hit]:
             "  - {protocol: TCP, port: 53}",
     nsa=(NSA_NETWORK,),
 )
-def missing_dns_egress(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
-    for index, workload in enumerate(connectivity.workloads):
-        if not connectivity.egress_governed(index):
-            continue
-        if not connectivity.egress_allows_anywhere(index, "UDP", 53) and not connectivity.egress_allows_anywhere(index, "TCP", 53) \
-                and not _allows_dns_to_pods(connectivity, index):
-            yield Hit(workload.resource, ("metadata", "name"), f"{workload.key} may send to port 53 nowhere (UDP or TCP)")
+@parts.split("KW-NET-008", parts.workloads, _reach_egress)
+def missing_dns_egress(connectivity: Connectivity, key: str) -> Iterator[Hit]:
+    index, workload = _workload(connectivity, key)
+    if workload is None or not connectivity.egress_governed(index):
+        return
+    if not connectivity.egress_allows_anywhere(index, "UDP", 53) and not connectivity.egress_allows_anywhere(index, "TCP", 53) \
+            and not _allows_dns_to_pods(connectivity, index):
+        yield Hit(workload.resource, ("metadata", "name"), f"{workload.key} may send to port 53 nowhere (UDP or TCP)")
 
 
 def _allows_dns_to_pods(connectivity: Connectivity, index: int) -> bool:
@@ -264,29 +276,67 @@ def _allows_dns_to_pods(connectivity: Connectivity, index: int) -> bool:
     return False
 
 
-def _exposures(inventory: Inventory, connectivity: Connectivity) -> dict[int, list[str]]:
-    """Workload index -> how it is exposed outside the cluster."""
-    found: dict[int, list[str]] = {}
-    for index, workload in enumerate(connectivity.workloads):
-        if workload.host_network:
-            found.setdefault(index, []).append("hostNetwork")
-        if workload.host_ports:
-            found.setdefault(index, []).append("hostPort " + ",".join(f"{p}/{proto}" for proto, p in workload.host_ports))
-    for service in inventory.of_kind("Service"):
+def _exposure(connectivity: Connectivity, index: int) -> list[str]:
+    """How a workload is exposed outside the cluster (nothing: not exposed)."""
+    workload = connectivity.workloads[index]
+    how = []
+    if workload.host_network:
+        how.append("hostNetwork")
+    if workload.host_ports:
+        how.append("hostPort " + ",".join(f"{p}/{proto}" for proto, p in workload.host_ports))
+    for service in connectivity.services_in(workload.namespace):
         spec = service.spec
         kinds = []
         if spec.get("type") in ("LoadBalancer", "NodePort"):
             kinds.append(f"Service {service.name} ({spec['type']})")
         if as_list(spec.get("externalIPs")):
             kinds.append(f"Service {service.name} (externalIPs)")
-        if not kinds:
-            continue
-        for index in selected_workloads(connectivity, service):
-            found.setdefault(index, []).extend(kinds)
-    for workload, _ in connectivity.ingress_controller_targets():
-        found.setdefault(connectivity.workloads.index(workload), []).append("Ingress/Route/Gateway route")
-    for index, gateway in istio_gateway_workloads(connectivity):
-        found.setdefault(index, []).append(gateway)
+        if kinds and service_selects(service, workload):
+            how.extend(kinds)
+    cache = connectivity.cache
+    routed = cache.get(("routed", workload.namespace))
+    if routed is None:
+        routed = cache[("routed", workload.namespace)] = routed_ports(connectivity, workload.namespace)
+    if index in routed and ingress_controller_conn(connectivity, index, routed[index]) != iv.NO_CONN:
+        how.append("Ingress/Route/Gateway route")
+    how.extend(_istio_gateways(connectivity).get(index, ()))
+    return how
+
+
+def _istio_gateways(connectivity: Connectivity) -> dict[int, list[str]]:
+    """Workload slot -> the Istio Gateways that select it (their own pods are exposed), in
+    `connectivity.cache` (dropped on every update; Istio objects rebuild a live analysis)."""
+    found = connectivity.cache.get("istio-gateways")
+    if found is None:
+        found = connectivity.cache["istio-gateways"] = {}
+        for slot, gateway in istio_gateway_workloads(connectivity):
+            found.setdefault(slot, []).append(gateway)
+    return found
+
+
+def _exposable(connectivity: Connectivity, slot: int) -> bool:
+    """Whether a workload may be exposed at all (on the host, in a namespace that publishes, or
+    selected by an Istio Gateway)."""
+    w = connectivity.workloads[slot]
+    if w.host_network or w.host_ports:
+        return True
+    cache = connectivity.cache
+    found = cache.get(("exposing", w.namespace))
+    if found is None:
+        found = cache[("exposing", w.namespace)] = connectivity.exposing(w.namespace)
+    return found or slot in _istio_gateways(connectivity)
+
+
+def _exposable_workloads(connectivity: Connectivity) -> list[str]:
+    keys = connectivity.key_of_slot
+    return [keys(s) for s in connectivity.workload_slots() if _exposable(connectivity, s)]  # type: ignore[misc]
+
+
+def _reach_exposed(connectivity: Connectivity, delta: NetDelta) -> set[str]:
+    """The workloads whose exposure or open ingress may have changed."""
+    found = delta.workloads | parts.members_of(connectivity, delta.ingress_nodes, lambda s: _exposable(connectivity, s))
+    for namespace in delta.exposure:
+        found |= {key for s in connectivity.workloads_in(namespace) if (key := connectivity.key_of_slot(s)) is not None}
     return found
 
 
@@ -303,13 +353,15 @@ def _exposures(inventory: Inventory, connectivity: Connectivity) -> dict[int, li
             "  - from: [{ipBlock: {cidr: 203.0.113.0/24}}]\n    ports: [{port: 8443}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1190", "T1133"),
 )
-def exposed_without_restriction(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
-    for index, how in sorted(_exposures(inventory, connectivity).items()):
-        workload = connectivity.workloads[index]
-        if workload.host_network or connectivity.ingress_unrestricted(index):
-            yield Hit(workload.resource, ("metadata", "name"),
-                      f"{workload.key} is exposed ({'; '.join(how)}) and accepts any source on any port")
+@parts.split("KW-NET-009", _exposable_workloads, _reach_exposed)
+def exposed_without_restriction(connectivity: Connectivity, key: str) -> Iterator[Hit]:
+    index, workload = _workload(connectivity, key)
+    if workload is None:
+        return
+    how = _exposure(connectivity, index)
+    if how and (workload.host_network or connectivity.ingress_unrestricted(index)):
+        yield Hit(workload.resource, ("metadata", "name"),
+                  f"{workload.key} is exposed ({'; '.join(how)}) and accepts any source on any port")
 
 
 def _is_sensitive(workload: Workload) -> str | None:
@@ -329,6 +381,19 @@ def _containers(workload: Workload) -> list:
     return [c.spec for c in template.containers(("containers",))] if template else []
 
 
+Connectivity.TAGS["sensitive"] = lambda workload: _is_sensitive(workload) is not None
+
+
+def _sensitive_workloads(connectivity: Connectivity) -> list[str]:
+    keys = connectivity.key_of_slot
+    return [keys(s) for s in sorted(connectivity.tagged("sensitive"))]  # type: ignore[misc]
+
+
+def _reach_sensitive(connectivity: Connectivity, delta: NetDelta) -> list[str]:
+    """Every sensitive workload: whether every namespace reaches one depends on every class."""
+    return _sensitive_workloads(connectivity) + list(delta.workloads) if delta.changed else []
+
+
 @rule(
     "KW-NET-010", "high", "Sensitive workload reachable from every namespace", target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol", heuristic=True,
     rationale="A database or kube-system component that accepts connections from pods of every namespace "
@@ -340,17 +405,20 @@ def _containers(workload: Workload) -> list:
             "      podSelector:\n        matchLabels: {app: ITS-CLIENT}\n    ports: [{port: 5432}]",
     cis=(CIS_NETPOL,), nsa=(NSA_NETWORK,), mitre=("T1210", "T1046"),
 )
-def sensitive_reachable_everywhere(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
-    namespaces = _namespaces_with_workloads(connectivity)
-    if len(namespaces) < 2:
+@parts.split("KW-NET-010", _sensitive_workloads, _reach_sensitive)
+def sensitive_reachable_everywhere(connectivity: Connectivity, key: str) -> Iterator[Hit]:
+    index, workload = _workload(connectivity, key)
+    if workload is None:
         return
-    for index, workload in enumerate(connectivity.workloads):
-        why = _is_sensitive(workload)
-        if why and connectivity.reachable_from_every_namespace(index) and _open_beyond_the_scan(connectivity, workload):
-            yield Hit(workload.resource, ("metadata", "name"),
-                      f"{workload.key} is {why} (by name, image or port) and pods of all {len(namespaces)} namespaces "
-                      "(and of namespaces outside the scan) can connect to it")
+    why = _is_sensitive(workload)
+    if not why:
+        return
+    namespaces = _namespaces_with_workloads(connectivity)
+    if len(namespaces) >= 2 and connectivity.reachable_from_every_namespace(index) \
+            and _open_beyond_the_scan(connectivity, workload):
+        yield Hit(workload.resource, ("metadata", "name"),
+                  f"{workload.key} is {why} (by name, image or port) and pods of all {len(namespaces)} namespaces "
+                  "(and of namespaces outside the scan) can connect to it")
 
 
 def _open_beyond_the_scan(connectivity: Connectivity, workload: Workload) -> bool:
@@ -358,6 +426,15 @@ def _open_beyond_the_scan(connectivity: Connectivity, workload: Workload) -> boo
     namespaces are not all of the cluster's. A policy admitting only its clients' namespaces is
     closed to it, even where those clients' namespaces are all the other namespaces scanned."""
     return connectivity.between(INGRESS_CONTROLLER, workload)[0] != iv.NO_CONN
+
+
+def _issue_sources(connectivity: Connectivity) -> list:
+    return [("objects", handle) for handle in connectivity.policy_handles()] + [("analysis",)]
+
+
+def _reach_issues(connectivity: Connectivity, delta: NetDelta) -> list:
+    return [("objects", handle) for handle in delta.policies] + ([("analysis",)] if delta.issues else [])
+
 
 
 @rule(
@@ -368,25 +445,33 @@ def _open_beyond_the_scan(connectivity: Connectivity, workload: Workload) -> boo
         "Exists or DoesNotExist, and named ports that the destination's containers define.",
     nsa=(NSA_NETWORK,),
 )
-def invalid_policy_fields(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
-    for issue in connectivity.issues:
+@parts.split("KW-NET-011", _issue_sources, _reach_issues)
+def invalid_policy_fields(connectivity: Connectivity, source: tuple) -> Iterator[Hit]:
+    """Per policy object: what reading it found, named ports no selected pod defines; then the
+    problems of the policies together, of objects that cannot be read as workloads, and the
+    mesh's. A policy of a namespace the scan holds nothing else of is no problem."""
+    if source[0] == "analysis":
+        for issue in (*connectivity.analysis_issues(), *connectivity.workload_issues(), *connectivity.mesh_issues()):
+            yield Hit(issue.resource, issue.path, issue.message)
+        return
+    handle = source[1]
+    for issue in connectivity.reading_issues(handle):
         yield Hit(issue.resource, issue.path, issue.message)
-    yield from _unresolved_named_ports(connectivity)
+    for policy in connectivity.policies_of(handle):
+        yield from _unresolved_named_ports(connectivity, policy)
 
 
-def _unresolved_named_ports(connectivity: Connectivity) -> Iterator[Hit]:
+def _unresolved_named_ports(connectivity: Connectivity, policy) -> Iterator[Hit]:
     """A named port in a NetworkPolicy ingress rule that no selected pod defines allows nothing."""
-    for policy in connectivity.policies:
-        for rule_ in policy.ingress or ():
-            names = {p.name for p in rule_.ports or () if p.name is not None}
-            if not names:
-                continue
-            selected = [connectivity.workloads[i] for i in connectivity.members(policy.subject)]
-            for k, port in enumerate(rule_.ports or ()):
-                if port.name is not None and selected and not any(port.name in w.named_ports for w in selected):
-                    yield Hit(policy.resource, (*rule_.path, "ports", k, "port"),
-                              f"named port {port.name!r}: no container of the selected pods defines it (the entry allows nothing)")
+    for rule_ in policy.ingress or ():
+        names = {p.name for p in rule_.ports or () if p.name is not None}
+        if not names:
+            continue
+        selected = [connectivity.workloads[i] for i in connectivity.members(policy.subject)]
+        for k, port in enumerate(rule_.ports or ()):
+            if port.name is not None and selected and not any(port.name in w.named_ports for w in selected):
+                yield Hit(policy.resource, (*rule_.path, "ports", k, "port"),
+                          f"named port {port.name!r}: no container of the selected pods defines it (the entry allows nothing)")
 
 
 INGRESS_NGINX_IMAGES = ("ingress-nginx/controller", "kubernetes-ingress-controller/nginx-ingress-controller")
@@ -418,6 +503,14 @@ def _patched_for_cve_2025_1974(image: str) -> bool:
     return version >= (1, 12, 1) or (1, 11, 5) <= version < (1, 12, 0)
 
 
+Connectivity.TAGS["ingress-nginx-webhook"] = lambda workload: _admission_webhook(workload) is not None
+
+
+def _webhook_workloads(connectivity: Connectivity) -> list[str]:
+    keys = connectivity.key_of_slot
+    return [keys(s) for s in sorted(connectivity.tagged("ingress-nginx-webhook"))]  # type: ignore[misc]
+
+
 @rule(
     "KW-NET-012", "critical", "ingress-nginx admission webhook reachable from pods (CVE-2025-1974)",
     target=Target.INVENTORY, context=(Context.NETWORK,), domain="netpol",
@@ -432,15 +525,19 @@ def _patched_for_cve_2025_1974(image: str) -> bool:
             "    ports: [{port: 8443}]",
     nsa=(NSA_NETWORK,), mitre=("T1190", "T1552.007"),
 )
-def ingress_nginx_webhook_reachable(inventory: Inventory) -> Iterator[Hit]:
-    connectivity = analyze(inventory)
-    for workload in connectivity.workloads:
-        webhook = _admission_webhook(workload)
-        if webhook is None:
-            continue
-        port, image = webhook
-        if not iv.conn_allows(connectivity.between(INGRESS_CONTROLLER, workload)[0], "TCP", port):
-            continue
+@parts.split("KW-NET-012", _webhook_workloads, parts.reach_workloads)
+def ingress_nginx_webhook_reachable(connectivity: Connectivity, key: str) -> Iterator[Hit]:
+    """Per ingress-nginx controller with its webhook on: what any pod may open on it is what its
+    ingress policies allow an unknown pod (a change of the workload or of a policy selecting it
+    names the workload in the update's delta)."""
+    _, workload = _workload(connectivity, key)
+    if workload is None:
+        return
+    webhook = _admission_webhook(workload)
+    if webhook is None:
+        return
+    port, image = webhook
+    if iv.conn_allows(connectivity.between(INGRESS_CONTROLLER, workload)[0], "TCP", port):
         where = f"{workload.key} serves ingress-nginx's admission webhook on port {port} and pods of any namespace may connect to it"
         if _patched_for_cve_2025_1974(image):
             yield Hit(workload.resource, ("metadata", "name"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kubeward.model.apiresources import APIResource, ResourceTable
-from kubeward.model.inventory import DEFAULT_NAMESPACE, Inventory
+from kubeward.model.inventory import DEFAULT_NAMESPACE, Inventory, reads
 from kubeward.model.resource import as_dict, as_list
 from kubeward.rbac.match import ALL, Request
 
@@ -25,6 +25,7 @@ class Resolved:
     warnings: list[str] = field(default_factory=list)
 
 
+@reads("CustomResourceDefinition")
 def _crd_table(inventory: Inventory) -> ResourceTable:
     rows = []
     for crd in inventory.of_kind("CustomResourceDefinition"):

@@ -1,18 +1,20 @@
 """Dangerous permissions and who holds them, joined with the workloads that mount each
-ServiceAccount's token. Computed once per inventory (`risk_analysis`); the catalogue rules in
-kubeward.rbac.rules only pick their part of it."""
+ServiceAccount's token. Computed once per inventory (`risk_analysis`), binding by binding
+(`binding_hits`), so that a live inventory judges again only the bindings a change reaches
+(kubeward.rbac.live); the catalogue rules in kubeward.rbac.rules only pick their part of it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable, Iterable, Mapping
 
 from kubeward.model.identity import WorkloadIdentity, identities_by_account
 from kubeward.model.inventory import Inventory
 from kubeward.model.resource import Resource
 from kubeward.rbac.defaults import bootstrap_resources, is_untouched_default
-from kubeward.rbac.index import ANONYMOUS, AUTHENTICATED, MASTERS, UNAUTHENTICATED, RbacIndex, rbac_index
+from kubeward.rbac.index import ANONYMOUS, AUTHENTICATED, MASTERS, UNAUTHENTICATED, RbacIndex
 from kubeward.rbac.match import ALL, PolicyRule, Request, rule_allows
 from kubeward.rbac.policy import Binding, Role, Subject
 from kubeward.rbac.resolve import is_cluster_scoped
@@ -193,15 +195,43 @@ def mounted_service_accounts(inventory: Inventory) -> dict[tuple[str, str], list
 
 
 class RiskAnalysis:
-    def __init__(self, hits: list[RiskHit]):
-        self.hits = hits
+    """Every risk hit, by binding. A live inventory updates it binding by binding (`replace`);
+    `hits` lists them in the order of the bindings, as a fresh build does."""
+
+    def __init__(self, hits: list[RiskHit], bindings: Callable[[], Iterable[Binding]] | None = None):
+        self._hits: list[RiskHit] | None = hits
+        self._bindings = bindings  # the bindings in order, to list the hits again after an update
+        self._of_binding: dict[int, list[RiskHit]] = defaultdict(list)
         self._by_binding: dict[tuple[str, int], list[RiskHit]] = defaultdict(list)
         for hit in hits:
+            self._of_binding[id(hit.binding.resource)].append(hit)
             self._by_binding[(hit.key, id(hit.binding.resource))].append(hit)
+
+    @property
+    def hits(self) -> list[RiskHit]:
+        if self._hits is None:
+            assert self._bindings is not None
+            found = self._of_binding.get
+            self._hits = [hit for binding in self._bindings() for hit in found(id(binding.resource), ())]
+        return self._hits
 
     def of(self, key: str, binding: Resource) -> list[RiskHit]:
         """The hits of one risk on one binding object."""
         return self._by_binding.get((key, id(binding)), [])
+
+    def replace(self, binding: Resource, hits: list[RiskHit]) -> bool:
+        """Set the hits of one binding object ([] when it is gone); whether they differ from before."""
+        assert self._bindings is not None, "an analysis built from a list of hits is not updated"
+        old = self._of_binding.pop(id(binding), [])
+        for hit in old:
+            self._by_binding.pop((hit.key, id(binding)), None)
+        if hits:
+            self._of_binding[id(binding)] = hits
+            for hit in hits:
+                self._by_binding[(hit.key, id(binding))].append(hit)
+        if old or hits:
+            self._hits = None
+        return bool(old or hits)
 
 
 def _scope(binding: Binding) -> int:
@@ -215,10 +245,11 @@ def _where(binding: Binding) -> str:
 
 
 class _RoleCapabilities:
-    """Which risks a role grants, per binding kind; computed once per role."""
+    """Which risks a role grants, per binding kind; computed once per role (again when its rules
+    change: aggregation gives an aggregated role a new list)."""
 
     def __init__(self, inventory: Inventory):
-        self.cache: dict[tuple[int, bool], dict[str, list[PolicyRule]]] = {}
+        self.cache: dict[tuple[int, bool], tuple[Role, list[PolicyRule], dict[str, list[PolicyRule]]]] = {}
         # RoleBindings never grant cluster-scoped resources, whatever the role says.
         self.probes = {}
         for cluster_wide in (True, False):
@@ -231,14 +262,20 @@ class _RoleCapabilities:
 
     def of(self, role: Role, cluster_wide: bool) -> dict[str, list[PolicyRule]]:
         key = (id(role), cluster_wide)
-        if key not in self.cache:
+        entry = self.cache.get(key)
+        if entry is None or entry[0] is not role or entry[1] is not role.rules:
             found: dict[str, list[PolicyRule]] = {}
             for risk_key, probes, names in self.probes[cluster_wide]:
                 rules = [r for r in role.rules if r.may_name_any(names) and any(rule_allows(p, r) for p in probes)]
                 if rules:
                     found[risk_key] = rules
-            self.cache[key] = found
-        return self.cache[key]
+            self.cache[key] = entry = (role, role.rules, found)
+        return entry[2]
+
+    def forget(self, role: Role) -> None:
+        """A role gone from the index: its entries go (they hold it)."""
+        for cluster_wide in (True, False):
+            self.cache.pop((id(role), cluster_wide), None)
 
 
 def is_full_admin(role: Role) -> bool:
@@ -246,7 +283,11 @@ def is_full_admin(role: Role) -> bool:
 
 
 def risk_analysis(inventory: Inventory) -> RiskAnalysis:
-    return inventory.analysis(_analyse)
+    """The risk hits of every binding of an inventory (built once; a live inventory keeps them
+    up to date, kubeward.rbac.live)."""
+    from kubeward.rbac.live import rbac_state
+
+    return rbac_state(inventory).risks(inventory)
 
 
 @lru_cache(maxsize=1)
@@ -256,51 +297,60 @@ def _default_roles() -> dict:
 
 
 def _analyse(inventory: Inventory) -> RiskAnalysis:
-    index: RbacIndex = rbac_index(inventory)
+    """The risk analysis built from scratch (what the live one must always equal)."""
+    index: RbacIndex = RbacIndex(inventory)
     mounts = mounted_service_accounts(inventory)
     capabilities = _RoleCapabilities(inventory)
+    return RiskAnalysis([hit for binding in index.bindings for hit in binding_hits(binding, index, capabilities, mounts)])
+
+
+def binding_hits(binding: Binding, index: RbacIndex, capabilities: _RoleCapabilities,
+                 mounts: Mapping[tuple[str, str], list[WorkloadIdentity]]) -> list[RiskHit]:
+    """The risk hits of one binding: from its subjects, the role it resolves to (its rules after
+    aggregation) and, for ServiceAccount subjects, the workloads that mount their tokens; for a
+    combination risk of a cluster-wide binding, also the subjects' other cluster-wide bindings
+    (kubeward.rbac.live judges those again when one of them changes)."""
     hits: list[RiskHit] = []
-    for binding in index.bindings:
-        if is_untouched_default(binding.resource):
+    if is_untouched_default(binding.resource):
+        return hits
+    # A binding to cluster-admin, admin, edit... grants that role in every real cluster,
+    # whether or not the manifests hold it.
+    role = index.role_of(binding) or _default_roles().get(binding.role_ref)
+    subjects = [s for s in binding.subjects if s.key is not None and (s.kind, s.name) != ("Group", MASTERS)]
+    for subject in subjects:
+        public = PUBLIC_GROUPS.get((subject.kind, subject.name))
+        if public:
+            hits.append(RiskHit("public", binding, subject, role, Severity.HIGH,
+                                f"{binding.display()} grants {binding.role_ref[2] if binding.role_ref else 'nothing'} "
+                                f"{_where(binding)} to {subject.display()}, i.e. to {public} -> "
+                                "anyone who reaches the API server gets these permissions",
+                                {"subject": subject.as_dict(), "risk": "public"}))
+        if subject.kind == "ServiceAccount" and subject.name == "default":
+            hits.append(RiskHit("default-sa", binding, subject, role, Severity.MEDIUM,
+                                f"{binding.display()} grants permissions to {subject.display()}, the account every pod "
+                                "of the namespace gets unless it names another -> any pod there holds them",
+                                {"subject": subject.as_dict(), "risk": "default-sa"}))
+    if role is None or not subjects:
+        return hits
+    admin = binding.role_ref == ("ClusterRole", None, "cluster-admin") or is_full_admin(role)
+    found = dict(capabilities.of(role, binding.cluster_wide))
+    wildcard = [r for r in role.rules if ALL in r.verbs or ALL in r.resources]
+    if admin:
+        found = {"admin": [r for r in role.rules if ALL in r.verbs and ALL in r.resources] or role.rules[:1]}
+    elif wildcard:
+        found["wildcard"] = wildcard
+    for key, rules in found.items():
+        risk = RISKS_BY_KEY.get(key)
+        if risk is not None and risk.namespaces is not None and not binding.cluster_wide \
+                and binding.namespace not in risk.namespaces:
+            continue  # a RoleBinding elsewhere does not reach kube-system's objects
+        if risk is not None and risk.requires:
+            hits.extend(_combined_hits(risk, binding, role, index, subjects, mounts))
             continue
-        # A binding to cluster-admin, admin, edit... grants that role in every real cluster,
-        # whether or not the manifests hold it.
-        role = index.role_of(binding) or _default_roles().get(binding.role_ref)
-        subjects = [s for s in binding.subjects if s.key is not None and (s.kind, s.name) != ("Group", MASTERS)]
+        grant = _Grant(key, binding, role, rules, index)
         for subject in subjects:
-            public = PUBLIC_GROUPS.get((subject.kind, subject.name))
-            if public:
-                hits.append(RiskHit("public", binding, subject, role, Severity.HIGH,
-                                    f"{binding.display()} grants {binding.role_ref[2] if binding.role_ref else 'nothing'} "
-                                    f"{_where(binding)} to {subject.display()}, i.e. to {public} -> "
-                                    "anyone who reaches the API server gets these permissions",
-                                    {"subject": subject.as_dict(), "risk": "public"}))
-            if subject.kind == "ServiceAccount" and subject.name == "default":
-                hits.append(RiskHit("default-sa", binding, subject, role, Severity.MEDIUM,
-                                    f"{binding.display()} grants permissions to {subject.display()}, the account every pod "
-                                    "of the namespace gets unless it names another -> any pod there holds them",
-                                    {"subject": subject.as_dict(), "risk": "default-sa"}))
-        if role is None or not subjects:
-            continue
-        admin = binding.role_ref == ("ClusterRole", None, "cluster-admin") or is_full_admin(role)
-        found = dict(capabilities.of(role, binding.cluster_wide))
-        wildcard = [r for r in role.rules if ALL in r.verbs or ALL in r.resources]
-        if admin:
-            found = {"admin": [r for r in role.rules if ALL in r.verbs and ALL in r.resources] or role.rules[:1]}
-        elif wildcard:
-            found["wildcard"] = wildcard
-        for key, rules in found.items():
-            risk = RISKS_BY_KEY.get(key)
-            if risk is not None and risk.namespaces is not None and not binding.cluster_wide \
-                    and binding.namespace not in risk.namespaces:
-                continue  # a RoleBinding elsewhere does not reach kube-system's objects
-            if risk is not None and risk.requires:
-                hits.extend(_combined_hits(risk, binding, role, index, subjects, mounts))
-                continue
-            grant = _Grant(key, binding, role, rules, index)
-            for subject in subjects:
-                hits.append(_capability_hit(grant, subject, mounts))
-    return RiskAnalysis(hits)
+            hits.append(_capability_hit(grant, subject, mounts))
+    return hits
 
 
 def _groups_allowed(risk: Risk, role: Role) -> list[list[PolicyRule]]:

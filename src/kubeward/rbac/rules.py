@@ -4,16 +4,16 @@ each rule judges one binding or role from it. Untouched bootstrap defaults are n
 
 from __future__ import annotations
 
-import os
 from typing import Iterator
 
 from kubeward.model.identity import identity_of
-from kubeward.model.inventory import Inventory
+from kubeward.model.inventory import Inventory, reads
 from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.rbac.defaults import bootstrap_objects, is_untouched_default
 from kubeward.rbac.index import rbac_index
+from kubeward.rbac.live import READS, rbac_state
 from kubeward.rbac.match import ALL
-from kubeward.rbac.policy import BINDING_KINDS, ROLE_KINDS, Binding, Problem, Subject, parse_binding, parse_role
+from kubeward.rbac.policy import BINDING_KINDS, ROLE_KINDS, Problem, Subject, parse_binding, parse_role
 from kubeward.rbac.resolve import is_cluster_scoped
 from kubeward.rbac.risks import risk_analysis
 from kubeward.rules.catalogue import rule
@@ -313,6 +313,7 @@ def workload_reads_secrets(template, inventory: Inventory) -> Iterator[Hit]:
                                     ("subjects", h.subject.index) if h.subject else ()) for h in grants[:3]))
 
 
+@reads(*READS)  # what the risk hits are computed from: dropped only when one of those kinds changes
 def _secret_readers(inventory: Inventory) -> dict[tuple, list]:
     """(namespace, ServiceAccount) -> the risk hits that let it read secrets (or do anything)."""
     out: dict[tuple, list] = {}
@@ -366,6 +367,7 @@ def missing_service_account(resource: Resource, inventory: Inventory) -> Iterato
             yield ("subjects", subject.index), f"{binding.display()} binds {subject.display()}, which is not in the scan"
 
 
+@reads("ServiceAccount")
 def _namespaces_with_accounts(inventory: Inventory) -> set[str | None]:
     return {r.namespace for r in inventory.of_kind("ServiceAccount")}
 
@@ -422,31 +424,14 @@ def cluster_role_for_one_namespace(resource: Resource, inventory: Inventory) -> 
       fix="Keep one binding per subject and role; delete the duplicate subject entry or binding.",
       domain="rbac", nsa=(NSA_AUTHZ,))
 def duplicate_grants(resource: Resource, inventory: Inventory) -> Iterator[tuple[Path, str]]:
-    for index, message in inventory.analysis(_duplicate_grants).get(id(resource), ()):
+    # Only bindings read from one directory (or one cluster) are compared: variants of one
+    # binding, or two installs that grant the same, are not duplicates of each other.
+    state = rbac_state(inventory)
+    binding = state.index.binding_of_object.get(id(resource))
+    if binding is None:
+        return
+    for index, message in state.duplicates().of(binding):
         yield ("subjects", index), message
-
-
-def _duplicate_grants(inventory: Inventory) -> dict[int, list[tuple[int, str]]]:
-    """Per binding object, the subjects that another binding (or an earlier entry) already grants the
-    same role in the same scope. Only bindings read from one directory (or one cluster) are compared:
-    variants of one binding, or two installs that grant the same, are not duplicates of each other."""
-    found: dict[int, list[tuple[int, str]]] = {}
-    seen: dict[tuple, Binding] = {}
-    for binding in rbac_index(inventory).bindings:
-        if binding.role_ref is None:
-            continue
-        for subject in binding.subjects:
-            if subject.key is None:
-                continue
-            directory = os.path.dirname(binding.resource.origin.filename)
-            first = seen.setdefault((subject.key, binding.role_ref, binding.namespace, directory), binding)
-            repeated = any(o.key == subject.key and o.index < subject.index for o in binding.subjects)
-            if repeated or (first is not binding and first.resource.key != binding.resource.key):
-                found.setdefault(id(binding.resource), []).append((
-                    subject.index,
-                    f"{subject.display()} already receives {binding.role_ref[0]} {binding.role_ref[2]} "
-                    f"{'cluster-wide' if binding.cluster_wide else 'in ' + str(binding.namespace)} via {first.display()}"))
-    return found
 
 
 @rule("KW-RBAC-025", "low", "Malformed RBAC object",

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from kubeward.model.inventory import Inventory
+from kubeward.model.inventory import Inventory, reads
+from kubeward.model.podspec import WORKLOAD_KINDS
 from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.netpol.exposure import ingress_backends
 from kubeward.rules import Context, Hit, Target, rule
@@ -83,8 +84,9 @@ def ssh_service(service: Resource) -> Iterator[tuple[Path, str]]:
             yield ("spec", "ports", index), f"the Service {service.spec.get('type', 'ClusterIP')} publishes port 22 (SSH)"
 
 
+@reads(*WORKLOAD_KINDS)  # kept while Services, policies and namespaces change (kubeward watch)
 def _pod_labels(inventory: Inventory) -> dict[str | None, list[dict]]:
-    """Pod template labels of the scan's workloads, per namespace."""
+    """Pod template labels of the scan's workloads, per namespace (an analysis of the inventory)."""
     out: dict[str | None, list[dict]] = {}
     for template in inventory.pod_templates:
         labels = {str(k): str(v) for k, v in as_dict(template.metadata.get("labels")).items()}
@@ -94,7 +96,9 @@ def _pod_labels(inventory: Inventory) -> dict[str | None, list[dict]]:
 
 @rule(
     "KW-SVC-005", "low", "Service selector matches no workload", target=Target.INVENTORY,
-    context=(Context.WORKLOADS,), domain="workload", heuristic=True,
+    # the network context: Services and the workloads' pod templates (a pod its controller speaks
+    # for changes neither, so a live evaluation does not run it again for one)
+    context=(Context.NETWORK,), domain="workload", heuristic=True,
     rationale="A Service whose selector matches no pod sends nothing anywhere today; whoever later creates a pod with "
               "those labels in the namespace receives its traffic (and an Ingress or LoadBalancer in front of it) "
               "without anyone reviewing the wiring.",
@@ -106,7 +110,7 @@ def _pod_labels(inventory: Inventory) -> dict[str | None, list[dict]]:
 def service_selects_nothing(inventory: Inventory) -> Iterator[Hit]:
     # An inventory rule: it compares objects with each other (the admission webhook, which judges one
     # object, does not run it).
-    pod_labels = _pod_labels(inventory)
+    pod_labels = inventory.analysis(_pod_labels)
     for service in inventory.of_kind("Service"):
         selector = as_dict(service.spec.get("selector"))
         if not selector or service.spec.get("type") == "ExternalName":
