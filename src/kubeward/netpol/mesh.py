@@ -202,7 +202,6 @@ class Mesh:
         return dest
 
     def _istio_modes(self, w: Workload, dest: Destination) -> None:
-        levels: list[tuple[str, str, dict[int, str]]] = []  # mesh, namespace, workload
         found = {"mesh": None, "namespace": None, "workload": None}
         candidates = [*self._by_kind_ns.get(("PeerAuthentication", self.root), ()),
                       *(self._by_kind_ns.get(("PeerAuthentication", w.namespace), ()) if w.namespace != self.root else ())]

@@ -286,7 +286,7 @@ AnyPeer = PodPeer | ExprPeer
 
 @dataclass(eq=False)
 class PolicyRule:
-    policy: "Policy"
+    policy: Policy
     direction: str  # ingress | egress
     index: int
     action: str  # Allow | Deny | Pass | Log (NetworkPolicy rules always Allow)

@@ -29,7 +29,7 @@ class User:
     groups: tuple[str, ...] = ()
 
     @classmethod
-    def impersonated(cls, name: str, groups: tuple[str, ...] | list[str] = ()) -> "User":
+    def impersonated(cls, name: str, groups: tuple[str, ...] | list[str] = ()) -> User:
         """The user the API server builds for `--as NAME [--as-group G]...`: a service account
         name brings its groups unless groups are given; everyone but system:anonymous is in
         system:authenticated, system:anonymous is in system:unauthenticated."""
