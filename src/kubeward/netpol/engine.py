@@ -1059,6 +1059,7 @@ class Connectivity:
         the ingress-side external ranges)."""
         found = self._mesh_vectors.get(d)
         if found is None:
+            assert self.mesh is not None, "asked only when a mesh is configured"
             found = self._mesh_vectors[d] = self.mesh.ingress_vector(self, d)
         return found
 
