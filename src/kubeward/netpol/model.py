@@ -267,7 +267,7 @@ class ExprPeer:
     the label view the expression reads: "calico" or "cilium"."""
 
     view: str
-    expr: object  # hashable: a calico_selector AST or a model.selectors.Selector
+    expr: Selector | tuple  # hashable: a model.selectors.Selector (view "cilium") or a calico_selector AST
     namespace: str | None = None
     namespace_expr: object | None = None
     text: str = ""
