@@ -139,7 +139,7 @@ class LiveEvaluator:
         self._owned: dict[Key, set[Key]] = defaultdict(set)  # controller key -> keys naming it (truthy)
         self._plan = {r.id: _RulePlan.of(r) for r in self.rules}
         self._network = _NetworkRules(self)
-        self._expired_noted: set[int] = set()
+        self._expired_noted: set[str] = set()
         for resource in self.inventory:
             self._index_owner(resource, add=True)
         self._evaluate_all()
@@ -336,11 +336,14 @@ class LiveEvaluator:
     def _run_subjects(self, rule_: Rule, keys: set[Key] | None, delta: Delta) -> None:
         """Re-judge the subjects `keys` of a rule (all of them when None)."""
         buckets = self._findings[rule_.id]
+        subjects: Iterable[Key | None]  # the buckets' keys may include WHOLE
+        current: dict[Key | None, Resource]
         if keys is None:
             resources = self._subjects_of(rule_)
-            keys = set(buckets) | {r.key for r in resources}
+            subjects = set(buckets) | {r.key for r in resources}
             current = {r.key: r for r in resources}
         else:
+            subjects = keys
             current = {}
             for key in keys:
                 found = self.inventory.get(*key)
@@ -349,8 +352,8 @@ class LiveEvaluator:
         delta.rules += 1
         with_context = bool(rule_.context) and rule_.target in (Target.OBJECT, Target.POD_TEMPLATE)
         keywords = {"settings": self.settings} if rule_.settings else {}
-        for key in keys:
-            resource = current.get(key)
+        for bucket in subjects:
+            resource = current.get(bucket)
             findings: list[Finding] = []
             errors: list[LoadIssue] = []
             if resource is not None:
@@ -364,7 +367,7 @@ class LiveEvaluator:
                         findings.extend(_finding(rule_, hit, about) for hit in hits)
                     except Exception as exc:
                         errors.append(_subject_error(rule_, about, exc))
-            self._store(rule_, key, findings, errors, delta)
+            self._store(rule_, bucket, findings, errors, delta)
 
     def _subject(self, rule_: Rule, resource: Resource, errors: list[LoadIssue]) -> list[Any]:
         if rule_.target == Target.OBJECT:
@@ -395,8 +398,8 @@ class LiveEvaluator:
 
     def _suppress(self, findings: list[Finding]) -> None:
         for note in suppress.apply(findings, self.config):
-            if note.message not in self._expired_noted:  # type: ignore[comparison-overlap]
-                self._expired_noted.add(note.message)  # type: ignore[arg-type]
+            if note.message not in self._expired_noted:
+                self._expired_noted.add(note.message)
                 self.notes.append(note)
 
 

@@ -24,7 +24,7 @@ import glob
 import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, cache
 from pathlib import Path
 
 import yaml
@@ -71,7 +71,7 @@ def _expand(base: Path, entry: str) -> list[Path]:
     return []
 
 
-@lru_cache(maxsize=None)
+@cache
 def _documents(path: Path) -> list[dict]:
     """The objects of a file (List items expanded); cached: callers must not change them."""
     try:

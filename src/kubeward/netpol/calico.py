@@ -22,7 +22,7 @@ from __future__ import annotations
 from kubeward.model.resource import Path, Resource, as_dict, as_list
 from kubeward.netpol import calico_selector as cs
 from kubeward.netpol import intervals as iv
-from kubeward.netpol.model import ALLOW, DENY, LAYER_CALICO, LOG, PASS, ExprPeer, Policy, PolicyRule, PortSpec
+from kubeward.netpol.model import ALLOW, DENY, LAYER_CALICO, LOG, PASS, AnyPeer, ExprPeer, Policy, PolicyRule, PortSpec
 
 GROUPS = ("projectcalico.org", "crd.projectcalico.org")
 NP_KIND, GNP_KIND, TIER_KIND = "NetworkPolicy", "GlobalNetworkPolicy", "Tier"
@@ -188,7 +188,7 @@ class CalicoReader:
                 self.reader._cidr(resource, (*path, self_side, key, k), cidr)
         if matches_nothing:
             return PolicyRule(policy, direction, index, action, False, [], iv.EMPTY, [], path, (), notes=tuple(notes))
-        pod_peers = [ExprPeer("calico", pod_expr, None, None, cs.render(pod_expr))] if pod_expr is not None else []
+        pod_peers: list[AnyPeer] = [ExprPeer("calico", pod_expr, None, None, cs.render(pod_expr))] if pod_expr is not None else []
         return PolicyRule(policy, direction, index, action, all_peers, pod_peers, ip_set, ports, path,
                           self.reader._take_bounds(), except_ports, self_peer, tuple(l7), notes=tuple(notes))
 
@@ -206,7 +206,7 @@ class CalicoReader:
         scope = ("nssel", ns_selector) if ns_selector is not None else (
             ("eq", NAMESPACE_LABEL, namespace) if namespace is not None else cs.ALL)
         positive = selector is not None or ns_selector is not None or accounts is not None
-        parts = [scope] if positive else []
+        parts: list[tuple] = [scope] if positive else []
         if selector is not None:
             parts.append(selector)
         if accounts is not None:
@@ -231,12 +231,12 @@ class CalicoReader:
                 if hole is not None:
                     ip_set = iv.subtract(ip_set, (hole,))
                     self.reader._bounds.append(hole)
-        if nets:
-            pods = None  # pod addresses are unknown: no pod is in the listed nets
+        # pod addresses are unknown: no pod is in the listed nets
+        found: tuple | None = None if nets else pods
         everything = not positive and not nets and not not_nets and not_selector is None
         if everything:
             return None, ip_set, True
-        return pods, ip_set, False
+        return found, ip_set, False
 
     def ports(self, resource: Resource, path: Path, data: dict, dest: dict) -> tuple[list[PortSpec] | None, list[PortSpec]]:
         protocol = _protocol(data.get("protocol"))
@@ -265,9 +265,9 @@ class CalicoReader:
             if isinstance(port, int) and not isinstance(port, bool):
                 numbers = ((port, port),) if 0 <= port <= 65535 else None
             elif isinstance(port, str) and ":" in port:
-                lo, _, hi = port.partition(":")
-                if lo.isdigit() and hi.isdigit() and int(lo) <= int(hi) <= 65535:
-                    numbers = ((int(lo), int(hi)),)
+                low, _, high = port.partition(":")
+                if low.isdigit() and high.isdigit() and int(low) <= int(high) <= 65535:
+                    numbers = ((int(low), int(high)),)
             elif isinstance(port, str) and port.isdigit():
                 numbers = ((int(port), int(port)),)
             elif isinstance(port, str) and port:

@@ -118,7 +118,8 @@ def parse(text: str) -> tuple:
     if len(text) > 4096:
         raise CalicoSelectorError("longer than 4096 characters")
     try:
-        tree = _PARSER.parse(text)
+        # lark's stub says parse returns a Tree; with a transformer (lalr) it returns the transformer's result
+        tree: tuple = _PARSER.parse(text)  # type: ignore[assignment]  # library stub: see above
     except LarkError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CalicoSelectorError(f"not a Calico selector: {detail}") from None

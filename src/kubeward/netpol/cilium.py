@@ -188,7 +188,7 @@ class CiliumReader:
                 found = self._service_peer(resource, (*path, "toServices", j), as_dict(service), namespace)
                 if found is not None:
                     pod_peers.append(found)
-            for j, fqdn in enumerate(as_list(data.get("toFQDNs"))):
+            for fqdn in as_list(data.get("toFQDNs")):
                 l3 = True
                 fqdn = as_dict(fqdn)
                 name = fqdn.get("matchName") or fqdn.get("matchPattern")

@@ -913,7 +913,7 @@ class Connectivity:
     def _calico_walk(self, governing) -> list[Tier]:
         from kubeward.netpol.calico import ANP_TIER, BANP_ORDER, BANP_TIER, BUILTIN_TIERS, DEFAULT_TIER, K8S_NP_ORDER
         known = self._tier_table
-        grouped: dict[str, list[tuple[tuple, list[PolicyRule]]]] = {}
+        grouped: dict[str, list[tuple[tuple, list[PolicyRule], str]]] = {}
         for policy, rules in governing:
             if policy.tier == LAYER_CALICO:
                 tier, order, name = policy.calico_tier or DEFAULT_TIER, policy.order, policy.resource.name
@@ -1059,6 +1059,7 @@ class Connectivity:
         the ingress-side external ranges)."""
         found = self._mesh_vectors.get(d)
         if found is None:
+            assert self.mesh is not None, "asked only when a mesh is configured"
             found = self._mesh_vectors[d] = self.mesh.ingress_vector(self, d)
         return found
 
@@ -1827,7 +1828,7 @@ def _matches_unknown_pod(peer) -> bool:
         if peer.namespace is not None:
             return False
         if peer.view == "cilium":
-            return peer.expr.selects_all
+            return cast(Selector, peer.expr).selects_all
         return peer.expr == ("all",)
     return peer.namespace_selector is not None and peer.namespace_selector.matches({}) and peer.pod_selector.matches({})
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from typing import Literal
 
 from kubeward.model.resource import Resource, as_dict, as_list
-from kubeward.model.selectors import SelectorError, parse_selector
+from kubeward.model.selectors import Selector, SelectorError, parse_selector
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.model import Issue, Workload
 
@@ -137,7 +138,7 @@ class Mesh:
         self._by_kind_ns: dict[tuple[str, str | None], list[Resource]] = {}
         for r in self.istio_objects:
             self._by_kind_ns.setdefault((r.kind, r.namespace), []).append(r)
-        self._selector_cache: dict[tuple[int, str], object] = {}
+        self._selector_cache: dict[tuple[int, str], Selector | None | Literal["invalid"]] = {}
         self._verdicts: dict[tuple, iv.Conn] = {}
         self.membership = [self._membership(w) for w in workloads]
         self._index = {id(w): i for i, w in enumerate(workloads)}
@@ -178,8 +179,10 @@ class Mesh:
 
     def _selects(self, resource: Resource, w: Workload, field_: str = "selector") -> bool:
         key = (id(resource), field_)
-        selector = self._selector_cache.get(key, False)
-        if selector is False:
+        selector: Selector | None | Literal["invalid"]
+        if key in self._selector_cache:
+            selector = self._selector_cache[key]
+        else:
             data = resource.spec.get(field_)
             try:
                 selector = None if data is None else parse_selector(data)
@@ -189,7 +192,7 @@ class Mesh:
             self._selector_cache[key] = selector
         if selector is None:
             return True
-        return selector != "invalid" and selector.matches(w.labels)
+        return isinstance(selector, Selector) and selector.matches(w.labels)  # "invalid" matches nothing
 
     def _destination(self, index: int, w: Workload) -> Destination:
         mesh = self.membership[index]
@@ -202,7 +205,6 @@ class Mesh:
         return dest
 
     def _istio_modes(self, w: Workload, dest: Destination) -> None:
-        levels: list[tuple[str, str, dict[int, str]]] = []  # mesh, namespace, workload
         found = {"mesh": None, "namespace": None, "workload": None}
         candidates = [*self._by_kind_ns.get(("PeerAuthentication", self.root), ()),
                       *(self._by_kind_ns.get(("PeerAuthentication", w.namespace), ()) if w.namespace != self.root else ())]
@@ -406,7 +408,7 @@ class Mesh:
         for net in as_list(data):
             net = as_dict(net)
             try:
-                block = (iv.cidr_interval(str(net.get("cidr"))),)
+                block: iv.Intervals = (iv.cidr_interval(str(net.get("cidr"))),)
             except ValueError:
                 self.issues.append(Issue(resource, ("spec", "networks"), f"invalid cidr {net.get('cidr')!r}; it matches nothing"))
                 continue

@@ -12,7 +12,7 @@ from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
 from kubeward.netpol import parts
 from kubeward.netpol.engine import INGRESS_CONTROLLER, Connectivity, NetDelta
-from kubeward.netpol.mesh import DISABLE, PERMISSIVE, UNSET, Source
+from kubeward.netpol.mesh import DISABLE, PERMISSIVE, UNSET, Mesh, Source
 from kubeward.rules import Context, Hit, Target, rule
 
 NSA_MTLS = "Network separation and hardening"
@@ -32,10 +32,9 @@ def _rebuilt(connectivity: Connectivity, delta: NetDelta) -> list[str]:
     return ["all"] if delta.everything else []
 
 
-def _plaintext_ports(connectivity: Connectivity, source: Source, index: int) -> iv.Intervals:
+def _plaintext_ports(mesh: Mesh, source: Source, index: int) -> iv.Intervals:
     """TCP ports on which `source` would reach workload `index` without mTLS, as far as the
     destination's mTLS settings accept it (policies aside)."""
-    mesh = connectivity.mesh
     dest = mesh.destinations[index]
     if dest.mesh is None or source.meshed != dest.mesh:
         if dest.mesh == "istio":
@@ -75,7 +74,7 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
         for b in connectivity.class_members[d]:
             dst = connectivity.workloads[b]
             if any(connectivity.workloads[a].namespace != dst.namespace for a in connectivity.class_members[s]):
-                plain = iv.intersect(conn[1], _plaintext_ports(connectivity, source, b))
+                plain = iv.intersect(conn[1], _plaintext_ports(mesh, source, b))
                 if plain:
                     found.setdefault(b, set()).update(connectivity.workloads[a].namespace for a in connectivity.class_members[s]
                                                       if connectivity.workloads[a].namespace != dst.namespace)

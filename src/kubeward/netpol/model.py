@@ -73,7 +73,8 @@ def _container_ports(template: PodTemplate) -> tuple[dict[str, tuple[str, int]],
         for port in as_list(container.spec.get("ports")):
             port = as_dict(port)
             number = port.get("containerPort")
-            protocol = port.get("protocol") if port.get("protocol") in iv.PROTOCOLS else "TCP"
+            named_protocol = port.get("protocol")
+            protocol = named_protocol if isinstance(named_protocol, str) and named_protocol in iv.PROTOCOLS else "TCP"
             if isinstance(port.get("name"), str) and isinstance(number, int):
                 named.setdefault(port["name"], (protocol, number))
             if isinstance(port.get("hostPort"), int) and port["hostPort"] > 0:
@@ -266,7 +267,7 @@ class ExprPeer:
     the label view the expression reads: "calico" or "cilium"."""
 
     view: str
-    expr: object  # hashable: a calico_selector AST or a model.selectors.Selector
+    expr: Selector | tuple  # hashable: a model.selectors.Selector (view "cilium") or a calico_selector AST
     namespace: str | None = None
     namespace_expr: object | None = None
     text: str = ""
@@ -286,7 +287,7 @@ AnyPeer = PodPeer | ExprPeer
 
 @dataclass(eq=False)
 class PolicyRule:
-    policy: "Policy"
+    policy: Policy
     direction: str  # ingress | egress
     index: int
     action: str  # Allow | Deny | Pass | Log (NetworkPolicy rules always Allow)
@@ -377,8 +378,8 @@ class PolicyReader:
         try:
             return parse_selector(data)
         except SelectorError as exc:
-            sub = tuple(exc.field.replace("]", "").replace("[", ".").split(".")) if exc.field else ()
-            sub = tuple(int(s) if s.isdigit() else s for s in sub)
+            names = tuple(exc.field.replace("]", "").replace("[", ".").split(".")) if exc.field else ()
+            sub = tuple(int(s) if s.isdigit() else s for s in names)
             self.issue(resource, (*path, *sub), f"{exc} (the selector matches nothing)")
             return None
 
@@ -459,7 +460,7 @@ class PolicyReader:
                 self.issue(resource, path, "must be an object; the rule allows nothing")
                 continue
             peers_data = data.get(peers_field)
-            pod_peers: list[PodPeer] = []
+            pod_peers: list[AnyPeer] = []
             ip_set: iv.Intervals = iv.EMPTY
             all_peers = peers_data is None or peers_data == []
             if not all_peers and not isinstance(peers_data, list):
@@ -533,10 +534,11 @@ class PolicyReader:
         tier = TIER_ANP if resource.kind == ANP_KIND else TIER_BANP
         priority = 0
         if tier == TIER_ANP:
-            priority = spec.get("priority")
-            if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 1000:
-                self.issue(resource, ("spec", "priority"), f"must be an integer 0-1000, got {priority!r}; the policy is ignored")
+            given = spec.get("priority")
+            if not isinstance(given, int) or isinstance(given, bool) or not 0 <= given <= 1000:
+                self.issue(resource, ("spec", "priority"), f"must be an integer 0-1000, got {given!r}; the policy is ignored")
                 return None
+            priority = given
         subject = self._admin_pods(resource, ("spec", "subject"), spec.get("subject"))
         if subject is None:
             self.issue(resource, ("spec", "subject"), "missing or unreadable; the policy is ignored")
@@ -568,12 +570,12 @@ class PolicyReader:
             path: Path = ("spec", direction, i)
             data = as_dict(data)
             action = data.get("action")
-            if action not in actions:
+            if not isinstance(action, str) or action not in actions:
                 self.issue(resource, (*path, "action"), f"must be one of {', '.join(actions)}, got {action!r}; the rule is ignored")
                 continue
             if isinstance(data.get("name"), str):
                 policy.rule_names[(direction, i)] = data["name"]
-            pod_peers: list[PodPeer] = []
+            pod_peers: list[AnyPeer] = []
             ip_set: iv.Intervals = iv.EMPTY
             peers = data.get(peers_field)
             if not isinstance(peers, list) or not peers:

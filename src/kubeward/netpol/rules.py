@@ -6,7 +6,7 @@ judges again only what a change reaches."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Iterator, cast
 
 from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import pod_template
@@ -15,7 +15,8 @@ from kubeward.netpol import intervals as iv
 from kubeward.netpol import parts
 from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, External, NetDelta
 from kubeward.netpol.exposure import ingress_controller_conn, istio_gateway_workloads, routed_ports, service_selects
-from kubeward.netpol.model import LAYER_CALICO, LAYER_CILIUM, TIER_NP, ExprPeer, Workload
+from kubeward.model.selectors import Selector
+from kubeward.netpol.model import LAYER_CALICO, LAYER_CILIUM, TIER_NP, ExprPeer, PodPeer, Workload
 from kubeward.rules import Context, Hit, Severity, Target, rule
 from kubeward.rules.settings import image_repository
 
@@ -41,13 +42,16 @@ def _isolating(connectivity: Connectivity, namespace: str, direction: str) -> bo
     for p in connectivity.policies_in_namespace(namespace):
         if (p.ingress if direction == INGRESS else p.egress) is None:
             continue
+        # the tier says what the subject is: NetworkPolicy pods, a Cilium or Calico expression
         if p.tier == TIER_NP:
-            if p.namespace == namespace and p.subject.pod_selector.selects_all:
+            if p.namespace == namespace and cast(PodPeer, p.subject).pod_selector.selects_all:
                 return True
         elif p.tier == LAYER_CILIUM:
-            if p.subject.expr.selects_all and p.subject.namespace in (None, namespace) and p.default_deny.get(direction, True):
+            cilium = cast(ExprPeer, p.subject)
+            if cast(Selector, cilium.expr).selects_all and cilium.namespace in (None, namespace) \
+                    and p.default_deny.get(direction, True):
                 return True
-        elif p.tier == LAYER_CALICO and _calico_selects_namespace(p.subject, namespace) \
+        elif p.tier == LAYER_CALICO and _calico_selects_namespace(cast(ExprPeer, p.subject), namespace) \
                 and connectivity.calico_tier_end(p.calico_tier) == "Deny":
             return True
     return False
@@ -136,7 +140,7 @@ def unselected_workload(connectivity: Connectivity, key: str) -> Iterator[Hit]:
 @parts.split("KW-NET-004", parts.policies, parts.reach_policies)
 def policy_selecting_nothing(connectivity: Connectivity, handle: int) -> Iterator[Hit]:
     for policy in connectivity.policies_of(handle):
-        if policy.tier == TIER_NP and policy.subject.pod_selector.selects_all:
+        if policy.tier == TIER_NP and cast(PodPeer, policy.subject).pod_selector.selects_all:
             continue  # `podSelector: {}` is every pod of its namespace, present and future: no typo to catch
         if isinstance(policy.subject, ExprPeer) and _selects_everything(policy.subject):
             continue
@@ -148,9 +152,10 @@ def policy_selecting_nothing(connectivity: Connectivity, handle: int) -> Iterato
 
 def _selects_everything(subject: ExprPeer) -> bool:
     if subject.view == "cilium":
-        return subject.expr.selects_all
+        return cast(Selector, subject.expr).selects_all
     from kubeward.netpol.calico import NAMESPACE_LABEL
-    return subject.expr == ("all",) or (subject.expr[0] == "eq" and subject.expr[1] == NAMESPACE_LABEL)
+    expr = cast(tuple, subject.expr)
+    return expr == ("all",) or (expr[0] == "eq" and expr[1] == NAMESPACE_LABEL)
 
 
 def _wide_peers(connectivity: Connectivity, handle: int) -> Iterator[tuple]:
@@ -209,11 +214,12 @@ def _every_namespace(peer) -> bool:
         return False
     if peer.view == "cilium":
         return not any(key.startswith(("io.kubernetes.pod.namespace", "io.cilium.k8s.namespace.labels."))
-                       for key, _, _ in peer.expr.requirements)
+                       for key, _, _ in cast(Selector, peer.expr).requirements)
     from kubeward.netpol import calico_selector as cs
     from kubeward.netpol.calico import NAMESPACE_LABEL
-    return "nssel" not in repr(peer.expr) and NAMESPACE_LABEL not in set(cs.keys_of(peer.expr)) \
-        and not any(k.startswith("pcns.") for k in cs.keys_of(peer.expr))
+    expr = cast(tuple, peer.expr)
+    return "nssel" not in repr(expr) and NAMESPACE_LABEL not in set(cs.keys_of(expr)) \
+        and not any(k.startswith("pcns.") for k in cs.keys_of(expr))
 
 
 @rule(

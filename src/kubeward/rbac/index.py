@@ -29,7 +29,7 @@ class User:
     groups: tuple[str, ...] = ()
 
     @classmethod
-    def impersonated(cls, name: str, groups: tuple[str, ...] | list[str] = ()) -> "User":
+    def impersonated(cls, name: str, groups: tuple[str, ...] | list[str] = ()) -> User:
         """The user the API server builds for `--as NAME [--as-group G]...`: a service account
         name brings its groups unless groups are given; everyone but system:anonymous is in
         system:authenticated, system:anonymous is in system:unauthenticated."""
@@ -208,7 +208,8 @@ class RbacIndex:
         if not self._problems:
             return []
         found = self._problems.get
-        return [p for item in (*self.all_roles, *self.bindings) for p in found(id(item.resource), ())]
+        items: tuple[Role | Binding, ...] = (*self.all_roles, *self.bindings)
+        return [p for item in items for p in found(id(item.resource), ())]
 
     def update(self, inventory: Inventory, keys: set[Key]) -> IndexChange:
         """Bring the index up to date after the roles and bindings of `keys` (kind, namespace,

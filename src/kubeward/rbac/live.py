@@ -120,7 +120,7 @@ class Mounts:
         return identity.account_key
 
     def _drop(self, key: Key) -> set[Account]:
-        accounts = set()
+        accounts: set[Account] = set()
         known = self.objects.pop(key, None)
         for resource in known if isinstance(known, list) else (known,) if known is not None else ():
             for controller in _controllers(resource):
@@ -131,7 +131,9 @@ class Mounts:
                         del self.owned[controller]
             template = pod_template(resource)
             account = account_key_of(template) if template is not None else None
-            entries = self.accounts.get(account) if account is not None else None
+            if account is None:
+                continue
+            entries = self.accounts.get(account)
             if entries is not None and entries.pop(id(resource), None) is not None:
                 accounts.add(account)
                 if not entries:

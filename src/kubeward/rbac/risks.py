@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Protocol
 
 from kubeward.model.identity import WorkloadIdentity, identities_by_account
 from kubeward.model.inventory import Inventory
@@ -188,6 +188,13 @@ def raise_one(severity: Severity) -> Severity:
     return Severity(min(severity + 1, Severity.CRITICAL))
 
 
+class MountedTokens(Protocol):
+    """The workloads that mount each (namespace, service account)'s token, as the risk hits read
+    them: the dict of `mounted_service_accounts` or the live `kubeward.rbac.live.Mounts`."""
+
+    def get(self, account: tuple[str, str], default: list[WorkloadIdentity], /) -> list[WorkloadIdentity]: ...
+
+
 def mounted_service_accounts(inventory: Inventory) -> dict[tuple[str, str], list[WorkloadIdentity]]:
     """Workloads whose pods carry the API token of each (namespace, service account)."""
     return {key: mounted for key, identities in identities_by_account(inventory).items()
@@ -305,7 +312,7 @@ def _analyse(inventory: Inventory) -> RiskAnalysis:
 
 
 def binding_hits(binding: Binding, index: RbacIndex, capabilities: _RoleCapabilities,
-                 mounts: Mapping[tuple[str, str], list[WorkloadIdentity]]) -> list[RiskHit]:
+                 mounts: MountedTokens) -> list[RiskHit]:
     """The risk hits of one binding: from its subjects, the role it resolves to (its rules after
     aggregation) and, for ServiceAccount subjects, the workloads that mount their tokens; for a
     combination risk of a cluster-wide binding, also the subjects' other cluster-wide bindings
@@ -359,7 +366,7 @@ def _groups_allowed(risk: Risk, role: Role) -> list[list[PolicyRule]]:
 
 
 def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, subjects: list[Subject],
-                   mounts) -> list[RiskHit]:
+                   mounts: MountedTokens) -> list[RiskHit]:
     """A combination risk through this binding: its role allows some of the needed requests and the
     subject's cluster-wide roles together allow all of them (CSRs and signers are cluster-scoped)."""
     own = _groups_allowed(risk, role)
@@ -427,11 +434,12 @@ def _risk_text(key: str, binding: Binding) -> tuple[str, str, Severity]:
     return what, chain, base
 
 
-def _capability_hit(grant: _Grant, subject: Subject, mounts) -> RiskHit:
+def _capability_hit(grant: _Grant, subject: Subject, mounts: MountedTokens) -> RiskHit:
     binding, role, base = grant.binding, grant.role, grant.base
     severity = base
     mounted: list[WorkloadIdentity] = []
-    if subject.kind == "ServiceAccount":
+    # no workload runs as a ServiceAccount without a namespace (workloads default theirs)
+    if subject.kind == "ServiceAccount" and subject.namespace is not None:
         mounted = mounts.get((subject.namespace, subject.name), [])
     if mounted:
         severity = raise_one(base)
