@@ -626,13 +626,34 @@ class Connectivity:
         target = self.class_of[index]
         i_default, i_except = self._vector(target, INGRESS)
         m_default, m_except = self._mesh_vector(target) if self.mesh is not None else (iv.ALL_CONN, {})
+        # The namespaces of each class and of the scan are computed once (not per call: this is
+        # asked for many workloads, and each recomputation walked every workload).
+        class_namespaces = self.class_namespaces()
+        others = self._all_namespaces() - {self.workloads[index].namespace}
         open_from: set[str] = set()
-        for c, members in enumerate(self.class_members):
+        for c, names in enumerate(class_namespaces):
+            if names <= open_from:
+                continue  # nothing new to learn from this class: skip its verdict
             conn = iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target))
             if iv.conn_intersect(conn, m_except.get(c, m_default)) != iv.NO_CONN:
-                open_from.update(self.workloads[w].namespace for w in members)
-        others = {w.namespace for w in self.workloads} - {self.workloads[index].namespace}
+                open_from.update(names)
+                if others <= open_from:
+                    return True
         return others <= open_from
+
+    def class_namespaces(self) -> list[frozenset[str]]:
+        """The namespaces of each class's workloads (computed once)."""
+        found = self.__dict__.get("_class_namespaces")
+        if found is None:
+            found = self.__dict__["_class_namespaces"] = [
+                frozenset(self.workloads[w].namespace for w in members) for members in self.class_members]
+        return found
+
+    def _all_namespaces(self) -> frozenset[str]:
+        found = self.__dict__.get("_namespace_set")
+        if found is None:
+            found = self.__dict__["_namespace_set"] = frozenset(w.namespace for w in self.workloads)
+        return found
 
     def _egress_to(self, source_class: int, target_class: int) -> iv.Conn:
         e_default, e_except = self._vector(source_class, EGRESS)

@@ -59,19 +59,20 @@ def plaintext_between_namespaces(inventory: Inventory) -> Iterator[Hit]:
         return
     mesh = connectivity.mesh
     found: dict[int, set[str]] = {}
+    class_namespaces = connectivity.class_namespaces()  # per class, once (not per pair and member)
     for s, d, conn in connectivity.class_pairs():
         if not conn[1]:
             continue
         src_index = connectivity.class_members[s][0]
         src = connectivity.workloads[src_index]
         source = Source(mesh.membership[src_index], src.namespace, src.service_account)
+        from_namespaces = class_namespaces[s]
         for b in connectivity.class_members[d]:
             dst = connectivity.workloads[b]
-            if any(connectivity.workloads[a].namespace != dst.namespace for a in connectivity.class_members[s]):
+            if len(from_namespaces) > 1 or dst.namespace not in from_namespaces:
                 plain = iv.intersect(conn[1], _plaintext_ports(connectivity, source, b))
                 if plain:
-                    found.setdefault(b, set()).update(connectivity.workloads[a].namespace for a in connectivity.class_members[s]
-                                                      if connectivity.workloads[a].namespace != dst.namespace)
+                    found.setdefault(b, set()).update(from_namespaces - {dst.namespace})
     for index in sorted(found):
         workload = connectivity.workloads[index]
         names = sorted(found[index])

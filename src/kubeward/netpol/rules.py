@@ -240,27 +240,34 @@ def metadata_egress(inventory: Inventory) -> Iterator[Hit]:
 )
 def missing_dns_egress(inventory: Inventory) -> Iterator[Hit]:
     connectivity = analyze(inventory)
+    dns_to_pods: set[int] | None = None  # computed once, on the first workload that needs it
     for index, workload in enumerate(connectivity.workloads):
         if not connectivity.egress_governed(index):
             continue
-        if not connectivity.egress_allows_anywhere(index, "UDP", 53) and not connectivity.egress_allows_anywhere(index, "TCP", 53) \
-                and not _allows_dns_to_pods(connectivity, index):
+        if not connectivity.egress_allows_anywhere(index, "UDP", 53) and not connectivity.egress_allows_anywhere(index, "TCP", 53):
+            if dns_to_pods is None:
+                dns_to_pods = _allowed_dns_to_pods(connectivity)
+            if index in dns_to_pods:
+                continue
             yield Hit(workload.resource, ("metadata", "name"), f"{workload.key} may send to port 53 nowhere (UDP or TCP)")
 
 
-def _allows_dns_to_pods(connectivity: Connectivity, index: int) -> bool:
-    """An Allow egress rule of a policy selecting the workload opens port 53 to pod selectors. The
-    connectivity map only holds the scan's workloads, and the DNS pods it selects (CoreDNS in
-    kube-system) are rarely in the scan: the rule still lets the pods resolve names."""
+def _allowed_dns_to_pods(connectivity: Connectivity) -> set[int]:
+    """The workloads selected by a policy with an Allow egress rule that opens port 53 to pod
+    selectors. The connectivity map only holds the scan's workloads, and the DNS pods it selects
+    (CoreDNS in kube-system) are rarely in the scan: the rule still lets the pods resolve names.
+    One pass over the policies (asking per workload walked every policy for every workload)."""
+    found: set[int] = set()
     for policy in connectivity.policies:
-        if not policy.egress or index not in connectivity.members(policy.subject):
+        if not policy.egress:
             continue
         for rule_ in policy.egress:
             if rule_.action == "Allow" and rule_.pod_peers:
                 conn = rule_.conn_for(None)
                 if iv.conn_allows(conn, "UDP", 53) or iv.conn_allows(conn, "TCP", 53):
-                    return True
-    return False
+                    found.update(connectivity.members(policy.subject))
+                    break
+    return found
 
 
 def _exposures(inventory: Inventory, connectivity: Connectivity) -> dict[int, list[str]]:
