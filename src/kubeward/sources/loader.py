@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Iterator
 import orjson
 import yaml
 
+from kubeward.sources import fastyaml
 from kubeward.sources.lines import LineIndex, json_line_tree
 from kubeward.sources.yamlio import KubeComposer, KubeLoader
 
@@ -379,6 +380,12 @@ def load_bytes(raw: bytes, name: str, keep_text: bool = False) -> LoadResult:
 def _parse_yaml(text: str, source: SourceFile, result: LoadResult, events: bool = True) -> None:
     may_alias = _has_token(text, "&", _ANCHOR) and _has_token(text, "*", _ALIAS)
     if events and not may_alias and not _has_token(text, "!", _TAG):
+        if fastyaml.ENABLED:
+            # rapidyaml, checked against YAML 1.1 as KubeLoader reads it; None: PyYAML decides
+            parsed = fastyaml.parse(text)
+            if parsed is not None:
+                result.documents.extend(Document(data, source, index, line) for index, (data, line) in enumerate(parsed))
+                return
         try:
             _parse_yaml_events(text, source, result)
             return
