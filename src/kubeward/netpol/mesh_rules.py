@@ -70,9 +70,13 @@ def plaintext_between_namespaces(inventory: Inventory) -> Iterator[Hit]:
         for b in connectivity.class_members[d]:
             dst = connectivity.workloads[b]
             if len(from_namespaces) > 1 or dst.namespace not in from_namespaces:
+                adds = from_namespaces - {dst.namespace}
+                known = found.get(b)
+                if known is not None and adds <= known:
+                    continue  # these namespaces are already known to reach b in plaintext
                 plain = iv.intersect(conn[1], _plaintext_ports(connectivity, source, b))
                 if plain:
-                    found.setdefault(b, set()).update(from_namespaces - {dst.namespace})
+                    found.setdefault(b, set()).update(adds)
     for index in sorted(found):
         workload = connectivity.workloads[index]
         names = sorted(found[index])

@@ -26,7 +26,12 @@ def _namespace_anchor(inventory: Inventory, connectivity: Connectivity, namespac
     found = inventory.get("Namespace", None, namespace)
     if found is not None:
         return found
-    return next(w.resource for w in connectivity.workloads if w.namespace == namespace)
+    first = connectivity.__dict__.get("_first_workload_of")
+    if first is None:  # once, not one walk over every workload per namespace
+        first = connectivity.__dict__["_first_workload_of"] = {}
+        for w in connectivity.workloads:
+            first.setdefault(w.namespace, w.resource)
+    return first[namespace]
 
 
 def _isolating(connectivity: Connectivity, namespace: str, direction: str) -> bool:
@@ -34,24 +39,42 @@ def _isolating(connectivity: Connectivity, namespace: str, direction: str) -> bo
     default deny: a NetworkPolicy with `podSelector: {}`, a Cilium policy with an empty
     endpointSelector (namespaced, or clusterwide), or a Calico policy selecting `all()` whose
     tier ends in Deny."""
+    every, names = _isolated(connectivity, direction)
+    return every or namespace in names
+
+
+def _isolated(connectivity: Connectivity, direction: str) -> tuple[bool, frozenset]:
+    """(every namespace is isolated, the namespaces isolated) in this direction: one pass over
+    the policies, kept on the analysis (asking per namespace walked every policy each time)."""
+    cache = connectivity.__dict__.setdefault("_isolated_namespaces", {})
+    if direction in cache:
+        return cache[direction]
+    from kubeward.netpol.calico import NAMESPACE_LABEL
+
+    every, names = False, set()
     for p in connectivity.policies:
         if (p.ingress if direction == INGRESS else p.egress) is None:
             continue
         if p.tier == TIER_NP:
-            if p.namespace == namespace and p.subject.pod_selector.selects_all:
-                return True
+            if p.subject.pod_selector.selects_all:
+                names.add(p.namespace)
         elif p.tier == LAYER_CILIUM:
-            if p.subject.expr.selects_all and p.subject.namespace in (None, namespace) and p.default_deny.get(direction, True):
-                return True
-        elif p.tier == LAYER_CALICO and _calico_selects_namespace(p.subject, namespace) \
-                and connectivity.calico_tier_end(p.calico_tier) == "Deny":
-            return True
-    return False
-
-
-def _calico_selects_namespace(subject: ExprPeer, namespace: str) -> bool:
-    from kubeward.netpol.calico import NAMESPACE_LABEL
-    return subject.expr in (("all",), ("eq", NAMESPACE_LABEL, namespace))
+            if p.subject.expr.selects_all and p.default_deny.get(direction, True):
+                if p.subject.namespace is None:
+                    every = True
+                else:
+                    names.add(p.subject.namespace)
+        elif p.tier == LAYER_CALICO:
+            expr = p.subject.expr
+            if (expr == ("all",) or (type(expr) is tuple and len(expr) == 3 and expr[:2] == ("eq", NAMESPACE_LABEL)
+                                     and type(expr[2]) is str)) \
+                    and connectivity.calico_tier_end(p.calico_tier) == "Deny":
+                if expr == ("all",):
+                    every = True
+                else:
+                    names.add(expr[2])
+    cache[direction] = (every, frozenset(names))
+    return cache[direction]
 
 
 def _namespaces_with_workloads(connectivity: Connectivity) -> list[str]:
