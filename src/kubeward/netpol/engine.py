@@ -626,20 +626,34 @@ class Connectivity:
         target = self.class_of[index]
         i_default, i_except = self._vector(target, INGRESS)
         m_default, m_except = self._mesh_vector(target) if self.mesh is not None else (iv.ALL_CONN, {})
-        # The namespaces of each class and of the scan are computed once (not per call: this is
-        # asked for many workloads, and each recomputation walked every workload).
-        class_namespaces = self.class_namespaces()
-        others = self._all_namespaces() - {self.workloads[index].namespace}
-        open_from: set[str] = set()
-        for c, names in enumerate(class_namespaces):
-            if names <= open_from:
-                continue  # nothing new to learn from this class: skip its verdict
-            conn = iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target))
-            if iv.conn_intersect(conn, m_except.get(c, m_default)) != iv.NO_CONN:
-                open_from.update(names)
-                if others <= open_from:
-                    return True
-        return others <= open_from
+        # Namespace by namespace, each answered by the first of its classes found open: most
+        # workloads are closed to some namespace, and the answer is then known without the
+        # verdict of every class (the namespaces' classes are indexed once per analysis).
+        own = self.workloads[index].namespace
+        verdicts: dict[int, bool] = {}
+        for namespace, classes in self._classes_by_namespace().items():
+            if namespace == own:
+                continue
+            for c in classes:
+                is_open = verdicts.get(c)
+                if is_open is None:
+                    conn = iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target))
+                    is_open = verdicts[c] = iv.conn_intersect(conn, m_except.get(c, m_default)) != iv.NO_CONN
+                if is_open:
+                    break
+            else:
+                return False
+        return True
+
+    def _classes_by_namespace(self) -> dict[str, list[int]]:
+        """For each namespace with workloads, the classes with a member there (computed once)."""
+        found = self.__dict__.get("_namespace_classes")
+        if found is None:
+            found = self.__dict__["_namespace_classes"] = {}
+            for c, names in enumerate(self.class_namespaces()):
+                for name in names:
+                    found.setdefault(name, []).append(c)
+        return found
 
     def class_namespaces(self) -> list[frozenset[str]]:
         """The namespaces of each class's workloads (computed once)."""
@@ -647,12 +661,6 @@ class Connectivity:
         if found is None:
             found = self.__dict__["_class_namespaces"] = [
                 frozenset(self.workloads[w].namespace for w in members) for members in self.class_members]
-        return found
-
-    def _all_namespaces(self) -> frozenset[str]:
-        found = self.__dict__.get("_namespace_set")
-        if found is None:
-            found = self.__dict__["_namespace_set"] = frozenset(w.namespace for w in self.workloads)
         return found
 
     def _egress_to(self, source_class: int, target_class: int) -> iv.Conn:
