@@ -1,8 +1,8 @@
 """A fast YAML path, exactly equal to kubeward's PyYAML loader (KubeLoader) or not taken at all.
 
 rapidyaml (PyPI `rapidyaml`, module `ryml`) parses the text into its C++ tree and emits that
-tree as JSON, which orjson reads: both in C/C++, several times faster than libyaml's parser
-building Python objects. rapidyaml resolves plain scalars as YAML 1.2 and emits everything else
+tree as JSON, which orjson reads: both in C/C++, about twice as fast as libyaml's parser
+building Python objects (benchmarks/fastyaml_equal.py measures both on the same files). rapidyaml resolves plain scalars as YAML 1.2 and emits everything else
 as a JSON string, so the result is then checked against the YAML 1.1 rules KubeLoader applies:
 
 - every string (key or value) that YAML 1.1 would read as something else when plain (`yes`,
@@ -12,9 +12,10 @@ as a JSON string, so the result is then checked against the YAML 1.1 rules KubeL
 - integers, `true`, `false` and `null` that rapidyaml emits unquoted read the same in both.
 
 Anything else returns None and the caller parses with PyYAML, the reference: a text with
-tags, anchors or aliases (the caller's cheap token tests), directives, complex keys, tabs,
+tags, anchors or aliases (cheap token tests, as the loader's), directives, complex keys, tabs,
 a merge key or a key that would collide once resolved, a document count or line that cannot be
 told from the text, and any error (PyYAML then names the file and line).
+Set KUBEWARD_FASTYAML=0 to parse everything with PyYAML.
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ _NOT_HANDLED_FLAGS = (ryml.KEYTAG | ryml.VALTAG | ryml.KEYANCH | ryml.VALANCH | 
 _RESOLVERS = KubeLoader.yaml_implicit_resolvers
 _LOADER = KubeLoader("")  # only its constructors are used (they read nothing from the stream)
 _CACHE_LIMIT = 100_000
+# orjson builds a whole document's tree before its Python objects (a transient peak of several
+# times the result): a document larger than this as JSON (a `kubectl get -o yaml` List) goes to
+# the loader's event builder, which holds only the result.
+MAX_DOCUMENT_JSON = 256 * 1024
 _resolved: dict[str, object] = {}
 _UNRESOLVED = object()  # a string YAML 1.1 also reads as a string when plain
-# Lines that start a document or end one (column 0, then a blank or the end of the line).
+# Document start markers (column 0, then a blank or the end of the line).
 _MARKER = re.compile(r"\n---(?=[ \n]|$)")  # after the first line; literal first
 # Text the fast path leaves to PyYAML: a directive, a complex key (`? `), a tab (indentation
 # and separation rules with tabs differ between parsers), a carriage return (line breaks).
@@ -103,7 +108,7 @@ def _has_fraction(emitted: str) -> bool:
         start = match.start()
         while start > 0 and emitted[start - 1] in _NUMBER_CHARS:
             start -= 1
-        if start == 0 or emitted[start - 1] in " \n[:,":
+        if start == 0 or emitted[start - 1] in " \n[,":
             return True
     return False
 
@@ -145,6 +150,8 @@ def parse(text: str) -> list[tuple[object, int]] | None:
         out = []
         for doc_id, line in zip(doc_ids, lines):
             if tree.type(doc_id) & _NOT_HANDLED_FLAGS:
+                return None
+            if ryml.compute_json_length(tree, doc_id) > MAX_DOCUMENT_JSON:
                 return None
             emitted = ryml.emit_json(tree, doc_id)
             doc = orjson.loads(emitted)
@@ -340,6 +347,8 @@ def _document_lines(text: str, count: int) -> list[int] | None:
             continue
         end = markers[number + 1] if number + 1 < len(markers) else len(text)
         content = _CONTENT.search(text, line_end, end) if line_end < end else None
+        if content is None and end == len(text) and not text.endswith("\n"):
+            return None  # an empty last document without a final line break: PyYAML's own mark
         starts.append(content.start() if content is not None else end)
     if len(starts) != count:
         return None
