@@ -1,9 +1,10 @@
 """A fast YAML path, exactly equal to kubeward's PyYAML loader (KubeLoader) or not taken at all.
 
 rapidyaml (PyPI `rapidyaml`, module `ryml`) parses the text into its C++ tree and emits that
-tree as JSON, which orjson reads: both in C/C++, about twice as fast as libyaml's parser
-building Python objects (benchmarks/fastyaml_equal.py measures both on the same files). rapidyaml resolves plain scalars as YAML 1.2 and emits everything else
-as a JSON string, so the result is then checked against the YAML 1.1 rules KubeLoader applies:
+tree as JSON, which orjson reads: both in C/C++, faster than libyaml's parser building Python
+objects (benchmarks/fastyaml_equal.py measures both on the same files). rapidyaml resolves plain
+scalars as YAML 1.2 and emits everything else as a JSON string, so the result is then checked
+against the YAML 1.1 rules KubeLoader applies:
 
 - every string (key or value) that YAML 1.1 would read as something else when plain (`yes`,
   `~`, `010`, `0x1F`, `1:30`, `.inf`, `<<`, ...) and every float is looked up in the tree by its
@@ -40,10 +41,10 @@ _NOT_HANDLED_FLAGS = (ryml.KEYTAG | ryml.VALTAG | ryml.KEYANCH | ryml.VALANCH | 
 _RESOLVERS = KubeLoader.yaml_implicit_resolvers
 _LOADER = KubeLoader("")  # only its constructors are used (they read nothing from the stream)
 _CACHE_LIMIT = 100_000
-# orjson builds a whole document's tree before its Python objects (a transient peak of several
-# times the result): a document larger than this as JSON (a `kubectl get -o yaml` List) goes to
-# the loader's event builder, which holds only the result.
-MAX_DOCUMENT_JSON = 256 * 1024
+# orjson builds a whole JSON text's tree before its Python objects (a transient peak of several
+# times the result): a node larger than this as JSON (a `kubectl get -o yaml` List) is read
+# child by child, so that the peak stays that of one child.
+MAX_DOCUMENT_JSON = 64 * 1024
 _resolved: dict[str, object] = {}
 _UNRESOLVED = object()  # a string YAML 1.1 also reads as a string when plain
 # Document start markers (column 0, then a blank or the end of the line).
@@ -151,16 +152,46 @@ def parse(text: str) -> list[tuple[object, int]] | None:
         for doc_id, line in zip(doc_ids, lines):
             if tree.type(doc_id) & _NOT_HANDLED_FLAGS:
                 return None
-            if ryml.compute_json_length(tree, doc_id) > MAX_DOCUMENT_JSON:
-                return None
-            emitted = ryml.emit_json(tree, doc_id)
-            doc = orjson.loads(emitted)
-            out.append((_checked(tree, doc_id, doc, _needs_walk(emitted)), line))
+            walk = [False]
+            doc = _load(tree, doc_id, walk)
+            out.append((_checked(tree, doc_id, doc, walk[0]), line))
         return out
     except _NotHandled:
         return None
     except Exception:  # noqa: BLE001 - any parse or emit error: PyYAML gives the exact message and line
         return None
+
+
+def _load(tree, node: int, walk: list) -> object:
+    """The JSON value of `node` (a document or a sequence item), read whole when small, else
+    container by container; walk[0] becomes True when some part needs the YAML 1.1 walk."""
+    if not tree.is_container(node) or ryml.compute_json_length(tree, node) <= MAX_DOCUMENT_JSON:
+        emitted = ryml.emit_json(tree, node)
+        if not walk[0] and _needs_walk(emitted):
+            walk[0] = True
+        if tree.has_key(node):  # a mapping's entry is emitted as `"key": value`
+            ((_, value),) = orjson.loads("{" + emitted + "}").items()
+            return value
+        return orjson.loads(emitted)
+    if tree.is_seq(node):
+        return [_load(tree, child, walk) for child in ryml.children(tree, node)]
+    mapping: dict = {}
+    for child in ryml.children(tree, node):
+        if tree.type(child) & (ryml.MAP | ryml.SEQ):
+            key = tree.key(child)
+            if key is None:
+                raise _NotHandled
+            value = _load(tree, child, walk)
+            key = bytes(key).decode()
+        else:  # a scalar entry: `"key": value` as JSON
+            emitted = ryml.emit_json(tree, child)
+            if not walk[0] and _needs_walk(emitted):
+                walk[0] = True
+            ((key, value),) = orjson.loads("{" + emitted + "}").items()
+        mapping[key] = value
+    if not walk[0] and any(type(k) is str and _suspicious(k) for k in mapping):
+        walk[0] = True
+    return mapping
 
 
 def _parse_quietly(raw: bytes):
