@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 import yaml
 
+from kubeward.sources import fastyaml
 from kubeward.sources.lines import LineIndex, json_line_tree
 from kubeward.sources.yamlio import KubeComposer, KubeLoader
 
@@ -330,40 +331,136 @@ def _expand(path: str, result: LoadResult) -> list:
 Progress = Callable[[int, int, str], None]  # (inputs done, inputs in all, the one being read)
 
 
-def load_paths(paths: Iterable[str], stdin=None, progress: Progress | None = None, render=None) -> LoadResult:
+# --jobs: inputs below this many bytes in all are read in the calling process (starting workers
+# and sending the documents back costs more than it saves there).
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+
+
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def load_paths(paths: Iterable[str], stdin=None, progress: Progress | None = None, render=None,
+               jobs: int | None = 1) -> LoadResult:
     """Load every input (files, directories, "-" for stdin); `progress` is told before each one.
     `render` (kubeward.sources.render.RenderOptions) says how charts and Kustomize directories are
-    rendered (defaults when None)."""
+    rendered (defaults when None). `jobs`: worker processes that read and parse files (stdin and
+    rendered directories stay here); None chooses (the cores, 1 for small inputs). The result is
+    the same whatever the number: documents, errors and notes in input order."""
     result = LoadResult()
     paths = list(paths)
     named = set(paths)
     inputs = [found for path in paths for found in _expand(path, result)]
+    workers = _workers(jobs, inputs)
+    if workers > 1:
+        _load_parallel(inputs, named, workers, result, progress, render)
+        return result
     for done, path in enumerate(inputs):
         if progress is not None:
-            progress(done, len(inputs), path if isinstance(path, str) else path[0])
-        if isinstance(path, tuple):
-            from kubeward.sources.render import RenderOptions, render_directory
-
-            result.extend(render_directory(path[0], path[1], render or RenderOptions()))
-            continue
-        name = STDIN_NAME if path == STDIN else path
-        try:
-            raw = read_stream(stdin or sys.stdin.buffer) if path == STDIN else read_regular(path)
-        except InputRefused as exc:
-            result.files += 1
-            hint = " (to scan what a pipe holds, give it on stdin: ... | kubeward scan -)" \
-                if path in named and "a FIFO" in str(exc) else ""
-            result.errors.append(LoadIssue(name, None, f"{exc}{hint}"))
-            continue
-        except OSError as exc:
-            result.files += 1
-            result.errors.append(LoadIssue(name, None, f"cannot read: {exc.strerror or exc}"))
-            continue
-        result.extend(load_bytes(raw, name, keep_text=path == STDIN))
-        del raw
+            progress(done, len(inputs), _label(path))
+        result.extend(_load_one(path, named, stdin, render))
     if progress is not None:
         progress(len(inputs), len(inputs), "")
     return result
+
+
+def _local(path) -> bool:
+    """Read in the calling process: stdin, and chart or Kustomize directories (a (path, kind)
+    pair, rendered by their engine, itself a process of its own)."""
+    return path == STDIN or isinstance(path, tuple)
+
+
+def _label(path) -> str:
+    return path[0] if isinstance(path, tuple) else path
+
+
+def _load_one(path, named: set[str], stdin=None, render=None) -> LoadResult:
+    if isinstance(path, tuple):
+        from kubeward.sources.render import RenderOptions, render_directory
+
+        return render_directory(path[0], path[1], render or RenderOptions())
+    name = STDIN_NAME if path == STDIN else path
+    try:
+        raw = read_stream(stdin or sys.stdin.buffer) if path == STDIN else read_regular(path)
+    except InputRefused as exc:
+        hint = " (to scan what a pipe holds, give it on stdin: ... | kubeward scan -)" \
+            if path in named and "a FIFO" in str(exc) else ""
+        return LoadResult(errors=[LoadIssue(name, None, f"{exc}{hint}")], files=1)
+    except OSError as exc:
+        return LoadResult(errors=[LoadIssue(name, None, f"cannot read: {exc.strerror or exc}")], files=1)
+    return load_bytes(raw, name, keep_text=path == STDIN)
+
+
+def _input_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size if path != STDIN else 0
+    except OSError:
+        return 0
+
+
+def _workers(jobs: int | None, inputs: list[str]) -> int:
+    if jobs is not None and jobs <= 1:
+        return 1
+    files = [p for p in inputs if not _local(p)]
+    if len(files) < 2:
+        return 1
+    if jobs is None:
+        if sum(_input_size(p) for p in files) < PARALLEL_MIN_BYTES:
+            return 1
+        jobs = default_jobs()
+    return max(1, min(jobs, len(files)))
+
+
+def _chunks(inputs: list[str], workers: int) -> list[list[str]]:
+    """Consecutive runs of inputs of about equal size, a few per worker (so that one slow run
+    does not leave the others idle); stdin alone in its own run (read here)."""
+    sizes = [(0 if _local(p) else _input_size(p)) + 4096 for p in inputs]
+    target = max(1, sum(sizes) // (workers * 4))
+    chunks: list[list[str]] = [[]]
+    held = 0
+    for path, size in zip(inputs, sizes):
+        if _local(path):
+            chunks.extend([[path], []])
+            held = 0
+            continue
+        if held >= target and chunks[-1]:
+            chunks.append([])
+            held = 0
+        chunks[-1].append(path)
+        held += size
+    return [c for c in chunks if c]
+
+
+def _load_chunk(paths: list[str], named: set[str]) -> LoadResult:
+    """A worker's part: read and parse these files (no stdin), in order."""
+    result = LoadResult()
+    for path in paths:
+        result.extend(_load_one(path, named))
+    return result
+
+
+def _load_parallel(inputs: list, named: set[str], workers: int, result: LoadResult,
+                   progress: Progress | None, render=None) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = _chunks(inputs, workers)
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    done = 0
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [None if _local(chunk[0]) else pool.submit(_load_chunk, chunk, named) for chunk in chunks]
+        for chunk, future in zip(chunks, futures):  # merged in input order
+            if progress is not None:
+                progress(done, len(inputs), _label(chunk[0]))
+            result.extend(_load_one(chunk[0], named, render=render) if future is None else future.result())
+            done += len(chunk)
+    if progress is not None:
+        progress(len(inputs), len(inputs), "")
 
 
 def load_text(text: str, name: str = "<text>") -> LoadResult:
@@ -398,6 +495,12 @@ def load_bytes(raw: bytes, name: str, keep_text: bool = False) -> LoadResult:
 def _parse_yaml(text: str, source: SourceFile, result: LoadResult, events: bool = True) -> None:
     may_alias = _has_token(text, "&", _ANCHOR) and _has_token(text, "*", _ALIAS)
     if events and not may_alias and not _has_token(text, "!", _TAG):
+        if fastyaml.ENABLED:
+            # rapidyaml, checked against YAML 1.1 as KubeLoader reads it; None: PyYAML decides
+            parsed = fastyaml.parse(text)
+            if parsed is not None:
+                result.documents.extend(Document(data, source, index, line) for index, (data, line) in enumerate(parsed))
+                return
         try:
             _parse_yaml_events(text, source, result)
             return

@@ -1,0 +1,260 @@
+"""The fast YAML path (rapidyaml + YAML 1.1 resolution) gives exactly what PyYAML's path gives,
+or hands the text to PyYAML: on the corpus, on generated YAML, and on what it must not take."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kubeward import pipeline
+from kubeward.model.inventory import build_inventory
+from kubeward.rules.catalogue import load_all
+from kubeward.sources import fastyaml
+from kubeward.sources.loader import _ALIAS, _ANCHOR, _TAG, LoadResult, SourceFile, _has_token, _parse_yaml, load_paths, load_text
+
+pytestmark = pytest.mark.skipif(fastyaml.ryml is None, reason="rapidyaml not installed")
+
+
+def reference(text: str) -> tuple[list, list]:
+    """PyYAML's path (the loader with the fast path off): documents (data, index, line), errors."""
+    enabled, fastyaml.ENABLED = fastyaml.ENABLED, False
+    try:
+        result = LoadResult()
+        _parse_yaml(text, SourceFile("f.yaml"), result)
+    finally:
+        fastyaml.ENABLED = enabled
+    return [(d.data, d.index, d.line) for d in result.documents], [(e.line, e.message) for e in result.errors]
+
+
+def same(a, b) -> bool:
+    """Equal with the same types and key order all the way down (1 == True == 1.0 are not)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return list(a) == list(b) and all(same(x, y) for x, y in zip(a, b)) and all(same(a[k], b[k]) for k in a)
+    if type(a) is list:
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if type(a) is float and math.isnan(a):
+        return math.isnan(b)
+    return a == b
+
+
+def fast(text: str) -> list | None:
+    parsed = fastyaml.parse(text)
+    return None if parsed is None else [(data, index, line) for index, (data, line) in enumerate(parsed)]
+
+
+def assert_same(text: str) -> bool:
+    """The fast path equals PyYAML's, or declines; True when it took the text."""
+    got = fast(text)
+    expected, errors = reference(text)
+    if got is None:
+        return False
+    assert not errors, f"fast path took a text PyYAML refuses: {errors}\n{text}"
+    assert len(got) == len(expected), text
+    for (data, index, line), (data2, index2, line2) in zip(got, expected):
+        assert same(data, data2), f"{data!r} != {data2!r}\n{text}"
+        assert (index, line) == (index2, line2), text
+    return True
+
+
+def corpus_files(shared: Path) -> list[Path]:
+    return sorted(p for p in (shared / "corpus").rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def test_every_corpus_document_is_the_same(shared):
+    taken = declined = 0
+    for path in corpus_files(shared):
+        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+        if (_has_token(text, "&", _ANCHOR) and _has_token(text, "*", _ALIAS)) or _has_token(text, "!", _TAG):
+            continue  # the loader sends these to PyYAML before asking the fast path
+        if assert_same(text):
+            taken += 1
+        else:
+            declined += 1
+    # five corpus files write a key twice (an input error PyYAML's path reports with its line)
+    assert taken > 300 and declined - 5 < taken / 20, (taken, declined)
+
+
+# --- YAML 1.1 scalars, every style --------------------------------------------------------------
+
+PLAIN = ["yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N",
+         "true", "True", "TRUE", "false", "False", "FALSE", "~", "null", "Null", "NULL", "nULL",
+         "0", "-0", "+1", "010", "0o17", "08", "0x1F", "0X1F", "0b101", "1_000", "-1_000", "1:30", "190:20:30", "12:61",
+         "1.5", "-1.5", "1.", ".5", "1e3", "1.0e5", "1.0e+5", "1.0E-5", "6.8523015e+5", "685.230_15e+03", "190:20:30.15",
+         ".inf", "-.Inf", "+.INF", ".nan", ".NaN", "=", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
+         "12345678901234567890123", "0.0.0.0/0", "v1.2", "1.2.3", "80", "8080", "65535", "plain words", "a-b",
+         "*.example.com", "e", "E", "1e", "-", "0.", "-.5", "00", "0_0", "3.14_15", "1:2:3"]
+
+
+def rendered(value: str, style: str, indent: str) -> str:
+    if style == "plain":
+        return value
+    if style == "single":
+        return "'" + value.replace("'", "''") + "'"
+    if style == "double":
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"|\n{indent}  {value}" if style == "literal" else f">-\n{indent}  {value}"
+
+
+def test_each_plain_scalar_resolves_as_pyyaml():
+    for value in PLAIN:
+        for style in ("plain", "single", "double", "literal", "folded"):
+            for text in (f"k: {rendered(value, style, '')}\n", f"- {rendered(value, style, '  ')}\n",
+                         f"{rendered(value, style, '') if style not in ('literal', 'folded') else 'x'}: v\n",
+                         f"f: [{rendered(value, style, '') if style not in ('literal', 'folded') else 'x'}, z]\n"):
+                assert_same(text)
+
+
+scalars = st.tuples(st.sampled_from(PLAIN) | st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
+                                                       max_size=8),
+                    st.sampled_from(["plain", "single", "double", "literal", "folded"]))
+
+
+@st.composite
+def documents(draw, depth: int = 0, indent: str = "") -> str:
+    """A block mapping or sequence of scalars (every style) and nested collections."""
+    lines = []
+    as_map = draw(st.booleans())
+    used: set[str] = set()
+    for _ in range(draw(st.integers(1, 4))):
+        prefix = indent
+        if as_map:
+            key, key_style = draw(scalars)
+            key_style = key_style if key_style in ("plain", "single", "double") else "double"
+            if key_style == "plain" and not _plain_ok(key):
+                key_style = "double"
+            shown = rendered(key, key_style, indent)
+            if shown in used:
+                continue
+            used.add(shown)
+            prefix += shown + ":"
+        else:
+            prefix += "-"
+        if depth < 2 and draw(st.integers(0, 3)) == 0:
+            if draw(st.booleans()):
+                items = [rendered(v, s if s in ("single", "double") or _plain_ok(v, flow=True) else "double", "")
+                         for v, s in draw(st.lists(scalars, max_size=3))]
+                lines.append(f"{prefix} [{', '.join(items)}]")
+            else:
+                lines.append(prefix)
+                lines.append(draw(documents(depth + 1, indent + "  ")))
+        else:
+            value, style = draw(scalars)
+            if style == "plain" and not _plain_ok(value):
+                style = "double"
+            if style in ("literal", "folded") and (not value.strip() or value != value.strip() or "\n" in value):
+                style = "double"
+            lines.append(f"{prefix} {rendered(value, style, indent)}")
+    return "\n".join(lines)
+
+
+def _plain_ok(value: str, flow: bool = False) -> bool:
+    """A value that stays one plain scalar as written (else it is drawn quoted)."""
+    if not value or value != value.strip() or any(c in value for c in "#:\n\r\t\"'\\{}[],&*!|>%@`?\x85\u2028\u2029\ufeff"):
+        return False
+    return value[0] not in "-?:" and value not in ("-", "---", "...")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(documents(), min_size=1, max_size=3), st.sampled_from(["", "---\n", "--- # c\n"]),
+       st.sampled_from(["\n", "\n# comment\n", "\n\n"]), st.booleans())
+def test_generated_yaml_is_the_same_or_declined(docs, first, gap, final_marker):
+    text = first + ("\n---" + gap).join(docs) + "\n" + ("---\n" if final_marker else "")
+    assert_same(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6) | st.integers(), inner,
+                                                                                max_size=4), max_leaves=20),
+       st.sampled_from([None, "'", '"', "|", ">"]), st.booleans())
+def test_pyyaml_dumped_data_is_the_same_or_declined(data, style, flow):
+    import yaml
+
+    text = yaml.safe_dump_all([data, {"k": data}], default_style=style, default_flow_style=flow, allow_unicode=True)
+    assert_same(text)
+
+
+# --- what the fast path leaves to PyYAML ----------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "a: &x 1\nb: *x\n",                             # anchors and aliases
+    "base: &b {x: 1}\nd:\n  <<: *b\n  y: 2\n",      # merge key
+    "<<: {x: 1}\n",                                 # a merge key without alias
+    "a: !!str 1\n",                                 # tags
+    "a: !custom x\n",
+    "a: 1\na: 2\n",                                 # duplicate keys (an input error since issue 11)
+    "spec:\n  selector: {a: 1}\n  replicas: 1\n  selector: {a: 2}\n",
+    "items:\n- name: x\n  image: y\n  name: z\n",
+    "a:\n  'k\": v': 1\n  'k\": v': 2\n",
+    "big: " + "x" * 70_000 + "\nb: 1\nb: 2\n",           # read part by part (over 64 KiB of JSON)
+    "big: " + "x" * 70_000 + "\nc:\n  d: 1\n  d: 2\n",
+    "a:\n  80: x\n  '80': y\n",
+    "? [a, b]\n: c\n",                              # complex key
+    "a:\tb\n",                                      # tab
+    "%YAML 1.1\n---\na: 1\n",                       # directive
+    "a: 1\n...\n",                                  # document end marker
+    "a: [1, 2\n",                                   # invalid
+    "a: b: c\n",
+    "key: |\n  no final newline",                    # a block scalar at the end of the text
+    "- *\n",
+    "null\n---",                                   # an empty last document, no final line break
+])
+def test_declined_texts_load_exactly_as_pyyaml(text):
+    enabled = fastyaml.ENABLED
+    try:
+        fastyaml.ENABLED = True
+        with_fast = load_text(text, "f.yaml")
+        fastyaml.ENABLED = False
+        without = load_text(text, "f.yaml")
+    finally:
+        fastyaml.ENABLED = enabled
+    assert [(d.index, d.line) for d in with_fast.documents] == [(d.index, d.line) for d in without.documents]
+    assert all(same(a.data, b.data) for a, b in zip(with_fast.documents, without.documents))
+    assert [(e.file, e.line, e.message) for e in with_fast.errors] == [(e.file, e.line, e.message) for e in without.errors]
+    assert fastyaml.parse(text) is None or not without.errors
+
+
+def test_errors_still_name_file_and_line():
+    result = load_text("a: 1\nb: [1, 2\nc: 3\n", "bad.yaml")
+    assert result.errors and result.errors[0].file == "bad.yaml" and result.errors[0].line is not None
+    assert "invalid YAML" in result.errors[0].message
+
+
+def test_the_fast_path_is_taken_on_plain_kubernetes_yaml():
+    text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: {a: 'true', b: yes}\nspec:\n  containers:\n  - name: c\n    image: x\n"
+    parsed = fastyaml.parse(text)
+    assert parsed is not None
+    assert parsed[0][0]["metadata"]["annotations"] == {"a": "true", "b": True}
+    assert parsed[0][1] == 1
+
+
+def test_document_lines_and_empty_documents():
+    text = "# head\n\napiVersion: v1\nkind: A\n---\n---\n# c\nkind: B\n--- # x\n\n  kind: C\n---\n"
+    assert assert_same(text)
+    assert [line for _, _, line in fast(text)] == [3, 6, 8, 11, 13]
+
+
+# --- findings, fast path on and off ------------------------------------------------------------
+
+def findings_of(paths: list[str]) -> list[tuple]:
+    inventory = build_inventory(load_paths(paths))
+    evaluation = pipeline.run([inventory], list(load_all().values()))
+    return [(f.rule.id, f.resource.key if f.resource is not None else None, f.path, f.message, f.severity.label,
+             f.resolved_location())
+            for f in evaluation.findings]
+
+
+def test_corpus_findings_identical_with_the_fast_path_on_and_off(shared, monkeypatch):
+    corpus = str(shared / "corpus")
+    monkeypatch.setattr(fastyaml, "ENABLED", True)
+    on = findings_of([corpus])
+    monkeypatch.setattr(fastyaml, "ENABLED", False)
+    off = findings_of([corpus])
+    assert len(on) > 1000
+    assert on == off
