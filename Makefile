@@ -31,6 +31,8 @@ postgres:
 
 test: $(STAMP) postgres
 	KUBEWARD_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 import re
 
+from typing import Any
+
 import orjson
 import yaml
 
@@ -233,7 +235,7 @@ def _parse_quietly(raw: bytes):
 _devnull: int | None = None
 
 
-def _checked(tree, node: int, doc: object, walk: bool = True) -> object:
+def _checked(tree, node: int, doc: Any, walk: bool = True) -> Any:
     """`doc` with every scalar YAML 1.1 reads differently from the JSON rapidyaml emitted made
     exactly what KubeLoader makes of it (looked up in the tree by path, only where needed)."""
     kind = type(doc)
@@ -244,7 +246,7 @@ def _checked(tree, node: int, doc: object, walk: bool = True) -> object:
     if not walk or (kind is not dict and kind is not list):
         return doc
     # stack entries: (container, path from the document's root)
-    stack: list[tuple[object, tuple]] = [(doc, ())]
+    stack: list[tuple[Any, tuple]] = [(doc, ())]
     nodes: dict[tuple, int] = {}
     while stack:
         container, path = stack.pop()

@@ -8,6 +8,8 @@ composes the file. A test proves it equal to composition on the corpus and on ge
 
 from __future__ import annotations
 
+import re
+
 Path = tuple
 _UNSEEN = object()
 _UNSURE = "unsure"
@@ -271,9 +273,7 @@ def key_value(text: str) -> tuple[str, str] | None:
 # It answers the same interface as the composed nodes the line lookup walks (`value`,
 # `start_mark.line`, mappings as (key, value) pairs).
 
-import re as _re
-
-_JSON_TOKEN = _re.compile(r'"(?:[^"\\\n]|\\.)*"|[{}\[\]:,\n]|[^\s{}\[\]:,"]+')
+_JSON_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[{}\[\]:,\n]|[^\s{}\[\]:,"]+')
 
 
 class JsonNode:
@@ -287,7 +287,7 @@ class JsonNode:
         self.line = line
 
     @property
-    def start_mark(self) -> "JsonNode":
+    def start_mark(self) -> JsonNode:
         return self
 
 

@@ -122,7 +122,7 @@ class LoadResult:
     files: int = 0  # inputs tried (files, stdin), read or not
     read: int = 0  # inputs whose bytes were read (parsed or not)
 
-    def extend(self, other: "LoadResult") -> None:
+    def extend(self, other: LoadResult) -> None:
         self.documents.extend(other.documents)
         self.errors.extend(other.errors)
         self.notes.extend(other.notes)
@@ -238,7 +238,7 @@ def too_deep(data: object, limit: int | None = None) -> bool:
     limit = MAX_DEPTH if limit is None else limit
     if type(data) not in (dict, list):
         return False
-    stack = [(data, 1)]
+    stack: list[tuple[Any, int]] = [(data, 1)]
     pop, push = stack.pop, stack.append
     while stack:
         value, depth = pop()
@@ -258,7 +258,7 @@ def depth_problem(data: object, limit: int | None = None) -> str | None:
     if type(data) not in (dict, list) or not too_deep(data, limit):
         return None
     path: list[str] = []
-    node = data
+    node: Any = data
     # Follow one too-deep branch down to the limit to name where it is.
     while len(path) < limit and type(node) in (dict, list):
         items = node.items() if type(node) is dict else enumerate(node)
