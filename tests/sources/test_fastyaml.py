@@ -197,6 +197,10 @@ def test_pyyaml_dumped_data_is_the_same_or_declined(data, style, flow):
     "a:\n  80: x\n  '80': y\n",
     "? [a, b]\n: c\n",                              # complex key
     "a:\tb\n",                                      # tab
+    "'\x85  '\n---\nk: '\x85  '\n",                  # NEL, a YAML 1.1 line break (found by hypothesis)
+    "a: 'x\u2028y'\nb: c\u2029d\n",                     # LS and PS
+    "a: b\x01c\n",                                   # a character PyYAML refuses
+    "a: b\ufeffc\n",                                 # a byte order mark inside the text
     "%YAML 1.1\n---\na: 1\n",                       # directive
     "a: 1\n...\n",                                  # document end marker
     "a: [1, 2\n",                                   # invalid

@@ -60,8 +60,14 @@ _NODE_PROPERTY = re.compile(r"[&*!][^\s\]},]")  # an anchor, an alias or a tag, 
 _TOKEN_BEFORE = frozenset(" \n[{,:-")
 
 
+# Characters the two parsers read differently: YAML 1.1's extra line breaks (NEL, LS, PS: PyYAML
+# folds them like a newline, rapidyaml keeps them), the characters PyYAML refuses as non-printable
+# (its error names the line), tabs and carriage returns, and a byte order mark inside the text.
+_OTHER_CHARACTER = re.compile("[^\n\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010FFFF]")
+
+
 def _unhandled(text: str) -> bool:
-    if "\t" in text or "\r" in text or text.startswith("%") or "\n%" in text:
+    if text.startswith("%") or "\n%" in text or _OTHER_CHARACTER.search(text):
         return True
     if ("&" in text or "*" in text or "!" in text) and any(
             m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE for m in _NODE_PROPERTY.finditer(text)):
