@@ -1172,11 +1172,16 @@ class Connectivity:
         workloads = self.workloads
         open_from: set[str] = set()
         class_namespaces = self._class_namespaces()
+        others = self._all_namespaces() - {workloads[index].namespace}
         for c in self.class_ids():
+            names = class_namespaces[c]
+            if names <= open_from:
+                continue  # its namespaces are open already: its verdict adds nothing
             conn = iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target))
             if iv.conn_intersect(conn, m_except.get(c, m_default)) != iv.NO_CONN:
-                open_from |= class_namespaces[c]
-        others = self._all_namespaces() - {workloads[index].namespace}
+                open_from |= names
+                if others <= open_from:
+                    return True
         return others <= open_from
 
     def _class_namespaces(self) -> list[frozenset[str]]:

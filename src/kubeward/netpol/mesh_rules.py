@@ -64,20 +64,30 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
     if connectivity.mesh is None:
         return
     mesh = connectivity.mesh
+    workloads = connectivity.workloads
+    members = connectivity.class_members
+    class_namespaces = connectivity._class_namespaces()
     found: dict[int, set[str]] = {}
     for s, d, conn in connectivity.class_pairs():
         if not conn[1]:
             continue
-        src_index = connectivity.class_members[s][0]
-        src = connectivity.workloads[src_index]
-        source = Source(mesh.membership[src_index], src.namespace, src.service_account)
-        for b in connectivity.class_members[d]:
-            dst = connectivity.workloads[b]
-            if any(connectivity.workloads[a].namespace != dst.namespace for a in connectivity.class_members[s]):
-                plain = iv.intersect(conn[1], _plaintext_ports(mesh, source, b))
-                if plain:
-                    found.setdefault(b, set()).update(connectivity.workloads[a].namespace for a in connectivity.class_members[s]
-                                                      if connectivity.workloads[a].namespace != dst.namespace)
+        from_namespaces = class_namespaces[s]
+        source = None
+        for b in members[d]:
+            # the namespaces of class s other than the destination's (none: nothing crosses)
+            namespace = workloads[b].namespace
+            others = from_namespaces - {namespace} if namespace in from_namespaces else from_namespaces
+            if not others:
+                continue
+            have = found.get(b)
+            if have is not None and others <= have:
+                continue  # nothing this pair could add
+            if source is None:
+                src_index = members[s][0]
+                src = workloads[src_index]
+                source = Source(mesh.membership[src_index], src.namespace, src.service_account)
+            if iv.intersect(conn[1], _plaintext_ports(mesh, source, b)):
+                found.setdefault(b, set()).update(others)
     for index in sorted(found):
         workload = connectivity.workloads[index]
         names = sorted(found[index])
