@@ -72,22 +72,25 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
     # Destination by destination (the findings do not depend on the order of the pairs): a
     # destination whose ingress admits no TCP by default is reached only by its exceptions, and
     # one whose every workload has heard from every other namespace is done. Sources are tried
-    # one class per namespace first, so an open destination is done after few of them.
-    universe: set[str] = set()
+    # one class per namespace first, so an open destination is done after few of them; a source
+    # whose egress denies by default is tried only with the destinations it makes an exception for.
+    universe: set[str] = set().union(*(class_namespaces[s] for s in classes))
+    open_sources, into = connectivity._egress_sources()
+    covered: set[str] = set()
     order: list[int] = []
     rest: list[int] = []
-    for s in classes:
-        if class_namespaces[s] <= universe:
+    for s in open_sources:
+        if class_namespaces[s] <= covered:
             rest.append(s)
         else:
-            universe |= class_namespaces[s]
+            covered |= class_namespaces[s]
             order.append(s)
     order += rest
     found: dict[int, set[str]] = {}
     for d in classes:
         i_default, i_except = connectivity._vector(d, INGRESS)
         m_default, m_except = connectivity._mesh_vector(d)
-        sources = order if i_default[1] else sorted(s for s in i_except if s in live)
+        sources = [*order, *into.get(d, ())] if i_default[1] else sorted(s for s in i_except if s in live)
         targets = {b: len(universe) - (workloads[b].namespace in universe) for b in members[d]}
         pending = sum(1 for b, size in targets.items() if len(found.get(b, ())) < size)
         for s in sources:
