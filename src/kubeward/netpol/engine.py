@@ -1172,11 +1172,17 @@ class Connectivity:
         workloads = self.workloads
         open_from: set[str] = set()
         class_namespaces = self._class_namespaces()
-        for c in self.class_ids():
+        others = self._all_namespaces() - {workloads[index].namespace}
+        open_classes, into = self._egress_sources()
+        for c in (*open_classes, *into.get(target, ())):
+            names = class_namespaces[c]
+            if names <= open_from:
+                continue  # its namespaces are open already: its verdict adds nothing
             conn = iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target))
             if iv.conn_intersect(conn, m_except.get(c, m_default)) != iv.NO_CONN:
-                open_from |= class_namespaces[c]
-        others = self._all_namespaces() - {workloads[index].namespace}
+                open_from |= names
+                if others <= open_from:
+                    return True
         return others <= open_from
 
     def _class_namespaces(self) -> list[frozenset[str]]:
@@ -1188,6 +1194,24 @@ class Connectivity:
             workloads = self.workloads
             found = self.cache["class_namespaces"] = [frozenset(workloads[w].namespace for w in members) if members else frozenset()
                                                       for members in self.class_members]
+        return found
+
+    def _egress_sources(self) -> tuple[list[int], dict[int, list[int]]]:
+        """The classes whose egress admits something by default (in class order), and per node the
+        classes whose egress denies by default but makes an exception for it: together, every class
+        whose egress may reach that node (in `cache`, as _class_namespaces)."""
+        found = self.cache.get("egress_sources")
+        if found is None:
+            open_classes: list[int] = []
+            into: dict[int, list[int]] = {}
+            for c in self.class_ids():
+                default, exceptions = self._vector(c, EGRESS)
+                if default != iv.NO_CONN:
+                    open_classes.append(c)
+                else:
+                    for node in exceptions:
+                        into.setdefault(node, []).append(c)
+            found = self.cache["egress_sources"] = (open_classes, into)
         return found
 
     def _all_namespaces(self) -> frozenset[str]:

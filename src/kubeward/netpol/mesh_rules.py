@@ -11,7 +11,7 @@ from typing import Iterator
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
 from kubeward.netpol import parts
-from kubeward.netpol.engine import INGRESS_CONTROLLER, Connectivity, NetDelta
+from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, NetDelta
 from kubeward.netpol.mesh import DISABLE, PERMISSIVE, UNSET, Mesh, Source
 from kubeward.rules import Context, Hit, Target, rule
 
@@ -64,20 +64,64 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
     if connectivity.mesh is None:
         return
     mesh = connectivity.mesh
+    workloads = connectivity.workloads
+    members = connectivity.class_members
+    class_namespaces = connectivity._class_namespaces()
+    classes = connectivity.class_ids()
+    live = set(classes)
+    # Destination by destination (the findings do not depend on the order of the pairs): a
+    # destination whose ingress admits no TCP by default is reached only by its exceptions, and
+    # one whose every workload has heard from every other namespace is done. Sources are tried
+    # one class per namespace first, so an open destination is done after few of them; a source
+    # whose egress denies by default is tried only with the destinations it makes an exception for.
+    universe: set[str] = set().union(*(class_namespaces[s] for s in classes))
+    open_sources, into = connectivity._egress_sources()
+    covered: set[str] = set()
+    order: list[int] = []
+    rest: list[int] = []
+    for s in open_sources:
+        if class_namespaces[s] <= covered:
+            rest.append(s)
+        else:
+            covered |= class_namespaces[s]
+            order.append(s)
+    order += rest
     found: dict[int, set[str]] = {}
-    for s, d, conn in connectivity.class_pairs():
-        if not conn[1]:
-            continue
-        src_index = connectivity.class_members[s][0]
-        src = connectivity.workloads[src_index]
-        source = Source(mesh.membership[src_index], src.namespace, src.service_account)
-        for b in connectivity.class_members[d]:
-            dst = connectivity.workloads[b]
-            if any(connectivity.workloads[a].namespace != dst.namespace for a in connectivity.class_members[s]):
-                plain = iv.intersect(conn[1], _plaintext_ports(mesh, source, b))
-                if plain:
-                    found.setdefault(b, set()).update(connectivity.workloads[a].namespace for a in connectivity.class_members[s]
-                                                      if connectivity.workloads[a].namespace != dst.namespace)
+    for d in classes:
+        i_default, i_except = connectivity._vector(d, INGRESS)
+        m_default, m_except = connectivity._mesh_vector(d)
+        sources = [*order, *into.get(d, ())] if i_default[1] else sorted(s for s in i_except if s in live)
+        targets = {b: len(universe) - (workloads[b].namespace in universe) for b in members[d]}
+        pending = sum(1 for b, size in targets.items() if len(found.get(b, ())) < size)
+        for s in sources:
+            if not pending:
+                break
+            e_default, e_except = connectivity._vector(s, EGRESS)
+            tcp = iv.intersect(iv.intersect(e_except.get(d, e_default)[1], i_except.get(s, i_default)[1]),
+                               m_except.get(s, m_default)[1])
+            if not tcp:
+                continue
+            from_namespaces = class_namespaces[s]
+            source = None
+            for b in members[d]:
+                # the namespaces of class s other than the destination's (none: nothing crosses)
+                namespace = workloads[b].namespace
+                others = from_namespaces - {namespace} if namespace in from_namespaces else from_namespaces
+                if not others:
+                    continue
+                have = found.get(b)
+                if have is not None and others <= have:
+                    continue  # nothing this pair could add
+                if source is None:
+                    src_index = members[s][0]
+                    src = workloads[src_index]
+                    source = Source(mesh.membership[src_index], src.namespace, src.service_account)
+                if iv.intersect(tcp, _plaintext_ports(mesh, source, b)):
+                    have = found.setdefault(b, set())
+                    before = len(have)
+                    have.update(others)
+                    if before < targets[b] <= len(have):
+                        pending -= 1
     for index in sorted(found):
         workload = connectivity.workloads[index]
         names = sorted(found[index])
