@@ -131,3 +131,25 @@ def test_table_shows_brackets_literally():
     scanned = reports.Scanned.of(inventory, errors=[LoadIssue("a[1].yaml", 2, "bad [value]")])
     text = reports.render([finding], scanned, "table")
     assert "shop/api[Deployment] => [bold]x" in text and "bad [value]" in text
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 999, 1000, 1001, 2500])
+def test_json_pieces_equal_the_whole_document(count, monkeypatch):
+    """The JSON report is written in pieces (findings dumped a thousand at a time and indented to
+    their place); the text must be exactly the whole document dumped at once."""
+    from kubeward.reports import json_report
+
+    manifests = "---\n".join(MANIFEST.replace("name: web", f"name: web-{i}").replace("shop", f"ns-{i % 7}")
+                             for i in range(max(count, 1)))
+    inventory = build_inventory(load_text(manifests, "deploy.yaml"))
+    findings, errors = evaluate(inventory, [_privileged_rule(), _broken_rule()])
+    findings = findings[:count]
+    scanned = reports.Scanned.of(inventory, errors=errors)
+    scanned.clusters = ["a", "b"]  # keys added to "scanned" after the first ones
+    ordered = reports.sort_findings(findings)
+    locations = reports.resolve_locations(ordered)
+    whole = orjson.dumps(json_report.report_dict(ordered, locations, scanned), option=orjson.OPT_INDENT_2).decode() + "\n"
+    pieces = list(json_report.json_pieces(ordered, locations, scanned))
+    assert "".join(pieces) == whole
+    assert len(pieces) == (1 if count == 0 else 2 + -(-count // json_report.PIECE))
+    assert reports.render(findings, scanned, "json") == whole

@@ -9,7 +9,7 @@ import os
 import stat
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import click
 
@@ -116,13 +116,17 @@ def check_writable(path: str) -> None:
             raise click.UsageError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
 
 
-def emit(text: str, output: str | None) -> None:
+def emit(text: str | Iterable[str], output: str | None) -> None:
+    """Write the report (its text, or its pieces in order) to stdout or the --output file."""
+    pieces = (text,) if isinstance(text, str) else text
     if not output:
-        click.echo(text, nl=False)
+        for piece in pieces:
+            click.echo(piece, nl=False)
         return
     try:
         with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            for piece in pieces:
+                handle.write(piece)
     except OSError as exc:
         click.echo(f"error: --output {output}: cannot write: {exc.strerror or exc}", err=True)
         sys.exit(pipeline.EXIT_ERROR)
@@ -140,10 +144,10 @@ def finish(evaluation: pipeline.Evaluation, report: ReportOptions,
     ranks the findings (scan --rank paths) and draws the HTML report's graph."""
     fmt = default_format(report.fmt)
     minimum = Severity.parse(report.severity) if report.severity else None
-    text = pipeline.render(evaluation, fmt, color=use_color(fmt, report.output), min_severity=minimum,
-                           width=terminal_width() if fmt == "table" else None, attack=attack)
+    text = pipeline.render_pieces(evaluation, fmt, color=use_color(fmt, report.output), min_severity=minimum,
+                                  width=terminal_width() if fmt == "table" else None, attack=attack)
     if fmt == "table" and epilogue is not None:
-        text += epilogue(evaluation)
+        text = "".join(text) + epilogue(evaluation)
     emit(text, report.output)
     errors = evaluation.scanned.errors
     if errors and (fmt != "table" or report.output or not sys.stdout.isatty()):

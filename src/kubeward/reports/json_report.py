@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 
@@ -70,11 +70,39 @@ def report_dict(findings, locations, scanned: Scanned) -> dict:
     return doc
 
 
+# Findings are dumped this many at a time: the report is written piece by piece, so that neither
+# all the findings' dicts nor the whole text are held at once (a 100k-object scan's report is
+# hundreds of megabytes).
+PIECE = 1000
+_FINDINGS_KEY = '\n  "findings": []'  # a raw newline: only the top-level key (strings escape theirs)
+
+
 @register_format("json")
-def render_json(report: ReportInput) -> str:
-    doc = report_dict(report.findings, report.locations, report.scanned)
+def render_json(report: ReportInput) -> str | Iterator[str]:
     if report.attack is not None:  # scan --rank paths: findings by the paths they sit on, and the plan
         from kubeward.graph.analysis import attack_section
 
+        doc = report_dict(report.findings, report.locations, report.scanned)
         attack_section(doc, report.findings, report.attack)
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+    return json_pieces(report.findings, report.locations, report.scanned)
+
+
+def json_pieces(findings: list[Finding], locations: list[dict], scanned: Scanned) -> Iterator[str]:
+    """The text of `orjson.dumps(report_dict(...), option=OPT_INDENT_2)` and a newline, in pieces:
+    the document around an empty findings list, then the findings dumped PIECE at a time and
+    indented to their place (a test proves the pieces equal to the whole)."""
+    doc = report_dict([], [], scanned)
+    doc["summary"] = summary(findings)
+    text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
+    if not findings:
+        yield text + "\n"
+        return
+    head, tail = text.split(_FINDINGS_KEY, 1)
+    yield head + _FINDINGS_KEY[:-1] + "\n"
+    for start in range(0, len(findings), PIECE):
+        chunk = [finding_dict(f, loc) for f, loc in zip(findings[start:start + PIECE], locations[start:start + PIECE])]
+        dumped = orjson.dumps(chunk, option=orjson.OPT_INDENT_2).decode()
+        # items of a top-level list sit 2 spaces in; the report's findings sit 4 spaces in
+        yield ("" if start == 0 else ",\n") + "  " + dumped[2:-2].replace("\n", "\n  ")
+    yield "\n  ]" + tail + "\n"

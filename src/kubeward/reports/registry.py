@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from kubeward.reports.scanned import Scanned, resolve_locations, sort_findings
 from kubeward.rules.model import Finding, Rule
@@ -23,7 +23,9 @@ class ReportInput:
     attack: AttackAnalysis | None = None  # ranks findings by the paths they sit on
 
 
-Renderer = Callable[[ReportInput], str]
+# A renderer returns the whole text, or its pieces in order (a large report is written piece by
+# piece rather than held whole, twice, in memory).
+Renderer = Callable[[ReportInput], "str | Iterable[str]"]
 FORMATS: dict[str, Renderer] = {}
 
 
@@ -39,6 +41,14 @@ def register_format(name: str) -> Callable[[Renderer], Renderer]:
 
 def render(findings: list[Finding], scanned: Scanned, fmt: str, *, color: bool = False,
            rules: list[Rule] | None = None, width: int | None = None, attack: AttackAnalysis | None = None) -> str:
+    pieces = render_pieces(findings, scanned, fmt, color=color, rules=rules, width=width, attack=attack)
+    return pieces if isinstance(pieces, str) else "".join(pieces)
+
+
+def render_pieces(findings: list[Finding], scanned: Scanned, fmt: str, *, color: bool = False,
+                  rules: list[Rule] | None = None, width: int | None = None,
+                  attack: AttackAnalysis | None = None) -> str | Iterable[str]:
+    """The report as its renderer gives it: the text, or its pieces in order (write them one by one)."""
     renderer = FORMATS.get(fmt)
     if renderer is None:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
