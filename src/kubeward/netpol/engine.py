@@ -1159,9 +1159,22 @@ class Connectivity:
         c = self.class_of[index]
         default, exceptions = self._vector(c, INGRESS)
         m_default, m_except = self._mesh_vector(c) if self.mesh is not None else (iv.ALL_CONN, {})
-        nodes = [*self.class_ids(), *(outside_node(k) for k in range(len(self.sources_outside)))]
+        # Nodes outside both exception lists get the defaults' verdict: when that is not ALL, every
+        # node must be an exception; either way only the exceptions need a look of their own.
+        live = self._live_classes()
+        outside = len(self.sources_outside)
+        listed = [n for n in (exceptions.keys() | m_except.keys()) if (n in live if n >= 0 else ~n < outside)]
+        if iv.conn_intersect(default, m_default) != iv.ALL_CONN and len(listed) < len(live) + outside:
+            return False
         return all(iv.conn_intersect(exceptions.get(node, default), m_except.get(node, m_default)) == iv.ALL_CONN
-                   for node in nodes)
+                   for node in listed)
+
+    def _live_classes(self) -> frozenset[int]:
+        """The ids of the classes that hold workloads, as a set (in `cache`, as _class_namespaces)."""
+        found = self.cache.get("live_classes")
+        if found is None:
+            found = self.cache["live_classes"] = frozenset(self.class_ids())
+        return found
 
     def reachable_from_every_namespace(self, index: int) -> bool:
         """Each other namespace with workloads has one whose egress and this workload's ingress
@@ -1174,7 +1187,12 @@ class Connectivity:
         class_namespaces = self._class_namespaces()
         others = self._all_namespaces() - {workloads[index].namespace}
         open_classes, into = self._egress_sources()
-        for c in (*open_classes, *into.get(target, ())):
+        candidates: Iterable[int] = (*open_classes, *into.get(target, ()))
+        if i_default == iv.NO_CONN:  # only the classes its ingress makes an exception for may reach it
+            candidates = [c for c in i_except if c >= 0]
+        if m_default == iv.NO_CONN:
+            candidates = [c for c in candidates if c in m_except]
+        for c in candidates:
             names = class_namespaces[c]
             if names <= open_from:
                 continue  # its namespaces are open already: its verdict adds nothing

@@ -47,6 +47,13 @@ def _plaintext_ports(mesh: Mesh, source: Source, index: int) -> iv.Intervals:
     return iv.EMPTY
 
 
+def _plaintext_bound(mesh: Mesh, index: int) -> iv.Intervals:
+    """TCP ports on which some source could reach workload `index` without mTLS (a superset of
+    every _plaintext_ports for it)."""
+    dest = mesh.destinations[index]
+    return mesh.ports_in_mode(dest, {PERMISSIVE, DISABLE}) if dest.mesh == "istio" else iv.ALL_PORTS
+
+
 @rule(
     "KW-MESH-001", "high", "Traffic between namespaces allowed without mTLS", target=Target.INVENTORY,
     context=(Context.NETWORK,), domain="mesh",
@@ -88,10 +95,15 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
     order += rest
     found: dict[int, set[str]] = {}
     for d in classes:
+        # the TCP ports on which some source could reach each workload without mTLS: a workload
+        # without any (STRICT everywhere) is never found, and need not be asked about
+        bounds = {b: bound for b in members[d] if (bound := _plaintext_bound(mesh, b))}
+        if not bounds:
+            continue
         i_default, i_except = connectivity._vector(d, INGRESS)
         m_default, m_except = connectivity._mesh_vector(d)
         sources = [*order, *into.get(d, ())] if i_default[1] else sorted(s for s in i_except if s in live)
-        targets = {b: len(universe) - (workloads[b].namespace in universe) for b in members[d]}
+        targets = {b: len(universe) - (workloads[b].namespace in universe) for b in bounds}
         pending = sum(1 for b, size in targets.items() if len(found.get(b, ())) < size)
         for s in sources:
             if not pending:
@@ -103,7 +115,9 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
                 continue
             from_namespaces = class_namespaces[s]
             source = None
-            for b in members[d]:
+            for b, bound in bounds.items():
+                if not iv.intersect(tcp, bound):
+                    continue
                 # the namespaces of class s other than the destination's (none: nothing crosses)
                 namespace = workloads[b].namespace
                 others = from_namespaces - {namespace} if namespace in from_namespaces else from_namespaces
