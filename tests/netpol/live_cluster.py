@@ -472,8 +472,11 @@ def summary(conn) -> dict:
         for direction in (INGRESS, EGRESS):
             default, exceptions = conn._vector(c, direction)
             l7_default, l7_exceptions = conn._l7_vectors[(c, direction)]
-            out[(name, direction)] = (default, {node(n, direction): v for n, v in exceptions.items()},
-                                      l7_default, {node(n, direction): v for n, v in l7_exceptions.items()})
+            # the verdict of every node (a vector's default is only how it is stored)
+            outside = conn.sources_outside if direction == INGRESS else conn.destinations_outside
+            nodes = [*conn.class_ids(), *(~k for k in range(len(outside)))]
+            out[(name, direction)] = ({node(n, direction): exceptions.get(n, default) for n in nodes},
+                                      {node(n, direction): l7_exceptions.get(n, l7_default) for n in nodes})
             out[(name, direction, "walks")] = [[(t[0], t[1], [rule_id(r) for r in t[2]]) for t in walk]
                                                for walk in conn._class_walks(c, direction)]
     return out

@@ -1027,19 +1027,38 @@ class Connectivity:
                 nodes = node_cache[id(rule)] = list(self._rule_nodes(rule, externals))
             for node in nodes:
                 matches.setdefault(node, []).append(j)
-        default, default_l7 = state.verdict((), outside_node(0))
-        exceptions = {}
+        unmatched, default_l7 = state.verdict((), outside_node(0))
+        verdicts: dict[int, iv.Conn] = {}
         l7_exceptions = {}
         for node, hits in matches.items():
             conn, l7 = state.verdict(tuple(hits), node)
-            if conn != default:
-                exceptions[node] = conn
+            verdicts[node] = conn
             if l7 != default_l7:
                 l7_exceptions[node] = l7
+        default = self._common_verdict(verdicts, unmatched, len(externals))
+        exceptions = {node: conn for node, conn in verdicts.items() if conn != default}
+        if default != unmatched:  # the nodes no rule matches are the exceptions now
+            live = self._live_classes()
+            exceptions.update((node, unmatched) for node in (*live, *map(outside_node, range(len(externals))))
+                              if node not in verdicts)
         cache[c] = (default, exceptions)
         self._l7_vectors[(c, direction)] = (default_l7, l7_exceptions)
         self._vector_states[(c, direction)] = state
         return cache[c]
+
+    def _common_verdict(self, verdicts: dict[int, iv.Conn], unmatched: iv.Conn, outside: int) -> iv.Conn:
+        """The verdict most nodes get: a vector lists only the nodes that differ from its default. A
+        rule that admits every peer (`ingress: [{}]`, `namespaceSelector: {}`) matches every class,
+        and listing them all, class by class, made the vectors quadratic in size. Nodes no rule
+        matches get `unmatched`, which wins ties."""
+        if len(verdicts) * 2 < len(self._live_classes()) + outside:
+            return unmatched  # most nodes are matched by no rule
+        counts: dict[iv.Conn, int] = {}
+        for conn in verdicts.values():
+            counts[conn] = counts.get(conn, 0) + 1
+        best = max(counts, key=counts.__getitem__)
+        unmatched_count = len(self._live_classes()) + outside - sum(1 for n in verdicts if n < 0 or n in self._live_classes())
+        return best if counts[best] > unmatched_count else unmatched
 
     def _port_signature(self, node: int) -> tuple:
         if node < 0:
@@ -1334,7 +1353,10 @@ class Connectivity:
         for resource in touched:
             if resource.kind == "Tier" or resource.group in MESH_GROUPS or resource.key == MESH_CONFIG:
                 return None
-        return _Update(self, gone, added).run()
+        try:
+            return _Update(self, gone, added).run()
+        finally:
+            self.cache.clear()  # nothing derived mid-update (the live classes) may outlive it
 
     def _take(self, changes) -> tuple[list[Resource], list[Resource]]:
         """The objects a batch removed and added (net), keeping the scan order of each: an object
@@ -1850,7 +1872,8 @@ class _Update:
                     noted.add(cls)
             for node in created:
                 hits = state.hits(node)
-                conn, l7 = state.verdict(hits, node) if hits else (default, l7_default)
+                # a node no rule matches gets the unmatched verdict, which need not be the default
+                conn, l7 = state.verdict(hits, node) if hits else state.verdict((), outside_node(0))
                 if conn != default:
                     exceptions[node] = conn
                 if l7 != l7_default:
