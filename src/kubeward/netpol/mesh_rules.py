@@ -6,7 +6,7 @@ Linkerd object alone."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
@@ -70,30 +70,80 @@ def _plaintext_bound(mesh: Mesh, index: int) -> iv.Intervals:
 def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
     if connectivity.mesh is None:
         return
+    found = plaintext_sources(connectivity)
+    for index in sorted(found):
+        workload = connectivity.workloads[index]
+        names = sorted(found[index])
+        yield Hit(workload.resource, ("metadata", "name"),
+                  f"{workload.key} accepts plaintext TCP from {len(names)} other namespace(s): "
+                  f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}")
+
+
+class _Groups:
+    """The classes whose egress admits something by default, grouped by what decides their
+    traffic to a destination when nothing singles them out there: the TCP ports their egress
+    admits by default and their mesh membership (one group is judged once, not class by class)."""
+
+    def __init__(self, connectivity: Connectivity, mesh: Mesh, open_sources: list[int], class_namespaces: list):
+        members = connectivity.class_members
+        self.of: dict[int, tuple] = {}
+        self.classes: dict[tuple, list[int]] = {}
+        self.counts: dict[tuple, dict[str, int]] = {}  # per group: namespace -> classes holding it
+        self.listing: dict[int, list[int]] = {}  # node -> the open classes whose egress lists it
+        for s in open_sources:
+            default, exceptions = connectivity._vector(s, EGRESS)
+            key = (default[1], mesh.membership[members[s][0]])
+            self.of[s] = key
+            self.classes.setdefault(key, []).append(s)
+            counts = self.counts.setdefault(key, {})
+            for name in class_namespaces[s]:
+                counts[name] = counts.get(name, 0) + 1
+            for node in exceptions:
+                if node >= 0:
+                    self.listing.setdefault(node, []).append(s)
+        self.namespaces = {key: frozenset(counts) for key, counts in self.counts.items()}
+
+    def namespaces_without(self, key: tuple, left_out: list[int], class_namespaces: list) -> frozenset[str]:
+        """The namespaces of the group's classes other than `left_out` (classes of the group)."""
+        if not left_out:
+            return self.namespaces[key]
+        held: dict[str, int] = {}
+        for s in left_out:
+            for name in class_namespaces[s]:
+                held[name] = held.get(name, 0) + 1
+        counts = self.counts[key]
+        return self.namespaces[key] - {name for name, n in held.items() if counts[name] == n}
+
+
+def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
+    """For each workload that some other namespace may reach over plaintext TCP (the policies and
+    the mesh's rules admit TCP, and the destination's mTLS settings accept plaintext from that
+    source on some of those ports): those namespaces.
+
+    Destination class by destination class: a destination whose ingress admits no TCP by default
+    is reached only by its exceptions; otherwise the open sources are judged by group (_Groups),
+    and one by one only where something singles them out for this destination (its ingress or
+    mesh rules name them, their egress names it, a DestinationRule of their namespace disables
+    TLS to it) and the classes whose egress denies by default but names it."""
     mesh = connectivity.mesh
+    assert mesh is not None
     workloads = connectivity.workloads
     members = connectivity.class_members
     class_namespaces = connectivity._class_namespaces()
     classes = connectivity.class_ids()
     live = set(classes)
-    # Destination by destination (the findings do not depend on the order of the pairs): a
-    # destination whose ingress admits no TCP by default is reached only by its exceptions, and
-    # one whose every workload has heard from every other namespace is done. Sources are tried
-    # one class per namespace first, so an open destination is done after few of them; a source
-    # whose egress denies by default is tried only with the destinations it makes an exception for.
-    universe: set[str] = set().union(*(class_namespaces[s] for s in classes))
     open_sources, into = connectivity._egress_sources()
-    covered: set[str] = set()
-    order: list[int] = []
-    rest: list[int] = []
-    for s in open_sources:
-        if class_namespaces[s] <= covered:
-            rest.append(s)
-        else:
-            covered |= class_namespaces[s]
-            order.append(s)
-    order += rest
+    groups = _Groups(connectivity, mesh, open_sources, class_namespaces)
+    by_namespace: dict[str, list[int]] = {}  # a class's namespace as its mesh client (its first workload's)
+    for s in classes:
+        by_namespace.setdefault(workloads[members[s][0]].namespace, []).append(s)
     found: dict[int, set[str]] = {}
+
+    def hear(b: int, names: frozenset[str] | set[str]) -> None:
+        others = names - {workloads[b].namespace}
+        if others:
+            found.setdefault(b, set()).update(others)
+
     for d in classes:
         # the TCP ports on which some source could reach each workload without mTLS: a workload
         # without any (STRICT everywhere) is never found, and need not be asked about
@@ -102,46 +152,63 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
             continue
         i_default, i_except = connectivity._vector(d, INGRESS)
         m_default, m_except = connectivity._mesh_vector(d)
-        sources = [*order, *into.get(d, ())] if i_default[1] else sorted(s for s in i_except if s in live)
-        targets = {b: len(universe) - (workloads[b].namespace in universe) for b in bounds}
-        pending = sum(1 for b, size in targets.items() if len(found.get(b, ())) < size)
+        if i_default[1]:
+            singled = {s for s in (*i_except, *m_except, *into.get(d, ()), *groups.listing.get(d, ())) if s in live}
+            for b in bounds:
+                for name in _disabling_namespaces(mesh, b):
+                    singled.update(by_namespace.get(name, ()))
+            base = iv.intersect(i_default[1], m_default[1])
+            left_out: dict[tuple, list[int]] = {}
+            for s in singled:
+                key = groups.of.get(s)
+                if key is not None:
+                    left_out.setdefault(key, []).append(s)
+            for key in groups.classes:
+                tcp = iv.intersect(key[0], base)
+                if not tcp:
+                    continue
+                names = None
+                for b, bound in bounds.items():
+                    if iv.intersect(tcp, _group_plaintext(mesh, key[1], b, bound)):
+                        if names is None:
+                            names = groups.namespaces_without(key, left_out.get(key, []), class_namespaces)
+                        hear(b, names)
+            sources: Iterable[int] = sorted(singled)
+        else:
+            sources = sorted(s for s in i_except if s in live)
         for s in sources:
-            if not pending:
-                break
             e_default, e_except = connectivity._vector(s, EGRESS)
             tcp = iv.intersect(iv.intersect(e_except.get(d, e_default)[1], i_except.get(s, i_default)[1]),
                                m_except.get(s, m_default)[1])
             if not tcp:
                 continue
-            from_namespaces = class_namespaces[s]
-            source = None
+            src = workloads[members[s][0]]
+            source = Source(mesh.membership[members[s][0]], src.namespace, src.service_account)
             for b, bound in bounds.items():
-                if not iv.intersect(tcp, bound):
-                    continue
-                # the namespaces of class s other than the destination's (none: nothing crosses)
-                namespace = workloads[b].namespace
-                others = from_namespaces - {namespace} if namespace in from_namespaces else from_namespaces
-                if not others:
-                    continue
-                have = found.get(b)
-                if have is not None and others <= have:
-                    continue  # nothing this pair could add
-                if source is None:
-                    src_index = members[s][0]
-                    src = workloads[src_index]
-                    source = Source(mesh.membership[src_index], src.namespace, src.service_account)
-                if iv.intersect(tcp, _plaintext_ports(mesh, source, b)):
-                    have = found.setdefault(b, set())
-                    before = len(have)
-                    have.update(others)
-                    if before < targets[b] <= len(have):
-                        pending -= 1
-    for index in sorted(found):
-        workload = connectivity.workloads[index]
-        names = sorted(found[index])
-        yield Hit(workload.resource, ("metadata", "name"),
-                  f"{workload.key} accepts plaintext TCP from {len(names)} other namespace(s): "
-                  f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}")
+                if iv.intersect(tcp, bound) and iv.intersect(tcp, _plaintext_ports(mesh, source, b)):
+                    hear(b, class_namespaces[s])
+    return found
+
+
+def _disabling_namespaces(mesh: Mesh, index: int) -> set[str]:
+    """The namespaces whose own DestinationRules disable TLS to workload `index` (for clients of
+    that namespace only)."""
+    return {only for _, only, targets, _ in mesh._dr_disable if only is not None and index in targets}
+
+
+def _group_plaintext(mesh: Mesh, membership: str | None, index: int, bound: iv.Intervals) -> iv.Intervals:
+    """_plaintext_ports for any source of that mesh membership whose namespace has no
+    DestinationRule of its own for the destination (those sources are judged one by one)."""
+    dest = mesh.destinations[index]
+    if dest.mesh is None or membership != dest.mesh:
+        return bound
+    if dest.mesh == "istio":
+        disabled = iv.EMPTY
+        for _, only, targets, ports in mesh._dr_disable:
+            if only is None and index in targets:
+                disabled = iv.union(disabled, ports)
+        return iv.union(mesh.ports_in_mode(dest, {DISABLE}), iv.intersect(disabled, bound))
+    return iv.EMPTY
 
 
 @rule(

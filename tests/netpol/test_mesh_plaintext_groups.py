@@ -1,0 +1,150 @@
+"""KW-MESH-001 judges the open sources by group (egress default and mesh membership) and only the
+sources singled out for a destination one by one. It must find exactly what the definition finds
+pair by pair: for every pair of classes, the TCP that the source's egress, the destination's
+ingress and the mesh's rules admit, and for each destination workload the ports on which its
+mTLS settings accept plaintext from that source (random clusters with Istio and Linkerd
+workloads, PeerAuthentications, AuthorizationPolicies, DestinationRules that disable TLS, some for
+their namespace only, and policies that admit every peer)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from kubeward.model.inventory import Inventory
+from kubeward.model.resource import Origin, Resource
+from kubeward.netpol import intervals as iv
+from kubeward.netpol.engine import EGRESS, INGRESS, Connectivity
+from kubeward.netpol.mesh import Source
+from kubeward.netpol.mesh_rules import _plaintext_ports, plaintext_sources
+
+NS = ["a", "b", "c", "d", "e"]
+
+
+def _resource(obj: dict) -> Resource:
+    return Resource(obj, obj["metadata"].get("namespace"), Origin(None, source="test"))
+
+
+def _objects(rng: random.Random) -> list[dict]:
+    objects: list[dict] = []
+    for ns in NS:
+        labels = {"team": rng.choice(["x", "y"])}
+        roll = rng.random()
+        if roll < 0.5:
+            labels["istio-injection"] = "enabled"
+        annotations = {"linkerd.io/inject": "enabled"} if 0.5 <= roll < 0.7 else {}
+        objects.append({"apiVersion": "v1", "kind": "Namespace",
+                        "metadata": {"name": ns, "labels": labels, "annotations": annotations}})
+    for n in range(rng.randint(6, 16)):
+        ns = rng.choice(NS)
+        app = rng.choice(["web", "api", "db", f"w{n}"])
+        pod_labels = {"app": app}
+        if rng.random() < 0.2:
+            pod_labels["sidecar.istio.io/inject"] = rng.choice(["true", "false"])
+        objects.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"w{n}", "namespace": ns},
+                        "spec": {"selector": {"matchLabels": pod_labels}, "template": {
+                            "metadata": {"labels": pod_labels},
+                            "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 8080}]}]}}}})
+        if rng.random() < 0.5:
+            objects.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": app, "namespace": ns},
+                            "spec": {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": 8080}]}})
+    for n in range(rng.randint(0, 6)):
+        ns = rng.choice(NS)
+        spec: dict = {"podSelector": {} if rng.random() < 0.4 else {"matchLabels": {"app": rng.choice(["web", "api", "db"])}}}
+        types = rng.choice([["Ingress"], ["Egress"], ["Ingress", "Egress"]])
+        spec["policyTypes"] = types
+        for direction, key in (("Ingress", "from"), ("Egress", "to")):
+            if direction not in types:
+                continue
+            rules = []
+            for _ in range(rng.randint(0, 2)):
+                roll = rng.random()
+                rule: dict = {}
+                if roll < 0.3:
+                    pass  # every peer
+                elif roll < 0.6:
+                    rule[key] = [{"namespaceSelector": {} if rng.random() < 0.5 else {"matchLabels": {"team": rng.choice(["x", "y"])}}}]
+                elif roll < 0.85:
+                    rule[key] = [{"podSelector": {"matchLabels": {"app": rng.choice(["web", "api", "db"])}}}]
+                else:
+                    rule[key] = [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+                if rng.random() < 0.4:
+                    rule["ports"] = [{"port": rng.choice([80, 8080, 53]), "protocol": rng.choice(["TCP", "UDP"])}]
+                rules.append(rule)
+            spec[direction.lower()] = rules
+        objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                        "metadata": {"name": f"p{n}", "namespace": ns}, "spec": spec})
+    for n in range(rng.randint(0, 4)):
+        ns = rng.choice([*NS, "istio-system"])
+        mtls: dict = {"mode": rng.choice(["STRICT", "PERMISSIVE", "DISABLE"])}
+        spec = {"mtls": mtls}
+        if rng.random() < 0.4:
+            spec["portLevelMtls"] = {"8080": {"mode": rng.choice(["STRICT", "PERMISSIVE", "DISABLE"])}}
+        if rng.random() < 0.3:
+            spec["selector"] = {"matchLabels": {"app": rng.choice(["web", "api", "db"])}}
+        objects.append({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+                        "metadata": {"name": f"pa{n}", "namespace": ns}, "spec": spec})
+    for n in range(rng.randint(0, 3)):
+        ns = rng.choice([*NS, "istio-system"])
+        rule = {"from": [{"source": {"namespaces": [rng.choice(NS)]}}]} if rng.random() < 0.7 else \
+            {"to": [{"operation": {"ports": ["8080"]}}]}
+        objects.append({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                        "metadata": {"name": f"az{n}", "namespace": ns},
+                        "spec": {"action": rng.choice(["ALLOW", "DENY"]), "rules": [rule]}})
+    for n in range(rng.randint(0, 4)):
+        ns = rng.choice(NS)
+        spec = {"host": f"{rng.choice(['web', 'api', 'db', '*'])}.{rng.choice(NS)}.svc.cluster.local",
+                "trafficPolicy": {"tls": {"mode": "DISABLE"}} if rng.random() < 0.6 else
+                {"portLevelSettings": [{"port": {"number": rng.choice([80, 8080])}, "tls": {"mode": "DISABLE"}}]}}
+        if rng.random() < 0.5:
+            spec["exportTo"] = ["."]
+        objects.append({"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                        "metadata": {"name": f"dr{n}", "namespace": ns}, "spec": spec})
+    return objects
+
+
+def _pair_by_pair(connectivity: Connectivity) -> dict[int, set[str]]:
+    mesh = connectivity.mesh
+    assert mesh is not None
+    workloads, members = connectivity.workloads, connectivity.class_members
+    found: dict[int, set[str]] = {}
+    for s in connectivity.class_ids():
+        e_default, e_except = connectivity._vector(s, EGRESS)
+        rep = workloads[members[s][0]]
+        source = Source(mesh.membership[members[s][0]], rep.namespace, rep.service_account)
+        names = {workloads[w].namespace for w in members[s]}
+        for d in connectivity.class_ids():
+            i_default, i_except = connectivity._vector(d, INGRESS)
+            m_default, m_except = connectivity._mesh_vector(d)
+            tcp = iv.intersect(iv.intersect(e_except.get(d, e_default)[1], i_except.get(s, i_default)[1]),
+                               m_except.get(s, m_default)[1])
+            for b in members[d]:
+                others = names - {workloads[b].namespace}
+                if tcp and others and iv.intersect(tcp, _plaintext_ports(mesh, source, b)):
+                    found.setdefault(b, set()).update(others)
+    return found
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_groups_find_what_the_pairs_find(seed):
+    rng = random.Random(seed)
+    inventory = Inventory([_resource(o) for o in _objects(rng)])
+    connectivity = Connectivity(inventory)
+    if connectivity.mesh is None:
+        pytest.skip("no mesh in this draw")
+    assert plaintext_sources(connectivity) == _pair_by_pair(connectivity)
+
+
+def test_the_draws_exercise_groups_and_singled_sources():
+    """The random clusters above do reach the cases: plaintext found, DestinationRules for one
+    namespace, and destinations both open and closed by default."""
+    found_any = namespace_rules = 0
+    for seed in range(120):
+        objects = _objects(random.Random(seed))
+        connectivity = Connectivity(Inventory([_resource(o) for o in objects]))
+        if connectivity.mesh is None:
+            continue
+        found_any += bool(plaintext_sources(connectivity))
+        namespace_rules += any(only is not None for _, only, _, _ in connectivity.mesh._dr_disable)
+    assert found_any >= 20 and namespace_rules >= 5
