@@ -1019,19 +1019,26 @@ class Connectivity:
             return cache[c]
         externals = self.sources_outside if direction == INGRESS else self.destinations_outside
         state = _VectorState(self, direction, walks, rep)
+        # Rules that admit every peer match every node: unless the verdict depends on the node's
+        # named ports, they are every node's hits, and only the other rules' matches are listed.
+        shared: tuple[int, ...] = ()
+        if not (state.named and direction == EGRESS):
+            shared = tuple(j for j, rule in enumerate(state.ordered) if rule.all_peers)
         matches: dict[int, list[int]] = {}
         node_cache: dict[int, list[int]] = {}
         for j, rule in enumerate(state.ordered):
+            if shared and rule.all_peers:
+                continue
             nodes = node_cache.get(id(rule))
             if nodes is None:
                 nodes = node_cache[id(rule)] = list(self._rule_nodes(rule, externals))
             for node in nodes:
                 matches.setdefault(node, []).append(j)
-        unmatched, default_l7 = state.verdict((), outside_node(0))
+        unmatched, default_l7 = state.verdict(shared, outside_node(0))
         verdicts: dict[int, iv.Conn] = {}
         l7_exceptions = {}
         for node, hits in matches.items():
-            conn, l7 = state.verdict(tuple(hits), node)
+            conn, l7 = state.verdict(tuple(sorted((*shared, *hits))) if shared else tuple(hits), node)
             verdicts[node] = conn
             if l7 != default_l7:
                 l7_exceptions[node] = l7
@@ -1049,8 +1056,8 @@ class Connectivity:
     def _common_verdict(self, verdicts: dict[int, iv.Conn], unmatched: iv.Conn, outside: int) -> iv.Conn:
         """The verdict most nodes get: a vector lists only the nodes that differ from its default. A
         rule that admits every peer (`ingress: [{}]`, `namespaceSelector: {}`) matches every class,
-        and listing them all, class by class, made the vectors quadratic in size. Nodes no rule
-        matches get `unmatched`, which wins ties."""
+        and listing them all, class by class, made the vectors quadratic in size. Nodes that only the rules
+        admitting every peer match get `unmatched`, which wins ties."""
         if len(verdicts) * 2 < len(self._live_classes()) + outside:
             return unmatched  # most nodes are matched by no rule
         counts: dict[iv.Conn, int] = {}
