@@ -138,3 +138,20 @@ def test_binary_oversized_unreadable_and_non_kubernetes_files(tmp_path, monkeypa
 def test_empty_documents_are_ignored_silently(text):
     inventory = build_inventory(load_text(text))
     assert len(inventory) == 0 and inventory.errors == [] and inventory.notes == []
+
+
+def test_equal_string_values_are_kept_once_and_the_objects_stay_equal():
+    """The inventory keeps one copy of each string value (a parser makes a copy per occurrence);
+    the objects are equal to what was parsed."""
+    import copy
+
+    text = "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, labels: {{team: payments}}}}\n"
+                   f"data: {{mode: production, list: [production, 'production']}}\n" for i in range(3))
+    loaded = load_text(text, "cms.yaml")
+    parsed = copy.deepcopy([d.data for d in loaded.documents])
+    inventory = build_inventory(loaded)
+    objects = [r.obj for r in inventory]
+    assert objects == parsed
+    values = [o["data"]["mode"] for o in objects] + [v for o in objects for v in o["data"]["list"]]
+    assert len({id(v) for v in values}) == 1
+    assert len({id(o["metadata"]["labels"]["team"]) for o in objects}) == 1

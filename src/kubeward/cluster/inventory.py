@@ -22,6 +22,7 @@ def inventory_of(collection: Collection, label_resources: bool) -> Inventory:
     resources = []
     notes = []
     errors = [LoadIssue(source, None, error.describe()) for error in collection.errors]
+    strings: dict[str, str] = {}  # one copy of each string value (see too_deep)
     for index, obj in enumerate(collection.objects):
         if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str) or not isinstance(obj.get("apiVersion"), str):
             notes.append(LoadIssue(source, None, f"object {index} skipped: not a Kubernetes object (no apiVersion/kind)"))
@@ -33,7 +34,7 @@ def inventory_of(collection: Collection, label_resources: bool) -> Inventory:
             given = as_dict(obj.get("metadata")).get("namespace")
             namespace = given if isinstance(given, str) and given else DEFAULT_NAMESPACE
         resource = Resource(obj, namespace, Origin(None, index, 1, (), source), cluster)
-        problem = depth_problem(obj)
+        problem = depth_problem(obj, strings=strings)
         if problem:
             errors.append(LoadIssue(source, None, f"object {index}, {resource.display()}: {problem}"))
             continue

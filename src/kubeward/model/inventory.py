@@ -275,6 +275,7 @@ def build_inventory(
     resources: list[Resource] = []
     notes = list(loaded.notes)
     errors = list(loaded.errors)
+    strings: dict[str, str] = {}  # one copy of each string value (see too_deep)
 
     def namespaced(kind: str) -> bool:
         return crd_scopes[kind] if kind in crd_scopes else table.is_namespaced(kind)
@@ -298,7 +299,7 @@ def build_inventory(
             given = as_dict(obj.get("metadata")).get("namespace")
             namespace = given if isinstance(given, str) and given else (default_namespace or DEFAULT_NAMESPACE)
         resource = Resource(obj, namespace, Origin(doc.file, doc.index, doc.line, prefix), cluster)
-        problem = depth_problem(obj)
+        problem = depth_problem(obj, strings=strings)
         if problem:  # refused here, so no rule ever walks it (a recursive walk would fail)
             where = f" (item {prefix[-1]})" if prefix else ""
             errors.append(LoadIssue(doc.file.name, doc.line, f"document {doc.index}{where}, {resource.display()}: {problem}"))
