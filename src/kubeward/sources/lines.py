@@ -8,6 +8,7 @@ composes the file. A test proves it equal to composition on the corpus and on ge
 
 from __future__ import annotations
 
+import bisect
 import re
 
 Path = tuple
@@ -19,10 +20,12 @@ class LineIndex:
     """A file's lines, each split into (indent, text) once, and the walks already made (one
     object's findings share most of their paths)."""
 
-    __slots__ = ("lines", "_parsed", "_walks", "_ends", "_items", "_entries")
+    __slots__ = ("lines", "_parsed", "_walks", "_ends", "_items", "_entries", "_joined", "_starts")
 
     def __init__(self, lines: list[str]):
         self.lines = lines
+        self._joined: str | None = None  # the lines joined by "\n", and where each starts in it
+        self._starts: list[int] = []
         self._parsed: list = [_UNSEEN] * len(lines)
         self._walks: dict[tuple, tuple | None | str] = {}
         self._ends: dict[int, int] = {}
@@ -47,6 +50,28 @@ class LineIndex:
             self._parsed[i] = parsed
         return parsed
 
+    def shallow(self, lo: int, hi: int, indent: int):
+        """(index, indent, text) of the content lines in [lo, hi) indented `indent` or less, in
+        order: the entries of a block and the line that ends it, without visiting the lines of
+        the values nested below them (a regular expression skips those)."""
+        joined = self._joined
+        if joined is None:
+            joined = self._joined = "\n".join(self.lines)
+            starts = self._starts = [0] * (len(self.lines) + 1)
+            at = 0
+            for i, line in enumerate(self.lines):
+                at += len(line) + 1
+                starts[i + 1] = at
+        starts = self._starts
+        pattern = _SHALLOW.get(indent)
+        if pattern is None:
+            pattern = _SHALLOW[indent] = re.compile(rf"^ {{0,{indent}}}(?=[^ \n#])", re.MULTILINE)
+        for match in pattern.finditer(joined, starts[lo], starts[hi]):
+            i = bisect.bisect_right(starts, match.start()) - 1
+            found = self.content(i)  # the expression's hits are a superset (a line of tabs is blank)
+            if found is not None:
+                yield i, found[0], found[1]
+
     def document_end(self, start: int) -> int:
         end = self._ends.get(start)
         if end is None:
@@ -59,6 +84,8 @@ class LineIndex:
             self._ends[start] = end
         return end
 
+
+_SHALLOW: dict[int, re.Pattern] = {}  # indent -> a line indented that much or less, not blank or a comment
 
 # A walk state: (line of the step, first line of its value block, end, indent of the block's
 # entries, the block's first line as (indent, text) when it is the inside of a "- item" line).
@@ -131,6 +158,17 @@ def _lines_of(doc: LineIndex, state: State):
             yield i, found[0], found[1]
 
 
+def _shallow_lines(doc: LineIndex, state: State):
+    """As _lines_of, but only the lines indented as much as the block's entries or less."""
+    _, lo, hi, indent, first = state
+    if first is not None:
+        if first[0] <= indent:
+            yield lo, first[0], first[1]
+        lo += 1
+    if lo < hi:
+        yield from doc.shallow(lo, hi, indent)
+
+
 def _value_block(doc: LineIndex, i: int, hi: int, parent_indent: int) -> State | None:
     """The block holding the value of the entry on line i. Its end is left at `hi`: walks inside
     it stop at the first line indented less than its entries."""
@@ -150,7 +188,7 @@ def _block_entries(doc: LineIndex, state: State) -> tuple[dict, bool]:
     a flow line at the block's indent stopped the scan (the text is then not plain block style)."""
     indent = state[3]
     entries: dict[str, tuple[int, str]] = {}
-    for i, ind, text in _lines_of(doc, state):
+    for i, ind, text in _shallow_lines(doc, state):
         if ind < indent:
             break
         if ind != indent:
@@ -186,7 +224,7 @@ def _block_items(doc: LineIndex, state: State) -> tuple[list, object]:
     """The "- " lines of a sequence block, in order, and what an index past them answers."""
     indent = state[3]
     found: list[tuple[int, str]] = []
-    for i, ind, text in _lines_of(doc, state):
+    for i, ind, text in _shallow_lines(doc, state):
         if ind < indent:
             break
         if ind != indent:
