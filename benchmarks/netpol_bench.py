@@ -4,6 +4,7 @@ network-config-analyzer (PyPI, in its own venv under benchmarks/.venvs/) on the 
 for as large a size as it finishes within the time box.
 
     python benchmarks/netpol_bench.py [--nca-timeout 300] [--skip-nca]
+    python benchmarks/netpol_bench.py --skip-nca --size 1000:25    # 25k workloads, 5k policies (issue 17)
 """
 
 from __future__ import annotations
@@ -89,7 +90,10 @@ def main() -> None:
     parser.add_argument("--nca-timeout", type=float, default=300)
     parser.add_argument("--skip-nca", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--size", action="append", default=[], metavar="NAMESPACES:PER_NAMESPACE",
+                        help="sizes to run instead of the default ones (workloads per namespace)")
     args = parser.parse_args()
+    sizes = [tuple(int(x) for x in size.split(":")) for size in args.size] or SIZES
     if args.child:
         kubeward_child(args.child)
         return
@@ -99,7 +103,7 @@ def main() -> None:
           "| can-reach median ms | peak RSS MB | nca s | speed-up (analysis) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for namespaces, per_namespace in SIZES:
+        for namespaces, per_namespace in sizes:
             folder = os.path.join(tmp, f"c{namespaces}")
             policies = generate(folder, namespaces, per_namespace)
             runs = [run_kubeward(folder) for _ in range(args.repeat)]
