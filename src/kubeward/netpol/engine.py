@@ -1058,14 +1058,15 @@ class Connectivity:
         rule that admits every peer (`ingress: [{}]`, `namespaceSelector: {}`) matches every class,
         and listing them all, class by class, made the vectors quadratic in size. Nodes that only the rules
         admitting every peer match get `unmatched`, which wins ties."""
-        if len(verdicts) * 2 < len(self._live_classes()) + outside:
+        live = self._live_classes()
+        if len(verdicts) * 2 < len(live) + outside:
             return unmatched  # most nodes are matched by no rule
         counts: dict[iv.Conn, int] = {}
         for conn in verdicts.values():
             counts[conn] = counts.get(conn, 0) + 1
         best = max(counts, key=counts.__getitem__)
-        unmatched_count = len(self._live_classes()) + outside - sum(1 for n in verdicts if n < 0 or n in self._live_classes())
-        return best if counts[best] > unmatched_count else unmatched
+        matched = len(live.intersection(verdicts)) + sum(1 for n in verdicts if n < 0)
+        return best if counts[best] > len(live) + outside - matched else unmatched
 
     def _port_signature(self, node: int) -> tuple:
         if node < 0:
