@@ -257,6 +257,7 @@ class _RoleCapabilities:
 
     def __init__(self, inventory: Inventory):
         self.cache: dict[tuple[int, bool], tuple[Role, list[PolicyRule], dict[str, list[PolicyRule]]]] = {}
+        self.combined: dict[tuple[str, int], tuple[Role, list[PolicyRule], list[list[PolicyRule]]]] = {}
         # RoleBindings never grant cluster-scoped resources, whatever the role says.
         self.probes = {}
         for cluster_wide in (True, False):
@@ -279,10 +280,23 @@ class _RoleCapabilities:
             self.cache[key] = entry = (role, role.rules, found)
         return entry[2]
 
+    def groups_allowed(self, risk: Risk, role: Role) -> list[list[PolicyRule]]:
+        """Per group of a combination risk, the role's rules that allow one of its requests: asked
+        for every binding of the subjects that hold a part of the combination, so kept per role."""
+        key = (risk.key, id(role))
+        entry = self.combined.get(key)
+        if entry is None or entry[0] is not role or entry[1] is not role.rules:
+            found = [[r for r in role.rules if any(rule_allows(p, r) for p in group)] for group in risk.requires]
+            self.combined[key] = entry = (role, role.rules, found)
+        return entry[2]
+
     def forget(self, role: Role) -> None:
         """A role gone from the index: its entries go (they hold it)."""
         for cluster_wide in (True, False):
             self.cache.pop((id(role), cluster_wide), None)
+        for risk in CAPABILITY_RISKS:
+            if risk.requires:
+                self.combined.pop((risk.key, id(role)), None)
 
 
 def is_full_admin(role: Role) -> bool:
@@ -352,7 +366,7 @@ def binding_hits(binding: Binding, index: RbacIndex, capabilities: _RoleCapabili
                 and binding.namespace not in risk.namespaces:
             continue  # a RoleBinding elsewhere does not reach kube-system's objects
         if risk is not None and risk.requires:
-            hits.extend(_combined_hits(risk, binding, role, index, subjects, mounts))
+            hits.extend(_combined_hits(risk, binding, role, index, subjects, mounts, capabilities))
             continue
         grant = _Grant(key, binding, role, rules, index)
         for subject in subjects:
@@ -360,16 +374,11 @@ def binding_hits(binding: Binding, index: RbacIndex, capabilities: _RoleCapabili
     return hits
 
 
-def _groups_allowed(risk: Risk, role: Role) -> list[list[PolicyRule]]:
-    """Per group of the risk, the role's rules that allow one of its requests."""
-    return [[r for r in role.rules if any(rule_allows(p, r) for p in group)] for group in risk.requires]
-
-
 def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, subjects: list[Subject],
-                   mounts: MountedTokens) -> list[RiskHit]:
+                   mounts: MountedTokens, capabilities: _RoleCapabilities) -> list[RiskHit]:
     """A combination risk through this binding: its role allows some of the needed requests and the
     subject's cluster-wide roles together allow all of them (CSRs and signers are cluster-scoped)."""
-    own = _groups_allowed(risk, role)
+    own = capabilities.groups_allowed(risk, role)
     if not any(own):
         return []
     out = []
@@ -381,7 +390,7 @@ def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, s
             other_role = index.role_of(other) or _default_roles().get(other.role_ref)
             if other is binding or other_role is None:
                 continue
-            completed = [i for i, found in enumerate(_groups_allowed(risk, other_role)) if found and i in missing]
+            completed = [i for i, found in enumerate(capabilities.groups_allowed(risk, other_role)) if found and i in missing]
             if completed:
                 others.append(other)
                 missing = [i for i in missing if i not in completed]
