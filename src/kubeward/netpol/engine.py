@@ -989,6 +989,32 @@ class Connectivity:
                 if iv.intersect(((ext.lo, ext.hi),), rule.ip_set) == ((ext.lo, ext.hi),):
                     yield outside_node(i)
 
+    def _every_pod(self, rule: PolicyRule) -> bool:
+        """Whether one of the rule's pod peers matches every class (kept per peer in `cache`)."""
+        live = self._live_classes()
+        for peer in rule.pod_peers:
+            pid = self._pid[peer]
+            key = ("every pod", pid)
+            found = self.cache.get(key)
+            if found is None:
+                classes = self._peer_classes.get(pid, ())
+                found = self.cache[key] = len(classes) >= len(live) and live <= classes
+            if found:
+                return True
+        return False
+
+    def _matches_apart(self, rule: PolicyRule, node: int, externals: list[External]) -> bool:
+        """Whether a rule that matches every pod class matches a host-network class or an outside
+        range (as _rule_nodes would list it)."""
+        if rule.all_peers:
+            return True
+        if node < 0:
+            ext = externals[~node]
+            return bool(rule.ip_set) and iv.intersect(((ext.lo, ext.hi),), rule.ip_set) == ((ext.lo, ext.hi),)
+        if self.host_network_exempt:
+            return rule.host_peers
+        return True  # a host-network class is one of the pods the peer matches
+
     def _rule_matches(self, rule: PolicyRule, node: int) -> bool:
         """One node of _rule_nodes, asked alone (for a class that appears later)."""
         if rule.all_peers:
@@ -1019,29 +1045,42 @@ class Connectivity:
             return cache[c]
         externals = self.sources_outside if direction == INGRESS else self.destinations_outside
         state = _VectorState(self, direction, walks, rep)
-        # Rules that admit every peer match every node: unless the verdict depends on the node's
-        # named ports, they are every node's hits, and only the other rules' matches are listed.
-        shared: tuple[int, ...] = ()
+        # Rules that match every pod class (`{}`, `namespaceSelector: {}`), unless the verdict depends
+        # on the node's named ports, are among the hits of every class that is not on the host
+        # network: only the other rules' matches are listed, and the nodes those rules may treat
+        # apart (host-network classes, the outside ranges) are judged one by one.
+        universal: tuple[int, ...] = ()
         if not (state.named and direction == EGRESS):
-            shared = tuple(j for j, rule in enumerate(state.ordered) if rule.all_peers)
+            universal = tuple(j for j, rule in enumerate(state.ordered) if rule.all_peers or self._every_pod(rule))
         matches: dict[int, list[int]] = {}
         node_cache: dict[int, list[int]] = {}
         for j, rule in enumerate(state.ordered):
-            if shared and rule.all_peers:
+            if universal and j in universal:
                 continue
             nodes = node_cache.get(id(rule))
             if nodes is None:
                 nodes = node_cache[id(rule)] = list(self._rule_nodes(rule, externals))
             for node in nodes:
                 matches.setdefault(node, []).append(j)
-        unmatched, default_l7 = state.verdict(shared, outside_node(0))
+        unmatched, default_l7 = state.verdict(universal, outside_node(0))
         verdicts: dict[int, iv.Conn] = {}
         l7_exceptions = {}
-        for node, hits in matches.items():
-            conn, l7 = state.verdict(tuple(sorted((*shared, *hits))) if shared else tuple(hits), node)
+
+        def judge(node: int, hits: tuple[int, ...]) -> None:
+            conn, l7 = state.verdict(hits, node)
             verdicts[node] = conn
             if l7 != default_l7:
                 l7_exceptions[node] = l7
+
+        apart: set[int] = set()
+        if universal:
+            apart = self._host_classes | {outside_node(k) for k in range(len(externals))}
+            for node in apart:
+                own = [j for j in universal if self._matches_apart(state.ordered[j], node, externals)]
+                judge(node, tuple(sorted((*own, *matches.get(node, ())))))
+        for node, hits in matches.items():
+            if node not in apart:
+                judge(node, tuple(sorted((*universal, *hits))) if universal else tuple(hits))
         default = self._common_verdict(verdicts, unmatched, len(externals))
         exceptions = {node: conn for node, conn in verdicts.items() if conn != default}
         if default != unmatched:  # the nodes no rule matches are the exceptions now
