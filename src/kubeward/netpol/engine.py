@@ -997,7 +997,7 @@ class Connectivity:
             key = ("every pod", pid)
             found = self.cache.get(key)
             if found is None:
-                classes = self._peer_classes.get(pid, ())
+                classes = self._peer_classes.get(pid, set())
                 found = self.cache[key] = len(classes) >= len(live) and live <= classes
             if found:
                 return True
