@@ -198,10 +198,14 @@ def test_analyze_and_usage_give_the_same_reports(shared, tmp_path, monkeypatch):
     assert "kind: ClusterRole" in typed[1] or "kind: Role" in typed[1]
 
 
-def test_observe_all_is_observe(tmp_path):
+@pytest.mark.parametrize(("max_names", "include_denied"), [(3, True), (1, False), (2, True)])
+def test_observe_all_is_observe(tmp_path, max_names, include_denied):
+    # observe_all's inline loop (new shapes made whole, names added inline) against observe's
+    # steps, also where a shape's first name is already too many (max_names 1)
     log = tmp_path / "generated.log"
     log.write_bytes(b"".join(dump(e) + b"\n" for e in generated(2000, seed=9)))
-    wired, plain = UsageCollector(max_names=3, include_denied=True), UsageCollector(max_names=3, include_denied=True)
+    wired = UsageCollector(max_names=max_names, include_denied=include_denied)
+    plain = UsageCollector(max_names=max_names, include_denied=include_denied)
     wired.observe_all(EventStream([str(log)]))
     for event in EventStream([str(log)], typed=False):
         plain.observe(event)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Iterable, Iterator
 
+import msgspec
+
 from kubeward.audit.event import DECISION, SA_PREFIX, AuditEvent, WireEvent, _d, _l, _s, _User, identity_of, user_empty
 from kubeward.node import audit_policy
 from kubeward.rbac.index import MASTERS, RbacIndex, User
@@ -43,9 +45,10 @@ Key = tuple[str, str, str, str, str, str]  # verb, apiGroup, resource, subresour
 _NO_NAMES: frozenset[str] = frozenset()
 
 
-@dataclass(slots=True)
-class Use:
-    """One distinct request shape and the names it was made on."""
+class Use(msgspec.Struct, gc=False):
+    """One distinct request shape and the names it was made on. A log makes many (one per
+    identity and request shape): made in C and never tracked by the cyclic collector (it holds
+    a set of strings, never a cycle)."""
 
     count: int = 0
     names: set[str] | frozenset[str] = _NO_NAMES  # "" for requests without a name; a set once one is added
@@ -202,59 +205,93 @@ class UsageCollector:
             self._observe_all(events)
 
     def _observe_all(self, events: Iterable[AuditEvent]) -> None:
-        subjects, include_denied, add_name, observe = self.subjects, self.include_denied, self._add_name, self.observe
-        wire_event = WireEvent
-        for event in events:
-            if event.__class__ is not wire_event:
-                observe(event)
-                continue
-            wire = event.wire
-            self.events += 1
-            status = wire.responseStatus
-            impersonated: _User | None = wire.impersonatedUser
-            if impersonated is not None and user_empty(impersonated):
-                impersonated = None
-            person = wire.user if impersonated is None else impersonated
-            username = person.username if person is not None else None
-            if not username or (status is not None and status.code == 401):
-                self.unauthenticated += 1
-                continue
-            subject = subjects.get(username)
-            if subject is None:
-                subject = subjects[username] = SubjectUse(username)
-            groups = person.groups
-            if groups is not None and groups != subject.last_groups and len(subject.groups) < 64:
-                subject.last_groups = groups
-                subject.groups.update(groups)
-            if impersonated is not None:
-                self._impersonation(event, event.impersonated)
-            annotations = wire.annotations
-            decision = annotations.get(DECISION) if annotations is not None else None
-            allowed = decision == "allow" if decision is not None else event.authorized
-            if allowed:
-                subject.allowed += 1
-            else:
-                subject.denied += 1
-                if not include_denied:
+        # Everything the loop reads is a local; the counters are added once at the end; a new
+        # request shape is made whole at once (most shapes are seen once or twice).
+        subjects, include_denied, observe, max_names = self.subjects, self.include_denied, self.observe, self.max_names
+        wire_event, use_type, subject_type, decision_key = WireEvent, Use, SubjectUse, DECISION
+        count = unauthenticated = 0
+        try:
+            for event in events:
+                if event.__class__ is not wire_event:
+                    observe(event)
                     continue
-            ref = wire.objectRef
-            verb = wire.verb
-            if ref is not None and ref.resource:
-                sub = ref.subresource or ""
-                name = "" if verb == "create" and not sub else ref.name or ""
-                key = (verb, ref.apiGroup or "", ref.resource, sub, ref.namespace or "", "")
-            else:
-                key = (verb, "", "", "", "", (wire.requestURI or "/").partition("?")[0])
-                name = ""
-            uses = subject.uses
-            use = uses.get(key)
-            if use is None:  # kept for the whole run: share its strings
-                key = (intern(key[0]), intern(key[1]), intern(key[2]), intern(key[3]), intern(key[4]), intern(key[5]))
-                use = uses[key] = Use()
-            use.count += 1
-            if name in use.names or (name and use.many):
-                continue
-            add_name(use, name)
+                wire = event.wire
+                count += 1
+                impersonated: _User | None = wire.impersonatedUser
+                if impersonated is None:
+                    person = wire.user
+                elif user_empty(impersonated):
+                    impersonated = None
+                    person = wire.user
+                else:
+                    person = impersonated
+                username = person.username if person is not None else None
+                status = wire.responseStatus
+                if not username or (status is not None and status.code == 401):
+                    unauthenticated += 1
+                    continue
+                subject = subjects.get(username)
+                if subject is None:
+                    subject = subjects[username] = subject_type(username)
+                groups = person.groups
+                if groups is not None and groups != subject.last_groups and len(subject.groups) < 64:
+                    subject.last_groups = groups
+                    subject.groups.update(groups)
+                if impersonated is not None:
+                    self._impersonation(event, event.impersonated)
+                annotations = wire.annotations
+                decision = annotations.get(decision_key) if annotations is not None else None
+                if decision == "allow" if decision is not None else event.authorized:
+                    subject.allowed += 1
+                else:
+                    subject.denied += 1
+                    if not include_denied:
+                        continue
+                ref = wire.objectRef
+                verb = wire.verb
+                if ref is not None and ref.resource:
+                    sub = ref.subresource or ""
+                    name = "" if verb == "create" and not sub else ref.name or ""
+                    key = (verb, ref.apiGroup or "", ref.resource, sub, ref.namespace or "", "")
+                else:
+                    key = (verb, "", "", "", "", (wire.requestURI or "/").partition("?")[0])
+                    name = ""
+                uses = subject.uses
+                use = uses.get(key)
+                if use is None:  # kept for the whole run: share its strings
+                    key = (intern(verb), intern(key[1]), intern(key[2]), intern(key[3]) if key[3] else "",
+                           intern(key[4]), intern(key[5]) if key[5] else "")
+                    if not name:
+                        uses[key] = use_type(1, {name})
+                    elif max_names > 1:
+                        uses[key] = use_type(1, {name}, False, 1)
+                    else:  # its first name is already too many (as _add_name does)
+                        uses[key] = use_type(1, set(), True)
+                    continue
+                use.count += 1
+                if name:
+                    if use.many:  # any name already
+                        continue
+                    names = use.names
+                    if name in names:
+                        continue
+                    if use.named + 1 >= max_names:  # _add_name, inline
+                        use.many = True
+                        use.names = {n for n in names if not n}
+                        use.named = 0
+                        continue
+                    use.named += 1
+                else:
+                    names = use.names
+                    if name in names:
+                        continue
+                if names is _NO_NAMES:
+                    use.names = {name}
+                else:
+                    names.add(name)  # type: ignore[union-attr]
+        finally:
+            self.events += count
+            self.unauthenticated += unauthenticated
 
     def _impersonation(self, event: AuditEvent, impersonated: dict) -> None:
         """The requester was authorised to `impersonate` each part of the identity it took on:
@@ -492,11 +529,16 @@ def use_dict(key: Key, use: Use) -> dict:
     if sub:
         out["subresource"] = sub
     out["namespace"] = namespace or "(cluster)"
-    named = sorted(n for n in use.names if n)
     if use.many:
         out["names"] = "(any)"
-    elif named:
-        out["names"] = named
+    else:
+        names = use.names
+        if len(names) == 1:  # most shapes: one name, or "" (none), so nothing to sort
+            for only in names:
+                if only:
+                    out["names"] = [only]
+        elif names:
+            out["names"] = sorted(n for n in names if n)
     out["count"] = use.count
     return out
 
@@ -508,7 +550,8 @@ def report_dict(report: SubjectReport, with_rbac: bool) -> dict:
     use = report.use
     if use is not None:
         out["requests"] = {"allowed": use.allowed, "denied": use.denied}
-        out["used"] = [use_dict(k, u) for k, u in sorted(use.uses.items())]
+        uses = use.uses  # the keys are distinct: sorting them sorts the items, without comparing pairs
+        out["used"] = [use_dict(k, uses[k]) for k in sorted(uses)]
         if use.masters:
             out["note"] = f"member of {MASTERS}: allowed everything before RBAC"
     else:
