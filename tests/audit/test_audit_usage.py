@@ -278,3 +278,26 @@ subjects: [{{kind: Group, name: developers, apiGroup: {RBAC}}}]
     developers = next(s for s in report["subjects"] if s["subject"] == {"kind": "Group", "name": "developers"})
     used = [g for g in developers["granted"] if g["status"] == "used"]
     assert used and all(g["binding"]["name"] == "devs" for g in used)
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_request_shapes_with_nul_in_a_part_stay_apart(tmp_path, typed):
+    # ("pods", sub "\0x", namespace "y") and ("pods", sub "", namespace "x\0y") join to the same
+    # NUL-separated text: shape_of keeps them apart (by the tuple), on both reading paths
+    log = write(tmp_path / "nul.log", [
+        event("get", "bob", "pods", sub="\0x", ns="y", name="a"),
+        event("get", "bob", "pods", ns="x\0y", name="b"),
+        event("get", "bob", "pods", sub="\0x", ns="y", name="c"),
+        event("get", "bob", "pods", ns="x", name="d"),
+        event("get", "bob", "pods", sub="\0x", ns="y", name="a"),
+    ])
+    collector = UsageCollector()
+    collector.observe_all(EventStream([log], typed=typed))
+    uses = collector.subjects["bob"].uses
+    assert {key: (use.count, sorted(use.names)) for key, use in uses.items()} == {
+        ("get", "", "pods", "\0x", "y", ""): (3, ["a", "c"]),
+        ("get", "", "pods", "", "x\0y", ""): (1, ["b"]),
+        ("get", "", "pods", "", "x", ""): (1, ["d"]),
+    }
+    assert list(uses) == [("get", "", "pods", "\0x", "y", ""), ("get", "", "pods", "", "x\0y", ""),
+                          ("get", "", "pods", "", "x", "")]  # in the order first seen

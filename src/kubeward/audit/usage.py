@@ -54,20 +54,40 @@ class Use(msgspec.Struct, gc=False):
     names: set[str] | frozenset[str] = _NO_NAMES  # "" for requests without a name; a set once one is added
     many: bool = False  # more than max_names names: any name
     named: int = 0  # how many of `names` are not ""
+    key: Key = ("", "", "", "", "", "")  # the request shape
+
+
+def shape_of(key: Key) -> str | Key:
+    """The key of a request shape in SubjectUse.shapes: its six parts joined by NULs (one string
+    is hashed and compared faster than a tuple of six, and the loop over the log looks one up for
+    every event), or the tuple itself when a part holds a NUL: a string with exactly five NULs
+    comes from one tuple only, and a string never equals a tuple, so two shapes never meet."""
+    text = "\0".join(key)
+    return text if text.count("\0") == 5 else key
 
 
 @dataclass
 class SubjectUse:
     username: str
     groups: set[str] = field(default_factory=set)
-    uses: dict[Key, Use] = field(default_factory=dict)
+    shapes: dict[str | Key, Use] = field(default_factory=dict)  # by shape_of(key), in the order first seen
     denied: int = 0
     allowed: int = 0
     last_groups: list | None = None  # the groups list last merged (most events repeat it)
+    _uses: dict[Key, Use] | None = field(default=None, repr=False, compare=False)
 
     @property
     def masters(self) -> bool:
         return MASTERS in self.groups
+
+    @property
+    def uses(self) -> dict[Key, Use]:
+        """The request shapes used, by (verb, apiGroup, resource, subresource, namespace, path),
+        in the order first seen (the same Use objects as `shapes`: read it, never write to it)."""
+        uses = self._uses
+        if uses is None or len(uses) != len(self.shapes):  # shapes are only ever added
+            uses = self._uses = {use.key: use for use in self.shapes.values()}
+        return uses
 
 
 def request_of(key: Key, name: str) -> Request:
@@ -122,9 +142,10 @@ class UsageCollector:
         return found
 
     def _add(self, subject: SubjectUse, key: Key, name: str, audit_id: str) -> None:
-        use = subject.uses.get(key)
+        shape = shape_of(key)
+        use = subject.shapes.get(shape)
         if use is None:
-            use = subject.uses[key] = Use()
+            use = subject.shapes[shape] = Use(key=key)
         use.count += 1
         if name in use.names or (name and use.many):
             return
@@ -190,7 +211,7 @@ class UsageCollector:
             if verb == "create" and not sub:
                 name = ""
             key = (verb, _s(ref.get("apiGroup")), resource, sub, _s(ref.get("namespace")), "")
-            if key not in subject.uses:  # kept for the whole run: share its strings
+            if shape_of(key) not in subject.shapes:  # kept for the whole run: share its strings
                 key = (intern(key[0]), intern(key[1]), intern(key[2]), intern(key[3]), intern(key[4]), intern(key[5]))
         else:
             key = (verb, "", "", "", "", (_s(raw.get("requestURI")) or "/").partition("?")[0])
@@ -252,21 +273,29 @@ class UsageCollector:
                 if ref is not None and ref.resource:
                     sub = ref.subresource or ""
                     name = "" if verb == "create" and not sub else ref.name or ""
-                    key = (verb, ref.apiGroup or "", ref.resource, sub, ref.namespace or "", "")
+                    shape: str | Key = f"{verb}\0{ref.apiGroup or ''}\0{ref.resource}\0{sub}\0{ref.namespace or ''}\0"
                 else:
-                    key = (verb, "", "", "", "", (wire.requestURI or "/").partition("?")[0])
+                    shape = f"{verb}\0\0\0\0\0{(wire.requestURI or '/').partition('?')[0]}"
                     name = ""
-                uses = subject.uses
-                use = uses.get(key)
+                shapes = subject.shapes
+                use = shapes.get(shape)
+                if use is None:  # a new shape, or one with a NUL in a part (see shape_of)
+                    key = tuple(shape.split("\0"))  # type: ignore[union-attr]
+                    if len(key) != 6:
+                        key = ((verb, ref.apiGroup or "", ref.resource, sub, ref.namespace or "", "")
+                               if ref is not None and ref.resource else
+                               (verb, "", "", "", "", (wire.requestURI or "/").partition("?")[0]))
+                        shape = key
+                        use = shapes.get(shape)
                 if use is None:  # kept for the whole run: share its strings
-                    key = (intern(verb), intern(key[1]), intern(key[2]), intern(key[3]) if key[3] else "",
+                    key = (intern(key[0]), intern(key[1]), intern(key[2]), intern(key[3]) if key[3] else "",
                            intern(key[4]), intern(key[5]) if key[5] else "")
                     if not name:
-                        uses[key] = use_type(1, {name})
+                        shapes[shape] = use_type(1, {name}, False, 0, key)
                     elif max_names > 1:
-                        uses[key] = use_type(1, {name}, False, 1)
+                        shapes[shape] = use_type(1, {name}, False, 1, key)
                     else:  # its first name is already too many (as _add_name does)
-                        uses[key] = use_type(1, set(), True)
+                        shapes[shape] = use_type(1, set(), True, 0, key)
                     continue
                 use.count += 1
                 if name:
