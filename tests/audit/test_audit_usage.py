@@ -13,7 +13,7 @@ from tests.audit.make_rule_fixtures import RBAC, event
 
 from kubeward.audit.minimal import index_of, minimal_objects, object_name
 from kubeward.audit.stream import EventStream
-from kubeward.audit.usage import UsageCollector
+from kubeward.audit.usage import UsageCollector, shape_of, sorted_uses
 from kubeward.cli.main import cli
 from kubeward.rbac.index import User
 
@@ -301,3 +301,17 @@ def test_request_shapes_with_nul_in_a_part_stay_apart(tmp_path, typed):
     }
     assert list(uses) == [("get", "", "pods", "\0x", "y", ""), ("get", "", "pods", "", "x\0y", ""),
                           ("get", "", "pods", "", "x", "")]  # in the order first seen
+    assert [use.key for use in sorted_uses(collector.subjects["bob"])] == sorted(uses)
+
+
+PART = st.text(st.sampled_from("\0\x01-a/b"), max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(PART, PART, PART, PART, PART, PART), max_size=8, unique=True))
+def test_shape_texts_sort_as_their_tuples(keys):
+    # report order: the shapes' NUL-joined texts sort as the tuples; a part holding a NUL keeps its tuple
+    shapes = [shape_of(key) for key in keys]
+    assert len(set(shapes)) == len(keys)
+    texts = [(shape, key) for shape, key in zip(shapes, keys, strict=True) if shape.__class__ is str]
+    assert [key for _, key in sorted(texts)] == sorted(key for _, key in texts)

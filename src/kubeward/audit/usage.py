@@ -43,6 +43,7 @@ Key = tuple[str, str, str, str, str, str]  # verb, apiGroup, resource, subresour
 
 
 _NO_NAMES: frozenset[str] = frozenset()
+_ONLY_EMPTY: frozenset[str] = frozenset({""})  # shared by the shapes used without a name only (most of them)
 
 
 class Use(msgspec.Struct, gc=False):
@@ -51,7 +52,7 @@ class Use(msgspec.Struct, gc=False):
     a set of strings, never a cycle)."""
 
     count: int = 0
-    names: set[str] | frozenset[str] = _NO_NAMES  # "" for requests without a name; a set once one is added
+    names: set[str] | frozenset[str] = _NO_NAMES  # "" for requests without a name; a set once a name is added
     many: bool = False  # more than max_names names: any name
     named: int = 0  # how many of `names` are not ""
     key: Key = ("", "", "", "", "", "")  # the request shape
@@ -160,10 +161,11 @@ class UsageCollector:
                 use.named = 0
                 return
             use.named += 1
-        if use.names is _NO_NAMES:
-            use.names = {name}
+        names = use.names
+        if names.__class__ is frozenset:  # _NO_NAMES or _ONLY_EMPTY, shared: never added to
+            use.names = _ONLY_EMPTY if not name and not names else {*names, name}
         else:
-            use.names.add(name)  # type: ignore[union-attr]
+            names.add(name)  # type: ignore[union-attr]
 
     def observe(self, event: AuditEvent) -> None:
         """One event: its request, if allowed (or include_denied), counted for the identity it
@@ -229,7 +231,7 @@ class UsageCollector:
         # Everything the loop reads is a local; the counters are added once at the end; a new
         # request shape is made whole at once (most shapes are seen once or twice).
         subjects, include_denied, observe, max_names = self.subjects, self.include_denied, self.observe, self.max_names
-        wire_event, use_type, subject_type, decision_key = WireEvent, Use, SubjectUse, DECISION
+        wire_event, use_type, subject_type, decision_key, only_empty = WireEvent, Use, SubjectUse, DECISION, _ONLY_EMPTY
         count = unauthenticated = 0
         try:
             for event in events:
@@ -291,7 +293,7 @@ class UsageCollector:
                     key = (intern(key[0]), intern(key[1]), intern(key[2]), intern(key[3]) if key[3] else "",
                            intern(key[4]), intern(key[5]) if key[5] else "")
                     if not name:
-                        shapes[shape] = use_type(1, {name}, False, 0, key)
+                        shapes[shape] = use_type(1, only_empty, False, 0, key)
                     elif max_names > 1:
                         shapes[shape] = use_type(1, {name}, False, 1, key)
                     else:  # its first name is already too many (as _add_name does)
@@ -314,8 +316,8 @@ class UsageCollector:
                     names = use.names
                     if name in names:
                         continue
-                if names is _NO_NAMES:
-                    use.names = {name}
+                if names.__class__ is frozenset:  # _NO_NAMES or _ONLY_EMPTY, shared: never added to
+                    use.names = _ONLY_EMPTY if not name and not names else {*names, name}
                 else:
                     names.add(name)  # type: ignore[union-attr]
         finally:
@@ -572,6 +574,16 @@ def use_dict(key: Key, use: Use) -> dict:
     return out
 
 
+def sorted_uses(use: SubjectUse) -> list[Use]:
+    """The shapes of `use` in the order of their keys. The NUL-joined texts sort as the tuples
+    do (no part holds a NUL, so a part that is a prefix of another ends first, at its NUL) and
+    faster; a shape keyed by its tuple (a NUL in a part) sorts by the tuples."""
+    shapes = use.shapes
+    if all(shape.__class__ is str for shape in shapes):
+        return [shapes[shape] for shape in sorted(shapes)]
+    return sorted(shapes.values(), key=lambda entry: entry.key)
+
+
 def report_dict(report: SubjectReport, with_rbac: bool) -> dict:
     out: dict = {"subject": {"kind": report.kind, "name": report.name}}
     if report.namespace:
@@ -579,8 +591,7 @@ def report_dict(report: SubjectReport, with_rbac: bool) -> dict:
     use = report.use
     if use is not None:
         out["requests"] = {"allowed": use.allowed, "denied": use.denied}
-        uses = use.uses  # the keys are distinct: sorting them sorts the items, without comparing pairs
-        out["used"] = [use_dict(k, uses[k]) for k in sorted(uses)]
+        out["used"] = [use_dict(entry.key, entry) for entry in sorted_uses(use)]
         if use.masters:
             out["note"] = f"member of {MASTERS}: allowed everything before RBAC"
     else:
