@@ -315,3 +315,18 @@ def test_shape_texts_sort_as_their_tuples(keys):
     assert len(set(shapes)) == len(keys)
     texts = [(shape, key) for shape, key in zip(shapes, keys, strict=True) if shape.__class__ is str]
     assert [key for _, key in sorted(texts)] == sorted(key for _, key in texts)
+
+
+def test_usage_json_is_the_same_on_stdout_and_in_a_file(tmp_path):
+    # the JSON is written as orjson's bytes (no text made of it): the same bytes either way, non-ASCII too
+    log = write(tmp_path / "a.log", [event("get", "bob\u00e9", "pods", ns="a", name="p\u00e8"),
+                                     event("list", "system:serviceaccount:a:s", "secrets", ns="a")])
+    shown = run(log, "-o", "json")
+    assert shown.exit_code == 0, shown.output
+    written = tmp_path / "usage.json"
+    assert run(log, "-o", "json", "--output", str(written)).exit_code == 0
+    assert written.read_bytes() == shown.stdout_bytes
+    doc = orjson.loads(written.read_bytes())
+    assert [s["subject"]["name"] for s in doc["subjects"]] == ["bob\u00e9", "s"]
+    assert doc["subjects"][0]["used"][0]["names"] == ["p\u00e8"]
+    assert run(log, "-o", "json", "--output", str(tmp_path)).exit_code == 2  # a directory: refused, named
