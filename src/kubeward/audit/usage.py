@@ -556,22 +556,32 @@ def use_dict(key: Key, use: Use) -> dict:
     verb, group, resource, sub, namespace, path = key
     if path:
         return {"verb": verb, "nonResourceURL": path, "count": use.count}
-    out: dict = {"verb": verb, "apiGroup": group, "resource": resource}
-    if sub:
-        out["subresource"] = sub
-    out["namespace"] = namespace or "(cluster)"
+    names: object = None  # the "names" entry, if any
+    used = use.names
     if use.many:
-        out["names"] = "(any)"
+        names = "(any)"
+    elif used is _ONLY_EMPTY or not used:
+        pass
+    elif len(used) == 1:  # most of the rest: one name (or ""), nothing to sort
+        (only,) = used
+        if only:
+            names = [only]
     else:
-        names = use.names
-        if len(names) == 1:  # most shapes: one name, or "" (none), so nothing to sort
-            for only in names:
-                if only:
-                    out["names"] = [only]
-        elif names:
-            out["names"] = sorted(n for n in names if n)
-    out["count"] = use.count
-    return out
+        names = sorted(used)
+        if not names[0]:  # "" sorts first
+            del names[0]
+    # one dict literal per form (the keys in the same order as ever): a report has one per shape
+    if sub:
+        if names is None:
+            return {"verb": verb, "apiGroup": group, "resource": resource, "subresource": sub,
+                    "namespace": namespace or "(cluster)", "count": use.count}
+        return {"verb": verb, "apiGroup": group, "resource": resource, "subresource": sub,
+                "namespace": namespace or "(cluster)", "names": names, "count": use.count}
+    if names is None:
+        return {"verb": verb, "apiGroup": group, "resource": resource, "namespace": namespace or "(cluster)",
+                "count": use.count}
+    return {"verb": verb, "apiGroup": group, "resource": resource, "namespace": namespace or "(cluster)",
+            "names": names, "count": use.count}
 
 
 def sorted_uses(use: SubjectUse) -> list[Use]:
