@@ -55,7 +55,6 @@ class Use(msgspec.Struct, gc=False):
     names: set[str] | frozenset[str] = _NO_NAMES  # "" for requests without a name; a set once a name is added
     many: bool = False  # more than max_names names: any name
     named: int = 0  # how many of `names` are not ""
-    key: Key = ("", "", "", "", "", "")  # the request shape
 
 
 def shape_of(key: Key) -> str | Key:
@@ -65,6 +64,11 @@ def shape_of(key: Key) -> str | Key:
     comes from one tuple only, and a string never equals a tuple, so two shapes never meet."""
     text = "\0".join(key)
     return text if text.count("\0") == 5 else key
+
+
+def key_of(shape: str | Key) -> Key:
+    """The key a shape of SubjectUse.shapes stands for (see shape_of)."""
+    return tuple(shape.split("\0")) if shape.__class__ is str else shape  # type: ignore[return-value]
 
 
 @dataclass
@@ -87,7 +91,8 @@ class SubjectUse:
         in the order first seen (the same Use objects as `shapes`: read it, never write to it)."""
         uses = self._uses
         if uses is None or len(uses) != len(self.shapes):  # shapes are only ever added
-            uses = self._uses = {use.key: use for use in self.shapes.values()}
+            uses = self._uses = {tuple(map(intern, key_of(shape))): use  # type: ignore[misc]
+                                 for shape, use in self.shapes.items()}
         return uses
 
 
@@ -146,7 +151,7 @@ class UsageCollector:
         shape = shape_of(key)
         use = subject.shapes.get(shape)
         if use is None:
-            use = subject.shapes[shape] = Use(key=key)
+            use = subject.shapes[shape] = Use()
         use.count += 1
         if name in use.names or (name and use.many):
             return
@@ -281,23 +286,18 @@ class UsageCollector:
                     name = ""
                 shapes = subject.shapes
                 use = shapes.get(shape)
-                if use is None:  # a new shape, or one with a NUL in a part (see shape_of)
-                    key = tuple(shape.split("\0"))  # type: ignore[union-attr]
-                    if len(key) != 6:
-                        key = ((verb, ref.apiGroup or "", ref.resource, sub, ref.namespace or "", "")
-                               if ref is not None and ref.resource else
-                               (verb, "", "", "", "", (wire.requestURI or "/").partition("?")[0]))
-                        shape = key
-                        use = shapes.get(shape)
-                if use is None:  # kept for the whole run: share its strings
-                    key = (intern(key[0]), intern(key[1]), intern(key[2]), intern(key[3]) if key[3] else "",
-                           intern(key[4]), intern(key[5]) if key[5] else "")
+                if use is None and shape.count("\0") != 5:  # a NUL in a part (see shape_of)
+                    shape = ((verb, ref.apiGroup or "", ref.resource, sub, ref.namespace or "", "")
+                             if ref is not None and ref.resource else
+                             (verb, "", "", "", "", (wire.requestURI or "/").partition("?")[0]))
+                    use = shapes.get(shape)
+                if use is None:  # a new shape, made whole at once
                     if not name:
-                        shapes[shape] = use_type(1, only_empty, False, 0, key)
+                        shapes[shape] = use_type(1, only_empty)
                     elif max_names > 1:
-                        shapes[shape] = use_type(1, {name}, False, 1, key)
+                        shapes[shape] = use_type(1, {name}, False, 1)
                     else:  # its first name is already too many (as _add_name does)
-                        shapes[shape] = use_type(1, set(), True, 0, key)
+                        shapes[shape] = use_type(1, set(), True)
                     continue
                 use.count += 1
                 if name:
@@ -584,14 +584,14 @@ def use_dict(key: Key, use: Use) -> dict:
             "names": names, "count": use.count}
 
 
-def sorted_uses(use: SubjectUse) -> list[Use]:
+def sorted_uses(use: SubjectUse) -> list[tuple[Key, Use]]:
     """The shapes of `use` in the order of their keys. The NUL-joined texts sort as the tuples
     do (no part holds a NUL, so a part that is a prefix of another ends first, at its NUL) and
     faster; a shape keyed by its tuple (a NUL in a part) sorts by the tuples."""
     shapes = use.shapes
     if all(shape.__class__ is str for shape in shapes):
-        return [shapes[shape] for shape in sorted(shapes)]
-    return sorted(shapes.values(), key=lambda entry: entry.key)
+        return [(tuple(shape.split("\0")), shapes[shape]) for shape in sorted(shapes)]  # type: ignore[union-attr]
+    return sorted(((key_of(shape), entry) for shape, entry in shapes.items()), key=lambda pair: pair[0])
 
 
 def report_dict(report: SubjectReport, with_rbac: bool) -> dict:
@@ -601,7 +601,7 @@ def report_dict(report: SubjectReport, with_rbac: bool) -> dict:
     use = report.use
     if use is not None:
         out["requests"] = {"allowed": use.allowed, "denied": use.denied}
-        out["used"] = [use_dict(entry.key, entry) for entry in sorted_uses(use)]
+        out["used"] = [use_dict(key, entry) for key, entry in sorted_uses(use)]
         if use.masters:
             out["note"] = f"member of {MASTERS}: allowed everything before RBAC"
     else:
