@@ -92,6 +92,8 @@ class Classifier:
     """Gives each event its dispatch keys. Knows the cluster's networks, to tell a request sent
     from elsewhere (key OUTSIDE); each address is judged once."""
 
+    keyless = False  # True: every event gets no keys (the stream need not ask)
+
     def __init__(self, networks: tuple = PRIVATE_NETWORKS):
         self.networks = tuple(networks)
         self._v4 = [(int(n.network_address), int(n.netmask)) for n in self.networks if n.version == 4]
@@ -193,6 +195,8 @@ DEFAULT_CLASSIFIER = Classifier()
 
 class NoKeys(Classifier):
     """For readers that dispatch nothing (`audit usage`): every event gets no keys."""
+
+    keyless = True
 
     def keys(self, raw: dict) -> tuple[str, ...]:
         return ()

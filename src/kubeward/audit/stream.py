@@ -286,6 +286,7 @@ class EventStream:
         quick = fast and self._finals is None  # updated after each event off the fast path
         count, earliest, last = 0, "", ""
         event_of, keys_of, wire_event, wire_keys = RawEvent, self.classifier.keys, WireEvent, self.classifier.wire_keys
+        keyless = self.classifier.keyless  # every event gets no keys: not asked per event
         for line in iter(read, b""):
             number += 1
             if skipping:  # the rest of an oversized line
@@ -319,12 +320,15 @@ class EventStream:
                     if wire.stage == "ResponseComplete" and quick:
                         stamp: str | None = wire.requestReceivedTimestamp
                         if stamp is not None:
-                            if stamp > last:
+                            if stamp > last:  # (a log is in time order: most are)
                                 last = stamp
-                            if not earliest or stamp < earliest:
+                                if not earliest:
+                                    earliest = stamp
+                            elif not earliest or stamp < earliest:  # (a stamp > last is > earliest: earliest <= last)
                                 earliest = stamp
                         count += 1
-                        yield wire_event(wire, line, name, number, wire_keys(wire), request, response, obj)
+                        yield wire_event(wire, line, name, number, () if keyless else wire_keys(wire),
+                                         request, response, obj)
                         continue
                     event = admit(wire_event(wire, line, name, number, wire_keys(wire), request, response, obj),
                                   wire.auditID, wire.stage, wire.requestReceivedTimestamp or wire.timestamp)
