@@ -613,13 +613,15 @@ class _ObjectMeta(msgspec.Struct, **_STRICT):  # old events carry an ObjectMeta;
 class Wire(msgspec.Struct, **_STRICT):
     """One audit event as the typed schema reads it (see above)."""
 
+    # in the order the API server writes them (its Go struct's): msgspec looks a key up from
+    # the field after the last one read, so a line in this order finds each at once
     kind: Literal["Event"]
     apiVersion: Literal["audit.k8s.io/v1", "audit.k8s.io/v1beta1"]
-    auditID: str
-    stage: str
-    verb: str
     level: str = None  # type: ignore[assignment]
+    auditID: str  # type: ignore[misc]  # (kw_only: a field without a default may follow one)
+    stage: str  # type: ignore[misc]
     requestURI: str = None  # type: ignore[assignment]
+    verb: str  # type: ignore[misc]
     user: _User = None  # type: ignore[assignment]
     impersonatedUser: _User = None  # type: ignore[assignment]
     sourceIPs: list[str] = None  # type: ignore[assignment]
