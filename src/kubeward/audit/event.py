@@ -645,6 +645,22 @@ def user_empty(user: _User) -> bool:
     return user.username is None and user.uid is None and user.groups is None and user.extra is None
 
 
+def wire_authorized(wire: Wire) -> bool:
+    """AuditEvent.authorized of a typed event (WireEvent's, and a bare stream's Wire)."""
+    annotations = wire.annotations
+    if annotations is not None:
+        decision = annotations.get(DECISION)
+        if decision is not None:
+            return decision == "allow"
+    status = wire.responseStatus
+    code = status.code if status is not None else None
+    if code == 401:
+        return False
+    if code == 403:
+        return " cannot " not in (status.message or "")
+    return True
+
+
 class WireEvent(msgspec.Struct, AuditEvent, gc=False, eq=False):
     """An event the typed schema read: `wire` the decoded line, `data` the line itself (for
     `raw`, built by orjson when a rule asks for it, or already read when the line has a body),
@@ -809,19 +825,7 @@ class WireEvent(msgspec.Struct, AuditEvent, gc=False, eq=False):
 
     @property
     def authorized(self) -> bool:
-        wire = self.wire
-        annotations = wire.annotations
-        if annotations is not None:
-            decision = annotations.get(DECISION)
-            if decision is not None:
-                return decision == "allow"
-        status = wire.responseStatus
-        code = status.code if status is not None else None
-        if code == 401:
-            return False
-        if code == 403:
-            return " cannot " not in (status.message or "")
-        return True
+        return wire_authorized(self.wire)
 
     @property
     def timestamp(self) -> str:

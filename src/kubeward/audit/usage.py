@@ -25,7 +25,20 @@ from typing import Iterable, Iterator
 
 import msgspec
 
-from kubeward.audit.event import DECISION, SA_PREFIX, AuditEvent, WireEvent, _d, _l, _s, _User, identity_of, user_empty
+from kubeward.audit.event import (
+    DECISION,
+    SA_PREFIX,
+    AuditEvent,
+    Wire,
+    WireEvent,
+    _d,
+    _l,
+    _s,
+    _User,
+    identity_of,
+    user_empty,
+    wire_authorized,
+)
 from kubeward.node import audit_policy
 from kubeward.rbac.index import MASTERS, RbacIndex, User
 from kubeward.rbac.match import ALL, PolicyRule, Request
@@ -225,25 +238,32 @@ class UsageCollector:
             name = ""
         self._add(subject, key, name, raw.get("auditID") or "")
 
-    def observe_all(self, events: Iterable[AuditEvent]) -> None:
+    def observe_all(self, events: Iterable[AuditEvent | Wire]) -> None:
         """`observe` each event. The events the typed schema read are taken inline, the same
-        steps on their typed fields; this loop runs for every event of the log. The cyclic
-        garbage collector runs less often meanwhile (see _fewer_collections)."""
+        steps on their typed fields (a bare stream's Wire too: EventStream(bare=True)); this
+        loop runs for every event of the log. The cyclic garbage collector runs less often
+        meanwhile (see _fewer_collections)."""
         with _fewer_collections():
             self._observe_all(events)
 
-    def _observe_all(self, events: Iterable[AuditEvent]) -> None:
+    def _observe_all(self, events: Iterable[AuditEvent | Wire]) -> None:
         # Everything the loop reads is a local; the counters are added once at the end; a new
         # request shape is made whole at once (most shapes are seen once or twice).
         subjects, include_denied, observe, max_names = self.subjects, self.include_denied, self.observe, self.max_names
         wire_event, use_type, subject_type, decision_key, only_empty = WireEvent, Use, SubjectUse, DECISION, _ONLY_EMPTY
+        bare_wire, authorized = Wire, wire_authorized
         count = unauthenticated = 0
         try:
             for event in events:
-                if event.__class__ is not wire_event:
-                    observe(event)
+                kind = event.__class__
+                wire: Wire
+                if kind is bare_wire:  # a bare stream's event: its typed fields alone (EventStream bare)
+                    wire = event  # type: ignore[assignment]
+                elif kind is wire_event:
+                    wire = event.wire  # type: ignore[union-attr]
+                else:
+                    observe(event)  # type: ignore[arg-type]
                     continue
-                wire = event.wire
                 count += 1
                 impersonated: _User | None = wire.impersonatedUser
                 if impersonated is None:
@@ -266,10 +286,10 @@ class UsageCollector:
                     subject.last_groups = groups
                     subject.groups.update(groups)
                 if impersonated is not None:
-                    self._impersonation(event, event.impersonated)
+                    self._impersonation(event, event.impersonated)  # type: ignore[arg-type, union-attr]  # (a WireEvent: a bare Wire has none)
                 annotations = wire.annotations
                 decision = annotations.get(decision_key) if annotations is not None else None
-                if decision == "allow" if decision is not None else event.authorized:
+                if decision == "allow" if decision is not None else authorized(wire):
                     subject.allowed += 1
                 else:
                     subject.denied += 1

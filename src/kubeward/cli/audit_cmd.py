@@ -221,7 +221,7 @@ def usage(inputs, since, until, rbac_paths, with_defaults, policy_path, minimal_
     policy = _load_policy(policy_path)
     first, last = _window(since, until)
     inventory, errors = _rbac_inventory(rbac_paths, with_defaults, kwargs)
-    stream = EventStream(inputs, since=first, until=last, classifier=NoKeys())
+    stream = EventStream(inputs, since=first, until=last, classifier=NoKeys(), bare=True)
     collector = UsageCollector(max_names=max_names, include_denied=include_denied)
     collector.observe_all(stream)
     errors += stream.errors
