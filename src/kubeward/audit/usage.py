@@ -572,7 +572,7 @@ def _expand(given, named: set[str]) -> set[str]:
 
 # --- output ---------------------------------------------------------------------------------
 
-def use_dict(key: Key, use: Use) -> dict:
+def use_dict(key: Key | list[str], use: Use) -> dict:
     verb, group, resource, sub, namespace, path = key
     if path:
         return {"verb": verb, "nonResourceURL": path, "count": use.count}
@@ -609,9 +609,23 @@ def sorted_uses(use: SubjectUse) -> list[tuple[Key, Use]]:
     do (no part holds a NUL, so a part that is a prefix of another ends first, at its NUL) and
     faster; a shape keyed by its tuple (a NUL in a part) sorts by the tuples."""
     shapes = use.shapes
-    if all(shape.__class__ is str for shape in shapes):
-        return [(tuple(shape.split("\0")), shapes[shape]) for shape in sorted(shapes)]  # type: ignore[union-attr]
-    return sorted(((key_of(shape), entry) for shape, entry in shapes.items()), key=lambda pair: pair[0])
+    try:
+        order = sorted(shapes)  # texts, or tuples: each sorts as the tuples
+    except TypeError:  # texts and tuples
+        return sorted(((key_of(shape), entry) for shape, entry in shapes.items()), key=lambda pair: pair[0])
+    return [(key_of(shape), shapes[shape]) for shape in order]
+
+
+def used_dicts(use: SubjectUse) -> list[dict]:
+    """use_dict of each shape of `use`, in the order of their keys (as sorted_uses), the parts
+    of a text read straight from it: a report has one per shape."""
+    shapes = use.shapes
+    try:
+        order = sorted(shapes)
+    except TypeError:
+        return [use_dict(key, entry) for key, entry in sorted_uses(use)]
+    return [use_dict(shape.split("\0") if shape.__class__ is str else shape, shapes[shape])  # type: ignore[arg-type]
+            for shape in order]
 
 
 def report_dict(report: SubjectReport, with_rbac: bool) -> dict:
@@ -621,7 +635,7 @@ def report_dict(report: SubjectReport, with_rbac: bool) -> dict:
     use = report.use
     if use is not None:
         out["requests"] = {"allowed": use.allowed, "denied": use.denied}
-        out["used"] = [use_dict(key, entry) for key, entry in sorted_uses(use)]
+        out["used"] = used_dicts(use)
         if use.masters:
             out["note"] = f"member of {MASTERS}: allowed everything before RBAC"
     else:
