@@ -19,7 +19,7 @@ from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import pod_template
 from kubeward.model.resource import Resource
 from kubeward.reports.scanned import Scanned
-from kubeward.rules.catalogue import load_all
+from kubeward.rules.catalogue import load as load_rules
 from kubeward.rules.model import ANY_KIND, Finding, Hit, Rule, Severity, Target
 from kubeward.rules.settings import DEFAULT as DEFAULT_SETTINGS
 from kubeward.rules.settings import Settings
@@ -46,7 +46,7 @@ class RuleSelection:
     domains: frozenset[str] | None = None
 
     def select(self) -> list[Rule]:
-        catalogue = [r for r in load_all().values() if self.domains is None or r.domain in self.domains]
+        catalogue = list(load_rules(self.domains).values())  # only the modules of these domains
         chosen = catalogue
         if self.include:
             chosen = [r for r in catalogue if _matches(r.id, self.include)]

@@ -233,3 +233,22 @@ def test_docs_list_every_audit_rule():
 
     body = recommended_policy().split("apiVersion:", 1)[1]
     assert body in page, "docs/audit.md shows another policy than `audit policy generate`"
+
+
+@pytest.mark.parametrize("domains", [("audit",), ("workload",), ("audit", "workload")])
+def test_a_domains_modules_alone_declare_all_its_rules(domains):
+    # `audit analyze` imports only the rule modules of its domains (catalogue.DOMAIN_MODULES):
+    # in a fresh interpreter they alone must declare every rule load_all() gives those domains
+    import json
+    import subprocess
+    import sys
+
+    from kubeward.rules.catalogue import DOMAIN_MODULES, load, load_all
+
+    code = ("import json, sys; from kubeward.rules.catalogue import load; "
+            "print(json.dumps([sys.modules.get('kubeward.netpol.rules') is None, list(load(sys.argv[1:]))]))")
+    done = subprocess.run([sys.executable, "-c", code, *domains], capture_output=True, text=True, check=True)
+    others_unloaded, ids = json.loads(done.stdout)
+    expected = [rule_id for rule_id, rule_ in load_all().items() if rule_.domain in domains]
+    assert ids == expected == list(load(domains)) and expected
+    assert others_unloaded and set(domains) <= DOMAIN_MODULES.keys()

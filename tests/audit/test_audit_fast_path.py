@@ -198,11 +198,21 @@ def test_analyze_and_usage_give_the_same_reports(shared, tmp_path, monkeypatch):
     assert "kind: ClusterRole" in typed[1] or "kind: Role" in typed[1]
 
 
-def test_observe_all_is_observe(tmp_path):
+@pytest.mark.parametrize(("max_names", "include_denied", "bare"), [(3, True, False), (1, False, True), (2, True, True)])
+def test_observe_all_is_observe(tmp_path, max_names, include_denied, bare):
+    # observe_all's inline loop (new shapes made whole, names added inline; a bare stream's
+    # Wires) against observe's steps, also where a shape's first name is already too many
     log = tmp_path / "generated.log"
-    log.write_bytes(b"".join(dump(e) + b"\n" for e in generated(2000, seed=9)))
-    wired, plain = UsageCollector(max_names=3, include_denied=True), UsageCollector(max_names=3, include_denied=True)
-    wired.observe_all(EventStream([str(log)]))
+    events = generated(2000, seed=9)
+    events[7]["impersonatedUser"] = {"username": "system:serviceaccount:a:b", "groups": ["g"]}
+    for number in (8, 9):  # authorized from the answer, not the decision: a 403 of the authorizer, one of admission
+        events[number]["annotations"] = {}
+        events[number]["responseStatus"] = {"metadata": {}, "code": 403,
+                                             "message": 'pods is forbidden: User "x" cannot get' if number == 8 else "no"}
+    log.write_bytes(b"".join(dump(e) + b"\n" for e in events))
+    wired = UsageCollector(max_names=max_names, include_denied=include_denied)
+    plain = UsageCollector(max_names=max_names, include_denied=include_denied)
+    wired.observe_all(EventStream([str(log)], bare=bare))
     for event in EventStream([str(log)], typed=False):
         plain.observe(event)
     assert wired.events == plain.events == 2000 and wired.unauthenticated == plain.unauthenticated
@@ -289,3 +299,32 @@ def test_observe_all_collects_less_often_and_restores_the_thresholds():
     UsageCollector().observe_all(events())
     assert seen == [(max(before[0], usage.GC_YOUNG), *before[1:])]
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("stamps", [
+    ["2024-05-01T10:00:02Z", "", "2024-05-01T10:00:01Z", "2024-05-01T10:00:03Z"],
+    ["", "2024-05-01T10:00:02Z", "2024-05-01T10:00:01Z", ""],
+    ["2024-05-01T10:00:03Z", "2024-05-01T10:00:01Z", "2024-05-01T10:00:02Z"],
+])
+def test_first_and_last_stamps_are_counted_the_same(tmp_path, stamps):
+    # the typed fast path tracks the earliest and latest stamps its own way (one test for most
+    # events, in time order); an empty stamp, out of order, gives what the plain path gives
+    log = tmp_path / "stamps.log"
+    log.write_bytes(b"".join(dump(base(auditID=str(n), requestReceivedTimestamp=s)) + b"\n"
+                             for n, s in enumerate(stamps)))
+    assert assert_same([log]) == len(stamps)
+
+
+def test_a_bare_stream_gives_the_wires_of_plain_events_and_the_same_counts(tmp_path):
+    from kubeward.audit.event import Wire
+
+    events = [base(auditID="1"), base(auditID="2", impersonatedUser={"username": "x"}),
+              base(auditID="3", requestObject={"kind": "Pod"}), base(auditID="5", extra_field=1), base(auditID="6"),
+              base(auditID="4", stage="ResponseStarted"), base(auditID="7")]  # after an earlier stage: off the fast path
+    log = tmp_path / "bare.log"
+    log.write_bytes(b"".join(dump(e) + b"\n" for e in events) + b"{bad\n")
+    bare, full = EventStream([str(log)], bare=True), EventStream([str(log)])
+    got, expected = list(bare), list(full)
+    assert [e.__class__ for e in got] == [Wire, WireEvent, WireEvent, RawEvent, Wire, WireEvent, WireEvent]
+    assert [e.auditID if e.__class__ is Wire else e.audit_id for e in got] == [e.audit_id for e in expected]
+    assert bare.stats == full.stats

@@ -13,7 +13,7 @@ from tests.audit.make_rule_fixtures import RBAC, event
 
 from kubeward.audit.minimal import index_of, minimal_objects, object_name
 from kubeward.audit.stream import EventStream
-from kubeward.audit.usage import UsageCollector
+from kubeward.audit.usage import UsageCollector, shape_of, sorted_uses
 from kubeward.cli.main import cli
 from kubeward.rbac.index import User
 
@@ -278,3 +278,55 @@ subjects: [{{kind: Group, name: developers, apiGroup: {RBAC}}}]
     developers = next(s for s in report["subjects"] if s["subject"] == {"kind": "Group", "name": "developers"})
     used = [g for g in developers["granted"] if g["status"] == "used"]
     assert used and all(g["binding"]["name"] == "devs" for g in used)
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_request_shapes_with_nul_in_a_part_stay_apart(tmp_path, typed):
+    # ("pods", sub "\0x", namespace "y") and ("pods", sub "", namespace "x\0y") join to the same
+    # NUL-separated text: shape_of keeps them apart (by the tuple), on both reading paths
+    log = write(tmp_path / "nul.log", [
+        event("get", "bob", "pods", sub="\0x", ns="y", name="a"),
+        event("get", "bob", "pods", ns="x\0y", name="b"),
+        event("get", "bob", "pods", sub="\0x", ns="y", name="c"),
+        event("get", "bob", "pods", ns="x", name="d"),
+        event("get", "bob", "pods", sub="\0x", ns="y", name="a"),
+    ])
+    collector = UsageCollector()
+    collector.observe_all(EventStream([log], typed=typed))
+    uses = collector.subjects["bob"].uses
+    assert {key: (use.count, sorted(use.names)) for key, use in uses.items()} == {
+        ("get", "", "pods", "\0x", "y", ""): (3, ["a", "c"]),
+        ("get", "", "pods", "", "x\0y", ""): (1, ["b"]),
+        ("get", "", "pods", "", "x", ""): (1, ["d"]),
+    }
+    assert list(uses) == [("get", "", "pods", "\0x", "y", ""), ("get", "", "pods", "", "x\0y", ""),
+                          ("get", "", "pods", "", "x", "")]  # in the order first seen
+    assert [key for key, _ in sorted_uses(collector.subjects["bob"])] == sorted(uses)
+
+
+PART = st.text(st.sampled_from("\0\x01-a/b"), max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(PART, PART, PART, PART, PART, PART), max_size=8, unique=True))
+def test_shape_texts_sort_as_their_tuples(keys):
+    # report order: the shapes' NUL-joined texts sort as the tuples; a part holding a NUL keeps its tuple
+    shapes = [shape_of(key) for key in keys]
+    assert len(set(shapes)) == len(keys)
+    texts = [(shape, key) for shape, key in zip(shapes, keys, strict=True) if shape.__class__ is str]
+    assert [key for _, key in sorted(texts)] == sorted(key for _, key in texts)
+
+
+def test_usage_json_is_the_same_on_stdout_and_in_a_file(tmp_path):
+    # the JSON is written as orjson's bytes (no text made of it): the same bytes either way, non-ASCII too
+    log = write(tmp_path / "a.log", [event("get", "bob\u00e9", "pods", ns="a", name="p\u00e8"),
+                                     event("list", "system:serviceaccount:a:s", "secrets", ns="a")])
+    shown = run(log, "-o", "json")
+    assert shown.exit_code == 0, shown.output
+    written = tmp_path / "usage.json"
+    assert run(log, "-o", "json", "--output", str(written)).exit_code == 0
+    assert written.read_bytes() == shown.stdout_bytes
+    doc = orjson.loads(written.read_bytes())
+    assert [s["subject"]["name"] for s in doc["subjects"]] == ["bob\u00e9", "s"]
+    assert doc["subjects"][0]["used"][0]["names"] == ["p\u00e8"]
+    assert run(log, "-o", "json", "--output", str(tmp_path)).exit_code == 2  # a directory: refused, named

@@ -10,7 +10,7 @@ from collections import deque
 from typing import Any, Iterable
 from urllib.parse import parse_qs
 
-from kubeward.audit.event import ANONYMOUS_KEY, FAILED, IMPERSONATED, OUTSIDE, SERVICE_ACCOUNT, AuditEvent, on
+from kubeward.audit.event import ANONYMOUS_KEY, FAILED, IMPERSONATED, OUTSIDE, SERVICE_ACCOUNT, AuditEvent, WireEvent, on
 from kubeward.audit.objects import judge_written, policy_rules, rules_of
 from kubeward.audit.state import AuditState, IdentityFacts, Seen, is_control_plane
 from kubeward.rbac.index import MASTERS, User
@@ -402,8 +402,12 @@ def escalate_or_bind(event: AuditEvent, state: AuditState):
 
 def _object_rule(rule_ids: tuple[str, ...], what: str):
     def check(event: AuditEvent, state: AuditState):
-        if not event.has_body:
-            return NOTHING  # the hot path: a Metadata-level write, no body to judge
+        if event.__class__ is WireEvent:  # its typed fields, read directly (as .has_body does)
+            wire = event.wire
+            if wire.requestObject is None and wire.responseObject is None:
+                return NOTHING  # the hot path: a Metadata-level write, no body to judge
+        elif not event.has_body:
+            return NOTHING
         if not allowed_change(event):
             return NOTHING
         hits = []
@@ -641,7 +645,11 @@ def deleted_identity(event: AuditEvent, state: AuditState):
     deleted = state.deleted_service_accounts
     if not deleted and state.inventory is None:
         return NOTHING  # the hot path: nothing deleted, no RBAC input to know accounts from
-    username = event.requester  # dispatched on SERVICE_ACCOUNT: a ServiceAccount's username
+    if event.__class__ is WireEvent:  # its typed fields, read directly (as .requester does)
+        user = event.wire.user
+        username = (user.username or "") if user is not None else ""
+    else:
+        username = event.requester  # dispatched on SERVICE_ACCOUNT: a ServiceAccount's username
     if not username:
         return NOTHING
     if deleted:

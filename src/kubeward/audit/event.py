@@ -92,6 +92,8 @@ class Classifier:
     """Gives each event its dispatch keys. Knows the cluster's networks, to tell a request sent
     from elsewhere (key OUTSIDE); each address is judged once."""
 
+    keyless = False  # True: every event gets no keys (the stream need not ask)
+
     def __init__(self, networks: tuple = PRIVATE_NETWORKS):
         self.networks = tuple(networks)
         self._v4 = [(int(n.network_address), int(n.netmask)) for n in self.networks if n.version == 4]
@@ -193,6 +195,8 @@ DEFAULT_CLASSIFIER = Classifier()
 
 class NoKeys(Classifier):
     """For readers that dispatch nothing (`audit usage`): every event gets no keys."""
+
+    keyless = True
 
     def keys(self, raw: dict) -> tuple[str, ...]:
         return ()
@@ -609,13 +613,15 @@ class _ObjectMeta(msgspec.Struct, **_STRICT):  # old events carry an ObjectMeta;
 class Wire(msgspec.Struct, **_STRICT):
     """One audit event as the typed schema reads it (see above)."""
 
+    # in the order the API server writes them (its Go struct's): msgspec looks a key up from
+    # the field after the last one read, so a line in this order finds each at once
     kind: Literal["Event"]
     apiVersion: Literal["audit.k8s.io/v1", "audit.k8s.io/v1beta1"]
-    auditID: str
-    stage: str
-    verb: str
     level: str = None  # type: ignore[assignment]
+    auditID: str  # type: ignore[misc]  # (kw_only: a field without a default may follow one)
+    stage: str  # type: ignore[misc]
     requestURI: str = None  # type: ignore[assignment]
+    verb: str  # type: ignore[misc]
     user: _User = None  # type: ignore[assignment]
     impersonatedUser: _User = None  # type: ignore[assignment]
     sourceIPs: list[str] = None  # type: ignore[assignment]
@@ -637,6 +643,22 @@ WIRE_ERRORS = (msgspec.DecodeError, RecursionError)  # the line is then read the
 
 def user_empty(user: _User) -> bool:
     return user.username is None and user.uid is None and user.groups is None and user.extra is None
+
+
+def wire_authorized(wire: Wire) -> bool:
+    """AuditEvent.authorized of a typed event (WireEvent's, and a bare stream's Wire)."""
+    annotations = wire.annotations
+    if annotations is not None:
+        decision = annotations.get(DECISION)
+        if decision is not None:
+            return decision == "allow"
+    status = wire.responseStatus
+    code = status.code if status is not None else None
+    if code == 401:
+        return False
+    if code == 403:
+        return " cannot " not in (status.message or "")
+    return True
 
 
 class WireEvent(msgspec.Struct, AuditEvent, gc=False, eq=False):
@@ -803,19 +825,7 @@ class WireEvent(msgspec.Struct, AuditEvent, gc=False, eq=False):
 
     @property
     def authorized(self) -> bool:
-        wire = self.wire
-        annotations = wire.annotations
-        if annotations is not None:
-            decision = annotations.get(DECISION)
-            if decision is not None:
-                return decision == "allow"
-        status = wire.responseStatus
-        code = status.code if status is not None else None
-        if code == 401:
-            return False
-        if code == 403:
-            return " cannot " not in (status.message or "")
-        return True
+        return wire_authorized(self.wire)
 
     @property
     def timestamp(self) -> str:

@@ -37,9 +37,11 @@ def written_resource(event: AuditEvent) -> Resource | None:
 
 @cache
 def _rules(rule_ids: tuple[str, ...]) -> tuple[Rule, ...]:
-    from kubeward.rules.catalogue import load_all
+    from kubeward.rules.catalogue import load, load_all
 
-    catalogue = load_all()
+    catalogue = load({"workload"})  # the scan rules an audit detection runs: their modules only
+    if not all(i in catalogue for i in rule_ids):
+        catalogue = load_all()
     chosen = tuple(catalogue[i] for i in rule_ids)
     for rule_ in chosen:
         if not rule_.object_local:

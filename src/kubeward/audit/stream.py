@@ -173,10 +173,15 @@ class EventStream:
     MAX_NAMED_ERRORS) and the notes."""
 
     def __init__(self, paths: Iterable[str], *, since: float | None = None, until: float | None = None,
-                 stdin: BinaryIO | None = None, classifier: Classifier | None = None, typed: bool = True):
+                 stdin: BinaryIO | None = None, classifier: Classifier | None = None, typed: bool = True,
+                 bare: bool = False):
         self.paths = list(paths)
         self.classifier = classifier or DEFAULT_CLASSIFIER
         self.typed = typed  # read JSON lines with the typed schema first (WireEvent); False: orjson only
+        # bare: an event of the fast path (below) that has no body and no impersonatedUser (most
+        # of a log) comes as its event.Wire alone, no WireEvent made (and no keys): for a reader
+        # of the typed fields only (`audit usage`); every other event is an AuditEvent as ever
+        self.bare = bare
         self.since, self.until = since, until
         self.stdin = stdin
         self.stats = StreamStats()
@@ -286,6 +291,8 @@ class EventStream:
         quick = fast and self._finals is None  # updated after each event off the fast path
         count, earliest, last = 0, "", ""
         event_of, keys_of, wire_event, wire_keys = RawEvent, self.classifier.keys, WireEvent, self.classifier.wire_keys
+        keyless = self.classifier.keyless  # every event gets no keys: not asked per event
+        bare = self.bare
         for line in iter(read, b""):
             number += 1
             if skipping:  # the rest of an oversized line
@@ -319,12 +326,18 @@ class EventStream:
                     if wire.stage == "ResponseComplete" and quick:
                         stamp: str | None = wire.requestReceivedTimestamp
                         if stamp is not None:
-                            if stamp > last:
+                            if stamp > last:  # (a log is in time order: most are)
                                 last = stamp
-                            if not earliest or stamp < earliest:
+                                if not earliest:
+                                    earliest = stamp
+                            elif not earliest or stamp < earliest:  # (a stamp > last is > earliest: earliest <= last)
                                 earliest = stamp
                         count += 1
-                        yield wire_event(wire, line, name, number, wire_keys(wire), request, response, obj)
+                        if bare and obj is None and wire.impersonatedUser is None:
+                            yield wire  # (see bare above)
+                        else:
+                            yield wire_event(wire, line, name, number, () if keyless else wire_keys(wire),
+                                             request, response, obj)
                         continue
                     event = admit(wire_event(wire, line, name, number, wire_keys(wire), request, response, obj),
                                   wire.auditID, wire.stage, wire.requestReceivedTimestamp or wire.timestamp)

@@ -23,7 +23,22 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Iterable, Iterator
 
-from kubeward.audit.event import DECISION, SA_PREFIX, AuditEvent, WireEvent, _d, _l, _s, _User, identity_of, user_empty
+import msgspec
+
+from kubeward.audit.event import (
+    DECISION,
+    SA_PREFIX,
+    AuditEvent,
+    Wire,
+    WireEvent,
+    _d,
+    _l,
+    _s,
+    _User,
+    identity_of,
+    user_empty,
+    wire_authorized,
+)
 from kubeward.node import audit_policy
 from kubeward.rbac.index import MASTERS, RbacIndex, User
 from kubeward.rbac.match import ALL, PolicyRule, Request
@@ -41,30 +56,57 @@ Key = tuple[str, str, str, str, str, str]  # verb, apiGroup, resource, subresour
 
 
 _NO_NAMES: frozenset[str] = frozenset()
+_ONLY_EMPTY: frozenset[str] = frozenset({""})  # shared by the shapes used without a name only (most of them)
 
 
-@dataclass(slots=True)
-class Use:
-    """One distinct request shape and the names it was made on."""
+class Use(msgspec.Struct, gc=False):
+    """One distinct request shape and the names it was made on. A log makes many (one per
+    identity and request shape): made in C and never tracked by the cyclic collector (it holds
+    a set of strings, never a cycle)."""
 
     count: int = 0
-    names: set[str] | frozenset[str] = _NO_NAMES  # "" for requests without a name; a set once one is added
+    names: set[str] | frozenset[str] = _NO_NAMES  # "" for requests without a name; a set once a name is added
     many: bool = False  # more than max_names names: any name
     named: int = 0  # how many of `names` are not ""
+
+
+def shape_of(key: Key) -> str | Key:
+    """The key of a request shape in SubjectUse.shapes: its six parts joined by NULs (one string
+    is hashed and compared faster than a tuple of six, and the loop over the log looks one up for
+    every event), or the tuple itself when a part holds a NUL: a string with exactly five NULs
+    comes from one tuple only, and a string never equals a tuple, so two shapes never meet."""
+    text = "\0".join(key)
+    return text if text.count("\0") == 5 else key
+
+
+def key_of(shape: str | Key) -> Key:
+    """The key a shape of SubjectUse.shapes stands for (see shape_of)."""
+    return tuple(shape.split("\0")) if shape.__class__ is str else shape  # type: ignore[return-value]
 
 
 @dataclass
 class SubjectUse:
     username: str
     groups: set[str] = field(default_factory=set)
-    uses: dict[Key, Use] = field(default_factory=dict)
+    shapes: dict[str | Key, Use] = field(default_factory=dict)  # by shape_of(key), in the order first seen
     denied: int = 0
     allowed: int = 0
     last_groups: list | None = None  # the groups list last merged (most events repeat it)
+    _uses: dict[Key, Use] | None = field(default=None, repr=False, compare=False)
 
     @property
     def masters(self) -> bool:
         return MASTERS in self.groups
+
+    @property
+    def uses(self) -> dict[Key, Use]:
+        """The request shapes used, by (verb, apiGroup, resource, subresource, namespace, path),
+        in the order first seen (the same Use objects as `shapes`: read it, never write to it)."""
+        uses = self._uses
+        if uses is None or len(uses) != len(self.shapes):  # shapes are only ever added
+            uses = self._uses = {tuple(map(intern, key_of(shape))): use  # type: ignore[misc]
+                                 for shape, use in self.shapes.items()}
+        return uses
 
 
 def request_of(key: Key, name: str) -> Request:
@@ -119,9 +161,10 @@ class UsageCollector:
         return found
 
     def _add(self, subject: SubjectUse, key: Key, name: str, audit_id: str) -> None:
-        use = subject.uses.get(key)
+        shape = shape_of(key)
+        use = subject.shapes.get(shape)
         if use is None:
-            use = subject.uses[key] = Use()
+            use = subject.shapes[shape] = Use()
         use.count += 1
         if name in use.names or (name and use.many):
             return
@@ -136,10 +179,11 @@ class UsageCollector:
                 use.named = 0
                 return
             use.named += 1
-        if use.names is _NO_NAMES:
-            use.names = {name}
+        names = use.names
+        if names.__class__ is frozenset:  # _NO_NAMES or _ONLY_EMPTY, shared: never added to
+            use.names = _ONLY_EMPTY if not name and not names else {*names, name}
         else:
-            use.names.add(name)  # type: ignore[union-attr]
+            names.add(name)  # type: ignore[union-attr]
 
     def observe(self, event: AuditEvent) -> None:
         """One event: its request, if allowed (or include_denied), counted for the identity it
@@ -187,74 +231,118 @@ class UsageCollector:
             if verb == "create" and not sub:
                 name = ""
             key = (verb, _s(ref.get("apiGroup")), resource, sub, _s(ref.get("namespace")), "")
-            if key not in subject.uses:  # kept for the whole run: share its strings
+            if shape_of(key) not in subject.shapes:  # kept for the whole run: share its strings
                 key = (intern(key[0]), intern(key[1]), intern(key[2]), intern(key[3]), intern(key[4]), intern(key[5]))
         else:
             key = (verb, "", "", "", "", (_s(raw.get("requestURI")) or "/").partition("?")[0])
             name = ""
         self._add(subject, key, name, raw.get("auditID") or "")
 
-    def observe_all(self, events: Iterable[AuditEvent]) -> None:
+    def observe_all(self, events: Iterable[AuditEvent | Wire]) -> None:
         """`observe` each event. The events the typed schema read are taken inline, the same
-        steps on their typed fields; this loop runs for every event of the log. The cyclic
-        garbage collector runs less often meanwhile (see _fewer_collections)."""
+        steps on their typed fields (a bare stream's Wire too: EventStream(bare=True)); this
+        loop runs for every event of the log. The cyclic garbage collector runs less often
+        meanwhile (see _fewer_collections)."""
         with _fewer_collections():
             self._observe_all(events)
 
-    def _observe_all(self, events: Iterable[AuditEvent]) -> None:
-        subjects, include_denied, add_name, observe = self.subjects, self.include_denied, self._add_name, self.observe
-        wire_event = WireEvent
-        for event in events:
-            if event.__class__ is not wire_event:
-                observe(event)
-                continue
-            wire = event.wire
-            self.events += 1
-            status = wire.responseStatus
-            impersonated: _User | None = wire.impersonatedUser
-            if impersonated is not None and user_empty(impersonated):
-                impersonated = None
-            person = wire.user if impersonated is None else impersonated
-            username = person.username if person is not None else None
-            if not username or (status is not None and status.code == 401):
-                self.unauthenticated += 1
-                continue
-            subject = subjects.get(username)
-            if subject is None:
-                subject = subjects[username] = SubjectUse(username)
-            groups = person.groups
-            if groups is not None and groups != subject.last_groups and len(subject.groups) < 64:
-                subject.last_groups = groups
-                subject.groups.update(groups)
-            if impersonated is not None:
-                self._impersonation(event, event.impersonated)
-            annotations = wire.annotations
-            decision = annotations.get(DECISION) if annotations is not None else None
-            allowed = decision == "allow" if decision is not None else event.authorized
-            if allowed:
-                subject.allowed += 1
-            else:
-                subject.denied += 1
-                if not include_denied:
+    def _observe_all(self, events: Iterable[AuditEvent | Wire]) -> None:
+        # Everything the loop reads is a local; the counters are added once at the end; a new
+        # request shape is made whole at once (most shapes are seen once or twice).
+        subjects, include_denied, observe, max_names = self.subjects, self.include_denied, self.observe, self.max_names
+        wire_event, use_type, subject_type, decision_key, only_empty = WireEvent, Use, SubjectUse, DECISION, _ONLY_EMPTY
+        bare_wire, authorized = Wire, wire_authorized
+        count = unauthenticated = 0
+        try:
+            for event in events:
+                kind = event.__class__
+                wire: Wire
+                if kind is bare_wire:  # a bare stream's event: its typed fields alone (EventStream bare)
+                    wire = event  # type: ignore[assignment]
+                elif kind is wire_event:
+                    wire = event.wire  # type: ignore[union-attr]
+                else:
+                    observe(event)  # type: ignore[arg-type]
                     continue
-            ref = wire.objectRef
-            verb = wire.verb
-            if ref is not None and ref.resource:
-                sub = ref.subresource or ""
-                name = "" if verb == "create" and not sub else ref.name or ""
-                key = (verb, ref.apiGroup or "", ref.resource, sub, ref.namespace or "", "")
-            else:
-                key = (verb, "", "", "", "", (wire.requestURI or "/").partition("?")[0])
-                name = ""
-            uses = subject.uses
-            use = uses.get(key)
-            if use is None:  # kept for the whole run: share its strings
-                key = (intern(key[0]), intern(key[1]), intern(key[2]), intern(key[3]), intern(key[4]), intern(key[5]))
-                use = uses[key] = Use()
-            use.count += 1
-            if name in use.names or (name and use.many):
-                continue
-            add_name(use, name)
+                count += 1
+                impersonated: _User | None = wire.impersonatedUser
+                if impersonated is None:
+                    person = wire.user
+                elif user_empty(impersonated):
+                    impersonated = None
+                    person = wire.user
+                else:
+                    person = impersonated
+                username = person.username if person is not None else None
+                status = wire.responseStatus
+                if not username or (status is not None and status.code == 401):
+                    unauthenticated += 1
+                    continue
+                subject = subjects.get(username)
+                if subject is None:
+                    subject = subjects[username] = subject_type(username)
+                groups = person.groups
+                if groups is not None and groups != subject.last_groups and len(subject.groups) < 64:
+                    subject.last_groups = groups
+                    subject.groups.update(groups)
+                if impersonated is not None:
+                    self._impersonation(event, event.impersonated)  # type: ignore[arg-type, union-attr]  # (a WireEvent: a bare Wire has none)
+                annotations = wire.annotations
+                decision = annotations.get(decision_key) if annotations is not None else None
+                if decision == "allow" if decision is not None else authorized(wire):
+                    subject.allowed += 1
+                else:
+                    subject.denied += 1
+                    if not include_denied:
+                        continue
+                ref = wire.objectRef
+                verb = wire.verb
+                if ref is not None and ref.resource:
+                    sub = ref.subresource or ""
+                    name = "" if verb == "create" and not sub else ref.name or ""
+                    shape: str | Key = f"{verb}\0{ref.apiGroup or ''}\0{ref.resource}\0{sub}\0{ref.namespace or ''}\0"
+                else:
+                    shape = f"{verb}\0\0\0\0\0{(wire.requestURI or '/').partition('?')[0]}"
+                    name = ""
+                shapes = subject.shapes
+                use = shapes.get(shape)
+                if use is None and shape.count("\0") != 5:  # a NUL in a part (see shape_of)
+                    shape = ((verb, ref.apiGroup or "", ref.resource, sub, ref.namespace or "", "")
+                             if ref is not None and ref.resource else
+                             (verb, "", "", "", "", (wire.requestURI or "/").partition("?")[0]))
+                    use = shapes.get(shape)
+                if use is None:  # a new shape, made whole at once
+                    if not name:
+                        shapes[shape] = use_type(1, only_empty)
+                    elif max_names > 1:
+                        shapes[shape] = use_type(1, {name}, False, 1)
+                    else:  # its first name is already too many (as _add_name does)
+                        shapes[shape] = use_type(1, set(), True)
+                    continue
+                use.count += 1
+                if name:
+                    if use.many:  # any name already
+                        continue
+                    names = use.names
+                    if name in names:
+                        continue
+                    if use.named + 1 >= max_names:  # _add_name, inline
+                        use.many = True
+                        use.names = {n for n in names if not n}
+                        use.named = 0
+                        continue
+                    use.named += 1
+                else:
+                    names = use.names
+                    if name in names:
+                        continue
+                if names.__class__ is frozenset:  # _NO_NAMES or _ONLY_EMPTY, shared: never added to
+                    use.names = _ONLY_EMPTY if not name and not names else {*names, name}
+                else:
+                    names.add(name)  # type: ignore[union-attr]
+        finally:
+            self.events += count
+            self.unauthenticated += unauthenticated
 
     def _impersonation(self, event: AuditEvent, impersonated: dict) -> None:
         """The requester was authorised to `impersonate` each part of the identity it took on:
@@ -484,21 +572,60 @@ def _expand(given, named: set[str]) -> set[str]:
 
 # --- output ---------------------------------------------------------------------------------
 
-def use_dict(key: Key, use: Use) -> dict:
+def use_dict(key: Key | list[str], use: Use) -> dict:
     verb, group, resource, sub, namespace, path = key
     if path:
         return {"verb": verb, "nonResourceURL": path, "count": use.count}
-    out: dict = {"verb": verb, "apiGroup": group, "resource": resource}
-    if sub:
-        out["subresource"] = sub
-    out["namespace"] = namespace or "(cluster)"
-    named = sorted(n for n in use.names if n)
+    names: object = None  # the "names" entry, if any
+    used = use.names
     if use.many:
-        out["names"] = "(any)"
-    elif named:
-        out["names"] = named
-    out["count"] = use.count
-    return out
+        names = "(any)"
+    elif used is _ONLY_EMPTY or not used:
+        pass
+    elif len(used) == 1:  # most of the rest: one name (or ""), nothing to sort
+        (only,) = used
+        if only:
+            names = [only]
+    else:
+        names = sorted(used)
+        if not names[0]:  # "" sorts first
+            del names[0]
+    # one dict literal per form (the keys in the same order as ever): a report has one per shape
+    if sub:
+        if names is None:
+            return {"verb": verb, "apiGroup": group, "resource": resource, "subresource": sub,
+                    "namespace": namespace or "(cluster)", "count": use.count}
+        return {"verb": verb, "apiGroup": group, "resource": resource, "subresource": sub,
+                "namespace": namespace or "(cluster)", "names": names, "count": use.count}
+    if names is None:
+        return {"verb": verb, "apiGroup": group, "resource": resource, "namespace": namespace or "(cluster)",
+                "count": use.count}
+    return {"verb": verb, "apiGroup": group, "resource": resource, "namespace": namespace or "(cluster)",
+            "names": names, "count": use.count}
+
+
+def sorted_uses(use: SubjectUse) -> list[tuple[Key, Use]]:
+    """The shapes of `use` in the order of their keys. The NUL-joined texts sort as the tuples
+    do (no part holds a NUL, so a part that is a prefix of another ends first, at its NUL) and
+    faster; a shape keyed by its tuple (a NUL in a part) sorts by the tuples."""
+    shapes = use.shapes
+    try:
+        order = sorted(shapes)  # texts, or tuples: each sorts as the tuples
+    except TypeError:  # texts and tuples
+        return sorted(((key_of(shape), entry) for shape, entry in shapes.items()), key=lambda pair: pair[0])
+    return [(key_of(shape), shapes[shape]) for shape in order]
+
+
+def used_dicts(use: SubjectUse) -> list[dict]:
+    """use_dict of each shape of `use`, in the order of their keys (as sorted_uses), the parts
+    of a text read straight from it: a report has one per shape."""
+    shapes = use.shapes
+    try:
+        order = sorted(shapes)
+    except TypeError:
+        return [use_dict(key, entry) for key, entry in sorted_uses(use)]
+    return [use_dict(shape.split("\0") if shape.__class__ is str else shape, shapes[shape])  # type: ignore[arg-type]
+            for shape in order]
 
 
 def report_dict(report: SubjectReport, with_rbac: bool) -> dict:
@@ -508,7 +635,7 @@ def report_dict(report: SubjectReport, with_rbac: bool) -> dict:
     use = report.use
     if use is not None:
         out["requests"] = {"allowed": use.allowed, "denied": use.denied}
-        out["used"] = [use_dict(k, u) for k, u in sorted(use.uses.items())]
+        out["used"] = used_dicts(use)
         if use.masters:
             out["note"] = f"member of {MASTERS}: allowed everything before RBAC"
     else:
