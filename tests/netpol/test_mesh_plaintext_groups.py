@@ -148,3 +148,33 @@ def test_the_draws_exercise_groups_and_singled_sources():
         found_any += bool(plaintext_sources(connectivity))
         namespace_rules += any(only is not None for _, only, _, _ in connectivity.mesh._dr_disable)
     assert found_any >= 20 and namespace_rules >= 5
+
+
+def _reachable_pair_by_pair(connectivity: Connectivity, index: int) -> bool:
+    """Each other namespace with workloads holds a class whose egress, the workload's ingress and
+    the mesh's rules let some traffic through (the definition, class by class)."""
+    target = connectivity.class_of[index]
+    i_default, i_except = connectivity._vector(target, INGRESS)
+    m_default, m_except = connectivity._mesh_vector(target) if connectivity.mesh is not None else (iv.ALL_CONN, {})
+    workloads, members = connectivity.workloads, connectivity.class_members
+    open_from: set[str] = set()
+    for c in connectivity.class_ids():
+        e_default, e_except = connectivity._vector(c, EGRESS)
+        conn = iv.conn_intersect(iv.conn_intersect(i_except.get(c, i_default), e_except.get(target, e_default)),
+                                 m_except.get(c, m_default))
+        if conn != iv.NO_CONN:
+            open_from |= {workloads[w].namespace for w in members[c]}
+    others = set(connectivity.namespaces_with_workloads()) - {workloads[index].namespace}
+    return others <= open_from
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_reachable_from_every_namespace_by_group_equals_the_definition(seed):
+    rng = random.Random(seed)
+    objects = _objects(rng)
+    if seed % 2:  # half without any mesh object: the policies alone
+        objects = [o for o in objects if "istio" not in o["apiVersion"]]
+    connectivity = Connectivity(Inventory([_resource(o) for o in objects]))
+    for index, workload in enumerate(connectivity.workloads):
+        if workload is not None:
+            assert connectivity.reachable_from_every_namespace(index) == _reachable_pair_by_pair(connectivity, index)

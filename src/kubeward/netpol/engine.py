@@ -270,6 +270,51 @@ class _VectorState:
         return tuple(j for j, rule in enumerate(self.ordered) if matches(rule, node))
 
 
+class SourceGroups:
+    """The classes whose egress admits something by default, grouped by what decides their traffic
+    to a destination when nothing singles them out there (`key`: their egress default, a mesh
+    membership): one group is judged once, not class by class. `listing`: per node, the open
+    classes whose egress makes an exception for it (singled out for it)."""
+
+    def __init__(self, conn: Connectivity, open_sources: list[int], class_namespaces: list,
+                 key: Callable[[int], object]):
+        self.of: dict[int, object] = {}
+        self.classes: dict[object, list[int]] = {}
+        self.counts: dict[object, dict[str, int]] = {}  # per group: namespace -> classes holding it
+        self.listing: dict[int, list[int]] = {}
+        for s in open_sources:
+            group = key(s)
+            self.of[s] = group
+            self.classes.setdefault(group, []).append(s)
+            counts = self.counts.setdefault(group, {})
+            for name in class_namespaces[s]:
+                counts[name] = counts.get(name, 0) + 1
+            for node in conn._vector(s, EGRESS)[1]:
+                if node >= 0:
+                    self.listing.setdefault(node, []).append(s)
+        self.namespaces = {group: frozenset(counts) for group, counts in self.counts.items()}
+
+    def left_out(self, singled: Iterable[int]) -> dict[object, list[int]]:
+        """The singled-out classes of each group."""
+        found: dict[object, list[int]] = {}
+        for s in singled:
+            group = self.of.get(s)
+            if group is not None:
+                found.setdefault(group, []).append(s)
+        return found
+
+    def namespaces_without(self, group: object, left_out: list[int], class_namespaces: list) -> frozenset[str]:
+        """The namespaces of the group's classes other than `left_out` (classes of the group)."""
+        if not left_out:
+            return self.namespaces[group]
+        held: dict[str, int] = {}
+        for s in left_out:
+            for name in class_namespaces[s]:
+                held[name] = held.get(name, 0) + 1
+        counts = self.counts[group]
+        return self.namespaces[group] - {name for name, n in held.items() if counts[name] == n}
+
+
 class Connectivity:
     """The analysis of one inventory: build once (`inventory.analysis(Connectivity)`), or keep
     one up to date with `update` as the inventory changes."""
@@ -1253,11 +1298,27 @@ class Connectivity:
         class_namespaces = self._class_namespaces()
         others = self._all_namespaces() - {workloads[index].namespace}
         open_classes, into = self._egress_sources()
-        candidates: Iterable[int] = (*open_classes, *into.get(target, ()))
+        candidates: Iterable[int]
         if i_default == iv.NO_CONN:  # only the classes its ingress makes an exception for may reach it
             candidates = [c for c in i_except if c >= 0]
-        if m_default == iv.NO_CONN:
-            candidates = [c for c in candidates if c in m_except]
+            if m_default == iv.NO_CONN:
+                candidates = [c for c in candidates if c in m_except]
+        elif m_default == iv.NO_CONN:
+            candidates = [c for c in m_except if c >= 0]
+        else:
+            # The open classes by group (their egress default): those nothing singles out for this
+            # target (its ingress or mesh rules, their egress exceptions) get the group's verdict.
+            groups = self._egress_groups()
+            live = self._live_classes()
+            candidates = sorted({c for c in (*i_except, *m_except, *groups.listing.get(target, ()), *into.get(target, ()))
+                                 if c >= 0 and c in live})
+            base = iv.conn_intersect(i_default, m_default)
+            left_out = groups.left_out(candidates)
+            for group in groups.classes:
+                if iv.conn_intersect(base, cast(iv.Conn, group)) != iv.NO_CONN:
+                    open_from |= groups.namespaces_without(group, left_out.get(group, []), class_namespaces)
+            if others <= open_from:
+                return True
         for c in candidates:
             names = class_namespaces[c]
             if names <= open_from:
@@ -1296,6 +1357,15 @@ class Connectivity:
                     for node in exceptions:
                         into.setdefault(node, []).append(c)
             found = self.cache["egress_sources"] = (open_classes, into)
+        return found
+
+    def _egress_groups(self) -> SourceGroups:
+        """The classes open by default grouped by their egress default (in `cache`, as
+        _class_namespaces)."""
+        found = self.cache.get("egress_groups")
+        if found is None:
+            found = self.cache["egress_groups"] = SourceGroups(self, self._egress_sources()[0], self._class_namespaces(),
+                                                               lambda s: self._vector(s, EGRESS)[0])
         return found
 
     def _all_namespaces(self) -> frozenset[str]:

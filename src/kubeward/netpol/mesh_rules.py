@@ -6,12 +6,12 @@ Linkerd object alone."""
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, cast
 
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
 from kubeward.netpol import parts
-from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, NetDelta
+from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, NetDelta, SourceGroups
 from kubeward.netpol.mesh import DISABLE, PERMISSIVE, UNSET, Mesh, Source
 from kubeward.rules import Context, Hit, Target, rule
 
@@ -79,49 +79,14 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
                   f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}")
 
 
-class _Groups:
-    """The classes whose egress admits something by default, grouped by what decides their
-    traffic to a destination when nothing singles them out there: the TCP ports their egress
-    admits by default and their mesh membership (one group is judged once, not class by class)."""
-
-    def __init__(self, connectivity: Connectivity, mesh: Mesh, open_sources: list[int], class_namespaces: list):
-        members = connectivity.class_members
-        self.of: dict[int, tuple] = {}
-        self.classes: dict[tuple, list[int]] = {}
-        self.counts: dict[tuple, dict[str, int]] = {}  # per group: namespace -> classes holding it
-        self.listing: dict[int, list[int]] = {}  # node -> the open classes whose egress lists it
-        for s in open_sources:
-            default, exceptions = connectivity._vector(s, EGRESS)
-            key = (default[1], mesh.membership[members[s][0]])
-            self.of[s] = key
-            self.classes.setdefault(key, []).append(s)
-            counts = self.counts.setdefault(key, {})
-            for name in class_namespaces[s]:
-                counts[name] = counts.get(name, 0) + 1
-            for node in exceptions:
-                if node >= 0:
-                    self.listing.setdefault(node, []).append(s)
-        self.namespaces = {key: frozenset(counts) for key, counts in self.counts.items()}
-
-    def namespaces_without(self, key: tuple, left_out: list[int], class_namespaces: list) -> frozenset[str]:
-        """The namespaces of the group's classes other than `left_out` (classes of the group)."""
-        if not left_out:
-            return self.namespaces[key]
-        held: dict[str, int] = {}
-        for s in left_out:
-            for name in class_namespaces[s]:
-                held[name] = held.get(name, 0) + 1
-        counts = self.counts[key]
-        return self.namespaces[key] - {name for name, n in held.items() if counts[name] == n}
-
-
 def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
     """For each workload that some other namespace may reach over plaintext TCP (the policies and
     the mesh's rules admit TCP, and the destination's mTLS settings accept plaintext from that
     source on some of those ports): those namespaces.
 
     Destination class by destination class: a destination whose ingress admits no TCP by default
-    is reached only by its exceptions; otherwise the open sources are judged by group (_Groups),
+    is reached only by its exceptions; otherwise the open sources are judged by group (SourceGroups: egress
+    default TCP and mesh membership),
     and one by one only where something singles them out for this destination (its ingress or
     mesh rules name them, their egress names it, a DestinationRule of their namespace disables
     TLS to it) and the classes whose egress denies by default but names it."""
@@ -133,7 +98,8 @@ def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
     classes = connectivity.class_ids()
     live = set(classes)
     open_sources, into = connectivity._egress_sources()
-    groups = _Groups(connectivity, mesh, open_sources, class_namespaces)
+    groups = SourceGroups(connectivity, open_sources, class_namespaces,
+                          lambda s: (connectivity._vector(s, EGRESS)[0][1], mesh.membership[members[s][0]]))
     by_namespace: dict[str, list[int]] = {}  # a class's namespace as its mesh client (its first workload's)
     for s in classes:
         by_namespace.setdefault(workloads[members[s][0]].namespace, []).append(s)
@@ -158,20 +124,17 @@ def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
                 for name in _disabling_namespaces(mesh, b):
                     singled.update(by_namespace.get(name, ()))
             base = iv.intersect(i_default[1], m_default[1])
-            left_out: dict[tuple, list[int]] = {}
-            for s in singled:
-                key = groups.of.get(s)
-                if key is not None:
-                    left_out.setdefault(key, []).append(s)
-            for key in groups.classes:
-                tcp = iv.intersect(key[0], base)
+            left_out = groups.left_out(singled)
+            for group in groups.classes:
+                egress_tcp, membership = cast(tuple, group)
+                tcp = iv.intersect(egress_tcp, base)
                 if not tcp:
                     continue
                 names = None
                 for b, bound in bounds.items():
-                    if iv.intersect(tcp, _group_plaintext(mesh, key[1], b, bound)):
+                    if iv.intersect(tcp, _group_plaintext(mesh, membership, b, bound)):
                         if names is None:
-                            names = groups.namespaces_without(key, left_out.get(key, []), class_namespaces)
+                            names = groups.namespaces_without(group, left_out.get(group, []), class_namespaces)
                         hear(b, names)
             sources: Iterable[int] = sorted(singled)
         else:
