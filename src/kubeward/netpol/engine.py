@@ -1310,8 +1310,8 @@ class Connectivity:
             # target (its ingress or mesh rules, their egress exceptions) get the group's verdict.
             groups = self._egress_groups()
             live = self._live_classes()
-            candidates = sorted({c for c in (*i_except, *m_except, *groups.listing.get(target, ()), *into.get(target, ()))
-                                 if c >= 0 and c in live})
+            candidates = list({c for c in (*i_except, *m_except, *groups.listing.get(target, ()), *into.get(target, ()))
+                               if c >= 0 and c in live})
             base = iv.conn_intersect(i_default, m_default)
             left_out = groups.left_out(candidates)
             for group in groups.classes:
