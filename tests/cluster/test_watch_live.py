@@ -36,8 +36,9 @@ def live_state(live: LiveCluster) -> set[tuple]:
             for r in live.live.inventory}
 
 
-def settle(live: LiveCluster, server, seconds: float = 15) -> None:
-    """Evaluate events until the live inventory is what the server holds."""
+def settle(live: LiveCluster, server, seconds: float = 60) -> None:
+    """Evaluate events until the live inventory is what the server holds (returns as soon as it
+    is: the bound is for a loaded CI machine)."""
     stop = time.monotonic() + seconds
     while time.monotonic() < stop:
         live.step(0.05)
@@ -47,8 +48,9 @@ def settle(live: LiveCluster, server, seconds: float = 15) -> None:
                 f"stale {sorted(live_state(live) - server_state(server))[:3]}")
 
 
-def quiet(live: LiveCluster, seconds: float = 15) -> None:
-    """Wait until every kind is watched again (no kind in error, no list for a second)."""
+def quiet(live: LiveCluster, seconds: float = 60) -> None:
+    """Wait until every kind is watched again (no kind in error, no list for a second); 38 kinds
+    open their watches again one by one, which a loaded machine stretches past 15 s."""
     stop = time.monotonic() + seconds
     relists, since = live.watch.stats.relists, time.monotonic()
     while time.monotonic() < stop:

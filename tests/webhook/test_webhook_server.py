@@ -213,7 +213,11 @@ def _sockets_on(pid: int, port: int, state: str) -> int:
             if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
                 inodes.add(fields[9])
     held = 0
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # the process ended meanwhile (a worker being replaced): it holds nothing
+        return 0
+    for fd in fds:
         try:
             target = os.readlink(fd)
         except OSError:
