@@ -13,10 +13,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE.parent / "tests" / "sources"))
 
 from kubeward.sources import fastyaml  # noqa: E402
 from kubeward.sources.loader import (_ALIAS, _ANCHOR, _TAG, LoadResult, SourceFile,  # noqa: E402
                                      _has_token, _parse_yaml)
+from strict_equal import same  # noqa: E402
 
 
 def reference(text: str):
@@ -27,19 +29,6 @@ def reference(text: str):
     finally:
         fastyaml.ENABLED = enabled
     return [(d.data, d.line) for d in result.documents], result.errors
-
-
-def same(a, b) -> bool:
-    """Equal, with the same types and the same key order all the way down."""
-    if type(a) is not type(b):
-        return False
-    if type(a) is dict:
-        return list(a) == list(b) and all(same(x, y) for x, y in zip(a, b)) and all(same(a[k], b[k]) for k in a)
-    if type(a) is list:
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if type(a) is float and a != a:
-        return b != b
-    return a == b
 
 
 def main() -> int:

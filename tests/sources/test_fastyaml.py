@@ -3,12 +3,12 @@ or hands the text to PyYAML: on the corpus, on generated YAML, and on what it mu
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strict_equal import same
 
 from kubeward import pipeline
 from kubeward.model.inventory import build_inventory
@@ -28,19 +28,6 @@ def reference(text: str) -> tuple[list, list]:
     finally:
         fastyaml.ENABLED = enabled
     return [(d.data, d.index, d.line) for d in result.documents], [(e.line, e.message) for e in result.errors]
-
-
-def same(a, b) -> bool:
-    """Equal with the same types and key order all the way down (1 == True == 1.0 are not)."""
-    if type(a) is not type(b):
-        return False
-    if type(a) is dict:
-        return list(a) == list(b) and all(same(x, y) for x, y in zip(a, b)) and all(same(a[k], b[k]) for k in a)
-    if type(a) is list:
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if type(a) is float and math.isnan(a):
-        return math.isnan(b)
-    return a == b
 
 
 def fast(text: str) -> list | None:

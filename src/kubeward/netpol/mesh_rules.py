@@ -131,8 +131,11 @@ def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
                 if not tcp:
                     continue
                 names = None
-                for b, bound in bounds.items():
-                    if iv.intersect(tcp, _group_plaintext(mesh, membership, b, bound)):
+                # any source of the group not singled out: no DestinationRule of its namespace
+                # names these workloads, so only those for every namespace apply (namespace None)
+                anyone = Source(membership, None, None)
+                for b in bounds:
+                    if iv.intersect(tcp, _plaintext_ports(mesh, anyone, b)):
                         if names is None:
                             names = groups.namespaces_without(group, left_out.get(group, []), class_namespaces)
                         hear(b, names)
@@ -157,21 +160,6 @@ def _disabling_namespaces(mesh: Mesh, index: int) -> set[str]:
     """The namespaces whose own DestinationRules disable TLS to workload `index` (for clients of
     that namespace only)."""
     return {only for _, only, targets, _ in mesh._dr_disable if only is not None and index in targets}
-
-
-def _group_plaintext(mesh: Mesh, membership: str | None, index: int, bound: iv.Intervals) -> iv.Intervals:
-    """_plaintext_ports for any source of that mesh membership whose namespace has no
-    DestinationRule of its own for the destination (those sources are judged one by one)."""
-    dest = mesh.destinations[index]
-    if dest.mesh is None or membership != dest.mesh:
-        return bound
-    if dest.mesh == "istio":
-        disabled = iv.EMPTY
-        for _, only, targets, ports in mesh._dr_disable:
-            if only is None and index in targets:
-                disabled = iv.union(disabled, ports)
-        return iv.union(mesh.ports_in_mode(dest, {DISABLE}), iv.intersect(disabled, bound))
-    return iv.EMPTY
 
 
 @rule(

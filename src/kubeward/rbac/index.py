@@ -8,6 +8,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 from kubeward.model.inventory import Inventory, nearest
 from kubeward.model.resource import Resource
@@ -21,6 +22,7 @@ AUTHENTICATED = "system:authenticated"
 UNAUTHENTICATED = "system:unauthenticated"
 ANONYMOUS = "system:anonymous"
 ALL_SERVICE_ACCOUNTS = "system:serviceaccounts"
+_Parsed = TypeVar("_Parsed", Role, Binding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,20 +176,19 @@ class RbacIndex:
     # --- building and updating -----------------------------------------------------------
 
     def _parse_role(self, resource: Resource) -> Role:
-        problems: list[Problem] = []
-        role = parse_role(resource, problems)
-        if problems:
-            self._problems[id(resource)] = problems
-        self._rank[id(resource)] = (KIND_RANK[resource.kind], self._order(resource))
-        return role
+        return self._parsed(resource, parse_role)
 
     def _parse_binding(self, resource: Resource) -> Binding:
+        return self._parsed(resource, parse_binding)
+
+    def _parsed(self, resource: Resource, parse: Callable[[Resource, list[Problem]], _Parsed]) -> _Parsed:
+        """A role or binding parsed, with what parsing found and where the index lists it."""
         problems: list[Problem] = []
-        binding = parse_binding(resource, problems)
+        parsed = parse(resource, problems)
         if problems:
             self._problems[id(resource)] = problems
         self._rank[id(resource)] = (KIND_RANK[resource.kind], self._order(resource))
-        return binding
+        return parsed
 
     def rank(self, item: Role | Binding) -> tuple[int, int]:
         """Where a role or binding of the index is listed (a fresh build's order)."""

@@ -234,27 +234,21 @@ def read_capped(path: str, limit: int = MAX_FILE_BYTES) -> str:
 
 def too_deep(data: object, limit: int | None = None, strings: dict[str, str] | None = None) -> bool:
     """Whether `data` nests dicts and lists deeper than `limit` (default MAX_DEPTH) levels.
-    Iterative: a deep input cannot exhaust the stack of the check itself. With `strings`, the
-    walk also makes every string value the one equal string kept there: the same values (API
-    versions, images, labels, policies) recur across thousands of objects, and a parser makes
-    each its own copy."""
+    Iterative: a deep input cannot exhaust the stack of the check itself. The walk also makes
+    every string value the one equal string kept in `strings` (shared by the objects of one
+    inventory): the same values (API versions, images, labels, policies) recur across thousands
+    of objects, and a parser makes each its own copy."""
     limit = MAX_DEPTH if limit is None else limit
     if type(data) not in (dict, list):
         return False
     stack: list[tuple[Any, int]] = [(data, 1)]
     pop, push = stack.pop, stack.append
-    shared = strings.setdefault if strings is not None else None
+    shared = (strings if strings is not None else {}).setdefault
     while stack:
         value, depth = pop()
         if depth > limit:
             return True
         below = depth + 1
-        if shared is None:
-            for child in (value.values() if type(value) is dict else value):
-                kind = type(child)
-                if kind is dict or kind is list:
-                    push((child, below))
-            continue
         for key, child in (value.items() if type(value) is dict else enumerate(value)):
             kind = type(child)
             if kind is str:
