@@ -90,6 +90,69 @@ def test_watch_events_keep_the_role_index_current():
     assert len(list(store.indexed(("ClusterRole", "unrelated")))) == 1 and store.count == 1
 
 
+def deployment(account: str, namespace: str = "build") -> dict:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "job", "namespace": namespace},
+            "spec": {"template": {"spec": {"serviceAccountName": account, "containers": [{"name": "c", "image": "x:1"}]}}}}
+
+
+ACCOUNT_OBJECTS = OBJECTS + [
+    binding("reads", "build", "Role", "reader", [{"kind": "ServiceAccount", "name": "ci"}]),  # namespace defaulted
+    binding("nowhere", None, "ClusterRole", "unrelated", [{"kind": "ServiceAccount", "name": "ci"}],
+            kind="ClusterRoleBinding"),  # a ServiceAccount with no namespace in a ClusterRoleBinding: nobody
+    binding("elsewhere", "web", "ClusterRole", "unrelated", [{"kind": "ServiceAccount", "name": "ci", "namespace": "build"}]),
+    {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
+     "spec": {"group": "example.com", "names": {"plural": "widgets", "kind": "Widget"}, "scope": "Namespaced"}},
+]
+
+
+def test_a_workload_gets_the_grants_of_its_service_account_not_the_whole_cluster():
+    """KW-RBAC-035 reads what the workload's ServiceAccount is granted: the bindings naming it (a
+    RoleBinding's subject namespace defaulted as the authorizer does), their roles with what they
+    aggregate, the CRDs; never the cluster's other RBAC, and nothing but ServiceAccounts when no
+    binding names the account."""
+    cache = ContextCache.holding(ACCOUNT_OBJECTS)
+    contexts = frozenset({Context.RBAC, Context.SERVICE_ACCOUNTS})
+    got = names(cache.context_for(subject(deployment("ci")), contexts))
+    assert got == {"ServiceAccount/build/ci", "RoleBinding/build/existing", "RoleBinding/build/reads",
+                   "RoleBinding/web/elsewhere", "ClusterRole/deployer", "ClusterRole/pods", "ClusterRole/unrelated",
+                   "Role/build/reader", "CustomResourceDefinition/widgets.example.com"}
+    assert names(cache.context_for(subject(deployment("lonely")), contexts)) == {"ServiceAccount/build/ci"}
+    assert names(cache.context_for(subject(deployment("web", "web")), contexts)) == {"ServiceAccount/web/web"}
+
+
+def test_a_workload_is_judged_on_its_account_context_as_on_the_whole_cluster():
+    rules = [r for r in load_all().values() if Context.RBAC in r.context and r.target.value == "pod_template"]
+    assert [r.id for r in rules] == ["KW-RBAC-035"]
+    cache = ContextCache.holding(ACCOUNT_OBJECTS)
+    whole = [Resource(o, (o.get("metadata") or {}).get("namespace"), Origin(None, 0, 1, (), "cluster:x"))
+             for o in ACCOUNT_OBJECTS]
+    found = {}
+    for account, namespace in (("ci", "build"), ("lonely", "build"), ("web", "web")):
+        new = subject(deployment(account, namespace))
+        scoped = cache.context_for(new, frozenset({Context.RBAC, Context.SERVICE_ACCOUNTS}))
+        results = [sorted((f.rule.id, f.severity.label, f.message)
+                          for f in pipeline.judge([new], Inventory([*context, new]), rules).findings)
+                   for context in (scoped, whole)]
+        assert results[0] == results[1], account
+        found[account] = results[0]
+    assert found["lonely"] == found["web"] == []
+    assert [f[:2] for f in found["ci"]] == [("KW-RBAC-035", "high")] and "RoleBinding/build/reads" in found["ci"][0][2]
+
+
+def test_watch_events_keep_the_account_index_current():
+    cache = ContextCache.holding(ACCOUNT_OBJECTS)
+    store = cache.stores["RoleBinding"]
+    key = ("ServiceAccount", "build", "ci")
+    assert names(store.indexed(key)) == {"RoleBinding/build/existing", "RoleBinding/build/reads", "RoleBinding/web/elsewhere"}
+    store.apply("MODIFIED", binding("reads", "build", "Role", "reader", [{"kind": "User", "name": "ci"}]))
+    assert "RoleBinding/build/reads" not in names(store.indexed(key))
+    assert names(store.indexed(("Role", "reader"))) == {"RoleBinding/build/reads"}
+    store.apply("DELETED", binding("elsewhere", "web", "ClusterRole", "unrelated", []))
+    assert names(store.indexed(key)) == {"RoleBinding/build/existing"}
+    store.apply("ADDED", binding("late", "build", "Role", "reader", [{"kind": "ServiceAccount", "name": "ci"}]))
+    assert names(store.indexed(key)) == {"RoleBinding/build/existing", "RoleBinding/build/late"}
+
+
 def test_projections_change_no_finding():
     """Workloads are cached only as what RBAC rules read: the findings about a binding are the
     same with the whole objects."""

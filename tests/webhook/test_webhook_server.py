@@ -282,3 +282,21 @@ def test_workers_refuse_a_port_in_use(webhook_certs, tmp_path):
                                  "--tls-key", str(webhook_certs / "tls.key")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     assert f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
+
+
+def test_a_started_worker_collects_as_a_server_not_as_the_cli():
+    """The CLI raises the collector's first threshold to 200,000 (a scan makes almost no cycles);
+    a worker that kept it stopped for ~90 ms every few seconds under load. Once started, a worker
+    collects at the interpreter's defaults."""
+    import gc
+
+    from kubeward.webhook.server import SERVER_GC_THRESHOLDS, settle_heap
+
+    old = gc.get_threshold()
+    gc.set_threshold(200_000, 50, 1000)  # as kubeward.cli.main sets it
+    try:
+        settle_heap()
+        assert gc.get_threshold() == SERVER_GC_THRESHOLDS == (700, 10, 10)
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()

@@ -17,7 +17,7 @@ from kubeward.rbac.defaults import bootstrap_resources, is_untouched_default
 from kubeward.rbac.index import ANONYMOUS, AUTHENTICATED, MASTERS, UNAUTHENTICATED, RbacIndex
 from kubeward.rbac.match import ALL, PolicyRule, Request, rule_allows
 from kubeward.rbac.policy import Binding, Role, Subject
-from kubeward.rbac.resolve import is_cluster_scoped
+from kubeward.rbac.resolve import is_cluster_scoped, resource_tables
 from kubeward.rules.model import Related, Severity
 
 KUBE_SYSTEM = "kube-system"
@@ -258,22 +258,37 @@ class _RoleCapabilities:
     def __init__(self, inventory: Inventory):
         self.cache: dict[tuple[int, bool], tuple[Role, list[PolicyRule], dict[str, list[PolicyRule]]]] = {}
         self.combined: dict[tuple[str, int], tuple[Role, list[PolicyRule], list[list[PolicyRule]]]] = {}
-        # RoleBindings never grant cluster-scoped resources, whatever the role says.
-        self.probes = {}
-        for cluster_wide in (True, False):
-            scoped = []
-            for risk in CAPABILITY_RISKS:
-                probes = [p for p in risk.probes if cluster_wide or (risk.own_namespace and p.resource == "namespaces")
-                          or not is_cluster_scoped(inventory, p.api_group, p.resource)]
-                scoped.append((risk.key, probes, frozenset(p.combined_resource for p in probes)))
-            self.probes[cluster_wide] = scoped
+        self._inventory = inventory
+        self._probes: dict[bool, list[tuple[str, list, frozenset]]] = {}
+
+    def probes(self, cluster_wide: bool) -> list[tuple[str, list, frozenset]]:
+        """Per risk, the requests it is made of that a binding of this kind can grant: a
+        RoleBinding never grants cluster-scoped resources, whatever the role says. Made when
+        first asked (an inventory with no binding to judge, one admission request's, never asks),
+        and shared by the inventories that resolve the probed resources alike."""
+        scoped = self._probes.get(cluster_wide)
+        if scoped is None:
+            inventory = self._inventory
+            key = (cluster_wide, inventory.table, _crd_overrides(inventory))
+            scoped = _SCOPED_PROBES.get(key)
+            if scoped is None:
+                scoped = []
+                for risk in CAPABILITY_RISKS:
+                    probes = [p for p in risk.probes if cluster_wide or (risk.own_namespace and p.resource == "namespaces")
+                              or not is_cluster_scoped(inventory, p.api_group, p.resource)]
+                    scoped.append((risk.key, probes, frozenset(p.combined_resource for p in probes)))
+                if len(_SCOPED_PROBES) >= 32:
+                    _SCOPED_PROBES.clear()
+                _SCOPED_PROBES[key] = scoped
+            self._probes[cluster_wide] = scoped
+        return scoped
 
     def of(self, role: Role, cluster_wide: bool) -> dict[str, list[PolicyRule]]:
         key = (id(role), cluster_wide)
         entry = self.cache.get(key)
         if entry is None or entry[0] is not role or entry[1] is not role.rules:
             found: dict[str, list[PolicyRule]] = {}
-            for risk_key, probes, names in self.probes[cluster_wide]:
+            for risk_key, probes, names in self.probes(cluster_wide):
                 rules = [r for r in role.rules if r.may_name_any(names) and any(rule_allows(p, r) for p in probes)]
                 if rules:
                     found[risk_key] = rules
@@ -297,6 +312,20 @@ class _RoleCapabilities:
         for risk in CAPABILITY_RISKS:
             if risk.requires:
                 self.combined.pop((risk.key, id(role)), None)
+
+
+# (binding kind, resource table, CRDs that redefine a probed resource) -> the probes per risk
+_SCOPED_PROBES: dict[tuple, list[tuple[str, list, frozenset]]] = {}
+
+
+def _crd_overrides(inventory: Inventory) -> tuple:
+    """The inventory's CRDs that define one of the probed (group, resource) pairs: with the
+    resource table, all that `is_cluster_scoped` reads for the probes (CRDs are resolved first)."""
+    if not inventory.of_kind("CustomResourceDefinition"):
+        return ()
+    table = resource_tables(inventory)[0]
+    return tuple((c.group, c.plural, c.namespaced) for resource in _PROBED_RESOURCES for c in table.resolve(resource)
+                 if (c.group, c.plural) in _PROBED_PAIRS)
 
 
 def is_full_admin(role: Role) -> bool:
@@ -477,3 +506,5 @@ def _rule_location(index: RbacIndex, role: Role, rule: PolicyRule) -> Related:
 
 
 RISKS_BY_KEY = {risk.key: risk for risk in CAPABILITY_RISKS}
+_PROBED_PAIRS = frozenset((p.api_group, p.resource) for risk in CAPABILITY_RISKS for p in risk.probes)
+_PROBED_RESOURCES = sorted({resource for _, resource in _PROBED_PAIRS})

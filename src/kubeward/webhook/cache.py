@@ -19,7 +19,8 @@ import orjson
 from kubernetes.watch.watch import iter_resp_lines
 
 from kubeward.cluster.transport import ApiError, Transport
-from kubeward.model.podspec import TEMPLATE_PATHS
+from kubeward.model.identity import account_key_of
+from kubeward.model.podspec import TEMPLATE_PATHS, pod_template
 from kubeward.model.resource import Origin, Resource, as_dict, as_list
 from kubeward.rules.model import Context
 
@@ -85,6 +86,22 @@ def _role_named(binding: Resource) -> tuple:
     return (kind if isinstance(kind, str) else None, name if isinstance(name, str) else None)
 
 
+def _binding_keys(binding: Resource) -> tuple[tuple, ...]:
+    """A binding's index keys: the role it names, (kind, name), and each ServiceAccount it binds,
+    ("ServiceAccount", namespace, name), the namespace defaulted as the RBAC engine defaults it
+    (kubeward.rbac.policy: a RoleBinding's own namespace)."""
+    keys: list[tuple] = [_role_named(binding)]
+    for entry in as_list(binding.obj.get("subjects")):
+        if not isinstance(entry, dict) or entry.get("kind") != "ServiceAccount":
+            continue
+        name, namespace = entry.get("name"), entry.get("namespace")
+        if not (isinstance(namespace, str) and namespace):
+            namespace = binding.namespace if binding.kind == "RoleBinding" else None
+        if isinstance(name, str) and name and namespace:
+            keys.append(("ServiceAccount", namespace, name))
+    return tuple(keys)
+
+
 def crd_projection(obj: dict) -> dict:
     spec = as_dict(obj.get("spec"))
     return {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
@@ -142,12 +159,12 @@ class _Store:
     """The objects of one kind, by namespace; mutated by its watch thread under the lock,
     read by requests as snapshots."""
 
-    def __init__(self, watched: Watched, source: str, index: Callable[[Resource], object] | None = None):
+    def __init__(self, watched: Watched, source: str, index: Callable[[Resource], Iterable[object]] | None = None):
         self.watched = watched
         self.source = source
         self.lock = threading.Lock()
         self.by_namespace: dict[str | None, dict[str, Resource]] = {}
-        self.index = index  # a secondary index (bindings by the role they name)
+        self.index = index  # secondary index keys of an object (bindings: the role they name, their ServiceAccounts)
         self.by_index: dict[object, dict[tuple, Resource]] = {}
         self.count = 0
         self.listed = False
@@ -178,7 +195,8 @@ class _Store:
             if resource is not None:
                 fresh.setdefault(resource.namespace, {})[resource.name] = resource
                 if self.index is not None:
-                    indexed.setdefault(self.index(resource), {})[(resource.namespace, resource.name)] = resource
+                    for key in self.index(resource):
+                        indexed.setdefault(key, {})[(resource.namespace, resource.name)] = resource
                 count += 1
         with self.lock:
             self.by_namespace = fresh
@@ -205,12 +223,12 @@ class _Store:
             if self.index is not None:
                 ident = (resource.namespace, resource.name)
                 if old is not None:
-                    key = self.index(old)
-                    entries = {k: v for k, v in self.by_index.get(key, {}).items() if k != ident}
-                    self.by_index[key] = entries
+                    for key in self.index(old):
+                        entries = {k: v for k, v in self.by_index.get(key, {}).items() if k != ident}
+                        self.by_index[key] = entries
                 if event_type != "DELETED":
-                    key = self.index(resource)
-                    self.by_index[key] = {**self.by_index.get(key, {}), ident: resource}
+                    for key in self.index(resource):
+                        self.by_index[key] = {**self.by_index.get(key, {}), ident: resource}
             self.events += 1
             self.last_event = time.time()
             self.version += 1
@@ -244,7 +262,7 @@ class ContextCache:
         self.transport = transport
         self.watch_seconds = watch_seconds
         source = f"cluster:{name or (transport.name if transport is not None else 'static')}"
-        self.stores = {w.kind: _Store(w, source, _role_named if w.kind in ("RoleBinding", "ClusterRoleBinding") else None)
+        self.stores = {w.kind: _Store(w, source, _binding_keys if w.kind in ("RoleBinding", "ClusterRoleBinding") else None)
                        for w in watched_kinds(full_pods)}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -345,8 +363,38 @@ class ContextCache:
                        if subject.kind == "ClusterRole" or b.namespace == subject.namespace)
             if subject.kind == "ClusterRole":
                 out.extend(self._aggregation_closure(subject))
+        elif subject.kind in TEMPLATE_PATHS:
+            return self._account_context(subject)
         else:  # a rule with RBAC context on another kind: the whole picture
             out = [r for store in stores.values() if Context.RBAC in store.watched.contexts for r in store.all()]
+        return out
+
+    def _account_context(self, workload: Resource) -> list[Resource]:
+        """What the RBAC rules on a workload read (what its ServiceAccount is granted): the
+        ServiceAccounts of its namespace, the bindings that name its ServiceAccount, the roles they
+        name (a ClusterRole with what it aggregates) and, when there are such bindings, the CRDs
+        (resource scopes). The grants of one ServiceAccount come from the bindings naming it alone;
+        the workload itself is what mounts the token. Not the whole cluster's RBAC per request."""
+        stores = self.stores
+        template = pod_template(workload)
+        out: list[Resource] = list(stores["ServiceAccount"].in_namespace(workload.namespace or "default"))
+        if template is None:
+            return out
+        namespace, name = account_key_of(template)
+        key = ("ServiceAccount", namespace, name)
+        bindings = [*stores["RoleBinding"].indexed(key), *stores["ClusterRoleBinding"].indexed(key)]
+        if not bindings:
+            return out
+        out.extend(stores["CustomResourceDefinition"].all())
+        for binding in bindings:
+            ref_kind, ref_name = _role_named(binding)
+            if ref_kind == "Role" and binding.kind == "RoleBinding" and ref_name is not None:
+                role = stores["Role"].get(binding.namespace, ref_name)
+                if role is not None:
+                    out.append(role)
+            elif ref_kind == "ClusterRole" and ref_name is not None:
+                out.extend(self._aggregation_closure(stores["ClusterRole"].get(None, ref_name)))
+        out.extend(bindings)
         return out
 
     def _aggregation_closure(self, role: Resource | None) -> list[Resource]:
