@@ -12,6 +12,11 @@ keep-alive TLS connections: request i is due at start + i/rate and its latency i
 that due time (queueing included, no coordinated omission). "Sustainable" means: at least 97%
 of the asked rate delivered, no error, p99 under 50 ms. RSS is read from /proc per worker
 after the runs. Results: a Markdown table on stdout and benchmarks/out/webhook.json.
+
+The most a server answers, closed loop: `wrk` (Debian's, C and LuaJIT: far less CPU per request
+than the Python client, which shares the same two cores) with 16 keep-alive TLS connections
+sending the same reviews back to back for `--wrk` seconds, when wrk is installed
+(`apt-get install wrk`); its requests/s, latency percentiles, non-200 answers and socket errors.
 """
 
 from __future__ import annotations
@@ -41,6 +46,19 @@ CONTEXT_KINDS = {"Namespace", "ServiceAccount", "LimitRange", "ResourceQuota", "
                  "ClusterRoleBinding"}
 SUSTAINED = 0.97
 P99_BOUND_MS = 50.0
+WRK_CONNECTIONS = 16
+# wrk's request body: the reviews one per line (compact JSON has no newline), sent in turn
+WRK_SCRIPT = """
+local bodies = {}
+for line in io.lines(os.getenv("KW_BODIES")) do bodies[#bodies + 1] = line end
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i % #bodies + 1
+  return wrk.format(nil, "/validate", nil, bodies[i])
+end
+"""
 
 
 def corpus_objects() -> list:
@@ -257,7 +275,51 @@ def stop_server(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def measure(certs, kubeconfig, bodies, workers: int, floor: bool, server: str, rates, ladder, seconds: float) -> dict:
+def _wrk_ms(text: str) -> float:
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+    for unit in ("us", "ms", "s", "m"):
+        if text.endswith(unit) and text[:-len(unit)].replace(".", "", 1).isdigit():
+            return round(float(text[:-len(unit)]) * units[unit], 3)
+    raise ValueError(f"not a wrk duration: {text!r}")
+
+
+def parse_wrk(output: str) -> dict:
+    """requests/s, latency percentiles (ms), non-200 answers and socket errors of `wrk --latency`."""
+    out: dict = {"non_200": 0, "socket_errors": 0}
+    for line in output.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            out["rps"] = round(float(words[1]), 1)
+        elif len(words) == 2 and words[0] in ("50%", "90%", "99%"):
+            out[f"p{words[0][:-1]}_ms"] = _wrk_ms(words[1])
+        elif line.strip().startswith("Latency") and len(words) >= 4:
+            out["max_ms"] = _wrk_ms(words[3])
+        elif line.strip().startswith("Non-2xx or 3xx responses:"):
+            out["non_200"] = int(words[-1])
+        elif line.strip().startswith("Socket errors:"):
+            out["socket_errors"] = sum(int(w.rstrip(",")) for w in words[2:] if w.rstrip(",").isdigit())
+        elif "requests in" in line:
+            out["requests"] = int(words[0])
+    return out
+
+
+def wrk_closed_loop(process: subprocess.Popen, port: int, bodies_file: Path, seconds: float) -> dict | None:
+    """The most the server answers with wrk's connections sending back to back (None: no wrk)."""
+    if shutil.which("wrk") is None or seconds <= 0:
+        return None
+    script = bodies_file.with_suffix(".lua")
+    script.write_text(WRK_SCRIPT)
+    before = cpu_seconds(process)
+    done = subprocess.run(["wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds:g}s", "--latency", "-s", str(script),
+                           f"https://127.0.0.1:{port}/validate"], capture_output=True, text=True, timeout=seconds + 60,
+                          env={**os.environ, "KW_BODIES": str(bodies_file)})
+    result = parse_wrk(done.stdout)
+    result["server_cpu_us"] = round((cpu_seconds(process) - before) / max(1, result.get("requests", 0)) * 1e6)
+    return result
+
+
+def measure(certs, kubeconfig, bodies, workers: int, floor: bool, server: str, rates, ladder, seconds: float,
+            wrk_seconds: float = 0.0) -> dict:
     process, port = start_server(certs, kubeconfig, workers, floor, server)
     context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
     try:
@@ -279,11 +341,14 @@ def measure(certs, kubeconfig, bodies, workers: int, floor: bool, server: str, r
             if not sustained(result):
                 break
             best = result
+        bodies_file = certs.parent / "bodies.jsonl"
+        bodies_file.write_bytes(b"\n".join(bodies) + b"\n")
+        closed = wrk_closed_loop(process, port, bodies_file, wrk_seconds)
         rss = worker_rss_mib(process)
     finally:
         stop_server(process)
     return {"server": server, "workers": workers, "app": "floor" if floor else "kubeward", "fixed": fixed,
-            "max_sustained": best["rate"] if best else 0, "ladder": steps, "rss_mib": rss}
+            "max_sustained": best["rate"] if best else 0, "ladder": steps, "rss_mib": rss, "wrk": closed}
 
 
 def in_process(passes: int = 15) -> list[tuple[str, float]]:
@@ -456,6 +521,8 @@ def main() -> None:
     parser.add_argument("--no-rbac", action="store_true", help="skip the in-process RBAC decision times")
     parser.add_argument("--in-process", action="store_true",
                         help="only the CPU time of each step of one request inside a worker, without HTTP")
+    parser.add_argument("--wrk", type=float, default=5.0, metavar="SECONDS",
+                        help="closed-loop maximum with wrk for this long, when wrk is installed (0: skip)")
     parser.add_argument("--serve-api", metavar="DIR", help=argparse.SUPPRESS)
     options = parser.parse_args()
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -490,7 +557,7 @@ def main() -> None:
                     runs = []
                     for _ in range(options.runs):
                         runs.append(measure(work / "certs", kubeconfig, bodies, workers, app == "floor", server, rates,
-                                            ladder, options.duration))
+                                            ladder, options.duration, options.wrk))
                         loads.append(os.getloadavg()[0])
                     results.append(_median_of(runs))
                     print(_row_text(results[-1]), file=sys.stderr)
@@ -520,6 +587,9 @@ def _median_of(runs: list[dict]) -> dict:
         out["fixed"].append(merged)
     out["max_sustained"] = statistics.median(run["max_sustained"] for run in runs)
     out["rss_mib"] = [statistics.median(v) for v in zip(*(run["rss_mib"] for run in runs))]
+    closed = [run["wrk"] for run in runs if run.get("wrk")]
+    out["wrk"] = {key: statistics.median(c[key] for c in closed) for key in closed[0] if all(key in c for c in closed)} \
+        if closed else None
     out["runs"] = len(runs)
     return out
 
@@ -548,6 +618,16 @@ def markdown(results: list[dict]) -> str:
     for r in results:
         lines.append(f"| {r['server']} | {r['app']} | {r['workers']} | {r['max_sustained']:.0f} | "
                      f"{', '.join(f'{v:.0f}' for v in r['rss_mib'])} |")
+    closed = [r for r in results if r.get("wrk")]
+    if closed:
+        lines += ["", f"Closed loop (wrk, {WRK_CONNECTIONS} connections, back to back):", "",
+                  "| server | app | workers | req/s | p50 ms | p90 ms | p99 ms | max ms | non-200 | socket errors | "
+                  "server CPU µs/req |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in closed:
+            w = r["wrk"]
+            lines.append(f"| {r['server']} | {r['app']} | {r['workers']} | {w.get('rps', 0):.0f} | {w.get('p50_ms', 0):.2f} | "
+                         f"{w.get('p90_ms', 0):.2f} | {w.get('p99_ms', 0):.2f} | {w.get('max_ms', 0):.2f} | "
+                         f"{w['non_200']:.0f} | {w['socket_errors']:.0f} | {w['server_cpu_us']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
