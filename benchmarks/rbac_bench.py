@@ -1,11 +1,16 @@
 """RBAC benchmark on the synthetic set of benchmarks/gen_rbac.py (5,000 roles, 20,000 bindings,
 10,000 ServiceAccounts): load+index time, median can-i and who-can latency, full risk analysis
 (every KW-RBAC rule), peak RSS. Goals: can-i < 1 ms, who-can < 50 ms, risks < 5 s.
-Usage: python benchmarks/rbac_bench.py
+Usage: python benchmarks/rbac_bench.py [--scale N]
+
+--scale N multiplies gen_rbac's roles, bindings and ServiceAccounts by N (issue 17's goal 5: N=5,
+100,000 bindings), written as files of at most 20,000 objects (each under the loader's file cap).
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
 import random
 import resource
 import statistics
@@ -16,7 +21,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from gen_rbac import NAMESPACES, SERVICE_ACCOUNTS, write  # noqa: E402
+import gen_rbac  # noqa: E402
+import yaml  # noqa: E402
+from gen_rbac import NAMESPACES, write  # noqa: E402
 
 from kubeward.cli.inputs import inventory_from_paths  # noqa: E402
 from kubeward.rbac.index import User, rbac_index  # noqa: E402
@@ -28,8 +35,31 @@ QUERIES = [("get", "pods"), ("create", "deployments"), ("list", "secrets"), ("cr
            ("delete", "configmaps"), ("get", "widgets.example.com"), ("watch", "jobs")]
 
 
+SCALED = ("ROLES", "CLUSTER_ROLES", "ROLE_BINDINGS", "CLUSTER_ROLE_BINDINGS", "SERVICE_ACCOUNTS")
+PART = 20_000
+
+
+def write_scaled(scale: int) -> Path:
+    """gen_rbac's set with its counts multiplied by `scale`, in files of PART objects."""
+    for name in SCALED:
+        setattr(gen_rbac, name, getattr(gen_rbac, name) * scale)
+    directory = HERE / "out" / f"rbac-synthetic-x{scale}"
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("part-*.yaml"):
+        old.unlink()
+    objects = gen_rbac.generate()
+    for start in range(0, len(objects), PART):
+        (directory / f"part-{start // PART:03d}.yaml").write_text(
+            yaml.dump_all(objects[start:start + PART], Dumper=yaml.CSafeDumper, sort_keys=False))
+    return directory
+
+
 def main() -> None:
-    path = write(HERE / "out" / "rbac-synthetic.yaml")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=int, default=1, help="multiply the counts of gen_rbac by N")
+    scale = parser.parse_args().scale
+    gc.set_threshold(200_000, 50, 1000)  # as kubeward.cli.main does for every command
+    path = write(HERE / "out" / "rbac-synthetic.yaml") if scale == 1 else write_scaled(scale)
     # CPU time is reported beside wall time: on a shared machine it is the steadier figure.
     started, cpu0 = time.perf_counter(), time.process_time()
     inventory = inventory_from_paths([str(path)])
@@ -45,7 +75,7 @@ def main() -> None:
         namespace = f"ns-{rng.randrange(NAMESPACES)}"
         requests.append(resolve_request(inventory, verb, target, sub, namespace).request)
     users = [User.impersonated(f"system:serviceaccount:ns-{i % NAMESPACES}:sa-{i}") for i in
-             (rng.randrange(SERVICE_ACCOUNTS) for _ in range(2000))]
+             (rng.randrange(gen_rbac.SERVICE_ACCOUNTS) for _ in range(2000))]
     can_i = []
     for user, request in zip(users, requests):
         t = time.perf_counter()
