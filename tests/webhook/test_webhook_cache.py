@@ -225,3 +225,18 @@ def test_a_forbidden_kind_keeps_its_contexts_unavailable(watching):
     time.sleep(0.3)
     assert Context.LIMITS not in cache.available() and not cache.synced
     assert "403" in cache.status()["limitranges"]["error"]
+
+
+def test_every_rule_with_rbac_context_is_given_a_scoped_context():
+    """The cache scopes the RBAC context of bindings, roles and workloads; any other kind gets the
+    whole cluster's RBAC per request (a 20x slowdown when KW-RBAC-035 first met it). A new rule
+    with RBAC context on another kind must be given its own scope first."""
+    from kubeward.model.podspec import TEMPLATE_PATHS
+    from kubeward.rules.model import ANY_KIND, Target
+
+    scoped = {"RoleBinding", "ClusterRoleBinding", "Role", "ClusterRole", *TEMPLATE_PATHS}
+    judged = [r for r in load_all().values()
+              if Context.RBAC in r.context and r.target in (Target.OBJECT, Target.POD_TEMPLATE)]
+    assert judged
+    for rule_ in judged:
+        assert rule_.kinds != ANY_KIND and set(rule_.kinds) <= scoped, rule_.id
