@@ -22,6 +22,7 @@ from kubeward.cluster.transport import ApiError, Transport
 from kubeward.model.identity import account_key_of
 from kubeward.model.podspec import TEMPLATE_PATHS, pod_template
 from kubeward.model.resource import Origin, Resource, as_dict, as_list
+from kubeward.rbac.policy import parse_binding
 from kubeward.rules.model import Context
 
 WATCH_SECONDS = 240  # the API server closes a watch after this; it is reopened from the last resourceVersion
@@ -88,18 +89,11 @@ def _role_named(binding: Resource) -> tuple:
 
 def _binding_keys(binding: Resource) -> tuple[tuple, ...]:
     """A binding's index keys: the role it names, (kind, name), and each ServiceAccount it binds,
-    ("ServiceAccount", namespace, name), the namespace defaulted as the RBAC engine defaults it
-    (kubeward.rbac.policy: a RoleBinding's own namespace)."""
-    keys: list[tuple] = [_role_named(binding)]
-    for entry in as_list(binding.obj.get("subjects")):
-        if not isinstance(entry, dict) or entry.get("kind") != "ServiceAccount":
-            continue
-        name, namespace = entry.get("name"), entry.get("namespace")
-        if not (isinstance(namespace, str) and namespace):
-            namespace = binding.namespace if binding.kind == "RoleBinding" else None
-        if isinstance(name, str) and name and namespace:
-            keys.append(("ServiceAccount", namespace, name))
-    return tuple(keys)
+    ("ServiceAccount", namespace, name), read by the RBAC engine's own parser (which defaults a
+    RoleBinding subject's namespace to the binding's)."""
+    bound = parse_binding(binding, [])
+    return (_role_named(binding), *(("ServiceAccount", s.namespace, s.name) for s in bound.subjects
+                                    if s.kind == "ServiceAccount" and s.namespace))
 
 
 def crd_projection(obj: dict) -> dict:
@@ -335,19 +329,15 @@ class ContextCache:
         ClusterRole (aggregation is transitive) and CRD (resource scopes); for a binding, the Role
         it names, the bindings naming the same role (duplicate grants), and the ServiceAccounts and
         workloads of its subjects' namespaces (which pods carry their tokens); for a role, the
-        bindings that name it."""
+        bindings that name it; for a workload, its ServiceAccount's grants (_account_context)."""
+        if subject.kind in TEMPLATE_PATHS:
+            return self._account_context(subject)
         stores = self.stores
         out = list(stores["CustomResourceDefinition"].all())
         obj = subject.obj
         if subject.kind in ("RoleBinding", "ClusterRoleBinding"):
-            ref = as_dict(obj.get("roleRef"))
-            ref_kind, ref_name = ref.get("kind"), ref.get("name")
-            if ref_kind == "Role" and subject.namespace and isinstance(ref_name, str):
-                role = stores["Role"].get(subject.namespace, ref_name)
-                if role is not None:
-                    out.append(role)
-            if ref_kind == "ClusterRole" and isinstance(ref_name, str):
-                out.extend(self._aggregation_closure(stores["ClusterRole"].get(None, ref_name)))
+            ref_kind, ref_name = _role_named(subject)
+            out.extend(self._roles_named(subject))
             out.extend(self._bindings_naming(ref_kind, ref_name))
             namespaces = {subject.namespace} if subject.namespace else set()
             for entry in as_list(obj.get("subjects")):
@@ -363,8 +353,6 @@ class ContextCache:
                        if subject.kind == "ClusterRole" or b.namespace == subject.namespace)
             if subject.kind == "ClusterRole":
                 out.extend(self._aggregation_closure(subject))
-        elif subject.kind in TEMPLATE_PATHS:
-            return self._account_context(subject)
         else:  # a rule with RBAC context on another kind: the whole picture
             out = [r for store in stores.values() if Context.RBAC in store.watched.contexts for r in store.all()]
         return out
@@ -387,15 +375,22 @@ class ContextCache:
             return out
         out.extend(stores["CustomResourceDefinition"].all())
         for binding in bindings:
-            ref_kind, ref_name = _role_named(binding)
-            if ref_kind == "Role" and binding.kind == "RoleBinding" and ref_name is not None:
-                role = stores["Role"].get(binding.namespace, ref_name)
-                if role is not None:
-                    out.append(role)
-            elif ref_kind == "ClusterRole" and ref_name is not None:
-                out.extend(self._aggregation_closure(stores["ClusterRole"].get(None, ref_name)))
+            out.extend(self._roles_named(binding))
         out.extend(bindings)
         return out
+
+    def _roles_named(self, binding: Resource) -> list[Resource]:
+        """The role a binding names, as cached: its namespace's Role, or the ClusterRole with the
+        ClusterRoles it aggregates."""
+        ref_kind, ref_name = _role_named(binding)
+        if ref_name is None:
+            return []
+        if ref_kind == "Role" and binding.namespace:
+            role = self.stores["Role"].get(binding.namespace, ref_name)
+            return [role] if role is not None else []
+        if ref_kind == "ClusterRole":
+            return self._aggregation_closure(self.stores["ClusterRole"].get(None, ref_name))
+        return []
 
     def _aggregation_closure(self, role: Resource | None) -> list[Resource]:
         """The ClusterRoles an aggregated ClusterRole collects rules from, transitively (and the
