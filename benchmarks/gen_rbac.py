@@ -36,12 +36,13 @@ def _rule(rng: random.Random) -> dict:
     return rule
 
 
-def generate(seed: int = 7) -> list[dict]:
+def generate(seed: int = 7, scale: int = 1) -> list[dict]:
+    """The set; `scale` multiplies its roles, bindings and ServiceAccounts (not its namespaces)."""
     rng = random.Random(seed)
     namespaces = [f"ns-{i}" for i in range(NAMESPACES)]
     objects: list[dict] = []
     accounts = []
-    for i in range(SERVICE_ACCOUNTS):
+    for i in range(SERVICE_ACCOUNTS * scale):
         ns = namespaces[i % NAMESPACES]
         name = f"sa-{i}"
         accounts.append((ns, name))
@@ -51,12 +52,12 @@ def generate(seed: int = 7) -> list[dict]:
                             "spec": {"template": {"spec": {"serviceAccountName": name,
                                                            "containers": [{"name": "c", "image": "x"}]}}}})
     roles = []
-    for i in range(ROLES):
+    for i in range(ROLES * scale):
         ns = namespaces[i % NAMESPACES]
         roles.append(("Role", ns, f"role-{i}"))
         objects.append({"apiVersion": RBAC, "kind": "Role", "metadata": {"name": f"role-{i}", "namespace": ns},
                         "rules": [_rule(rng) for _ in range(rng.randint(1, 5))]})
-    for i in range(CLUSTER_ROLES):
+    for i in range(CLUSTER_ROLES * scale):
         name = f"clusterrole-{i}"
         roles.append(("ClusterRole", None, name))
         obj = {"apiVersion": RBAC, "kind": "ClusterRole",
@@ -82,13 +83,13 @@ def generate(seed: int = 7) -> list[dict]:
                 out.append({"kind": "Group", "name": f"group-{rng.randint(0, 200)}", "apiGroup": "rbac.authorization.k8s.io"})
         return out
 
-    for i in range(ROLE_BINDINGS):
+    for i in range(ROLE_BINDINGS * scale):
         kind, ns, name = rng.choice(roles)
         ns = ns or rng.choice(namespaces)
         objects.append({"apiVersion": RBAC, "kind": "RoleBinding", "metadata": {"name": f"rb-{i}", "namespace": ns},
                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
                         "subjects": subjects()})
-    for i in range(CLUSTER_ROLE_BINDINGS):
+    for i in range(CLUSTER_ROLE_BINDINGS * scale):
         _kind, _ns, name = rng.choice(cluster_roles)
         objects.append({"apiVersion": RBAC, "kind": "ClusterRoleBinding", "metadata": {"name": f"crb-{i}"},
                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},

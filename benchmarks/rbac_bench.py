@@ -35,19 +35,16 @@ QUERIES = [("get", "pods"), ("create", "deployments"), ("list", "secrets"), ("cr
            ("delete", "configmaps"), ("get", "widgets.example.com"), ("watch", "jobs")]
 
 
-SCALED = ("ROLES", "CLUSTER_ROLES", "ROLE_BINDINGS", "CLUSTER_ROLE_BINDINGS", "SERVICE_ACCOUNTS")
 PART = 20_000
 
 
 def write_scaled(scale: int) -> Path:
     """gen_rbac's set with its counts multiplied by `scale`, in files of PART objects."""
-    for name in SCALED:
-        setattr(gen_rbac, name, getattr(gen_rbac, name) * scale)
     directory = HERE / "out" / f"rbac-synthetic-x{scale}"
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("part-*.yaml"):
         old.unlink()
-    objects = gen_rbac.generate()
+    objects = gen_rbac.generate(scale=scale)
     for start in range(0, len(objects), PART):
         (directory / f"part-{start // PART:03d}.yaml").write_text(
             yaml.dump_all(objects[start:start + PART], Dumper=yaml.CSafeDumper, sort_keys=False))
@@ -75,7 +72,7 @@ def main() -> None:
         namespace = f"ns-{rng.randrange(NAMESPACES)}"
         requests.append(resolve_request(inventory, verb, target, sub, namespace).request)
     users = [User.impersonated(f"system:serviceaccount:ns-{i % NAMESPACES}:sa-{i}") for i in
-             (rng.randrange(gen_rbac.SERVICE_ACCOUNTS) for _ in range(2000))]
+             (rng.randrange(gen_rbac.SERVICE_ACCOUNTS * scale) for _ in range(2000))]
     can_i = []
     for user, request in zip(users, requests):
         t = time.perf_counter()
