@@ -4,7 +4,8 @@ pair by pair: for every pair of classes, the TCP that the source's egress, the d
 ingress and the mesh's rules admit, and for each destination workload the ports on which its
 mTLS settings accept plaintext from that source (random clusters with Istio and Linkerd
 workloads, PeerAuthentications, AuthorizationPolicies, DestinationRules that disable TLS, some for
-their namespace only, and policies that admit every peer)."""
+their namespace only, policies that admit every peer, and host-network workloads, which the
+policies do not govern and every ingress judges alike)."""
 
 from __future__ import annotations
 
@@ -42,10 +43,12 @@ def _objects(rng: random.Random) -> list[dict]:
         pod_labels = {"app": app}
         if rng.random() < 0.2:
             pod_labels["sidecar.istio.io/inject"] = rng.choice(["true", "false"])
+        pod_spec: dict = {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 8080}]}]}
+        if rng.random() < 0.25:
+            pod_spec["hostNetwork"] = True  # exempt from the policies: every vector judges these alike
         objects.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"w{n}", "namespace": ns},
                         "spec": {"selector": {"matchLabels": pod_labels}, "template": {
-                            "metadata": {"labels": pod_labels},
-                            "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 8080}]}]}}}})
+                            "metadata": {"labels": pod_labels}, "spec": pod_spec}}})
         if rng.random() < 0.5:
             objects.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": app, "namespace": ns},
                             "spec": {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": 8080}]}})
@@ -138,8 +141,10 @@ def test_groups_find_what_the_pairs_find(seed):
 
 def test_the_draws_exercise_groups_and_singled_sources():
     """The random clusters above do reach the cases: plaintext found, DestinationRules for one
-    namespace, and destinations both open and closed by default."""
+    namespace, and host-network classes that destinations list apart from their default, both
+    open and closed by default."""
     found_any = namespace_rules = 0
+    host_apart = {True: 0, False: 0}  # destinations listing the host-network classes, by open default
     for seed in range(120):
         objects = _objects(random.Random(seed))
         connectivity = Connectivity(Inventory([_resource(o) for o in objects]))
@@ -147,7 +152,14 @@ def test_the_draws_exercise_groups_and_singled_sources():
             continue
         found_any += bool(plaintext_sources(connectivity))
         namespace_rules += any(only is not None for _, only, _, _ in connectivity.mesh._dr_disable)
+        hosts = connectivity.host_classes()
+        for d in connectivity.class_ids():
+            i_default, i_except = connectivity._vector(d, INGRESS)
+            if hosts and min(hosts) in i_except:
+                assert all(i_except[h] == i_except[min(hosts)] for h in hosts)  # one verdict for them all
+                host_apart[bool(i_default[1])] += 1
     assert found_any >= 20 and namespace_rules >= 5
+    assert host_apart[True] >= 5 and host_apart[False] >= 3, host_apart
 
 
 def _reachable_pair_by_pair(connectivity: Connectivity, index: int) -> bool:

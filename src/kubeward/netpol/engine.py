@@ -1072,6 +1072,13 @@ class Connectivity:
         pids = key[0]
         return any(self._pid[peer] in pids for peer in rule.pod_peers)
 
+    def host_classes(self) -> frozenset[int]:
+        """The host-network classes under the host-network exemption (empty without it). Every
+        ingress vector gives them all the same verdict: a rule's peers match all of them or none,
+        and an ingress verdict does not depend on the source's ports. No policy governs them, so
+        their own vectors admit everything."""
+        return frozenset(self._host_classes)
+
     def _exempt(self, workload: Workload) -> bool:
         return self.host_network_exempt and workload.host_network
 
@@ -1120,9 +1127,20 @@ class Connectivity:
         apart: set[int] = set()
         if universal:
             apart = self._host_classes | {outside_node(k) for k in range(len(externals))}
+            # Under the host-network exemption every host-network class has the same hits (a rule
+            # matches all of them or none: _rule_nodes, _matches_apart), found once: the classes
+            # are many (one per namespace and account where a mesh tells them apart) and so are
+            # the vectors.
+            host_hits: tuple[int, ...] | None = None
             for node in apart:
+                if node >= 0 and self.host_network_exempt and host_hits is not None:
+                    judge(node, host_hits)
+                    continue
                 own = [j for j in universal if self._matches_apart(state.ordered[j], node, externals)]
-                judge(node, tuple(sorted((*own, *matches.get(node, ())))))
+                apart_hits = tuple(sorted((*own, *matches.get(node, ()))))
+                if node >= 0 and self.host_network_exempt:
+                    host_hits = apart_hits
+                judge(node, apart_hits)
         for node, hits in matches.items():
             if node not in apart:
                 judge(node, tuple(sorted((*universal, *hits))) if universal else tuple(hits))

@@ -85,11 +85,15 @@ def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
     source on some of those ports): those namespaces.
 
     Destination class by destination class: a destination whose ingress admits no TCP by default
-    is reached only by its exceptions; otherwise the open sources are judged by group (SourceGroups: egress
-    default TCP and mesh membership),
-    and one by one only where something singles them out for this destination (its ingress or
-    mesh rules name them, their egress names it, a DestinationRule of their namespace disables
-    TLS to it) and the classes whose egress denies by default but names it."""
+    is reached only by its exceptions; otherwise the open sources are judged by group (SourceGroups:
+    egress default TCP, mesh membership, host network), and one by one only where something singles
+    them out for this destination (its ingress or mesh rules name them, their egress names it, a
+    DestinationRule of their namespace disables TLS to it) and the classes whose egress denies by
+    default but names it. Under the host-network exemption every host-network class gets the same
+    ingress verdict from every destination (Connectivity.host_classes): a destination's vector
+    lists them all when that verdict is not its default, yet they are judged as groups, with that
+    verdict; listing them one by one made the rule quadratic (there is a class per namespace and
+    account where a mesh tells them apart)."""
     mesh = connectivity.mesh
     assert mesh is not None
     workloads = connectivity.workloads
@@ -97,9 +101,11 @@ def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
     class_namespaces = connectivity._class_namespaces()
     classes = connectivity.class_ids()
     live = set(classes)
+    hosts = connectivity.host_classes()
+    host = min(hosts) if hosts else None  # any one: they all get the same ingress verdicts
     open_sources, into = connectivity._egress_sources()
     groups = SourceGroups(connectivity, open_sources, class_namespaces,
-                          lambda s: (connectivity._vector(s, EGRESS)[0][1], mesh.membership[members[s][0]]))
+                          lambda s: (connectivity._vector(s, EGRESS)[0][1], mesh.membership[members[s][0]], s in hosts))
     by_namespace: dict[str, list[int]] = {}  # a class's namespace as its mesh client (its first workload's)
     for s in classes:
         by_namespace.setdefault(workloads[members[s][0]].namespace, []).append(s)
@@ -118,16 +124,23 @@ def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
             continue
         i_default, i_except = connectivity._vector(d, INGRESS)
         m_default, m_except = connectivity._mesh_vector(d)
-        if i_default[1]:
-            singled = {s for s in (*i_except, *m_except, *into.get(d, ()), *groups.listing.get(d, ())) if s in live}
+        i_host = i_except.get(host, i_default) if host is not None else i_default
+        sources: Iterable[int]
+        if i_default[1] or i_host[1]:
+            # singled out: the classes the ingress lists (host-network classes aside: they go by
+            # group), and, where they may be let in, those the mesh lists, whose egress names d,
+            # or of a namespace whose DestinationRules disable TLS to it
+            admitted = (lambda c: c in live) if i_default[1] else (lambda c: c in hosts)
+            singled = {s for s in i_except if s in live and s not in hosts}
+            singled.update(s for s in (*m_except, *into.get(d, ()), *groups.listing.get(d, ())) if admitted(s))
             for b in bounds:
                 for name in _disabling_namespaces(mesh, b):
-                    singled.update(by_namespace.get(name, ()))
-            base = iv.intersect(i_default[1], m_default[1])
+                    singled.update(s for s in by_namespace.get(name, ()) if admitted(s))
+            bases = (iv.intersect(i_default[1], m_default[1]), iv.intersect(i_host[1], m_default[1]))
             left_out = groups.left_out(singled)
             for group in groups.classes:
-                egress_tcp, membership = cast(tuple, group)
-                tcp = iv.intersect(egress_tcp, base)
+                egress_tcp, membership, of_hosts = cast(tuple, group)
+                tcp = iv.intersect(egress_tcp, bases[of_hosts])
                 if not tcp:
                     continue
                 names = None
@@ -139,8 +152,8 @@ def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
                         if names is None:
                             names = groups.namespaces_without(group, left_out.get(group, []), class_namespaces)
                         hear(b, names)
-            sources: Iterable[int] = singled  # the order of the unions does not matter
-        else:
+            sources = singled  # the order of the unions does not matter
+        else:  # no TCP by default, nor from the host network: only the listed classes may reach it
             sources = [s for s in i_except if s in live]
         for s in sources:
             e_default, e_except = connectivity._vector(s, EGRESS)
