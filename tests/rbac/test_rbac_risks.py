@@ -199,3 +199,33 @@ def test_binding_to_a_default_role_absent_from_the_scan_is_judged_by_that_defaul
     edit = _findings(binding("RoleBinding", "dev", "ClusterRole", "edit", user_subject("dev"), "team"), "KW-RBAC-003")
     assert len(edit) == 1 and "in namespace team" in edit[0].message
     assert _findings(binding("ClusterRoleBinding", "x", "ClusterRole", "no-such-role", user_subject("u")), "KW-RBAC-001") == []
+
+
+def _crb(name: str, role_name: str) -> str:
+    return (f"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: {name}}}\n"
+            "subjects: [{kind: Group, name: team, apiGroup: rbac.authorization.k8s.io}]\n"
+            f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {role_name}}}\n")
+
+
+def _cr(name: str, rules: str) -> str:
+    return f"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: {name}}}\nrules:\n{rules}\n"
+
+
+def test_a_combination_split_over_many_bindings_of_one_group_names_the_first_that_complete_it():
+    """The two halves of approving CSRs, each granted to one group by its own bindings among many
+    that grant neither: every binding holding a half is a finding that names the first binding
+    (in order) holding the other half. The group's bindings that hold a half are found once for
+    the whole analysis (risks._partners), not again for each of its bindings."""
+    approval = "- apiGroups: [certificates.k8s.io]\n  resources: [certificatesigningrequests/approval]\n  verbs: [update]"
+    signer = ("- apiGroups: [certificates.k8s.io]\n  resources: [signers]\n"
+              "  resourceNames: [kubernetes.io/kube-apiserver-client]\n  verbs: [approve]")
+    text = _cr("approval", approval) + _cr("signer", signer) + _cr("reader", "- apiGroups: ['']\n  resources: [pods]\n  verbs: [get]")
+    text += "".join(_crb(f"filler-{i}", "reader") for i in range(30))
+    text += _crb("b-approval", "approval") + _crb("c-signer", "signer") + _crb("d-signer", "signer")
+    hits = [h for h in risk_analysis(inventory(text)).hits if h.key == "csr"]
+    named = {h.binding.resource.name: h.extra.get("with") for h in hits}
+    assert set(named) == {"b-approval", "c-signer", "d-signer"}
+    assert [ref["name"] for ref in named["b-approval"]] == ["c-signer"]  # the first signer binding completes it
+    assert [ref["name"] for ref in named["c-signer"]] == ["b-approval"]
+    assert [ref["name"] for ref in named["d-signer"]] == ["b-approval"]
+    assert all("Together with ClusterRoleBinding" in h.message for h in hits)

@@ -351,15 +351,24 @@ def _analyse(inventory: Inventory) -> RiskAnalysis:
     index: RbacIndex = RbacIndex(inventory)
     mounts = mounted_service_accounts(inventory)
     capabilities = _RoleCapabilities(inventory)
-    return RiskAnalysis([hit for binding in index.bindings for hit in binding_hits(binding, index, capabilities, mounts)])
+    partners: Partners = {}
+    return RiskAnalysis([hit for binding in index.bindings
+                         for hit in binding_hits(binding, index, capabilities, mounts, partners)])
+
+
+# (combination risk, subject) -> the subject's cluster-wide bindings that allow a part of it
+Partners = dict[tuple, list[tuple[Binding, frozenset[int]]]]
 
 
 def binding_hits(binding: Binding, index: RbacIndex, capabilities: _RoleCapabilities,
-                 mounts: MountedTokens) -> list[RiskHit]:
+                 mounts: MountedTokens, partners: Partners | None = None) -> list[RiskHit]:
     """The risk hits of one binding: from its subjects, the role it resolves to (its rules after
     aggregation) and, for ServiceAccount subjects, the workloads that mount their tokens; for a
     combination risk of a cluster-wide binding, also the subjects' other cluster-wide bindings
-    (kubeward.rbac.live judges those again when one of them changes)."""
+    (kubeward.rbac.live judges those again when one of them changes). `partners` keeps, across
+    the bindings judged against one state of the index, each subject's bindings that allow a
+    part of a combination: a subject with many cluster-wide bindings (a group every account is
+    in) otherwise has all of them read again for each one (quadratic)."""
     hits: list[RiskHit] = []
     if is_untouched_default(binding.resource):
         return hits
@@ -395,7 +404,8 @@ def binding_hits(binding: Binding, index: RbacIndex, capabilities: _RoleCapabili
                 and binding.namespace not in risk.namespaces:
             continue  # a RoleBinding elsewhere does not reach kube-system's objects
         if risk is not None and risk.requires:
-            hits.extend(_combined_hits(risk, binding, role, index, subjects, mounts, capabilities))
+            hits.extend(_combined_hits(risk, binding, role, index, subjects, mounts, capabilities,
+                                       {} if partners is None else partners))
             continue
         grant = _Grant(key, binding, role, rules, index)
         for subject in subjects:
@@ -404,7 +414,7 @@ def binding_hits(binding: Binding, index: RbacIndex, capabilities: _RoleCapabili
 
 
 def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, subjects: list[Subject],
-                   mounts: MountedTokens, capabilities: _RoleCapabilities) -> list[RiskHit]:
+                   mounts: MountedTokens, capabilities: _RoleCapabilities, partners: Partners) -> list[RiskHit]:
     """A combination risk through this binding: its role allows some of the needed requests and the
     subject's cluster-wide roles together allow all of them (CSRs and signers are cluster-scoped)."""
     own = capabilities.groups_allowed(risk, role)
@@ -415,16 +425,20 @@ def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, s
         rules = [r for group in own for r in group]
         others: list[Binding] = []
         missing = [i for i, found in enumerate(own) if not found]
-        for other, _entry in index.cluster_bindings.get(subject.key, ()) if missing and subject.key else ():
-            other_role = index.role_of(other) or _default_roles().get(other.role_ref)
-            if other is binding or other_role is None:
-                continue
-            completed = [i for i, found in enumerate(capabilities.groups_allowed(risk, other_role)) if found and i in missing]
-            if completed:
-                others.append(other)
-                missing = [i for i in missing if i not in completed]
-            if not missing:
-                break
+        if missing and subject.key:
+            key = (risk.key, subject.key)
+            found_partners = partners.get(key)
+            if found_partners is None:
+                found_partners = partners[key] = _partners(risk, subject.key, index, capabilities)
+            for other, allowed in found_partners:  # in the index's order: the first that complete it
+                if other is binding:
+                    continue
+                completed = [i for i in missing if i in allowed]
+                if completed:
+                    others.append(other)
+                    missing = [i for i in missing if i not in completed]
+                if not missing:
+                    break
         if missing or not binding.cluster_wide:
             continue
         grant = _Grant(risk.key, binding, role, _unique(rules), index)
@@ -434,6 +448,21 @@ def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, s
             hit.extra["with"] = [o.resource.ref() for o in others]
         out.append(hit)
     return out
+
+
+def _partners(risk: Risk, subject_key: tuple, index: RbacIndex,
+              capabilities: _RoleCapabilities) -> list[tuple[Binding, frozenset[int]]]:
+    """The subject's cluster-wide bindings whose role allows a part of combination `risk`, in the
+    index's order, with the parts each allows."""
+    found = []
+    for other, _entry in index.cluster_bindings.get(subject_key, ()):
+        other_role = index.role_of(other) or _default_roles().get(other.role_ref)
+        if other_role is None:
+            continue
+        allowed = frozenset(i for i, rules in enumerate(capabilities.groups_allowed(risk, other_role)) if rules)
+        if allowed:
+            found.append((other, allowed))
+    return found
 
 
 def _unique(rules: list[PolicyRule]) -> list[PolicyRule]:
