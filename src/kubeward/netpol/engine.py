@@ -1128,19 +1128,22 @@ class Connectivity:
         if universal:
             apart = self._host_classes | {outside_node(k) for k in range(len(externals))}
             # Under the host-network exemption every host-network class has the same hits (a rule
-            # matches all of them or none: _rule_nodes, _matches_apart), found once: the classes
-            # are many (one per namespace and account where a mesh tells them apart) and so are
-            # the vectors.
-            host_hits: tuple[int, ...] | None = None
+            # matches all of them or none: _rule_nodes, _matches_apart), and here the same verdict
+            # (with rules matching every pod, no verdict depends on a node's named ports): judged
+            # once for all of them. They are many (a class per namespace and account where a mesh
+            # tells them apart), and so are the vectors.
+            hosts = self._host_classes if self.host_network_exempt else set()
             for node in apart:
-                if node >= 0 and self.host_network_exempt and host_hits is not None:
-                    judge(node, host_hits)
-                    continue
-                own = [j for j in universal if self._matches_apart(state.ordered[j], node, externals)]
-                apart_hits = tuple(sorted((*own, *matches.get(node, ()))))
-                if node >= 0 and self.host_network_exempt:
-                    host_hits = apart_hits
-                judge(node, apart_hits)
+                if node not in hosts:
+                    own = [j for j in universal if self._matches_apart(state.ordered[j], node, externals)]
+                    judge(node, tuple(sorted((*own, *matches.get(node, ())))))
+            if hosts:
+                first = next(iter(hosts))
+                own = [j for j in universal if self._matches_apart(state.ordered[j], first, externals)]
+                judge(first, tuple(sorted((*own, *matches.get(first, ())))))
+                verdicts.update(dict.fromkeys(hosts, verdicts[first]))
+                if first in l7_exceptions:
+                    l7_exceptions.update(dict.fromkeys(hosts, l7_exceptions[first]))
         for node, hits in matches.items():
             if node not in apart:
                 judge(node, tuple(sorted((*universal, *hits))) if universal else tuple(hits))
