@@ -1124,23 +1124,25 @@ class Connectivity:
             if l7 != default_l7:
                 l7_exceptions[node] = l7
 
+        def judge_apart(node: int) -> None:
+            own = [j for j in universal if self._matches_apart(state.ordered[j], node, externals)]
+            judge(node, tuple(sorted((*own, *matches.get(node, ())))))
+
         apart: set[int] = set()
         if universal:
-            apart = self._host_classes | {outside_node(k) for k in range(len(externals))}
-            # Under the host-network exemption every host-network class has the same hits (a rule
-            # matches all of them or none: _rule_nodes, _matches_apart), and here the same verdict
-            # (with rules matching every pod, no verdict depends on a node's named ports): judged
-            # once for all of them. They are many (a class per namespace and account where a mesh
-            # tells them apart), and so are the vectors.
-            hosts = self._host_classes if self.host_network_exempt else set()
-            for node in apart:
-                if node not in hosts:
-                    own = [j for j in universal if self._matches_apart(state.ordered[j], node, externals)]
-                    judge(node, tuple(sorted((*own, *matches.get(node, ())))))
+            outside = [outside_node(k) for k in range(len(externals))]
+            hosts = self._host_classes  # (only under the host-network exemption)
+            apart = hosts | set(outside)
+            for node in outside:
+                judge_apart(node)
+            # Every host-network class has the same hits (a rule matches all of them or none:
+            # _rule_nodes, _matches_apart), and here the same verdict (with rules matching every
+            # pod, no verdict depends on a node's named ports): judged once for all of them. They
+            # are many (a class per namespace and account where a mesh tells them apart), and so
+            # are the vectors.
             if hosts:
                 first = next(iter(hosts))
-                own = [j for j in universal if self._matches_apart(state.ordered[j], first, externals)]
-                judge(first, tuple(sorted((*own, *matches.get(first, ())))))
+                judge_apart(first)
                 verdicts.update(dict.fromkeys(hosts, verdicts[first]))
                 if first in l7_exceptions:
                     l7_exceptions.update(dict.fromkeys(hosts, l7_exceptions[first]))

@@ -102,7 +102,7 @@ def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
     classes = connectivity.class_ids()
     live = set(classes)
     hosts = connectivity.host_classes()
-    host = min(hosts) if hosts else None  # any one: they all get the same ingress verdicts
+    host = next(iter(hosts), None)  # any one: they all get the same ingress verdicts
     open_sources, into = connectivity._egress_sources()
     groups = SourceGroups(connectivity, open_sources, class_namespaces,
                           lambda s: (connectivity._vector(s, EGRESS)[0][1], mesh.membership[members[s][0]], s in hosts))
