@@ -259,3 +259,20 @@ def test_fields_of_another_type_are_read_as_absent_without_crashing(tmp_path, th
         collector.observe(one)
     assert list(collector.subjects["eve"].uses) == [("get", "", "", "", "", "/")]
     assert ("impersonate", "", "users", "", "", "") in collector.subjects["bob"].uses
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_the_window_read_is_the_request_time_or_else_the_v1beta1_timestamp(tmp_path, three, typed):
+    # an old v1beta1 log may carry only `timestamp`: the window it reports is made of those, as
+    # --since/--until judge them, on the fast path as off it (a non-final stage first)
+    old = []
+    for item in three:
+        item = {**item, "apiVersion": "audit.k8s.io/v1beta1", "timestamp": item["requestReceivedTimestamp"]}
+        del item["requestReceivedTimestamp"]
+        old.append(item)
+    for name, items in (("complete", old), ("staged", [{**old[0], "stage": "RequestReceived"}, *old])):
+        path = tmp_path / f"{name}.log"
+        write_lines(path, items)
+        events, source = read(path, typed=typed)
+        assert len(events) == 3
+        assert (source.stats.first, source.stats.last) == (old[0]["timestamp"], old[2]["timestamp"]), name

@@ -324,7 +324,7 @@ class EventStream:
                     # the fast path, most of any log: a complete event, no time window, no
                     # earlier stage seen yet (so none is pending), counted inline
                     if wire.stage == "ResponseComplete" and quick:
-                        stamp: str | None = wire.requestReceivedTimestamp
+                        stamp: str | None = wire.requestReceivedTimestamp or wire.timestamp  # (as _admit's)
                         if stamp is not None:
                             if stamp > last:  # (a log is in time order: most are)
                                 last = stamp
@@ -365,7 +365,7 @@ class EventStream:
                 if (get("stage") == "ResponseComplete" and get("kind") == "Event" and fast
                         and get("apiVersion") in AUDIT_VERSIONS and get("auditID").__class__ is str
                         and get("verb").__class__ is str and self._finals is None):
-                    stamp = get("requestReceivedTimestamp")
+                    stamp = get("requestReceivedTimestamp") or get("timestamp")  # (as _accept's)
                     if stamp.__class__ is str:
                         if stamp > last:
                             last = stamp
