@@ -4,13 +4,17 @@ evidence (auditIDs) of every finding; pod detections that are the scan rules' ve
 from __future__ import annotations
 
 import jsonschema
+import msgspec
 import orjson
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.audit.make_rule_fixtures import event, pod
 
 from kubeward import pipeline
-from kubeward.audit.event import RawEvent
+from kubeward.audit import event as event_module
+from kubeward.audit.event import Classifier, RawEvent, decode_wire
 from kubeward.audit.state import AuditState
 from kubeward.cli.main import cli
 from kubeward.rules import Hit, Target, load_all
@@ -172,6 +176,75 @@ def test_run_events_dispatches_by_keys_only():
     rule_ = _rule(lambda e, s: seen.append(e.keys) or (), kinds=("pods create",))
     pipeline.run_events(_events(3), [rule_], state=AuditState())
     assert seen == []
+
+
+def reference_keys(raw: dict) -> tuple:
+    """The dispatch keys as event.py's comment defines them, built the plain way."""
+    ref = raw.get("objectRef")
+    resource = ref.get("resource") if isinstance(ref, dict) else None
+    if isinstance(resource, str) and resource:
+        sub = ref.get("subresource")
+        combined = f"{resource}/{sub}" if isinstance(sub, str) and sub else resource
+        verb = raw.get("verb") if isinstance(raw.get("verb"), str) else ""
+        keys = [combined, f"{combined} {verb}"]
+    else:
+        keys = ["", "@nonresource"]
+    status = raw.get("responseStatus")
+    if isinstance(status, dict) and status.get("code") in (401, 403):
+        keys.append("@failed")
+    user = raw.get("user")
+    name = user.get("username") if isinstance(user, dict) else None
+    if isinstance(name, str) and name.startswith("system:serviceaccount:"):
+        keys.append("@serviceaccount")
+    elif name == "system:anonymous":
+        keys.append("@anonymous")
+    if raw.get("impersonatedUser"):
+        keys.append("@impersonated")
+    ips = raw.get("sourceIPs")
+    if isinstance(ips, list) and ips and isinstance(ips[0], str) and ips[0].startswith("203.0.113."):
+        keys.append("@outside")
+    return tuple(keys)
+
+
+_maybe = st.one_of(st.none(), st.just(""), st.just(["a list"]), st.just(7))
+raw_events = st.fixed_dictionaries({"kind": st.just("Event"), "apiVersion": st.just("audit.k8s.io/v1"),
+                                    "auditID": st.just("a1"), "stage": st.just("ResponseComplete")}, optional={
+    "verb": st.one_of(st.sampled_from(["get", "create", "patch", "list"]), _maybe),
+    "objectRef": st.one_of(st.fixed_dictionaries({}, optional={
+        "resource": st.one_of(st.sampled_from(["pods", "secrets", "nodes"]), _maybe),
+        "subresource": st.one_of(st.sampled_from(["exec", "proxy", "status"]), _maybe)}), _maybe),
+    "responseStatus": st.one_of(st.fixed_dictionaries({}, optional={
+        "code": st.sampled_from([200, 201, 401, 403, 404])}), _maybe),
+    "user": st.fixed_dictionaries({}, optional={"username": st.one_of(st.sampled_from(
+        ["alice", "system:anonymous", "system:serviceaccount:a:b", "system:serviceaccount"]), _maybe)}),
+    "impersonatedUser": st.one_of(st.just({}), st.just({"username": "bob"}), _maybe),
+    "sourceIPs": st.one_of(st.lists(st.sampled_from(["10.0.0.1", "203.0.113.9", "::1", "x"]), max_size=2), _maybe),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw_events)
+def test_dispatch_keys_are_the_documented_ones_on_both_paths(raw):
+    # the keys are looked up in tables filled as they are met: each event is asked twice (the
+    # second from the table), on a fresh table and on the one the earlier examples filled
+    classifier = Classifier(networks=tuple(event_module.ipaddress.ip_network(n) for n in ("10.0.0.0/8", "::1/128")))
+    want = reference_keys(raw)
+    assert classifier.keys(raw) == want and classifier.keys(raw) == want
+    try:
+        wire = decode_wire(orjson.dumps(raw))
+    except msgspec.DecodeError:
+        return  # not the schema's: read the dict way only
+    assert classifier.wire_keys(wire) == want and classifier.wire_keys(wire) == want
+
+
+def test_dispatch_key_tables_are_bounded(monkeypatch):
+    monkeypatch.setattr(event_module, "_TABLES", {})
+    monkeypatch.setattr(event_module, "_table_count", event_module.MAX_TABLES - 2)
+    classifier = Classifier()
+    for number in range(5):
+        raw = {"verb": "get", "objectRef": {"resource": f"things{number}"}}
+        assert classifier.keys(raw) == (f"things{number}", f"things{number} get")
+    assert sum(len(verbs) for verbs in event_module._TABLES.values()) == 2
 
 
 # --- policy -----------------------------------------------------------------------------------

@@ -74,17 +74,38 @@ def _l(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
-_BASE_KEYS: dict[tuple, tuple[str, ...]] = {}
 _NON_RESOURCE_KEYS = ("", NON_RESOURCE)
+# The event keys by bit, in the order an event lists them after its resource keys.
+_FLAG_KEYS = (FAILED, SERVICE_ACCOUNT, ANONYMOUS_KEY, IMPERSONATED, OUTSIDE)
+_WITH_FLAGS = tuple(tuple(key for bit, key in enumerate(_FLAG_KEYS) if flags >> bit & 1)
+                    for flags in range(1 << len(_FLAG_KEYS)))
+_BASE = len(_WITH_FLAGS)  # where a table keeps its resource keys
+MAX_TABLES = 50_000
+# An event's keys are looked up, not built: a table per (resource, subresource, verb) holds the
+# keys of each combination of event keys, made the first time one is met (most of a log shares a
+# few dozen). _TABLES[resource][verb, or (subresource, verb)]; one table for every non-resource URL.
+_TABLES: dict[object, dict[object, list]] = {}
+_NON_RESOURCE_TABLE: list = [None] * _BASE + [_NON_RESOURCE_KEYS]
+_table_count = 0
 
 
-def _base_keys(resource: object, sub: object, verb: object) -> tuple[str, ...]:
+def _table(resource: object, sub: object, verb: object) -> list:
+    """The keys table of a resource request (remembered while there are fewer than MAX_TABLES);
+    a resource, subresource or verb of another type is read as the accessors read it."""
+    global _table_count
     if resource.__class__ is not str or not resource:
-        return _NON_RESOURCE_KEYS
-    combined = f"{resource}/{sub}" if sub else resource
-    keys = (combined, f"{combined} {verb}")
-    if len(_BASE_KEYS) < 50_000:
-        _BASE_KEYS[(resource, sub, verb)] = keys
+        return _NON_RESOURCE_TABLE
+    part, action = _s(sub), _s(verb)
+    combined = f"{resource}/{part}" if part else resource
+    table = [None] * _BASE + [(combined, f"{combined} {action}")]
+    if _table_count < MAX_TABLES and (sub is None or sub.__class__ is str) and verb.__class__ is str:
+        _table_count += 1
+        _TABLES.setdefault(resource, {})[verb if sub is None else (sub, verb)] = table
+    return table
+
+
+def _keys(table: list, flags: int) -> tuple[str, ...]:
+    keys = table[flags] = table[_BASE] + _WITH_FLAGS[flags]
     return keys
 
 
@@ -127,67 +148,70 @@ class Classifier:
 
     def keys(self, raw: dict) -> tuple[str, ...]:
         """The keys of `raw` (see above); the first is the combined resource ("" for none)."""
-        ref = raw.get("objectRef")
-        if ref.__class__ is dict:
-            resource, sub, verb = ref.get("resource"), ref.get("subresource"), raw.get("verb")
-            try:
-                keys = _BASE_KEYS.get((resource, sub, verb)) or _base_keys(resource, sub, verb)
-            except TypeError:  # a list or object where a string belongs: read as the accessors read it
-                keys = _base_keys(_s(resource), _s(sub), _s(verb))
-        else:
-            keys = _NON_RESOURCE_KEYS
+        flags = 0
         status = raw.get("responseStatus")
         if status.__class__ is dict and status.get("code") in (401, 403):
-            keys += (FAILED,)
+            flags = 1  # FAILED
         user = raw.get("user")
         name = user.get("username") if user.__class__ is dict else None
         if name.__class__ is str:
             if name.startswith(SA_PREFIX):
-                keys += (SERVICE_ACCOUNT,)
+                flags |= 2  # SERVICE_ACCOUNT
             elif name == ANONYMOUS:
-                keys += (ANONYMOUS_KEY,)
+                flags |= 4  # ANONYMOUS_KEY
         if raw.get("impersonatedUser"):
-            keys += (IMPERSONATED,)
+            flags |= 8  # IMPERSONATED
         ips = raw.get("sourceIPs")
-        if ips.__class__ is list and ips:
-            inside = self._inside.get(ips[0], _UNSEEN)
-            if inside is _UNSEEN:
-                inside = self.inside(ips[0])
-            if inside is False:
-                keys += (OUTSIDE,)
-        return keys
-
+        if ips.__class__ is list and ips and self.inside(ips[0]) is False:
+            flags |= 16  # OUTSIDE
+        ref = raw.get("objectRef")
+        if ref.__class__ is dict:
+            resource, sub, verb = ref.get("resource"), ref.get("subresource"), raw.get("verb")
+            try:
+                table = _TABLES[resource][verb if sub is None else (sub, verb)]
+            except (KeyError, TypeError):  # (TypeError: a list or object where a string belongs)
+                table = _table(resource, sub, verb)
+        else:
+            table = _NON_RESOURCE_TABLE
+        return table[flags] or _keys(table, flags)
 
     def wire_keys(self, wire: Wire) -> tuple[str, ...]:
-        """The keys of an event the typed schema read: the same as `keys` of its dict."""
-        ref = wire.objectRef
-        if ref is not None:
-            resource, sub, verb = ref.resource, ref.subresource, wire.verb
-            keys = _BASE_KEYS.get((resource, sub, verb)) or _base_keys(resource, sub, verb)
-        else:
-            keys = _NON_RESOURCE_KEYS
+        """The keys of an event the typed schema read: the same as `keys` of its dict. Runs for
+        most events of a log: the flags as bits, then the keys looked up (see _TABLES)."""
+        flags = 0
         status = wire.responseStatus
-        if status is not None and status.code in (401, 403):
-            keys += (FAILED,)
+        if status is not None:
+            code = status.code
+            if code == 403 or code == 401:
+                flags = 1  # FAILED
         user = wire.user
         if user is not None:
             name = user.username
             if name is not None:
                 if name.startswith(SA_PREFIX):
-                    keys += (SERVICE_ACCOUNT,)
+                    flags |= 2  # SERVICE_ACCOUNT
                 elif name == ANONYMOUS:
-                    keys += (ANONYMOUS_KEY,)
+                    flags |= 4  # ANONYMOUS_KEY
         person = wire.impersonatedUser
         if person is not None and not user_empty(person):
-            keys += (IMPERSONATED,)
+            flags |= 8  # IMPERSONATED
         ips = wire.sourceIPs
         if ips:
             inside = self._inside.get(ips[0], _UNSEEN)
             if inside is _UNSEEN:
                 inside = self.inside(ips[0])
             if inside is False:
-                keys += (OUTSIDE,)
-        return keys
+                flags |= 16  # OUTSIDE
+        ref = wire.objectRef
+        if ref is None:
+            table = _NON_RESOURCE_TABLE
+        else:
+            resource, sub, verb = ref.resource, ref.subresource, wire.verb
+            verbs = _TABLES.get(resource)
+            table = verbs.get(verb if sub is None else (sub, verb)) if verbs is not None else None
+            if table is None:
+                table = _table(resource, sub, verb)
+        return table[flags] or _keys(table, flags)
 
 
 DEFAULT_CLASSIFIER = Classifier()
