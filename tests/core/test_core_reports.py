@@ -153,3 +153,32 @@ def test_json_pieces_equal_the_whole_document(count, monkeypatch):
     assert "".join(pieces) == whole
     assert len(pieces) == (1 if count == 0 else 2 + -(-count // json_report.PIECE))
     assert reports.render(findings, scanned, "json") == whole
+
+
+def test_locations_are_made_when_asked_and_equal_resolving_each_finding():
+    """The reports' locations keep only the lines up front; each dict, made when the report reaches
+    the finding, is what resolving the finding alone gives, with its related places under "related"."""
+    from kubeward.rules.model import Finding, Location, Related
+
+    manifests = "---\n".join(MANIFEST.replace("name: web", f"name: web-{i}") for i in range(3))
+    inventory = build_inventory(load_text(manifests, "deploy.yaml"))
+    rule_ = _privileged_rule()
+    first, second, third = inventory.of_kind("Deployment")
+    findings = [
+        Finding(rule_, first, PATH, "m", Severity.HIGH),
+        Finding(rule_, second, ("spec", "template"), "m", Severity.HIGH,
+                related=(Related("why", third, PATH), Related("node", None, (), Location("/etc/kubelet.conf", 7)))),
+        Finding(rule_, None, ("a",), "m", Severity.LOW, location=Location("/etc/x.conf", 0)),
+        Finding(rule_, third, ("metadata", "absent"), "m", Severity.LOW),
+        Finding(rule_, None, (), "m", Severity.LOW),
+    ]
+    want = [f.resolved_location() for f in findings]
+    want[1]["related"] = [{"file": "deploy.yaml", "line": want[0]["line"] + 28, "path": want[0]["path"]},
+                          {"file": "/etc/kubelet.conf", "line": 7, "path": ""}]
+    locations = reports.resolve_locations(findings)
+    assert len(locations) == 5 and list(locations) == want
+    assert [locations[i] for i in range(5)] == want and locations[-1] == want[-1]
+    assert locations[1:4] == want[1:4] and locations[::2] == want[::2]
+    assert want[0]["line"] == 13 and want[2]["line"] == 0 and want[4] == {"file": "", "line": None, "path": ""}
+    with pytest.raises(IndexError):
+        locations[5]

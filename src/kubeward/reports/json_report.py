@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import orjson
 
@@ -88,7 +88,7 @@ def render_json(report: ReportInput) -> str | Iterator[str]:
     return json_pieces(report.findings, report.locations, report.scanned)
 
 
-def json_pieces(findings: list[Finding], locations: list[dict], scanned: Scanned) -> Iterator[str]:
+def json_pieces(findings: list[Finding], locations: Sequence[dict], scanned: Scanned) -> Iterator[str]:
     """The text of `orjson.dumps(report_dict(...), option=OPT_INDENT_2)` and a newline, in pieces:
     the document around an empty findings list, then the findings dumped PIECE at a time and
     indented to their place (a test proves the pieces equal to the whole)."""

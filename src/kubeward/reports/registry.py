@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from kubeward.reports.scanned import Scanned, resolve_locations, sort_findings
+from kubeward.reports.scanned import Locations, Scanned, resolve_locations, sort_findings
 from kubeward.rules.model import Finding, Rule
 
 if TYPE_CHECKING:  # the graph (rustworkx) is imported only by the commands that rank by attack paths
@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # the graph (rustworkx) is imported only by the commands that
 @dataclass
 class ReportInput:
     findings: list[Finding]  # ordered: severity, rule, cluster, namespace, kind, name
-    locations: list[dict]  # file, line, dotted path of each finding
+    locations: Locations  # file, line, dotted path of each finding (each made when asked for)
     scanned: Scanned
     rules: list[Rule]
     color: bool = False

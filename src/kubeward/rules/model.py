@@ -222,15 +222,27 @@ def dotted(path: Path) -> str:
     return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
 
 
-def resolve(resource: Resource | None, path: Path, location: Location | None) -> dict:
-    """file, line and dotted field path; the line is computed here, only for what is reported."""
-    dotted_path = dotted(path)
+def line_in_source(resource: Resource | None, path: Path, location: Location | None) -> int | None:
+    """The line `resolve` gives (a Location's own, or the field's in the object's source file);
+    finding it may compose or index the file."""
     if location is not None:
-        return {"file": location.file, "line": location.line, "path": dotted_path}
-    if resource is None:
-        return {"file": "", "line": None, "path": dotted_path}
-    origin = resource.origin
-    return {"file": origin.filename, "line": origin.line_of(path) if origin.file else None, "path": dotted_path}
+        return location.line
+    if resource is None or not resource.origin.file:
+        return None
+    return resource.origin.line_of(path)
+
+
+_FIND = object()
+
+
+def resolve(resource: Resource | None, path: Path, location: Location | None, line: object = _FIND) -> dict:
+    """file, line and dotted field path; the line is computed here (unless given: line_in_source's),
+    only for what is reported."""
+    if line is _FIND:
+        line = line_in_source(resource, path, location)
+    if location is not None:
+        return {"file": location.file, "line": line, "path": dotted(path)}
+    return {"file": resource.origin.filename if resource is not None else "", "line": line, "path": dotted(path)}
 
 
 @dataclass(slots=True)
