@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubeward import reports
 from kubeward.model import build_inventory
@@ -182,3 +184,32 @@ def test_locations_are_made_when_asked_and_equal_resolving_each_finding():
     assert want[0]["line"] == 13 and want[2]["line"] == 0 and want[4] == {"file": "", "line": None, "path": ""}
     with pytest.raises(IndexError):
         locations[5]
+
+
+def _whole_key(finding):
+    r = finding.resource
+    return (-finding.severity, finding.rule.id, r.cluster or "" if r else "", r.namespace or "" if r else "",
+            r.kind if r else "", r.name if r else "", finding.message)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(list(Severity)), st.sampled_from(["KW-A-1", "KW-A-2", "KW-B-1"]),
+                          st.one_of(st.none(), st.tuples(st.sampled_from(["Pod", "Role"]), st.sampled_from(["a", "b"]),
+                                                         st.sampled_from([None, "ns"]), st.sampled_from([None, "c1"]))),
+                          st.sampled_from(["m1", "m2"])), max_size=40))
+def test_findings_sort_as_by_their_whole_key_ties_in_order(drawn):
+    from kubeward.model.resource import Origin, Resource
+    from kubeward.rules.model import Finding
+
+    rules = {rule_id: Rule(rule_id, Severity.LOW, "t", "-", Fix("-"), References(), "workload", Target.INVENTORY,
+                           lambda inventory: ()) for rule_id in ("KW-A-1", "KW-A-2", "KW-B-1")}
+    findings = []
+    for severity, rule_id, place, message in drawn:
+        resource = None
+        if place is not None:
+            kind, name, namespace, cluster = place
+            resource = Resource({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}}, namespace,
+                                Origin(None), cluster)
+        findings.append(Finding(rules[rule_id], resource, (), message, severity))
+    assert reports.sort_findings(findings) == sorted(findings, key=_whole_key)
+    assert [id(f) for f in reports.sort_findings(findings)] == [id(f) for f in sorted(findings, key=_whole_key)]
