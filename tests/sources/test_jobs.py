@@ -62,3 +62,19 @@ def test_scan_with_jobs_reports_the_same(tmp_path):
     assert outputs[0] == outputs[1] and outputs[0]["findings"]
     bad = CliRunner().invoke(cli, ["scan", str(tmp_path), "--jobs", "0"])
     assert bad.exit_code == 2 and "--jobs" in bad.output
+
+
+def test_workers_share_repeated_subtrees_and_the_inventory_keeps_them(tmp_path):
+    from kubeward.model import build_inventory
+
+    for i in range(8):
+        (tmp_path / f"d{i}.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: m{i}, labels: {{app: web}}}}\n"
+                                             "data: {k: v}\n---\napiVersion: v1\nkind: ConfigMap\n"
+                                             f"metadata: {{name: n{i}, labels: {{app: web}}}}\ndata: {{k: v}}\n")
+    serial, parallel = load_paths([str(tmp_path)], jobs=1), load_paths([str(tmp_path)], jobs=2)
+    assert summary(serial) == summary(parallel)
+    assert parallel.subtrees_shared and not serial.subtrees_shared
+    for loaded in (serial, parallel):
+        objects = [r.obj for r in build_inventory(loaded).resources]
+        assert len(objects) == 16 and len({id(o) for o in objects}) == 16
+        assert objects[0]["data"] is objects[1]["data"] and objects[0]["metadata"]["labels"] is objects[1]["metadata"]["labels"]

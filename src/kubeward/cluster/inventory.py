@@ -11,7 +11,7 @@ from kubeward.cluster.collect import Collection
 from kubeward.cluster.snapshot import REDACTED_KEY, secret_metadata
 from kubeward.model.inventory import DEFAULT_NAMESPACE, Inventory
 from kubeward.model.resource import Origin, Resource, as_dict
-from kubeward.sources.loader import LoadIssue, depth_problem
+from kubeward.sources.loader import LoadIssue, SharedSubtrees, depth_problem
 
 
 def inventory_of(collection: Collection, label_resources: bool) -> Inventory:
@@ -23,6 +23,7 @@ def inventory_of(collection: Collection, label_resources: bool) -> Inventory:
     notes = []
     errors = [LoadIssue(source, None, error.describe()) for error in collection.errors]
     strings: dict[str, str] = {}  # one copy of each string value (see too_deep)
+    subtrees = SharedSubtrees()  # one copy of each map and list below an object
     for index, obj in enumerate(collection.objects):
         if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str) or not isinstance(obj.get("apiVersion"), str):
             notes.append(LoadIssue(source, None, f"object {index} skipped: not a Kubernetes object (no apiVersion/kind)"))
@@ -38,6 +39,7 @@ def inventory_of(collection: Collection, label_resources: bool) -> Inventory:
         if problem:
             errors.append(LoadIssue(source, None, f"object {index}, {resource.display()}: {problem}"))
             continue
+        subtrees.share(obj)
         if REDACTED_KEY in obj:
             _recorded_credentials(resource, obj[REDACTED_KEY])
         resources.append(resource)

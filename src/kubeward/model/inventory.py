@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 from kubeward.model.apiresources import STANDARD_TABLE, ResourceTable
 from kubeward.model.podspec import WORKLOAD_KINDS, PodTemplate, pod_templates
 from kubeward.model.resource import Origin, Resource, as_dict
-from kubeward.sources.loader import Document, LoadIssue, LoadResult, depth_problem
+from kubeward.sources.loader import Document, LoadIssue, LoadResult, SharedSubtrees, depth_problem
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -276,6 +276,7 @@ def build_inventory(
     notes = list(loaded.notes)
     errors = list(loaded.errors)
     strings: dict[str, str] = {}  # one copy of each string value (see too_deep)
+    subtrees = SharedSubtrees()  # one copy of each map and list below an object
 
     def namespaced(kind: str) -> bool:
         return crd_scopes[kind] if kind in crd_scopes else table.is_namespaced(kind)
@@ -304,6 +305,8 @@ def build_inventory(
             where = f" (item {prefix[-1]})" if prefix else ""
             errors.append(LoadIssue(doc.file.name, doc.line, f"document {doc.index}{where}, {resource.display()}: {problem}"))
             return
+        if not loaded.subtrees_shared:
+            subtrees.share(obj)
         resources.append(resource)
 
     for doc in loaded.documents:

@@ -121,6 +121,9 @@ class LoadResult:
     notes: list[LoadIssue] = field(default_factory=list)
     files: int = 0  # inputs tried (files, stdin), read or not
     read: int = 0  # inputs whose bytes were read (parsed or not)
+    # every document's maps and lists made one object per value already (the parallel path does
+    # it in its workers, see _share_within); otherwise the inventory build does it
+    subtrees_shared: bool = False
 
     def extend(self, other: LoadResult) -> None:
         self.documents.extend(other.documents)
@@ -256,6 +259,59 @@ def too_deep(data: object, limit: int | None = None, strings: dict[str, str] | N
             elif kind is dict or kind is list:
                 push((child, below))
     return False
+
+
+class SharedSubtrees:
+    """One copy of each map and list below the objects given to `share` (one instance per
+    inventory build, or per worker's part of it): each that equals one met before (the same keys
+    in the same order, the same values of the same types) becomes that one object. Objects made
+    from one template repeat most of their maps and lists (labels, selectors, resources, security
+    contexts, ports), and a parser makes each its own copy. The inventory is read, never changed
+    in place, so a shared map is the same as a copy."""
+
+    def __init__(self) -> None:
+        self._by_value: dict[tuple, object] = {}
+
+    def share(self, root: object) -> None:
+        """Share what is below `root` (kept itself: each object owns its root). Call it on an
+        object that passed the depth check (this recurses) and whose strings are shared already
+        (too_deep): equal strings are then the same objects, compared at once."""
+        if type(root) is not dict and type(root) is not list:
+            return
+        for key, child in (root.items() if type(root) is dict else enumerate(root)):
+            if type(child) is dict or type(child) is list:
+                shared = self._shared(child)
+                if shared is not child:
+                    root[key] = shared
+
+    def _shared(self, value: dict | list) -> object:
+        """The one object equal to `value` (itself, the first time), its own children shared first.
+        Its key lists its keys and values: a string or an int as it is (neither equals the other,
+        nor a tuple), any other value with its type (True equals 1, 1.0 equals 1, -0.0 equals 0.0),
+        a shared child by its identity (kept alive by this table while ids are compared)."""
+        is_dict = type(value) is dict
+        parts: list = [is_dict]
+        append = parts.append
+        for key, child in (value.items() if is_dict else enumerate(value)):  # type: ignore[union-attr]
+            kind = type(child)
+            if kind is dict or kind is list:
+                shared = self._shared(child)
+                if shared is not child:
+                    value[key] = shared
+                part: object = (list, id(shared))
+            elif kind is str or kind is int:
+                part = child
+            elif kind is float:
+                part = (float, repr(child))
+            else:
+                part = (kind, child)
+            if is_dict:
+                append(key if type(key) is str else (type(key), key))
+            append(part)
+        try:
+            return self._by_value.setdefault(tuple(parts), value)
+        except TypeError:  # a value that cannot be hashed (not from YAML or JSON): kept as it is
+            return value
 
 
 def depth_problem(data: object, limit: int | None = None, strings: dict[str, str] | None = None) -> str | None:
@@ -443,10 +499,25 @@ def _chunks(inputs: list[str], workers: int) -> list[list[str]]:
 
 
 def _load_chunk(paths: list[str], named: set[str]) -> LoadResult:
-    """A worker's part: read and parse these files (no stdin), in order."""
+    """A worker's part: read and parse these files (no stdin), in order; its documents shared
+    within the part (_share_within)."""
     result = LoadResult()
     for path in paths:
         result.extend(_load_one(path, named))
+    return _share_within(result)
+
+
+def _share_within(result: LoadResult) -> LoadResult:
+    """Equal strings, maps and lists of `result`'s documents made one object (too_deep and
+    SharedSubtrees: what the inventory build does otherwise). In a worker, this is also what
+    makes its result cheap to send: pickle sends an object met again as a reference, so less is
+    sent and rebuilt here. A document nested too deep is left as it is (the inventory refuses it)."""
+    strings: dict[str, str] = {}
+    subtrees = SharedSubtrees()
+    for document in result.documents:
+        if not too_deep(document.data, strings=strings):
+            subtrees.share(document.data)
+    result.subtrees_shared = True
     return result
 
 
@@ -464,8 +535,10 @@ def _load_parallel(inputs: list, named: set[str], workers: int, result: LoadResu
         for chunk, future in zip(chunks, futures):  # merged in input order
             if progress is not None:
                 progress(done, len(inputs), _label(chunk[0]))
-            result.extend(_load_one(chunk[0], named, render=render) if future is None else future.result())
+            result.extend(_share_within(_load_one(chunk[0], named, render=render)) if future is None
+                          else future.result())
             done += len(chunk)
+    result.subtrees_shared = True  # (every part was; what _expand added holds no document)
     if progress is not None:
         progress(len(inputs), len(inputs), "")
 
