@@ -89,3 +89,16 @@ spec:
     assert first.obj is not second.obj and first.name != second.name  # the roots differ
     assert first.obj["spec"] is second.obj["spec"] is third.obj["spec"]  # the rest is one
     assert first.obj["metadata"]["labels"] is first.obj["spec"]["selector"]["matchLabels"]
+
+
+def test_a_collected_cluster_shares_what_its_objects_repeat():
+    from kubeward.cluster.collect import Collection
+    from kubeward.cluster.inventory import inventory_of
+
+    objects = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"m{i}", "namespace": "a",
+                                                                      "labels": {"app": "web"}},
+                "data": {"k": "v"}} for i in range(3)]
+    first, second, third = inventory_of(Collection("prod", objects=objects), label_resources=False).resources
+    assert first.obj["data"] is second.obj["data"] is third.obj["data"]
+    assert first.obj["metadata"] is not second.obj["metadata"]  # (the names differ)
+    assert first.obj["metadata"]["labels"] is third.obj["metadata"]["labels"]
