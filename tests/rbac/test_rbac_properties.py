@@ -59,3 +59,17 @@ def test_trailing_star_is_a_prefix_match(prefix, rest):
 def test_verb_matches_exactly_one_of_the_listed(verbs, verb):
     rule = PolicyRule(verbs, [""], ["pods"])
     assert rule_allows(Request(verb, "", "", "pods"), rule) == (verb in verbs)
+
+
+def test_equal_rules_hold_one_copy_of_each_list_and_set_bounded(monkeypatch):
+    from kubeward.rbac import match
+
+    first = match.PolicyRule(["get", "list"], [""], ["pods"], [], [], ("Role", "a", "r"), 0)
+    second = match.PolicyRule(("get", "list"), ("",), ("pods",), (), (), ("Role", "b", "r"), 3)
+    assert first.verbs is second.verbs and first._verbs is second._verbs and first._resources is second._resources
+    assert rule_allows(Request("get", "a", "", "pods"), first) and second.source == ("Role", "b", "r")
+    monkeypatch.setattr(match, "_shared", {})
+    monkeypatch.setattr(match, "MAX_SHARED", 3)
+    for number in range(10):
+        match.PolicyRule([f"verb{number}"], [""], ["pods"])
+    assert len(match._shared) <= 3 + 9  # forgotten once past the bound (a rule adds at most nine)

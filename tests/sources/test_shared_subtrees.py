@@ -102,3 +102,11 @@ def test_a_collected_cluster_shares_what_its_objects_repeat():
     assert first.obj["data"] is second.obj["data"] is third.obj["data"]
     assert first.obj["metadata"] is not second.obj["metadata"]  # (the names differ)
     assert first.obj["metadata"]["labels"] is third.obj["metadata"]["labels"]
+
+
+def test_an_object_is_named_by_one_reference_dict():
+    from kubeward.model.resource import Origin, Resource
+
+    resource = Resource({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}, "shop", Origin(None))
+    assert resource.ref() is resource.ref()
+    assert resource.ref() == {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "web"}

@@ -76,6 +76,11 @@ def _child(node, step):
     return None
 
 
+def _ref(resource: Resource) -> dict:
+    return {"apiVersion": resource.api_version, "kind": resource.kind, "namespace": resource.namespace,
+            "name": resource.name}
+
+
 def as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
@@ -140,7 +145,10 @@ class Resource:
         return (self.kind, self.namespace, self.name)
 
     def ref(self) -> dict:
-        return {"apiVersion": self.api_version, "kind": self.kind, "namespace": self.namespace, "name": self.name}
+        """apiVersion, kind, namespace and name: how reports and details name the object. One
+        dict per object, made once (findings by the hundred thousand name the same objects):
+        put it into output as it is, never change it."""
+        return self.memo(_ref)
 
     def display(self) -> str:
         where = f"{self.namespace}/" if self.namespace else ""

@@ -6,6 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ALL = "*"
+MAX_SHARED = 100_000
+# Roles repeat their rules (every namespace's copy of a chart's Role): each distinct tuple and set
+# a rule holds is kept once (forgotten past MAX_SHARED, so a long-running process stays bounded).
+_shared: dict = {}
+
+
+def _one(value):
+    """The one kept copy of `value` (a tuple or a frozenset; never equal to each other)."""
+    if len(_shared) > MAX_SHARED:
+        _shared.clear()
+    return _shared.setdefault(value, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +57,17 @@ class PolicyRule:
 
     def __init__(self, verbs=(), api_groups=(), resources=(), resource_names=(), non_resource_urls=(),
                  source: tuple = ("", None, ""), index: int = 0):
-        self.verbs = tuple(verbs)
-        self.api_groups = tuple(api_groups)
-        self.resources = tuple(resources)
-        self.resource_names = tuple(resource_names)
-        self.non_resource_urls = tuple(non_resource_urls)
+        self.verbs = _one(tuple(verbs))
+        self.api_groups = _one(tuple(api_groups))
+        self.resources = _one(tuple(resources))
+        self.resource_names = _one(tuple(resource_names))
+        self.non_resource_urls = _one(tuple(non_resource_urls))
         self.source = source  # (kind, namespace, name) of the role that wrote this rule
         self.index = index  # position in that role's rules
-        self._verbs = frozenset(self.verbs)
-        self._groups = frozenset(self.api_groups)
-        self._resources = frozenset(self.resources)
-        self._names = frozenset(self.resource_names)
+        self._verbs = _one(frozenset(self.verbs))
+        self._groups = _one(frozenset(self.api_groups))
+        self._resources = _one(frozenset(self.resources))
+        self._names = _one(frozenset(self.resource_names))
         self._text: str | None = None
         self._any_subresource = any(r.startswith("*/") for r in self.resources)
 
