@@ -78,3 +78,19 @@ def test_workers_share_repeated_subtrees_and_the_inventory_keeps_them(tmp_path):
         objects = [r.obj for r in build_inventory(loaded).resources]
         assert len(objects) == 16 and len({id(o) for o in objects}) == 16
         assert objects[0]["data"] is objects[1]["data"] and objects[0]["metadata"]["labels"] is objects[1]["metadata"]["labels"]
+
+
+def test_a_document_nested_too_deep_is_left_unshared_by_the_workers_and_refused_by_name(tmp_path):
+    from kubeward.model import build_inventory
+    from kubeward.sources.loader import MAX_DEPTH
+
+    deep = "x: " + "[" * (MAX_DEPTH + 50) + "]" * (MAX_DEPTH + 50)
+    (tmp_path / "a-deep.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: deep}}\ndata:\n  {deep}\n")
+    for i in range(6):
+        (tmp_path / f"b{i}.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: m{i}}}\ndata: {{k: v}}\n")
+    serial, parallel = load_paths([str(tmp_path)], jobs=1), load_paths([str(tmp_path)], jobs=2)
+    for loaded in (serial, parallel):
+        inventory = build_inventory(loaded)
+        assert sorted(r.name for r in inventory.resources) == [f"m{i}" for i in range(6)]
+        (error,) = inventory.errors
+        assert error.file.endswith("a-deep.yaml") and f"nested deeper than {MAX_DEPTH} levels" in error.message

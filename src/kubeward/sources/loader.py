@@ -276,19 +276,21 @@ class SharedSubtrees:
         """Share what is below `root` (kept itself: each object owns its root). Call it on an
         object that passed the depth check (this recurses) and whose strings are shared already
         (too_deep): equal strings are then the same objects, compared at once."""
-        if type(root) is not dict and type(root) is not list:
-            return
-        for key, child in (root.items() if type(root) is dict else enumerate(root)):
-            if type(child) is dict or type(child) is list:
-                shared = self._shared(child)
-                if shared is not child:
-                    root[key] = shared
+        if type(root) is dict or type(root) is list:
+            self._share_children(root)  # (its key is not kept: no other object takes this root)
 
     def _shared(self, value: dict | list) -> object:
-        """The one object equal to `value` (itself, the first time), its own children shared first.
-        Its key lists its keys and values: a string or an int as it is (neither equals the other,
-        nor a tuple), any other value with its type (True equals 1, 1.0 equals 1, -0.0 equals 0.0),
-        a shared child by its identity (kept alive by this table while ids are compared)."""
+        """The one object equal to `value` (itself, the first time), its own children shared first."""
+        try:
+            return self._by_value.setdefault(tuple(self._share_children(value)), value)
+        except TypeError:  # a value that cannot be hashed (not from YAML or JSON): kept as it is
+            return value
+
+    def _share_children(self, value: dict | list) -> list:
+        """Replace each map or list in `value` by its one copy, and give `value`'s key: its keys
+        and values, a string or an int as it is (neither equals the other, nor a tuple), any other
+        value with its type (True equals 1, 1.0 equals 1, -0.0 equals 0.0), a shared child by its
+        identity (kept alive by the table while ids are compared)."""
         is_dict = type(value) is dict
         parts: list = [is_dict]
         append = parts.append
@@ -308,10 +310,7 @@ class SharedSubtrees:
             if is_dict:
                 append(key if type(key) is str else (type(key), key))
             append(part)
-        try:
-            return self._by_value.setdefault(tuple(parts), value)
-        except TypeError:  # a value that cannot be hashed (not from YAML or JSON): kept as it is
-            return value
+        return parts
 
 
 def depth_problem(data: object, limit: int | None = None, strings: dict[str, str] | None = None) -> str | None:
