@@ -6,6 +6,7 @@ Linkerd object alone."""
 
 from __future__ import annotations
 
+import heapq
 from typing import Iterable, Iterator, cast
 
 from kubeward.model.resource import Resource, as_dict, as_list
@@ -70,19 +71,21 @@ def _plaintext_bound(mesh: Mesh, index: int) -> iv.Intervals:
 def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> Iterator[Hit]:
     if connectivity.mesh is None:
         return
-    found = plaintext_sources(connectivity)
+    # each workload's namespaces are summed up as soon as they are known: where most namespaces
+    # may reach most workloads, holding them all at once took 1.1 GiB at 300,000 objects
+    found = {index: (len(names), heapq.nsmallest(5, names)) for index, names in plaintext_sources(connectivity)}
     for index in sorted(found):
         workload = connectivity.workloads[index]
-        names = sorted(found[index])
+        count, first = found[index]
         yield Hit(workload.resource, ("metadata", "name"),
-                  f"{workload.key} accepts plaintext TCP from {len(names)} other namespace(s): "
-                  f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}")
+                  f"{workload.key} accepts plaintext TCP from {count} other namespace(s): "
+                  f"{', '.join(first)}{', ...' if count > 5 else ''}")
 
 
-def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
+def plaintext_sources(connectivity: Connectivity) -> Iterator[tuple[int, set[str]]]:
     """For each workload that some other namespace may reach over plaintext TCP (the policies and
     the mesh's rules admit TCP, and the destination's mTLS settings accept plaintext from that
-    source on some of those ports): those namespaces.
+    source on some of those ports): those namespaces, given once a workload's class is judged.
 
     Destination class by destination class: a destination whose ingress admits no TCP by default
     is reached only by its exceptions; otherwise the open sources are judged by group (SourceGroups:
@@ -166,7 +169,9 @@ def plaintext_sources(connectivity: Connectivity) -> dict[int, set[str]]:
             for b, bound in bounds.items():
                 if iv.intersect(tcp, bound) and iv.intersect(tcp, _plaintext_ports(mesh, source, b)):
                     hear(b, class_namespaces[s])
-    return found
+        for b in bounds:  # only d's own workloads are heard while d is judged: theirs are complete
+            if b in found:
+                yield b, found.pop(b)
 
 
 def _disabling_namespaces(mesh: Mesh, index: int) -> set[str]:
