@@ -53,6 +53,26 @@ def test_mounted_service_account_is_ranked_above_an_unmounted_one():
     assert "steal a privileged ServiceAccount token" in by_namespace["a"].extra["chain"]
 
 
+def test_every_risk_of_one_mounted_account_names_its_workloads_alike():
+    """Two risks of one account, through two bindings: both name the same mounting workloads, in
+    the details and the related places, from one copy (HitMemo)."""
+    text = (role("a", "reader", SECRETS) + role("a", "execer", "- apiGroups: ['']\n  resources: ['pods/exec']\n"
+                                                               "  verbs: ['create']")
+            + binding("RoleBinding", "r", "Role", "reader", sa_subject("app"), "a")
+            + binding("RoleBinding", "e", "Role", "execer", sa_subject("app"), "a")
+            + _sa("a", "app") + _deployment("a", "app"))
+    hits = [h for h in risk_analysis(inventory(text)).hits if h.extra.get("mounted_by")]
+    assert len({h.key for h in hits}) == 2
+    first, second = hits[0], hits[-1]
+    assert first.extra["mounted_by"] == [{"workload": first.extra["mounted_by"][0]["workload"], "how": "token automounted (default)"}]
+    assert first.extra["mounted_by"][0]["workload"]["name"] == "app"
+    assert first.extra["mounted_by"] is second.extra["mounted_by"]
+    mounts = [r for r in first.related if r.message.startswith("mounts the token")]
+    assert [r.message for r in mounts] == ["mounts the token of ServiceAccount a/app (token automounted (default))"]
+    assert mounts == [r for r in second.related if r.message.startswith("mounts the token")]
+    assert all("mounted into Deployment/a/app (token automounted (default))" in h.message for h in hits)
+
+
 def test_automount_disabled_on_the_pod_or_account_is_not_mounted():
     base = role("a", "reader", SECRETS) + binding("RoleBinding", "r", "Role", "reader", sa_subject("app"), "a")
     off_in_pod = base + _sa("a", "app") + _deployment("a", "app", "      automountServiceAccountToken: false\n")

@@ -46,7 +46,7 @@ from kubeward.model.podspec import TEMPLATE_PATHS, WORKLOAD_KINDS, pod_template
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.rbac.index import IndexChange, RbacIndex
 from kubeward.rbac.policy import BINDING_KINDS, ROLE_KINDS, Binding, service_account_username
-from kubeward.rbac.risks import Partners, RiskAnalysis, _RoleCapabilities, binding_hits
+from kubeward.rbac.risks import HitMemo, RiskAnalysis, _RoleCapabilities, binding_hits
 
 Key = tuple  # (kind, namespace, name)
 Account = tuple[str, str]  # (namespace, service account)
@@ -254,9 +254,9 @@ class RbacState:
             capabilities = self._capabilities = _RoleCapabilities(inventory)
             mounts = self.mounts(inventory)
             index = self.index
-            partners: Partners = {}
+            memo = HitMemo()
             self._risks = RiskAnalysis([hit for binding in index.bindings
-                                        for hit in binding_hits(binding, index, capabilities, mounts, partners)],
+                                        for hit in binding_hits(binding, index, capabilities, mounts, memo)],
                                        bindings=lambda: self.index.bindings)
         return self._risks
 
@@ -305,11 +305,11 @@ class RbacState:
                 self._capabilities.forget(role)
             for binding in change.stale_bindings:
                 self._risks.replace(binding.resource, [])
-            partners: Partners = {}  # for this state of the index (binding_hits)
+            memo = HitMemo()  # for this state of the index (binding_hits)
             for binding in judge.values():
                 if index.binding_of_object.get(id(binding.resource)) is binding:
                     self._risks.replace(binding.resource,
-                                        binding_hits(binding, index, self._capabilities, self._mounts, partners))
+                                        binding_hits(binding, index, self._capabilities, self._mounts, memo))
         affected.update(binding.resource.key for binding in judge.values())
         if self._duplicates is not None:
             duplicates = self._duplicates

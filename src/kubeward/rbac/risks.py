@@ -351,24 +351,55 @@ def _analyse(inventory: Inventory) -> RiskAnalysis:
     index: RbacIndex = RbacIndex(inventory)
     mounts = mounted_service_accounts(inventory)
     capabilities = _RoleCapabilities(inventory)
-    partners: Partners = {}
+    memo = HitMemo()
     return RiskAnalysis([hit for binding in index.bindings
-                         for hit in binding_hits(binding, index, capabilities, mounts, partners)])
+                         for hit in binding_hits(binding, index, capabilities, mounts, memo)])
 
 
-# (combination risk, subject) -> the subject's cluster-wide bindings that allow a part of it
-Partners = dict[tuple, list[tuple[Binding, frozenset[int]]]]
+@dataclass(frozen=True, slots=True)
+class _MountView:
+    """How the hits of one ServiceAccount name the workloads that mount its token."""
+
+    mounted: list[WorkloadIdentity]  # (held: the memo is keyed by its id)
+    workloads: str  # the first three, for the message
+    details: list[dict]  # the finding's mounted_by
+    related: tuple[Related, ...]
+
+
+@dataclass
+class HitMemo:
+    """What the hits judged against one state of the index share.
+
+    - `partners`: (combination risk, subject) -> the subject's cluster-wide bindings that allow a
+      part of it. A subject with many cluster-wide bindings (a group every account is in) would
+      otherwise have all of them read again for each one (quadratic).
+    - `mounts`: each account's mounting workloads as its hits name them: one copy for every risk of
+      the account (a dict per workload and hit took 22 MiB at 100,000 objects)."""
+
+    partners: dict[tuple, list[tuple[Binding, frozenset[int]]]] = field(default_factory=dict)
+    mounts: dict[tuple[int, str], _MountView] = field(default_factory=dict)
+
+    def mount_view(self, mounted: list[WorkloadIdentity], subject: str) -> _MountView:
+        key = (id(mounted), subject)
+        view = self.mounts.get(key)
+        if view is None or view.mounted is not mounted:
+            view = self.mounts[key] = _MountView(
+                mounted, ", ".join(sorted({m.template.resource.display() for m in mounted})[:3]),
+                [{"workload": m.template.resource.ref(), "how": m.token} for m in mounted],
+                tuple(Related(f"mounts the token of {subject} ({m.token})", m.template.resource, m.automount_path)
+                      for m in mounted[:3]))
+        return view
 
 
 def binding_hits(binding: Binding, index: RbacIndex, capabilities: _RoleCapabilities,
-                 mounts: MountedTokens, partners: Partners | None = None) -> list[RiskHit]:
+                 mounts: MountedTokens, memo: HitMemo | None = None) -> list[RiskHit]:
     """The risk hits of one binding: from its subjects, the role it resolves to (its rules after
     aggregation) and, for ServiceAccount subjects, the workloads that mount their tokens; for a
     combination risk of a cluster-wide binding, also the subjects' other cluster-wide bindings
-    (kubeward.rbac.live judges those again when one of them changes). `partners` keeps, across
-    the bindings judged against one state of the index, each subject's bindings that allow a
-    part of a combination: a subject with many cluster-wide bindings (a group every account is
-    in) otherwise has all of them read again for each one (quadratic)."""
+    (kubeward.rbac.live judges those again when one of them changes). `memo` is shared by the
+    bindings judged against one state of the index (see HitMemo)."""
+    if memo is None:
+        memo = HitMemo()
     hits: list[RiskHit] = []
     if is_untouched_default(binding.resource):
         return hits
@@ -404,23 +435,23 @@ def binding_hits(binding: Binding, index: RbacIndex, capabilities: _RoleCapabili
                 and binding.namespace not in risk.namespaces:
             continue  # a RoleBinding elsewhere does not reach kube-system's objects
         if risk is not None and risk.requires:
-            hits.extend(_combined_hits(risk, binding, role, index, subjects, mounts, capabilities,
-                                       {} if partners is None else partners))
+            hits.extend(_combined_hits(risk, binding, role, index, subjects, mounts, capabilities, memo))
             continue
         grant = _Grant(key, binding, role, rules, index)
         for subject in subjects:
-            hits.append(_capability_hit(grant, subject, mounts))
+            hits.append(_capability_hit(grant, subject, mounts, memo))
     return hits
 
 
 def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, subjects: list[Subject],
-                   mounts: MountedTokens, capabilities: _RoleCapabilities, partners: Partners) -> list[RiskHit]:
+                   mounts: MountedTokens, capabilities: _RoleCapabilities, memo: HitMemo) -> list[RiskHit]:
     """A combination risk through this binding: its role allows some of the needed requests and the
     subject's cluster-wide roles together allow all of them (CSRs and signers are cluster-scoped)."""
     own = capabilities.groups_allowed(risk, role)
     if not any(own):
         return []
     out = []
+    partners = memo.partners
     for subject in subjects:
         rules = [r for group in own for r in group]
         others: list[Binding] = []
@@ -442,7 +473,7 @@ def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, s
         if missing or not binding.cluster_wide:
             continue
         grant = _Grant(risk.key, binding, role, _unique(rules), index)
-        hit = _capability_hit(grant, subject, mounts)
+        hit = _capability_hit(grant, subject, mounts, memo)
         if others:
             hit.message += f" Together with {', '.join(o.display() for o in others[:3])}, which grants the rest."
             hit.extra["with"] = [o.resource.ref() for o in others]
@@ -501,29 +532,27 @@ def _risk_text(key: str, binding: Binding) -> tuple[str, str, Severity]:
     return what, chain, base
 
 
-def _capability_hit(grant: _Grant, subject: Subject, mounts: MountedTokens) -> RiskHit:
+def _capability_hit(grant: _Grant, subject: Subject, mounts: MountedTokens, memo: HitMemo) -> RiskHit:
     binding, role, base = grant.binding, grant.role, grant.base
     severity = base
     mounted: list[WorkloadIdentity] = []
     # no workload runs as a ServiceAccount without a namespace (workloads default theirs)
     if subject.kind == "ServiceAccount" and subject.namespace is not None:
         mounted = mounts.get((subject.namespace, subject.name), [])
-    if mounted:
+    display = subject.display()
+    view = memo.mount_view(mounted, display) if mounted else None
+    if view is not None:
         severity = raise_one(base)
-        workloads = ", ".join(sorted({m.template.resource.display() for m in mounted})[:3])
-        ranking = f" Its token is mounted into {workloads} ({mounted[0].token}): whoever compromises that workload holds this, so severity is raised to {severity.label}."
+        ranking = f" Its token is mounted into {view.workloads} ({mounted[0].token}): whoever compromises that workload holds this, so severity is raised to {severity.label}."
     elif subject.kind == "ServiceAccount":
         ranking = " No workload in the scan mounts its token."
     else:
         ranking = ""
-    message = f"{subject.display()} can {grant.what} {grant.text}{ranking}"
+    message = f"{display} can {grant.what} {grant.text}{ranking}"
     extra = {"subject": subject.as_dict(), "role": role.resource.ref(), "scope": _where(binding),
-             "rules": grant.rule_dicts, "chain": grant.chain,
-             "mounted_by": [{"workload": m.template.resource.ref(), "how": m.token} for m in mounted],
+             "rules": grant.rule_dicts, "chain": grant.chain, "mounted_by": view.details if view is not None else [],
              "base_severity": base.label, "risk": grant.key}
-    related = grant.related + tuple(
-        Related(f"mounts the token of {subject.display()} ({m.token})", m.template.resource, m.automount_path)
-        for m in mounted[:3])
+    related = grant.related + view.related if view is not None else grant.related
     return RiskHit(grant.key, binding, subject, role, severity, message, extra, related)
 
 
