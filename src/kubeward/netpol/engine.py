@@ -336,9 +336,6 @@ class Connectivity:
 
     def _build(self) -> None:
         inventory = self.inventory
-        # the scan order of every object (kept for the objects added later: `update`)
-        self._seq: dict[int, int] = {id(r): i for i, r in enumerate(inventory.resources)}
-        self._next_seq = len(inventory.resources)
         self._build_workloads()
         self.namespaces: dict[str, dict[str, str]] = namespace_labels(inventory, set(self._in_namespace))
         self._ns_slot: dict[str, int] = {}
@@ -418,7 +415,7 @@ class Connectivity:
             self._place(key, workload, order)
 
     def _order(self, resource: Resource) -> tuple[int, int]:
-        return SOURCE_RANK[resource.kind], self._seq[id(resource)]
+        return SOURCE_RANK[resource.kind], self.inventory.order(resource)
 
     def _read_group(self, key: str, group) -> tuple[Workload | None, tuple[int, int]]:
         """The workload of a key's objects and the reading order of the object it is read from."""
@@ -535,7 +532,7 @@ class Connectivity:
         category = policy_category(resource)
         if category is None:
             return
-        handle = self._seq[id(resource)]
+        handle = self.inventory.order(resource)  # the scan order (a live inventory keeps it: Inventory.order)
         found, problems = read_policy(resource, self.services, self._tier_table)
         self._readings[id(resource)] = ((category, handle), handle, resource, found, problems)
 
@@ -1499,25 +1496,16 @@ class Connectivity:
             self.cache.clear()  # nothing derived mid-update (the live classes) may outlive it
 
     def _take(self, changes) -> tuple[list[Resource], list[Resource]]:
-        """The objects a batch removed and added (net), keeping the scan order of each: an object
-        replaced in place keeps its position, an added one comes last."""
+        """The objects a batch removed and added (net). Their scan order is the inventory's (an
+        object replaced in place keeps its position, an added one comes last: Inventory.order)."""
         gone: dict[int, Resource] = {}
         added: dict[int, Resource] = {}
-        seq = self._seq
         for old, new in changes:
             if old is not None:
                 if added.pop(id(old), None) is None:
                     gone[id(old)] = old
             if new is not None:
                 added[id(new)] = new
-            if old is not None and new is not None and old.key == new.key and id(old) in seq:
-                seq[id(new)] = seq.pop(id(old))
-            else:
-                if old is not None:
-                    seq.pop(id(old), None)
-                if new is not None:
-                    seq[id(new)] = self._next_seq
-                    self._next_seq += 1
         return list(gone.values()), list(added.values())
 
 
@@ -1831,7 +1819,7 @@ class _Update:
                 new_resources.append(resource)
         for resource in new_resources:
             c._read(resource)
-            delta.policy_objects.add(c._seq[id(resource)])
+            delta.policy_objects.add(c.inventory.order(resource))
         if not delta.policy_objects:
             return False
         delta.policies |= delta.policy_objects
