@@ -57,6 +57,8 @@ def scan(paths, report: ReportOptions, rank: str, store_url: str | None = None, 
         from kubeward.graph import analyse
 
         attack = analyse(inventories, evaluation.findings, evaluation.rules)
+    for inventory in inventories:  # the report reads none: their memory serves it
+        inventory.release_analyses()
     finish(evaluation, report, epilogue=cluster_summary, attack=attack)
 
 

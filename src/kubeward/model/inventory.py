@@ -106,6 +106,13 @@ class Inventory:
             self._analyses[build] = build(self)
         return self._analyses[build]  # type: ignore[return-value]
 
+    def release_analyses(self) -> None:
+        """Drop every cached analysis (a one-shot command that has read what it needs: the report
+        needs none). The analyses hold no reference cycles, so they are freed here, before the
+        report is built, and need no collection by the cyclic collector."""
+        self._analyses.clear()
+        self._pending.clear()
+
     def _update(self, build: Callable) -> None:
         keys = self._pending.pop(build)
         current = self._analyses.get(build)

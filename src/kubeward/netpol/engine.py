@@ -38,6 +38,7 @@ live analysis answers every question as `Connectivity(inventory)` on the same ob
 from __future__ import annotations
 
 import bisect
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence, cast
 
@@ -212,10 +213,12 @@ class _VectorState:
     """What one class's verdicts in one direction are computed from: its ordered rules, tier
     layout and a memo by matching rules; kept to add the verdict of a node that appears later."""
 
-    __slots__ = ("conn", "direction", "ordered", "layout", "named", "l7_rules", "subject_ports", "memo")
+    __slots__ = ("_conn", "direction", "ordered", "layout", "named", "l7_rules", "subject_ports", "memo")
 
     def __init__(self, conn: Connectivity, direction: str, walks: list[list[Tier]], rep: int):
-        self.conn = conn
+        # weak: the analysis holds its states, and a strong reference back would make a cycle that
+        # keeps the whole analysis alive until the cyclic collector runs (release_analyses)
+        self._conn = weakref.ref(conn)
         self.direction = direction
         self.ordered: list[PolicyRule] = []
         self.layout: list[list[tuple[str, int, int]]] = []  # per walk: (end, first, stop) per tier
@@ -229,6 +232,12 @@ class _VectorState:
         self.l7_rules = conn.has_l7 and any(r.l7 for r in self.ordered)
         self.subject_ports = conn.workloads[rep].named_ports
         self.memo: dict[tuple, tuple[iv.Conn, iv.Conn]] = {}
+
+    @property
+    def conn(self) -> Connectivity:
+        conn = self._conn()
+        assert conn is not None, "a vector state outlived its analysis"
+        return conn
 
     def ports_of(self, node: int):
         if self.direction == INGRESS:

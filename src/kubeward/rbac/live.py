@@ -257,7 +257,7 @@ class RbacState:
             memo = HitMemo()
             self._risks = RiskAnalysis([hit for binding in index.bindings
                                         for hit in binding_hits(binding, index, capabilities, mounts, memo)],
-                                       bindings=lambda: self.index.bindings)
+                                       bindings=lambda: index.bindings)  # (not self: no cycle to collect)
         return self._risks
 
     def duplicates(self) -> Duplicates:
