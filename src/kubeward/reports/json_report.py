@@ -99,7 +99,9 @@ def json_pieces(findings: list[Finding], locations: Sequence[dict], scanned: Sca
         yield text + "\n"
         return
     head, tail = text.split(_FINDINGS_KEY, 1)
+    del text  # (its notes can be megabytes: only the tail is kept to the end)
     yield head + _FINDINGS_KEY[:-1] + "\n"
+    del head
     for start in range(0, len(findings), PIECE):
         chunk = [finding_dict(f, loc) for f, loc in zip(findings[start:start + PIECE], locations[start:start + PIECE])]
         dumped = orjson.dumps(chunk, option=orjson.OPT_INDENT_2).decode()

@@ -66,10 +66,10 @@ class Locations(Sequence[dict]):
     when the report reaches it (a dict per finding held for the whole report was ~150 MiB at
     100,000 objects)."""
 
-    def __init__(self, findings: list[Finding], lines: array, related: dict[int, list[dict]]):
+    def __init__(self, findings: list[Finding], lines: array, related: dict[int, list[int | None]]):
         self._findings = findings
         self._lines = lines  # line of each finding; 0 for none (lines count from 1)
-        self._related = related
+        self._related = related  # finding -> the line of each of its related places
 
     def __len__(self) -> int:
         return len(self._findings)
@@ -100,7 +100,8 @@ class Locations(Sequence[dict]):
             location = resolve(finding.resource, finding.path, finding.location)
         related = self._related.get(i)
         if related:
-            location["related"] = related
+            location["related"] = [resolve(place.resource, place.path, place.location, line)
+                                   for place, line in zip(finding.related, related)]
         return location
 
 
@@ -127,22 +128,22 @@ def resolve_locations(findings: list[Finding]) -> Locations:
             if held is not None:
                 files[key] = held
             related_work.setdefault(key, []).append((i, j))
-    related: dict[tuple[int, int], dict] = {}
+    related: dict[int, list[int | None]] = {}  # finding -> the line of each related place
     for key in {**work, **related_work}:
         for i in work.get(key, ()):
             finding = findings[i]
             lines[i] = line_in_source(finding.resource, finding.path, None) or 0
         for i, j in related_work.get(key, ()):
-            place = findings[i].related[j]
-            related[(i, j)] = resolve(place.resource, place.path, place.location)
+            places = findings[i].related
+            found = related.get(i)
+            if found is None:
+                found = related[i] = [None] * len(places)
+            found[j] = line_in_source(places[j].resource, places[j].path, places[j].location)
         released = files.get(key)
         if released is not None:
             vars(released).pop("composed", None)  # node trees and lines are large: keep one file at a time
             vars(released).pop("block_lines", None)
-    by_finding: dict[int, list[dict]] = {}
-    for (i, _j), resolved in sorted(related.items()):
-        by_finding.setdefault(i, []).append(resolved)
-    return Locations(findings, lines, by_finding)
+    return Locations(findings, lines, related)
 
 
 def summary(findings: Iterable[Finding]) -> dict[str, int]:
