@@ -151,6 +151,16 @@ def test_short_password_is_low_and_everything_stays_masked():
             assert secret not in exposure.message
 
 
+def test_objects_without_credentials_share_one_empty_scan():
+    """Most objects hold none: one shared empty tuple, not a list per object."""
+    inventory = build_inventory(load_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {mode: fast}\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: S3cr3tPassw0rd!}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: 'x:1'}]}\n"))
+    scans = [object_credentials(r) for r in inventory.resources]
+    assert scans == [(), (), ()] and all(scan is scans[0] for scan in scans)
+
+
 def test_exec_message_says_which_version_it_judged(tmp_path):
     text = ("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: a}\nrules:\n"
             "- {apiGroups: [''], resources: [pods/exec], verbs: [get, create]}\n---\n"

@@ -7,6 +7,8 @@ redacted when a snapshot was saved are reported again, masked, from what the sna
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from kubeward.cluster.collect import Collection
 from kubeward.cluster.snapshot import REDACTED_KEY, secret_metadata
 from kubeward.model.inventory import DEFAULT_NAMESPACE, Inventory
@@ -64,4 +66,5 @@ def _recorded_credentials(resource: Resource, recorded: object) -> None:
                 and isinstance(message, str):
             kept.append(Exposure(resource, tuple(path), rule, message))
     seen = {(e.path, e.rule) for e in kept}
-    found[:] = kept + [e for e in found if (e.path, e.rule) not in seen]
+    merged: Sequence[Exposure] = (*kept, *(e for e in found if (e.path, e.rule) not in seen))
+    resource.remember(object_credentials, merged)

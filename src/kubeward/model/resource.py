@@ -119,6 +119,13 @@ class Resource:
             self._memo[build] = build(self)
         return self._memo[build]
 
+    def remember(self, build: Callable[[Resource], T], value: T) -> None:
+        """Set what `memo(build)` gives from now on (a collected object's credential scan holds
+        the findings recorded before its values were masked)."""
+        if self._memo is None:
+            self._memo = {}
+        self._memo[build] = value
+
     @property
     def group(self) -> str:
         return self.api_version.rpartition("/")[0]

@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from kubeward.model.podspec import pod_template
 from kubeward.model.resource import Path, Resource, as_dict, as_list
@@ -147,6 +147,9 @@ class Exposure:
     severity: Severity | None = None  # None: the rule's own
 
 
+NO_EXPOSURES: tuple[Exposure, ...] = ()
+
+
 class _Scanner:
     def __init__(self) -> None:
         self.found: list[Exposure] = []
@@ -245,13 +248,13 @@ def _find_all(text: str, word: str) -> Iterator[int]:
         pos = text.find(word, end)  # one hit per line is enough
 
 
-def object_credentials(resource: Resource) -> list[Exposure]:
+def object_credentials(resource: Resource) -> Sequence[Exposure]:
     """Plain-text credentials of one object: its pod template's env and arguments, its annotations
     (and its template's), ConfigMap data. A Secret is never read, not even its annotations
     (last-applied copies hold its data)."""
     scanner = _Scanner()
     if resource.kind == "Secret":
-        return scanner.found
+        return NO_EXPOSURES
     template = pod_template(resource)
     if template is not None:
         for container in template.containers():
@@ -280,7 +283,7 @@ def object_credentials(resource: Resource) -> list[Exposure]:
                 scanner.config_text(resource, ("data", key), where, value)
             else:
                 scanner.value(resource, ("data", key), where, str(key), value)
-    return scanner.found
+    return scanner.found or NO_EXPOSURES  # (most objects: one shared empty tuple, not a list each)
 
 
 def _annotations(scanner: _Scanner, resource: Resource, annotations: dict, path: Path) -> None:
