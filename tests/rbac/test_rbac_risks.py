@@ -73,6 +73,20 @@ def test_every_risk_of_one_mounted_account_names_its_workloads_alike():
     assert all("mounted into Deployment/a/app (token automounted (default))" in h.message for h in hits)
 
 
+def test_bindings_of_one_role_name_its_rules_alike():
+    """Two namespaces bind one ClusterRole to two users: both hits give the same rule details and
+    places, from one copy each (HitMemo), and each names its own subject."""
+    text = (cluster_role("reader", SECRETS)
+            + binding("RoleBinding", "r", "ClusterRole", "reader", user_subject("ann"), "a")
+            + binding("RoleBinding", "r", "ClusterRole", "reader", user_subject("bob"), "b"))
+    hits = [h for h in risk_analysis(inventory(text)).hits if h.key == "secrets"]
+    assert [h.extra["subject"]["name"] for h in hits] == ["ann", "bob"]
+    first, second = hits
+    assert first.extra["rules"] == [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["secrets"]}]
+    assert first.extra["rules"] is second.extra["rules"]
+    assert first.related == second.related and "ClusterRole/reader rules[0] grants" in first.related[0].message
+
+
 def test_automount_disabled_on_the_pod_or_account_is_not_mounted():
     base = role("a", "reader", SECRETS) + binding("RoleBinding", "r", "Role", "reader", sa_subject("app"), "a")
     off_in_pod = base + _sa("a", "app") + _deployment("a", "app", "      automountServiceAccountToken: false\n")

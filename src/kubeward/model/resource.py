@@ -85,6 +85,17 @@ def as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def text_map(value: Any) -> dict[str, str]:
+    """A map of labels (annotations, a selector) with keys and values as text: the parsed map
+    itself when they already are (most maps: one copy instead of one per reader; read it, never
+    change it), else a converted copy."""
+    found = as_dict(value)
+    for key, item in found.items():
+        if key.__class__ is not str or item.__class__ is not str:
+            return {str(k): str(v) for k, v in found.items()}
+    return found
+
+
 def as_list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
@@ -136,8 +147,7 @@ class Resource:
 
     @property
     def labels(self) -> dict:
-        labels = as_dict(self.metadata.get("labels"))
-        return {str(k): str(v) for k, v in labels.items()} if labels else {}
+        return text_map(self.metadata.get("labels"))
 
     @property
     def annotations(self) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from kubeward.model.inventory import Inventory
 from kubeward.model.podspec import TEMPLATE_PATHS, WORKLOAD_KINDS, PodTemplate, pod_template
-from kubeward.model.resource import Path, Resource, as_dict, as_list
+from kubeward.model.resource import Path, Resource, as_dict, as_list, text_map
 from kubeward.netpol import intervals as iv
 from kubeward.model.selectors import SELECT_ALL, Selector, SelectorError, parse_selector
 
@@ -140,9 +140,9 @@ def make_workload(name: str, kind: str, resources: list[Resource]) -> Workload:
     template = pod_template(resource)
     assert template is not None
     named, host_ports = _container_ports(template)
-    labels = {str(k): str(v) for k, v in as_dict(template.metadata.get("labels")).items()}
+    labels = text_map(template.metadata.get("labels"))
     account = template.spec.get("serviceAccountName") or template.spec.get("serviceAccount")
-    annotations = {str(k): str(v) for k, v in as_dict(template.metadata.get("annotations")).items()}
+    annotations = text_map(template.metadata.get("annotations"))
     return Workload(resource.namespace or "default", name, kind, labels, named,
                     template.spec.get("hostNetwork") is True, host_ports, list(resources),
                     account if isinstance(account, str) and account else "default", annotations)

@@ -374,10 +374,14 @@ class HitMemo:
       part of it. A subject with many cluster-wide bindings (a group every account is in) would
       otherwise have all of them read again for each one (quadratic).
     - `mounts`: each account's mounting workloads as its hits name them: one copy for every risk of
-      the account (a dict per workload and hit took 22 MiB at 100,000 objects)."""
+      the account (a dict per workload and hit took 22 MiB at 100,000 objects).
+    - `rules`, `subjects`: a role's rules and a subject as the hits' details name them, once for
+      every binding of the role and every risk of the subject."""
 
     partners: dict[tuple, list[tuple[Binding, frozenset[int]]]] = field(default_factory=dict)
     mounts: dict[tuple[int, str], _MountView] = field(default_factory=dict)
+    rules: dict[tuple, tuple[Role, list[dict], tuple[Related, ...]]] = field(default_factory=dict)
+    subjects: dict[int, tuple[Subject, dict]] = field(default_factory=dict)
 
     def mount_view(self, mounted: list[WorkloadIdentity], subject: str) -> _MountView:
         key = (id(mounted), subject)
@@ -389,6 +393,21 @@ class HitMemo:
                 tuple(Related(f"mounts the token of {subject} ({m.token})", m.template.resource, m.automount_path)
                       for m in mounted[:3]))
         return view
+
+    def rule_view(self, index: RbacIndex, role: Role, rules: list[PolicyRule]) -> tuple[list[dict], tuple[Related, ...]]:
+        """The details of `rules` (of `role`) and where the first three are written."""
+        key = (id(role), *map(id, rules))
+        view = self.rules.get(key)
+        if view is None or view[0] is not role:  # (the role is held: its id is not reused meanwhile)
+            view = self.rules[key] = (role, [r.as_dict() for r in rules],
+                                      tuple(_rule_location(index, role, r) for r in rules[:3]))
+        return view[1], view[2]
+
+    def subject_dict(self, subject: Subject) -> dict:
+        found = self.subjects.get(id(subject))
+        if found is None or found[0] is not subject:
+            found = self.subjects[id(subject)] = (subject, subject.as_dict())
+        return found[1]
 
 
 def binding_hits(binding: Binding, index: RbacIndex, capabilities: _RoleCapabilities,
@@ -437,7 +456,7 @@ def binding_hits(binding: Binding, index: RbacIndex, capabilities: _RoleCapabili
         if risk is not None and risk.requires:
             hits.extend(_combined_hits(risk, binding, role, index, subjects, mounts, capabilities, memo))
             continue
-        grant = _Grant(key, binding, role, rules, index)
+        grant = _Grant(key, binding, role, rules, index, memo)
         for subject in subjects:
             hits.append(_capability_hit(grant, subject, mounts, memo))
     return hits
@@ -472,7 +491,7 @@ def _combined_hits(risk: Risk, binding: Binding, role: Role, index: RbacIndex, s
                     break
         if missing or not binding.cluster_wide:
             continue
-        grant = _Grant(risk.key, binding, role, _unique(rules), index)
+        grant = _Grant(risk.key, binding, role, _unique(rules), index, memo)
         hit = _capability_hit(grant, subject, mounts, memo)
         if others:
             hit.message += f" Together with {', '.join(o.display() for o in others[:3])}, which grants the rest."
@@ -506,13 +525,13 @@ def _unique(rules: list[PolicyRule]) -> list[PolicyRule]:
 class _Grant:
     """What one binding's role grants for one risk: the text shared by all its subjects."""
 
-    def __init__(self, key: str, binding: Binding, role: Role, rules: list[PolicyRule], index: RbacIndex):
+    def __init__(self, key: str, binding: Binding, role: Role, rules: list[PolicyRule], index: RbacIndex,
+                 memo: HitMemo):
         self.key, self.binding, self.role, self.rules = key, binding, role, rules
         self.what, self.chain, self.base = _risk_text(key, binding)
         self.text = (f"{_where(binding)} via {binding.display()} -> {role.display()} "
                      f"({'; '.join(r.describe() for r in rules[:3])}). Attack: {self.chain}.")
-        self.rule_dicts = [r.as_dict() for r in rules]
-        self.related = tuple(_rule_location(index, role, r) for r in rules[:3])
+        self.rule_dicts, self.related = memo.rule_view(index, role, rules)
 
 
 def _risk_text(key: str, binding: Binding) -> tuple[str, str, Severity]:
@@ -549,7 +568,7 @@ def _capability_hit(grant: _Grant, subject: Subject, mounts: MountedTokens, memo
     else:
         ranking = ""
     message = f"{display} can {grant.what} {grant.text}{ranking}"
-    extra = {"subject": subject.as_dict(), "role": role.resource.ref(), "scope": _where(binding),
+    extra = {"subject": memo.subject_dict(subject), "role": role.resource.ref(), "scope": _where(binding),
              "rules": grant.rule_dicts, "chain": grant.chain, "mounted_by": view.details if view is not None else [],
              "base_severity": base.label, "risk": grant.key}
     related = grant.related + view.related if view is not None else grant.related

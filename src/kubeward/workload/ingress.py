@@ -7,7 +7,7 @@ from typing import Iterator
 
 from kubeward.model.inventory import Inventory, reads
 from kubeward.model.podspec import WORKLOAD_KINDS
-from kubeward.model.resource import Path, Resource, as_dict, as_list
+from kubeward.model.resource import Path, Resource, as_dict, as_list, text_map
 from kubeward.netpol.exposure import ingress_backends
 from kubeward.rules import Context, Hit, Target, rule
 from kubeward.workload.common import HIGH, MEDIUM
@@ -89,7 +89,7 @@ def _pod_labels(inventory: Inventory) -> dict[str | None, list[dict]]:
     """Pod template labels of the scan's workloads, per namespace (an analysis of the inventory)."""
     out: dict[str | None, list[dict]] = {}
     for template in inventory.pod_templates:
-        labels = {str(k): str(v) for k, v in as_dict(template.metadata.get("labels")).items()}
+        labels = text_map(template.metadata.get("labels"))
         out.setdefault(template.resource.namespace, []).append(labels)
     return out
 
