@@ -7,7 +7,7 @@ import os
 import orjson
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kubeward.cli.main import cli
@@ -194,6 +194,7 @@ word = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_ch
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(instruction, st.lists(word, max_size=4)), max_size=8))
+@example([("FROM", ["²"])])  # a digit to str.isdigit, not to int(): an image name, not a stage index
 def test_any_dockerfile_text_parses_or_is_refused_and_rules_never_fail(lines):
     text = "\n".join(f"{cmd} {' '.join(words)}" for cmd, words in lines) + "\n"
     try:

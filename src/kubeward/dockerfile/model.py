@@ -133,7 +133,8 @@ def parse(text: str, path: str) -> Dockerfile:
             alias = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
             base, known = _substitute(words[0], global_args)
             parent = by_alias.get(base.lower())
-            if parent is None and base.isdigit() and int(base) < len(stages):
+            # a stage index is ASCII digits ("²" is a digit to str.isdigit, and a name here)
+            if parent is None and base.isascii() and base.isdigit() and int(base) < len(stages):
                 parent = stages[int(base)]
             stage = Stage(len(stages), base, instruction.line, alias, [instruction], parent, not known)
             stages.append(stage)
