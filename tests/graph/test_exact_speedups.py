@@ -25,7 +25,7 @@ from tests.graph.test_graph_properties import cluster, manifests
 
 from kubeward.cli.paths_cmd import fix_plan_command
 from kubeward.graph import build_graph
-from kubeward.graph.analysis import collector_paused
+from kubeward.collector import collector_paused
 from kubeward.graph.fixplan import ONE, ZERO, _Problem, _solve_exact
 from kubeward.graph.paths import rebuilt, reversed_graph, without_edges
 from kubeward.model import build_inventory

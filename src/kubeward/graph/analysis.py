@@ -3,12 +3,11 @@ fix plan, and which findings sit on which paths. The commands and the reports re
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from kubeward.collector import collector_paused
 from kubeward.graph import model as m
 from kubeward.graph.build import build_graph
 from kubeward.graph.fixplan import FixPlan, finding_key, plan_fixes
@@ -66,27 +65,14 @@ def _count_on_paths(graph: AttackGraph, paths: Iterable[AttackPath]) -> dict[tup
     return dict(counts)
 
 
-@contextmanager
-def collector_paused():
-    """The analysis makes millions of small objects that live as long as the graph and form no
-    reference cycles (a test checks: a collection after it frees nothing). The cyclic collector
-    would scan all of them, and the inventory, again and again while they are made: a third of
-    the analysis's CPU time at 10k pods. It is paused meanwhile and restored as it was."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def analyse(inventories: Sequence[Inventory], findings: Iterable[Finding] = (), evaluated: Iterable[Rule] = (), *,
             sources: Sequence[str] = (), targets: Sequence[str] = (), max_hops: int | None = None,
             every_path: bool = False, limit: int = 100_000, fix_plan: bool = True, exact: bool = True,
             graph: AttackGraph | None = None) -> AttackAnalysis:
     """Build (or take) the graph, list the paths (shortest per entry and jewel, or every simple one
     within `max_hops`), and plan the fixes. Raises paths.SelectionError for an unknown --from/--to."""
+    # millions of small objects that live as long as the graph and form no reference cycles (a
+    # test checks): the collector's passes over them were a third of the CPU time at 10k pods
     with collector_paused():
         return _analyse(inventories, findings, evaluated, sources, targets, max_hops, every_path, limit, fix_plan,
                         exact, graph)
