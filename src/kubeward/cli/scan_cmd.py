@@ -49,9 +49,9 @@ def scan(paths, report: ReportOptions, rank: str, store_url: str | None = None, 
     parsed, errors = dockerfile_subjects(found.dockerfiles, inventories, found.compose)
     scanned = Scanned.of(*inventories, errors=[*unread, *found.errors, *errors])
     scanned.files += found.files
-    # The rules make hundreds of thousands of findings and analyses, and no reference cycles but a
-    # bounded few (a test checks): the collector would walk them, and the inventory, again and
-    # again for nothing (4 s of a 300,000-object scan).
+    # The rules make hundreds of thousands of findings and analyses and no reference cycles (a
+    # test checks): the cyclic collector would walk them, and the inventory, again and again for
+    # nothing (4 s of a 300,000-object scan).
     with collector_paused():
         evaluation = pipeline.run(inventories, rules, config, scanned=scanned, subjects={Target.DOCKERFILE: parsed},
                                   settings=config.settings(options.kube_version))

@@ -108,8 +108,9 @@ class Inventory:
 
     def release_analyses(self) -> None:
         """Drop every cached analysis (a one-shot command that has read what it needs: the report
-        needs none). The analyses hold no reference cycles, so they are freed here, before the
-        report is built, and need no collection by the cyclic collector."""
+        needs none). They are freed here, before the report is built, by reference counting: no
+        analysis points back at itself (a test checks), but for each network policy's small model
+        (a Policy and its rules), which waits for the cyclic collector."""
         self._analyses.clear()
         self._pending.clear()
 
