@@ -376,17 +376,20 @@ class HitMemo:
     - `mounts`: each account's mounting workloads as its hits name them: one copy for every risk of
       the account (a dict per workload and hit took 22 MiB at 100,000 objects).
     - `rules`, `subjects`: a role's rules and a subject as the hits' details name them, once for
-      every binding of the role and every risk of the subject."""
+      every binding of the role and every risk of the subject.
+
+    Each is keyed by the ids of the objects it describes and holds those objects, so no id is
+    reused while the memo lives."""
 
     partners: dict[tuple, list[tuple[Binding, frozenset[int]]]] = field(default_factory=dict)
     mounts: dict[tuple[int, str], _MountView] = field(default_factory=dict)
-    rules: dict[tuple, tuple[Role, list[dict], tuple[Related, ...]]] = field(default_factory=dict)
+    rules: dict[tuple, tuple[tuple, list[dict], tuple[Related, ...]]] = field(default_factory=dict)
     subjects: dict[int, tuple[Subject, dict]] = field(default_factory=dict)
 
     def mount_view(self, mounted: list[WorkloadIdentity], subject: str) -> _MountView:
         key = (id(mounted), subject)
         view = self.mounts.get(key)
-        if view is None or view.mounted is not mounted:
+        if view is None:
             view = self.mounts[key] = _MountView(
                 mounted, ", ".join(sorted({m.template.resource.display() for m in mounted})[:3]),
                 [{"workload": m.template.resource.ref(), "how": m.token} for m in mounted],
@@ -398,14 +401,14 @@ class HitMemo:
         """The details of `rules` (of `role`) and where the first three are written."""
         key = (id(role), *map(id, rules))
         view = self.rules.get(key)
-        if view is None or view[0] is not role:  # (the role is held: its id is not reused meanwhile)
-            view = self.rules[key] = (role, [r.as_dict() for r in rules],
+        if view is None:
+            view = self.rules[key] = ((role, *rules), [r.as_dict() for r in rules],
                                       tuple(_rule_location(index, role, r) for r in rules[:3]))
         return view[1], view[2]
 
     def subject_dict(self, subject: Subject) -> dict:
         found = self.subjects.get(id(subject))
-        if found is None or found[0] is not subject:
+        if found is None:
             found = self.subjects[id(subject)] = (subject, subject.as_dict())
         return found[1]
 
