@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubeward.model.resource import Resource, as_dict, as_list
+from kubeward.model.resource import Resource, as_dict, as_list, text_map
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.model import Workload
 
@@ -148,7 +148,7 @@ def istio_gateway_workloads(connectivity) -> list[tuple[int, str]]:
     for gateway in connectivity.inventory.of_kind("Gateway"):
         if gateway.group != ISTIO:
             continue
-        selector = {str(k): str(v) for k, v in as_dict(gateway.spec.get("selector")).items()}
+        selector = text_map(gateway.spec.get("selector"))
         if not selector:
             continue
         for index in connectivity.workload_slots():

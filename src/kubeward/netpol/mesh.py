@@ -16,7 +16,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kubeward.model.resource import Resource, as_dict, as_list
+from kubeward.model.resource import Resource, as_dict, as_list, text_map
 from kubeward.model.selectors import Selector, SelectorError, parse_selector
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.model import Issue, Workload
@@ -51,7 +51,7 @@ def _may_hold_pods(ip_set: iv.Intervals) -> bool:
 def namespace_annotations(inventory, name: str) -> dict[str, str]:
     """A namespace's annotations (the last object of the name), as the mesh reads them."""
     variants = inventory.variants("Namespace", None, name)
-    return {str(k): str(v) for k, v in variants[-1].annotations.items()} if variants else {}
+    return text_map(variants[-1].annotations) if variants else {}
 
 
 def membership(w: Workload, ns_labels: dict[str, str], ns_notes: dict[str, str]) -> str | None:
@@ -128,7 +128,7 @@ class Mesh:
         self.ip_bounds: list[tuple[int, int]] = []
         self.has_l7 = False
         ns_objects = {r.name: r for r in inventory.of_kind("Namespace")}
-        self.ns_annotations = {name: {str(k): str(v) for k, v in r.annotations.items()} for name, r in ns_objects.items()}
+        self.ns_annotations = {name: text_map(r.annotations) for name, r in ns_objects.items()}
         self.root = self._root_namespace()
         self.istio_objects = [r for r in inventory if r.group in (ISTIO_SECURITY, ISTIO_NETWORKING)]
         self.linkerd_objects = [r for r in inventory if r.group in (LINKERD_POLICY, "policy.linkerd.io")]

@@ -118,7 +118,7 @@ def service_selects_nothing(inventory: Inventory) -> Iterator[Hit]:
         labels = pod_labels.get(service.namespace)
         if not labels:
             continue  # no workload of the namespace in the scan: the pods may be elsewhere
-        wanted = {str(k): str(v) for k, v in selector.items()}
+        wanted = text_map(selector)
         if not any(all(pod.get(k) == v for k, v in wanted.items()) for pod in labels):
             shown = ", ".join(f"{k}={v}" for k, v in wanted.items())
             yield Hit(service, ("spec", "selector"),
