@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 
 import orjson
 import pytest
@@ -106,6 +107,21 @@ def test_missing_file_and_corrupt_gzip_are_errors(tmp_path, three):
     events, source = read(tmp_path / "absent.log", broken)
     assert events == []
     assert [e.file for e in source.errors] == [str(tmp_path / "absent.log"), str(broken)]
+
+
+def test_a_truncated_gzip_gives_every_line_inflated_before_the_break(tmp_path):
+    # (a rotated log cut short: the lines before the break are read, and the file is named)
+    events = [event("get", "bob", "pods", ns="a", name=f"p{i}", at=i) for i in range(3000)]
+    whole = b"".join(orjson.dumps(e) + b"\n" for e in events)
+    packed = gzip.compress(whole, compresslevel=1)
+    cut = tmp_path / "audit.log.gz"
+    cut.write_bytes(packed[:len(packed) // 2])
+    inflated = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(packed[:len(packed) // 2])
+    complete = inflated.count(b"\n")
+    assert 1000 < complete < 3000
+    read_events, source = read(cut)
+    assert ids(read_events) == [e["auditID"] for e in events[:complete]]
+    assert [e.file for e in source.errors] == [str(cut)] and "cannot read" in source.errors[0].message
 
 
 def test_stages_merge_and_response_complete_wins(tmp_path):
