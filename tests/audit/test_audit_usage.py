@@ -13,7 +13,7 @@ from tests.audit.make_rule_fixtures import RBAC, event
 
 from kubeward.audit.minimal import index_of, minimal_objects, object_name
 from kubeward.audit.stream import EventStream
-from kubeward.audit.usage import UsageCollector, shape_of, sorted_uses
+from kubeward.audit.usage import UsageCollector, shape_of, sorted_uses, use_dict, used_dicts
 from kubeward.cli.main import cli
 from kubeward.rbac.index import User
 
@@ -330,3 +330,26 @@ def test_usage_json_is_the_same_on_stdout_and_in_a_file(tmp_path):
     assert [s["subject"]["name"] for s in doc["subjects"]] == ["bob\u00e9", "s"]
     assert doc["subjects"][0]["used"][0]["names"] == ["p\u00e8"]
     assert run(log, "-o", "json", "--output", str(tmp_path)).exit_code == 2  # a directory: refused, named
+
+
+def test_used_dicts_split_each_shared_text_once_and_give_the_same_dicts(tmp_path):
+    # the subjects of a log share their shapes' texts: a report splits each once (parts), and the
+    # dicts are those of each shape's own key, with a NUL-holding shape (kept by its tuple) among them
+    log = write(tmp_path / "a.log", [
+        event("get", "bob", "pods", ns="a", name="p"),
+        event("get", "amy", "pods", ns="a", name="q"),
+        event("list", "amy", "pods", ns="a"),
+        event("get", "cy", "pods", sub="\0x", ns="y", name="c"),
+        event("get", "cy", "pods", ns="a", name="c"),
+        event("create", "bob", "pods", sub="exec", ns="a", name="p"),
+    ])
+    collector = UsageCollector()
+    collector.observe_all(EventStream([log]))
+    parts: dict[str, list[str]] = {}
+    shared = {who: used_dicts(use, parts) for who, use in collector.subjects.items()}
+    alone = {who: [use_dict(key, entry) for key, entry in sorted_uses(use)] for who, use in collector.subjects.items()}
+    assert shared == alone
+    assert [d.get("names") for d in shared["cy"]] == [["c"], ["c"]]  # ("", "a") before ("\\0x", "y")
+    # cy's shapes mix a text and a tuple: sorted by their tuples (sorted_uses), no text split here
+    texts = [shape for who in ("amy", "bob") for shape in collector.subjects[who].shapes]
+    assert len(texts) == 4 and sorted(parts) == sorted(set(texts))  # the get of pods in "a": once for both

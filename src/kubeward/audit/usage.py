@@ -616,26 +616,40 @@ def sorted_uses(use: SubjectUse) -> list[tuple[Key, Use]]:
     return [(key_of(shape), shapes[shape]) for shape in order]
 
 
-def used_dicts(use: SubjectUse) -> list[dict]:
+def used_dicts(use: SubjectUse, parts: dict[str, list[str]] | None = None) -> list[dict]:
     """use_dict of each shape of `use`, in the order of their keys (as sorted_uses), the parts
-    of a text read straight from it: a report has one per shape."""
+    of a text read straight from it: a report has one per shape. `parts`, shared by the calls of
+    one report, keeps each text's parts: the subjects of a log use the same few thousand shapes
+    (a 1M-event log: 188,606 shapes of 313 subjects, 3,530 texts), each split once."""
     shapes = use.shapes
     try:
         order = sorted(shapes)
     except TypeError:
         return [use_dict(key, entry) for key, entry in sorted_uses(use)]
-    return [use_dict(shape.split("\0") if shape.__class__ is str else shape, shapes[shape])  # type: ignore[arg-type]
-            for shape in order]
+    if parts is None:
+        parts = {}
+    out = []
+    for shape in order:
+        key: Key | list[str] | None
+        if isinstance(shape, str):
+            key = parts.get(shape)
+            if key is None:
+                key = parts[shape] = shape.split("\0")
+        else:
+            key = shape
+        out.append(use_dict(key, shapes[shape]))
+    return out
 
 
-def report_dict(report: SubjectReport, with_rbac: bool) -> dict:
+def report_dict(report: SubjectReport, with_rbac: bool, parts: dict[str, list[str]] | None = None) -> dict:
+    """A subject's report; `parts` as used_dicts' (one per report, for its subjects)."""
     out: dict = {"subject": {"kind": report.kind, "name": report.name}}
     if report.namespace:
         out["subject"]["namespace"] = report.namespace
     use = report.use
     if use is not None:
         out["requests"] = {"allowed": use.allowed, "denied": use.denied}
-        out["used"] = used_dicts(use)
+        out["used"] = used_dicts(use, parts)
         if use.masters:
             out["note"] = f"member of {MASTERS}: allowed everything before RBAC"
     else:

@@ -247,16 +247,17 @@ def usage(inputs, since, until, rbac_paths, with_defaults, policy_path, minimal_
         elif fmt == "json":  # one subject's dicts at a time: memory holds the JSON, not the tree
             head = orjson.dumps({"window": header, "notes": notes}, option=orjson.OPT_INDENT_2)
             chunks = [head[:-2], b',\n  "subjects": [\n']
+            parts: dict[str, list[str]] = {}
             for number, report_ in enumerate(reports):
                 if number:
                     chunks.append(b",\n")
-                chunks.append(orjson.dumps(report_dict(report_, index is not None), option=orjson.OPT_INDENT_2))
+                chunks.append(orjson.dumps(report_dict(report_, index is not None, parts), option=orjson.OPT_INDENT_2))
             chunks.append(b"\n  ]\n}\n")
             _emit_utf8(chunks, output)
             sys.exit(code)
         else:
-            doc = {"window": header, "notes": notes,
-                   "subjects": [report_dict(r, index is not None) for r in reports]}
+            shared: dict[str, list[str]] = {}
+            doc = {"window": header, "notes": notes, "subjects": [report_dict(r, index is not None, shared) for r in reports]}
             text = _dump(doc, fmt)
         emit(text, output)
         sys.exit(code)
