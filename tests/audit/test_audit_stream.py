@@ -6,7 +6,11 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import orjson
 import pytest
@@ -122,6 +126,23 @@ def test_a_truncated_gzip_gives_every_line_inflated_before_the_break(tmp_path):
     read_events, source = read(cut)
     assert ids(read_events) == [e["auditID"] for e in events[:complete]]
     assert [e.file for e in source.errors] == [str(cut)] and "cannot read" in source.errors[0].message
+
+
+def test_a_log_piped_on_stdin_reads_as_the_file_does(tmp_path):
+    # the process's stdin is a file descriptor here (a pipe, as from zcat): read through the same
+    # large buffer as a file, gzip detected on it; a bad last line named on <stdin>
+    events = [event("get", "bob", "pods", ns="a", name=f"p{i}", at=i) for i in range(2000)]
+    data = b"".join(orjson.dumps(e) + b"\n" for e in events) + b'{"kind": "Event", "cut'
+    log = tmp_path / "audit.log"
+    log.write_bytes(data)
+    env = {**os.environ, "PYTHONPATH": str(Path(stream_module.__file__).parents[2])}
+    run = [sys.executable, "-m", "kubeward", "audit", "usage", "-o", "json"]
+    from_file = subprocess.run([*run, str(log)], capture_output=True, env=env, timeout=120)
+    assert from_file.returncode == 2 and f"{log}:2001: not JSON".encode() in from_file.stderr
+    for piped in (data, gzip.compress(data)):
+        from_pipe = subprocess.run([*run, "-"], input=piped, capture_output=True, env=env, timeout=120)
+        assert (from_pipe.returncode, from_pipe.stdout) == (2, from_file.stdout)
+        assert from_pipe.stderr == from_file.stderr.replace(str(log).encode(), b"<stdin>")
 
 
 def test_stages_merge_and_response_complete_wins(tmp_path):

@@ -87,6 +87,15 @@ def iter_log_files(paths: Iterable[str], stats: StreamStats) -> Iterator[str]:
             yield path
 
 
+def _process_stdin() -> BinaryIO:
+    """The process's stdin, read through READ_BUFFER too when it is a file descriptor (a log
+    piped from zcat or kubectl: the same reads as a file's); else (a test's stream) as it is."""
+    try:
+        return open(sys.stdin.fileno(), "rb", buffering=READ_BUFFER, closefd=False)
+    except (AttributeError, OSError, ValueError):  # (io.UnsupportedOperation is both of the last two)
+        return sys.stdin.buffer
+
+
 # --- one JSON document split into its items, without loading it whole --------------------------
 
 _SPECIAL = re.compile(rb'["{}\[\]]')
@@ -258,7 +267,7 @@ class EventStream:
         try:
             # a large buffer: with the default 8 KiB, a log's ~1 KB lines cost a read() call
             # every few lines, and readline spent more time refilling than splitting
-            raw = (self.stdin or sys.stdin.buffer) if path == STDIN else open(path, "rb", buffering=READ_BUFFER)
+            raw = (self.stdin or _process_stdin()) if path == STDIN else open(path, "rb", buffering=READ_BUFFER)
         except OSError as exc:
             stats.errors.append(LoadIssue(name, None, f"cannot read: {exc.strerror or exc}"))
             return None
