@@ -87,6 +87,8 @@ def denied_then_allowed(event: AuditEvent, state: AuditState):
 
 
 RBAC_REASON = "RBAC: allowed by "
+MAX_REASONS = 100_000  # reasons whose quoted binding name is kept (_Bindings.quoted)
+_NO_NAME = object()  # a reason that quotes nothing: never a binding's name
 
 
 def _binding_of_reason(reason: str) -> tuple[str, str, str] | None:
@@ -118,7 +120,10 @@ class _Bindings:
         # make the bindings expire, so its time need not be parsed. Events come in time order, so
         # most share the last second checked.
         self.safe_second = ""
-        self.last_miss: str | None = None  # the last reason whose binding is not in `names`
+        # The binding name each reason quotes (_NO_NAME: none), as the authorizer wrote it. A
+        # log's reasons are few (each identity's binding, or none) and recur all through it.
+        self.quoted: dict[str, object] = {}
+        self.group_subjects = False  # whether a binding remembered names a Group
 
     def forget(self) -> None:
         self.by_key.clear()
@@ -126,7 +131,7 @@ class _Bindings:
         self.names.clear()
         self.latest = None
         self.safe_second = ""
-        self.last_miss = None
+        self.group_subjects = False
 
     def expired(self, event: AuditEvent, window: float) -> bool:
         """Whether every binding remembered is older than the window at `event`: exactly
@@ -151,7 +156,6 @@ class _Bindings:
         return False
 
     def add(self, key: tuple, seen: Seen, subjects: list[str]) -> None:
-        self.last_miss = None  # it may name this one
         self.by_key[key] = seen
         self.names.add(f"{key[2]}/{key[1]}" if key[0] == "RoleBinding" else key[2])
         if len(self.names) > 100_000:
@@ -160,8 +164,20 @@ class _Bindings:
             self.latest = seen.time
         for subject in subjects:
             self.by_subject.setdefault(subject, set()).add(key)
+            if subject.startswith("group:"):
+                self.group_subjects = True
         if len(self.by_subject) > 100_000:
             self.by_subject.clear()
+            self.group_subjects = False
+
+    def quote(self, reason: str) -> object:
+        """The binding name `reason` quotes first (its first quoted word), kept for the next."""
+        start = reason.find('"') + 1
+        name = reason[start:reason.find('"', start)] if start else _NO_NAME
+        if len(self.quoted) >= MAX_REASONS:
+            self.quoted.clear()
+        self.quoted[reason] = name
+        return name
 
 
 def _subject_names(body: dict, namespace: str) -> list[str]:
@@ -189,50 +205,51 @@ def _subject_names(body: dict, namespace: str) -> list[str]:
     mitre=("T1098.006", "T1078"),
 )
 def binding_then_used(event: AuditEvent, state: AuditState):
-    # Runs on every event while a binding written in the window is remembered: the work per event
-    # is a few string tests (its second against the safe one, its reason against the last miss).
+    # Runs on every event while a binding written in the window is remembered. Most events leave
+    # at one of the two hot paths below, after one set or dict lookup.
     bindings: _Bindings = state.memories.get("KW-AUDIT-203") or state.memory("KW-AUDIT-203", _Bindings)
     if event.keys[0] in BINDINGS:
         _remember_binding(event, bindings)
         return NOTHING
     if not bindings.by_key:
         return NOTHING  # the hot path: no binding written within the window
-    if event.__class__ is WireEvent:  # its typed fields, read directly (as .timestamp and .annotations do)
-        wire = event.wire
-        annotations = wire.annotations
-        reason = annotations.get(REASON) if annotations is not None else None
-        stamp = wire.requestReceivedTimestamp or wire.timestamp or wire.stageTimestamp or ""
-        if reason and reason == bindings.last_miss:  # the hot path below, its two tests at once
-            safe = bindings.safe_second
-            if safe and stamp.startswith(safe) and stamp.endswith("Z"):
-                return NOTHING
+    if event.__class__ is WireEvent:  # its typed field, read directly (as .reason does)
+        annotations = event.wire.annotations
+        reason = (annotations.get(REASON) or "") if annotations is not None else ""
     else:
-        stamp = event.timestamp
-        reason = event.annotations.get(REASON)
+        reason = event.reason
+    # The hot paths: a reason that names no binding remembered (allowed by a binding not written
+    # in the window), or no reason and no binding naming the user or a group. Nothing follows
+    # either way, and the expiry below waits for an event that may match: a binding kept past
+    # the window never matches (_within, below).
+    if reason:
+        name = bindings.quoted.get(reason)
+        if name is None:
+            name = bindings.quote(reason)
+        if name not in bindings.names:
+            return NOTHING
+    elif not bindings.group_subjects and event.username not in bindings.by_subject:
+        return NOTHING
+    window = state.settings.sequence_window
+    stamp = event.timestamp
     safe = bindings.safe_second
     if not (safe and stamp.startswith(safe) and stamp.endswith("Z")) and \
-            bindings.expired(event, state.settings.sequence_window):  # see _Bindings.expired
+            bindings.expired(event, window):  # see _Bindings.expired
         bindings.forget()  # every binding remembered is older than the window
         return NOTHING
     key = None
     if reason:
-        if reason == bindings.last_miss:
-            return NOTHING  # the hot path: the reason of the last event, naming no binding of the window
-        start = reason.find('"') + 1  # the binding's name is the first quoted word
-        if not start or reason[start:reason.find('"', start)] not in bindings.names:
-            bindings.last_miss = reason
-            return NOTHING  # allowed by a binding not written in the window
         key = _binding_of_reason(reason)
         if key is None or key not in bindings.by_key or not event.authorized or event.code == 401:
             return NOTHING
     else:
         if not event.authorized or event.code == 401:
             return NOTHING
-        key = _used_binding(event, state, bindings)
+        key = _used_binding(event, state, bindings, window)
         if key is None:
             return NOTHING
     first = bindings.by_key[key]
-    if not _within(first, event, state.settings.sequence_window):
+    if not _within(first, event, window):
         return NOTHING
     extra = _both(first, event)
     extra["requests"] = [event.request().describe()]
@@ -257,21 +274,28 @@ def _remember_binding(event: AuditEvent, bindings: _Bindings) -> None:
     bindings.add((kind, namespace, event.name), seen, subjects)
 
 
-def _used_binding(event: AuditEvent, state: AuditState, bindings: _Bindings) -> tuple | None:
-    """Without the authorizer's reason: the binding written in the log that names this user (or
-    one of its groups) and whose role allows the request."""
+def _used_binding(event: AuditEvent, state: AuditState, bindings: _Bindings, window: float) -> tuple | None:
+    """Without the authorizer's reason: the binding written in the log within the window that
+    names this user (or one of its groups) and whose role allows the request (the first by key)."""
     candidates = bindings.by_subject.get(event.username)
-    for group in event.groups:
+    for group in event.groups if bindings.group_subjects else ():
         found = bindings.by_subject.get("group:" + group)
         if found:
             candidates = (candidates or set()) | found
     if not candidates:
         return None
     request = event.request()
+    names = None
     for candidate in sorted(candidates):
         seen = bindings.by_key.get(candidate)
         if seen is None or (candidate[0] == "RoleBinding" and candidate[1] != request.namespace):
             continue
+        if not _within(seen, event, window):
+            continue  # written before the window (or after this request): another may be in it
+        if names is None:
+            names = {event.username, *("group:" + group for group in event.groups)}
+        if names.isdisjoint(seen.extra[2]):
+            continue  # written again since, without this subject (by_subject keeps every subject seen)
         role_kind, role_name, _ = seen.extra
         rules = state.role_rules(role_kind, candidate[1] or None, role_name) if role_kind and role_name else None
         if rules and any(rule_allows(request, r) for r in rules):
