@@ -6,7 +6,10 @@ service accounts (get/list/watch, leases, configmaps), some writes with their re
 (pods, deployments, configmaps at Request level), a few people (kubectl), and a little of what
 the detections look for (exec, secret reads, denied requests, RBAC changes, a privileged pod).
 Clients keep their addresses: nodes, the control plane, each application pod (3 per app), people.
-Deterministic for a given --seed. Each event is a complete audit.k8s.io/v1 Event (~1 KB).
+The authorizer's reason names the binding that allowed each request, as the API server writes it:
+each controller's and application's own, the people's group binding; none for the nodes (the
+Node authorizer). Deterministic for a given --seed. Each event is a complete audit.k8s.io/v1
+Event (~1 KB).
 """
 
 from __future__ import annotations
@@ -60,17 +63,22 @@ class Generator:
         r = self.random
         roll = r.random()
         code, extra, level = 200, {}, "Metadata"
+        # the authorizer's reason, as the API server writes it: RBAC names the binding that allowed
+        # the request (each identity its own); the Node authorizer gives none
         if roll < 0.35:  # controllers
             name = r.choice(CONTROLLERS)
             user = {"username": f"system:serviceaccount:kube-system:{name}", "uid": str(uuid.UUID(int=r.getrandbits(128))),
                     "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]}
             agent, ip = AGENTS["controller"] + name, "10.0.0.10"
             verb = r.choice(["get", "list", "watch", "update", "patch", "get", "watch"])
+            reason = (f'RBAC: allowed by ClusterRoleBinding "system:controller:{name}" of ClusterRole '
+                      f'"system:controller:{name}" to ServiceAccount "{name}/kube-system"')
         elif roll < 0.65:  # nodes
             node = r.choice(NODES)
             user = {"username": f"system:node:{node}", "groups": ["system:nodes", "system:authenticated"]}
             agent, ip = AGENTS["node"], f"10.0.{NODES.index(node) // 200}.{NODES.index(node) % 200 + 20}"
             verb = r.choice(["get", "get", "patch", "watch", "list", "update"])
+            reason = ""
         elif roll < 0.97:  # applications
             index = r.randrange(len(APPS))
             ns, app = APPS[index]
@@ -80,11 +88,13 @@ class Generator:
                     "extra": {"authentication.kubernetes.io/pod-name": [f"{app}-7d9c5b6f4-{10000 + index * 3 + replica}"]}}
             agent, ip = AGENTS["app"], f"10.244.{(index * 3 + replica) // 250}.{(index * 3 + replica) % 250 + 2}"
             verb = r.choice(["get", "list", "watch", "get"])
+            reason = f'RBAC: allowed by RoleBinding "{app}/{ns}" of Role "{app}" to ServiceAccount "{app}/{ns}"'
         else:  # people
             person = r.choice(PEOPLE)
             user = {"username": person, "groups": ["developers", "system:authenticated"]}
             agent, ip = AGENTS["person"], f"192.168.1.{PEOPLE.index(person) + 10}"
             verb = r.choice(["get", "list", "create", "patch", "delete", "get"])
+            reason = 'RBAC: allowed by ClusterRoleBinding "developers-edit" of ClusterRole "edit" to Group "developers"'
         group, resource = r.choice(RESOURCES)
         namespace = r.choice(NAMESPACES) if resource != "nodes" else ""
         if user["username"].startswith("system:serviceaccount:") and not user["username"].startswith(
@@ -146,8 +156,7 @@ class Generator:
                  "objectRef": ref, "responseStatus": status, **extra,
                  "requestReceivedTimestamp": stamp, "stageTimestamp": stamp,
                  "annotations": {"authorization.k8s.io/decision": decision,
-                                 "authorization.k8s.io/reason": "" if decision == "forbid" else
-                                 'RBAC: allowed by ClusterRoleBinding "system:basic-user" of ClusterRole "view" to Group "system:authenticated"'}}
+                                 "authorization.k8s.io/reason": "" if decision == "forbid" else reason}}
         return event
 
 
