@@ -314,6 +314,19 @@ def scenarios() -> dict[str, dict[str, list[dict]]]:
                   reason='RBAC: allowed by ClusterRoleBinding "readers" of ClusterRole "view" to Group "developers"'),
             event("list", "eve", "pods", ns="team-b", at=40),
             event("delete", "eve", "pods", ns="team-a", name="x", at=50)],
+        # no reason: a binding written before the window must not hide the one written in it
+        "fail-used-by-role-newer-binding": [
+            event("create", "bob", "rolebindings", group=RBAC, ns="team-a", name="a-old", code=201, at=0,
+                  body=binding("RoleBinding", "a-old", "ClusterRole", "view", [{"kind": "User", "name": "eve"}], "team-a")),
+            event("create", "bob", "rolebindings", group=RBAC, ns="team-a", name="b-new", code=201, at=700,
+                  body=binding("RoleBinding", "b-new", "ClusterRole", "view", [{"kind": "User", "name": "eve"}], "team-a")),
+            event("list", "eve", "pods", ns="team-a", at=750)],
+        # no reason: the binding as last written decides, and it no longer names eve
+        "pass-written-again-without-the-user": [
+            event("create", "bob", "rolebindings", group=RBAC, ns="team-a", name="eve-view", code=201, at=0, body=view_binding),
+            event("update", "bob", "rolebindings", group=RBAC, ns="team-a", name="eve-view", code=200, at=10,
+                  body=binding("RoleBinding", "eve-view", "ClusterRole", "view", [{"kind": "User", "name": "dan"}], "team-a")),
+            event("list", "eve", "pods", ns="team-a", at=30)],
     }
     return s
 
