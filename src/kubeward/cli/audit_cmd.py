@@ -242,12 +242,12 @@ def usage(inputs, since, until, rbac_paths, with_defaults, policy_path, minimal_
         notes.append("no --audit-policy: every request is assumed logged, so a grant not seen is called unused")
     if not minimal_roles:
         fmt = fmt or ("table" if sys.stdout.isatty() and not output else "json")
+        parts: dict[str, list[str]] = {}  # the shapes' texts split once for all subjects (report_dict)
         if fmt == "table":
             text = _usage_table(reports, index is not None, header, notes)
         elif fmt == "json":  # one subject's dicts at a time: memory holds the JSON, not the tree
             head = orjson.dumps({"window": header, "notes": notes}, option=orjson.OPT_INDENT_2)
             chunks = [head[:-2], b',\n  "subjects": [\n']
-            parts: dict[str, list[str]] = {}
             for number, report_ in enumerate(reports):
                 if number:
                     chunks.append(b",\n")
@@ -256,8 +256,7 @@ def usage(inputs, since, until, rbac_paths, with_defaults, policy_path, minimal_
             _emit_utf8(chunks, output)
             sys.exit(code)
         else:
-            shared: dict[str, list[str]] = {}
-            doc = {"window": header, "notes": notes, "subjects": [report_dict(r, index is not None, shared) for r in reports]}
+            doc = {"window": header, "notes": notes, "subjects": [report_dict(r, index is not None, parts) for r in reports]}
             text = _dump(doc, fmt)
         emit(text, output)
         sys.exit(code)
