@@ -105,6 +105,13 @@ ODD_LINES = [
     ("a non-ASCII name", dump(base(user={"username": "jérôme"}))),
     ("an escaped non-ASCII name", dump(base())[:-1] + b',"userAgent":"caf\\u00e9 \\ud83d\\ude00"}'),
     ("a lone surrogate", dump(base())[:-1] + b',"userAgent":"\\ud800"}'),
+    ("a stray UTF-8 byte", dump(base())[:-1] + b',"userAgent":"a\xffb"}'),
+    ("a truncated UTF-8 sequence", dump(base())[:-1] + b',"userAgent":"\xe2\x82"}'),
+    ("an overlong UTF-8 sequence", dump(base())[:-1] + b',"userAgent":"\xc0\xaf"}'),
+    ("a surrogate encoded in UTF-8", dump(base())[:-1] + b',"userAgent":"\xed\xa0\x80"}'),
+    ("a code point over U+10FFFF", dump(base())[:-1] + b',"userAgent":"\xf4\x90\x80\x80"}'),
+    ("a byte order mark", b"\xef\xbb\xbf" + dump(base(auditID="bom"))),
+    ("a non-ASCII annotation key", dump(base(annotations={"caf\u00e9": "x", "authorization.k8s.io/reason": "\u00e9"}))),
     ("a duplicate verb", dump(base())[:-1] + b',"verb":"delete"}'),
     ("a duplicate body, the first out of range",
      dump(base(verb="create"))[:-1] + b',"requestObject":{"a":1e999},"requestObject":{"kind":"Pod"}}'),
@@ -273,6 +280,27 @@ def odd_event(drawn) -> dict:
 def test_random_events_read_the_same(tmp_path_factory, events):
     log = tmp_path_factory.mktemp("random") / "audit.log"
     log.write_bytes(b"".join(dump(e) + b"\n" for e in events))
+    assert_same([log])
+
+
+# Any bytes where a string's text belongs (valid UTF-8 or not, escapes of any code point): the
+# typed schema takes exactly the lines orjson takes, and reads them to the same values.
+STRING_PLACES = (b'"userAgent":"', b'"username":"', b'"name":"', b'"authorization.k8s.io/reason":"', b'"groups":["',
+                 b'"annotations":{"')
+TEXT_BYTES = st.lists(st.one_of(
+    st.binary(min_size=1, max_size=4).filter(lambda b: b"\n" not in b and b"\r" not in b),
+    st.integers(0, 0xFFFF).map(lambda c: b"\\u%04x" % c),
+    st.characters(min_codepoint=0x80).map(lambda c: c.encode("utf-8", "surrogatepass"))), max_size=4).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(STRING_PLACES), TEXT_BYTES), min_size=1, max_size=3))
+def test_any_bytes_in_a_string_are_read_the_same(tmp_path_factory, insertions):
+    line = dump(base(annotations={"authorization.k8s.io/reason": "r"}, userAgent="u"))
+    for place, text in insertions:
+        line = line.replace(place, place + text, 1)
+    log = tmp_path_factory.mktemp("bytes") / "audit.log"
+    log.write_bytes(dump(base(auditID="first")) + b"\n" + line + b"\n")
     assert_same([log])
 
 

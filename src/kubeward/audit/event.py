@@ -8,12 +8,15 @@ only the time is parsed, on demand. Two kinds of event share the accessors (Audi
   schema below (every field of the line checked, nothing skipped), its accessors read the typed
   fields; the raw dict is built from the line (by orjson, as any other line) only when a rule asks
   for it;
-- RawEvent: any other event (a field the schema does not know, a null, a non-ASCII line, an
-  EventList item): the dict orjson read.
+- RawEvent: any other event (a field the schema does not know, a null, an EventList item): the
+  dict orjson read.
 
-The schema only takes a line whose every value it decodes to exactly what orjson gives (ASCII
-text, strings, lists and maps of strings, int64 integers; a line with a body is read whole by
-orjson as well), so both kinds give the same answers; anything else is read the RawEvent way."""
+The schema only takes a line whose every value it decodes to exactly what orjson gives (strings,
+lists and maps of strings, int64 integers; a line with a body is read whole by orjson as well), so
+both kinds give the same answers; anything else is read the RawEvent way. Text is decoded alike by
+both, non-ASCII included: each refuses invalid UTF-8 (stray, overlong or truncated sequences,
+encoded surrogates) and a lone surrogate escape, so no line is taken by one and refused by the
+other (tests/audit/test_audit_fast_path.py holds this byte by byte)."""
 
 from __future__ import annotations
 
@@ -662,7 +665,7 @@ class Wire(msgspec.Struct, **_STRICT):
 
 
 decode_wire = msgspec.json.Decoder(Wire).decode
-WIRE_ERRORS = (msgspec.DecodeError, RecursionError)  # the line is then read the RawEvent way
+WIRE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)  # the line is then read the RawEvent way
 
 
 def user_empty(user: _User) -> bool:

@@ -317,7 +317,7 @@ class EventStream:
                 self._bad(name, number, f"line longer than {MAX_LINE // (1024 * 1024)} MiB skipped")
                 skipping = not line.endswith(b"\n")
                 continue
-            if typed and line.isascii():
+            if typed:
                 try:
                     wire = decode(line)
                 except wire_errors:
