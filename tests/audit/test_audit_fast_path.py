@@ -305,11 +305,13 @@ def test_any_bytes_in_a_string_are_read_the_same(tmp_path_factory, insertions):
 
 
 @pytest.mark.parametrize("typed", [True, False])
-def test_a_line_the_schema_takes_is_a_wire_event(tmp_path, typed):
+@pytest.mark.parametrize("user", ["bob", "jérôme 李雷"])
+def test_a_line_the_schema_takes_is_a_wire_event(tmp_path, typed, user):
     log = tmp_path / "one.log"
-    log.write_bytes(dump(base()) + b"\n")
+    log.write_bytes(dump(base(user={"username": user})) + b"\n")
     (event,) = EventStream([str(log)], typed=typed)
-    assert event.__class__ is (WireEvent if typed else RawEvent)
+    assert event.__class__ is (WireEvent if typed else RawEvent)  # non-ASCII text too (no ASCII-only gate)
+    assert event.username == user
 
 
 def test_observe_all_collects_less_often_and_restores_the_thresholds():
