@@ -38,7 +38,8 @@ def user_of(name: str) -> dict:
 def event(verb: str, user: str | None, resource: str = "", *, ns: str = "", name: str = "", sub: str = "",
           group: str = "", code: int = 200, at: float = 0, body: dict | None = None, response: dict | None = None,
           ips: tuple[str, ...] = ("10.0.0.5",), uri: str = "", reason: str | None = None, stage: str = "ResponseComplete",
-          impersonated: str | None = None, level: str | None = None, decision: str | None = None) -> dict:
+          impersonated: str | None = None, level: str | None = None, decision: str | None = None,
+          annotated: bool = True) -> dict:
     out: dict = {"kind": "Event", "apiVersion": "audit.k8s.io/v1",
                  "level": level or ("RequestResponse" if body or response else "Metadata"),
                  "auditID": f"00000000-0000-4000-8000-{next(_ids):012d}", "stage": stage, "verb": verb}
@@ -74,7 +75,7 @@ def event(verb: str, user: str | None, resource: str = "", *, ns: str = "", name
         out["responseObject"] = response
     out["requestReceivedTimestamp"] = stamp(at)
     out["stageTimestamp"] = stamp(at + 0.01)
-    if code != 401:
+    if code != 401 and annotated:  # (annotated=False: a log without the authorizer's annotations)
         decision = decision or ("forbid" if code == 403 else "allow")
         out["annotations"] = {"authorization.k8s.io/decision": decision,
                               "authorization.k8s.io/reason": reason if reason is not None else ""}
@@ -305,28 +306,34 @@ def scenarios() -> dict[str, dict[str, list[dict]]]:
             event("create", "bob", "rolebindings", group=RBAC, ns="team-a", name="eve-view", code=201, at=0, body=view_binding),
             event("list", "eve", "pods", ns="team-a", at=30,
                   reason='RBAC: allowed by RoleBinding "eve-view/team-a" of ClusterRole "view" to User "eve"')],
+        # a log without the authorizer's annotations: the binding is found by its subject and role
         "fail-used-by-role": [
             event("create", "bob", "rolebindings", group=RBAC, ns="team-a", name="eve-view", code=201, at=0, body=view_binding),
-            event("list", "eve", "pods", ns="team-a", at=30)],
+            event("list", "eve", "pods", ns="team-a", at=30, annotated=False)],
         "pass-other-binding": [
             event("create", "bob", "rolebindings", group=RBAC, ns="team-a", name="eve-view", code=201, at=0, body=view_binding),
             event("list", "eve", "pods", ns="team-a", at=30,
                   reason='RBAC: allowed by ClusterRoleBinding "readers" of ClusterRole "view" to Group "developers"'),
-            event("list", "eve", "pods", ns="team-b", at=40),
-            event("delete", "eve", "pods", ns="team-a", name="x", at=50)],
-        # no reason: a binding written before the window must not hide the one written in it
+            event("list", "eve", "pods", ns="team-b", at=40, annotated=False),
+            event("delete", "eve", "pods", ns="team-a", name="x", at=50, annotated=False)],
+        # no annotations: a binding written before the window must not hide the one written in it
         "fail-used-by-role-newer-binding": [
             event("create", "bob", "rolebindings", group=RBAC, ns="team-a", name="a-old", code=201, at=0,
                   body=binding("RoleBinding", "a-old", "ClusterRole", "view", [{"kind": "User", "name": "eve"}], "team-a")),
             event("create", "bob", "rolebindings", group=RBAC, ns="team-a", name="b-new", code=201, at=700,
                   body=binding("RoleBinding", "b-new", "ClusterRole", "view", [{"kind": "User", "name": "eve"}], "team-a")),
-            event("list", "eve", "pods", ns="team-a", at=750)],
-        # no reason: the binding as last written decides, and it no longer names eve
+            event("list", "eve", "pods", ns="team-a", at=750, annotated=False)],
+        # no annotations: the binding as last written decides, and it no longer names eve
         "pass-written-again-without-the-user": [
             event("create", "bob", "rolebindings", group=RBAC, ns="team-a", name="eve-view", code=201, at=0, body=view_binding),
             event("update", "bob", "rolebindings", group=RBAC, ns="team-a", name="eve-view", code=200, at=10,
                   body=binding("RoleBinding", "eve-view", "ClusterRole", "view", [{"kind": "User", "name": "dan"}], "team-a")),
-            event("list", "eve", "pods", ns="team-a", at=30)],
+            event("list", "eve", "pods", ns="team-a", at=30, annotated=False)],
+        # allowed with a decision and no reason: by an authorizer other than RBAC (Node,
+        # system:masters, a webhook), which RBAC's binding had no part in
+        "pass-allowed-by-another-authorizer": [
+            event("create", "bob", "rolebindings", group=RBAC, ns="team-a", name="eve-view", code=201, at=0, body=view_binding),
+            event("list", "eve", "pods", ns="team-a", at=30, reason="")],
     }
     return s
 

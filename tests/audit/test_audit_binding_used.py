@@ -1,7 +1,7 @@
 """KW-AUDIT-203 (binding written, then used by its subject) against its definition, written out
 plainly here, on random logs: bindings written and written again, requests with the authorizer's
-reason naming a binding (or another one, or none), refused ones, and gaps that let the window
-lapse. The rule's hot paths (a reason's quoted name looked up, no reason and no binding naming
+reason naming a binding (or another one, or none: a decision without a reason, or no annotations
+at all), refused ones, and gaps that let the window lapse. The rule's hot paths (a reason's quoted name looked up, no reason and no binding naming
 the user) and its lazy expiry must never change what it finds."""
 
 from __future__ import annotations
@@ -58,8 +58,10 @@ def to_events(steps) -> list[dict]:
                              name=name, code=code, at=at, body=body))
         else:
             _, user, verb, ns, reason, code = step
+            # None: a log without the authorizer's annotations; "Node authorizer": a decision, no reason
             text = reason_of(*reason) if isinstance(reason, tuple) else ("" if reason == "Node authorizer" else reason)
-            out.append(event(verb, user, "pods", ns=ns, name="" if verb == "list" else "p", code=code, at=at, reason=text))
+            out.append(event(verb, user, "pods", ns=ns, name="" if verb == "list" else "p", code=code, at=at, reason=text,
+                             annotated=reason is not None))
     return out
 
 
@@ -97,6 +99,8 @@ def reference(events, window: float) -> list[tuple[str, str]]:
             if key in written and 0 <= e.time - written[key][0] <= window:
                 found.append((written[key][1], e.audit_id))
             continue
+        if "authorization.k8s.io/decision" in e.annotations:
+            continue  # decided without a reason: not RBAC (which always gives one), so no binding used
         who = {e.username, *("group:" + g for g in e.groups)}
         request = e.request()
         for key in sorted(written):
@@ -141,8 +145,8 @@ def test_a_binding_written_again_without_the_user_is_not_its_use(tmp_path):
     _, found = judged(tmp_path, [
         event("create", "admin", "rolebindings", group=RBAC, ns="team-a", name="a", code=201, at=0, body=eve_binding("a")),
         event("update", "admin", "rolebindings", group=RBAC, ns="team-a", name="a", code=200, at=10, body=again),
-        event("list", "eve", "pods", ns="team-a", at=20),
-        event("list", "bob", "pods", ns="team-a", at=30)])
+        event("list", "eve", "pods", ns="team-a", at=20, annotated=False),
+        event("list", "bob", "pods", ns="team-a", at=30, annotated=False)])
     assert [e.username for e, _ in found] == ["bob"]
 
 
@@ -153,5 +157,18 @@ def test_an_older_binding_outside_the_window_does_not_hide_a_newer_one(tmp_path)
               body=eve_binding("a-old")),
         event("create", "admin", "rolebindings", group=RBAC, ns="team-a", name="b-new", code=201, at=700,
               body=eve_binding("b-new")),
-        event("list", "eve", "pods", ns="team-a", at=750)])
+        event("list", "eve", "pods", ns="team-a", at=750, annotated=False)])
     assert len(found) == 1 and "b-new" in found[0][1].message
+
+
+def test_a_request_another_authorizer_allowed_used_no_binding(tmp_path):
+    # RBAC always names the binding that allowed a request; a decision without a reason came from
+    # another authorizer (Node, system:masters, a webhook). Without any annotations, the rule
+    # finds the binding by its subject and role.
+    writes = [event("create", "admin", "rolebindings", group=RBAC, ns="team-a", name="a", code=201, at=0,
+                    body=eve_binding("a"))]
+    for typed in (True, False):
+        _, found = judged(tmp_path, [*writes, event("list", "eve", "pods", ns="team-a", at=20, reason="")], typed)
+        assert found == []
+        _, found = judged(tmp_path, [*writes, event("list", "eve", "pods", ns="team-a", at=20, annotated=False)], typed)
+        assert len(found) == 1

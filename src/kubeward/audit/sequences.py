@@ -5,7 +5,7 @@ of both steps."""
 from __future__ import annotations
 
 from kubeward.audit.detections import BINDINGS, DOMAIN, NOTHING, READS, allowed_change, hit, target, who
-from kubeward.audit.event import REASON, SA_PREFIX, AuditEvent, WireEvent, on, parse_time
+from kubeward.audit.event import DECISION, REASON, SA_PREFIX, AuditEvent, WireEvent, on, parse_time
 from kubeward.audit.state import AuditState, Lru, Seen, is_control_plane
 from kubeward.rbac.match import rule_allows
 from kubeward.rules import Target, rule
@@ -89,6 +89,7 @@ def denied_then_allowed(event: AuditEvent, state: AuditState):
 RBAC_REASON = "RBAC: allowed by "
 MAX_REASONS = 100_000  # reasons whose quoted binding name is kept (_Bindings.quoted)
 _NO_NAME = object()  # a reason that quotes nothing: never a binding's name
+_NO_ANNOTATIONS: dict = {}
 
 
 def _binding_of_reason(reason: str) -> tuple[str, str, str] | None:
@@ -214,20 +215,25 @@ def binding_then_used(event: AuditEvent, state: AuditState):
     if not bindings.by_key:
         return NOTHING  # the hot path: no binding written within the window
     if event.__class__ is WireEvent:  # its typed field, read directly (as .reason does)
-        annotations = event.wire.annotations
-        reason = (annotations.get(REASON) or "") if annotations is not None else ""
+        annotations = event.wire.annotations or _NO_ANNOTATIONS
+        reason = annotations.get(REASON) or ""
     else:
-        reason = event.reason
+        annotations, reason = event.annotations, event.reason
     # The hot paths: a reason that names no binding remembered (allowed by a binding not written
-    # in the window), or no reason and no binding naming the user or a group. Nothing follows
-    # either way, and the expiry below waits for an event that may match: a binding kept past
-    # the window never matches (_within, below).
+    # in the window); a decision without a reason (see below); or no annotations and no binding
+    # naming the user or a group. Nothing follows any of them, and the expiry below waits for an
+    # event that may match: a binding kept past the window never matches (_within, below).
     if reason:
         name = bindings.quoted.get(reason)
         if name is None:
             name = bindings.quote(reason)
         if name not in bindings.names:
             return NOTHING
+    elif DECISION in annotations:
+        # The authorizer decided and gave no reason: not RBAC, which always names the binding
+        # that allowed a request (the Node authorizer, system:masters, a webhook did): no
+        # binding was used.
+        return NOTHING
     elif not bindings.group_subjects and event.username not in bindings.by_subject:
         return NOTHING
     window = state.settings.sequence_window
@@ -275,8 +281,9 @@ def _remember_binding(event: AuditEvent, bindings: _Bindings) -> None:
 
 
 def _used_binding(event: AuditEvent, state: AuditState, bindings: _Bindings, window: float) -> tuple | None:
-    """Without the authorizer's reason: the binding written in the log within the window that
-    names this user (or one of its groups) and whose role allows the request (the first by key)."""
+    """Without the authorizer's annotations (a log or stage that has none): the binding written in
+    the log within the window that names this user (or one of its groups) and whose role allows
+    the request (the first by key)."""
     candidates = bindings.by_subject.get(event.username)
     for group in event.groups if bindings.group_subjects else ():
         found = bindings.by_subject.get("group:" + group)
