@@ -402,19 +402,22 @@ def run_events(events: Iterable[Any], rules: Sequence[Rule], config: suppress.Co
 
 
 def render(evaluation: Evaluation, fmt: str, *, color: bool = False, width: int | None = None,
-           min_severity: Severity | None = None, attack: AttackAnalysis | None = None) -> str:
+           min_severity: Severity | None = None, attack: AttackAnalysis | None = None, jobs: int | None = 1) -> str:
     """The report in `fmt` (a name of the reports registry). `min_severity` filters what is shown,
     never the exit code. `attack` (an attack-path analysis of the same scan) ranks the findings by
-    the paths they sit on, and gives the HTML report its graph."""
-    pieces = render_pieces(evaluation, fmt, color=color, width=width, min_severity=min_severity, attack=attack)
+    the paths they sit on, and gives the HTML report its graph. `jobs`: processes that find the
+    findings' lines (reports.resolve_locations; None: the cores, for a large report)."""
+    pieces = render_pieces(evaluation, fmt, color=color, width=width, min_severity=min_severity, attack=attack,
+                           jobs=jobs)
     return pieces if isinstance(pieces, str) else "".join(pieces)
 
 
 def render_pieces(evaluation: Evaluation, fmt: str, *, color: bool = False, width: int | None = None,
-                  min_severity: Severity | None = None, attack: AttackAnalysis | None = None) -> str | Iterable[str]:
+                  min_severity: Severity | None = None, attack: AttackAnalysis | None = None,
+                  jobs: int | None = 1) -> str | Iterable[str]:
     """As `render`, but a large report may come in pieces, to be written in order."""
     findings = evaluation.findings
     if min_severity is not None:
         findings = [f for f in findings if f.severity >= min_severity]
     return reports.render_pieces(findings, evaluation.scanned, fmt, color=color, rules=evaluation.rules,
-                                 width=width, attack=attack)
+                                 width=width, attack=attack, jobs=jobs)

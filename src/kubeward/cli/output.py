@@ -138,14 +138,16 @@ def _where(issue: LoadIssue) -> str:
 
 def finish(evaluation: pipeline.Evaluation, report: ReportOptions,
            epilogue: Callable[[pipeline.Evaluation], str] | None = None,
-           attack: AttackAnalysis | None = None) -> None:
+           attack: AttackAnalysis | None = None, jobs: int | None = None) -> None:
     """Render, write, tell stderr about input errors when the report is not on a terminal, and exit.
     `epilogue` adds a command's own lines under a table; `attack` is the attack-path analysis that
-    ranks the findings (scan --rank paths) and draws the HTML report's graph."""
+    ranks the findings (scan --rank paths) and draws the HTML report's graph; `jobs` (--jobs; None:
+    the cores) the processes that find a large report's lines."""
     fmt = default_format(report.fmt)
     minimum = Severity.parse(report.severity) if report.severity else None
     text = pipeline.render_pieces(evaluation, fmt, color=use_color(fmt, report.output), min_severity=minimum,
-                                  width=terminal_width() if fmt == "table" else None, attack=attack)
+                                  width=terminal_width() if fmt == "table" else None, attack=attack,
+                                  jobs=jobs)
     if fmt == "table" and epilogue is not None:
         text = "".join(text) + epilogue(evaluation)
     emit(text, report.output)

@@ -64,7 +64,7 @@ def scan(paths, report: ReportOptions, rank: str, store_url: str | None = None, 
             attack = analyse(inventories, evaluation.findings, evaluation.rules)
         for inventory in inventories:  # the report reads none: their memory serves it
             inventory.release_analyses()
-        finish(evaluation, report, epilogue=cluster_summary, attack=attack)
+        finish(evaluation, report, epilogue=cluster_summary, attack=attack, jobs=options.jobs)
 
 
 def cluster_summary(evaluation: pipeline.Evaluation) -> str:

@@ -40,17 +40,19 @@ def register_format(name: str) -> Callable[[Renderer], Renderer]:
 
 
 def render(findings: list[Finding], scanned: Scanned, fmt: str, *, color: bool = False,
-           rules: list[Rule] | None = None, width: int | None = None, attack: AttackAnalysis | None = None) -> str:
-    pieces = render_pieces(findings, scanned, fmt, color=color, rules=rules, width=width, attack=attack)
+           rules: list[Rule] | None = None, width: int | None = None, attack: AttackAnalysis | None = None,
+           jobs: int | None = 1) -> str:
+    pieces = render_pieces(findings, scanned, fmt, color=color, rules=rules, width=width, attack=attack, jobs=jobs)
     return pieces if isinstance(pieces, str) else "".join(pieces)
 
 
 def render_pieces(findings: list[Finding], scanned: Scanned, fmt: str, *, color: bool = False,
                   rules: list[Rule] | None = None, width: int | None = None,
-                  attack: AttackAnalysis | None = None) -> str | Iterable[str]:
-    """The report as its renderer gives it: the text, or its pieces in order (write them one by one)."""
+                  attack: AttackAnalysis | None = None, jobs: int | None = 1) -> str | Iterable[str]:
+    """The report as its renderer gives it: the text, or its pieces in order (write them one by one).
+    `jobs`: processes that find the findings' lines (see resolve_locations)."""
     renderer = FORMATS.get(fmt)
     if renderer is None:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     ordered = sort_findings(findings)
-    return renderer(ReportInput(ordered, resolve_locations(ordered), scanned, list(rules or []), color, width, attack))
+    return renderer(ReportInput(ordered, resolve_locations(ordered, jobs), scanned, list(rules or []), color, width, attack))
