@@ -1,7 +1,7 @@
 """A fast YAML path, exactly equal to kubeward's PyYAML loader (KubeLoader) or not taken at all.
 
 rapidyaml (PyPI `rapidyaml`, module `ryml`) parses the text into its C++ tree and emits that
-tree as JSON, which orjson reads: both in C/C++, faster than libyaml's parser building Python
+tree as JSON, which msgspec reads: both in C/C++, faster than libyaml's parser building Python
 objects (benchmarks/fastyaml_equal.py measures both on the same files). rapidyaml resolves plain
 scalars as YAML 1.2 and emits everything else as a JSON string, so the result is then checked
 against the YAML 1.1 rules KubeLoader applies:
@@ -9,8 +9,10 @@ against the YAML 1.1 rules KubeLoader applies:
 - every string (key or value) that YAML 1.1 would read as something else when plain (`yes`,
   `~`, `010`, `0x1F`, `1:30`, `.inf`, `<<`, ...) and every float is looked up in the tree by its
   path: a quoted scalar stays a string; a plain one is resolved and constructed with KubeLoader's
-  own resolvers and constructors (so `=` and timestamps stay strings, as there);
-- integers, `true`, `false` and `null` that rapidyaml emits unquoted read the same in both.
+  own resolvers and constructors (so `=` and timestamps stay strings, as there); the floats are
+  the numbers msgspec hands to its float hook, so no scan of the text looks for them;
+- integers (of any size: msgspec reads them exactly, as PyYAML does), `true`, `false` and `null`
+  that rapidyaml emits unquoted read the same in both.
 
 Anything else returns None and the caller parses with PyYAML, the reference: a text with
 tags, anchors or aliases (cheap token tests, as the loader's), directives, complex keys, tabs,
@@ -25,7 +27,7 @@ import os
 import re
 from typing import Any
 
-import orjson
+import msgspec
 import yaml
 
 from kubeward.sources.yamlio import KubeLoader
@@ -42,9 +44,9 @@ _NOT_HANDLED_FLAGS = (ryml.KEYTAG | ryml.VALTAG | ryml.KEYANCH | ryml.VALANCH | 
 _RESOLVERS = KubeLoader.yaml_implicit_resolvers
 _LOADER = KubeLoader("")  # only its constructors are used (they read nothing from the stream)
 _CACHE_LIMIT = 100_000
-# orjson builds a whole JSON text's tree before its Python objects (a transient peak of several
-# times the result): a node larger than this as JSON (a `kubectl get -o yaml` List) is read
-# child by child, so that the peak stays that of one child.
+# The JSON text of a node is held whole next to the objects read from it: a node larger than this
+# as JSON (a `kubectl get -o yaml` List) is emitted and read child by child, so that the peak
+# stays that of one child.
 MAX_DOCUMENT_JSON = 64 * 1024
 _resolved: dict[str, object] = {}
 _UNRESOLVED = object()  # a string YAML 1.1 also reads as a string when plain
@@ -101,33 +103,20 @@ def plain_value(value: str) -> object:
 
 
 # Candidates, in the emitted JSON, for strings YAML 1.1 may read as something else when plain
-# (a superset: each is then checked with the resolvers) and an empty key; and numbers with a
-# fraction or an exponent. Strings that YAML 1.1 resolves consist of [-+.0-9_:a-zA-Z~<=!&*]
-# only, so they appear between quotes unescaped. Literal first: the regex engine's fast search.
+# (a superset: each is then checked with the resolvers) and an empty key. Strings that YAML 1.1
+# resolves consist of [-+.0-9_:a-zA-Z~<=!&*] only, so they appear between quotes unescaped.
+# Literal first: the regex engine's fast search.
 _CANDIDATE = re.compile(r'"(?:(?:[-+.0-9][-+.0-9_:a-zA-Z]*|[yY](?:es|ES)?|[nN](?:o|O|ull|ULL)?|[tT](?:rue|RUE)'
                         r'|[fF](?:alse|ALSE)|[oO](?:n|N|ff|FF)|~|<<|=|!|&|\*)"|":)')
-_FRACTION = re.compile(r"[0-9][.eE]|[0-9]{19}")  # or an integer orjson may read as a float
-_NUMBER_CHARS = frozenset("0123456789-")
-
-
-def _has_fraction(emitted: str) -> bool:
-    """A JSON number with a fraction or an exponent (not a digit inside a string: "v1.2")."""
-    for match in _FRACTION.finditer(emitted):
-        start = match.start()
-        while start > 0 and emitted[start - 1] in _NUMBER_CHARS:
-            start -= 1
-        if start == 0 or emitted[start - 1] in " \n[,":
-            return True
-    return False
 
 
 def _needs_walk(emitted: str) -> bool:
-    """Whether the JSON holds a string YAML 1.1 may read as something else, or a float."""
+    """Whether the JSON holds a string YAML 1.1 may read as something else (floats: see parse)."""
     for match in _CANDIDATE.finditer(emitted):
         token = match.group()
         if token == '"":' or _suspicious(token[1:-1]):
             return True
-    return _has_fraction(emitted)
+    return False
 
 
 class _NotHandled(Exception):
@@ -156,11 +145,18 @@ def parse(text: str) -> list[tuple[object, int]] | None:
         if lines is None:
             return None
         out = []
+        walk = [False]
+
+        def float_seen(raw: str) -> float:
+            walk[0] = True  # YAML 1.1 reads floats by other rules (`1e3` is a string): the walk decides
+            return float(raw)
+
+        decode = msgspec.json.Decoder(float_hook=float_seen).decode
         for doc_id, line in zip(doc_ids, lines):
             if tree.type(doc_id) & _NOT_HANDLED_FLAGS:
                 return None
-            walk = [False]
-            doc = _load(tree, doc_id, walk)
+            walk[0] = False
+            doc = _load(tree, doc_id, walk, decode)
             out.append((_checked(tree, doc_id, doc, walk[0]), line))
         return out
     except _NotHandled:
@@ -169,29 +165,30 @@ def parse(text: str) -> list[tuple[object, int]] | None:
         return None
 
 
-def _load(tree, node: int, walk: list) -> object:
+def _load(tree, node: int, walk: list, decode) -> object:
     """The JSON value of `node` (a document or a sequence item), read whole when small, else
-    container by container; walk[0] becomes True when some part needs the YAML 1.1 walk."""
+    container by container; walk[0] becomes True when some part needs the YAML 1.1 walk (`decode`
+    sets it on a float)."""
     if not tree.is_container(node) or ryml.compute_json_length(tree, node) <= MAX_DOCUMENT_JSON:
         emitted = ryml.emit_json(tree, node)
         if not walk[0] and _needs_walk(emitted):
             walk[0] = True
         if tree.has_key(node):  # a mapping's entry is emitted as `"key": value`
             emitted = "{" + emitted + "}"
-        value = orjson.loads(emitted)
+        value = decode(emitted)
         _no_collapsed_keys(emitted, value)
         if tree.has_key(node):
             ((_, value),) = value.items()
         return value
     if tree.is_seq(node):
-        return [_load(tree, child, walk) for child in ryml.children(tree, node)]
+        return [_load(tree, child, walk, decode) for child in ryml.children(tree, node)]
     mapping: dict = {}
     for child in ryml.children(tree, node):
         if tree.type(child) & (ryml.MAP | ryml.SEQ):
             key = tree.key(child)
             if key is None:
                 raise _NotHandled
-            value = _load(tree, child, walk)
+            value = _load(tree, child, walk, decode)
             key = bytes(key).decode()
             if key in mapping:
                 raise _NotHandled  # a key written twice: PyYAML's path reports it
@@ -199,7 +196,7 @@ def _load(tree, node: int, walk: list) -> object:
             emitted = ryml.emit_json(tree, child)
             if not walk[0] and _needs_walk(emitted):
                 walk[0] = True
-            ((key, value),) = orjson.loads("{" + emitted + "}").items()
+            ((key, value),) = decode("{" + emitted + "}").items()
             if key in mapping:
                 raise _NotHandled
         mapping[key] = value
@@ -212,8 +209,8 @@ def _no_collapsed_keys(emitted: str, value: object) -> None:
     """A key written twice in one mapping is an input error (kubectl rejects the document), which
     PyYAML's path reports with its line; in JSON the later value silently wins. Every key of the
     emitted JSON ends in `":` (a `"` inside a string is escaped the same way by both emitters), so
-    a collapsed key shows as one `":` fewer once orjson has read the text; decline then."""
-    if emitted.count('":') != orjson.dumps(value).count(b'":'):
+    a collapsed key shows as one `":` fewer once msgspec has read the text; decline then."""
+    if emitted.count('":') != msgspec.json.encode(value).count(b'":'):
         raise _NotHandled
 
 
