@@ -52,13 +52,15 @@ def scan(paths, report: ReportOptions, rank: str, store_url: str | None = None, 
     # The rules make hundreds of thousands of findings and analyses and no reference cycles (a
     # test checks): the cyclic collector would walk them, and the inventory, again and again for
     # nothing (4 s of a 300,000-object scan).
+    ranked = rank == "paths" or report.fmt == "html"
     with collector_paused():
+        # (the attack paths read the RBAC and network analyses the rules build: built here, then)
         evaluation = pipeline.run(inventories, rules, config, scanned=scanned, subjects={Target.DOCKERFILE: parsed},
-                                  settings=config.settings(options.kube_version))
+                                  settings=config.settings(options.kube_version), jobs=1 if ranked else options.jobs)
         if store_url:
             record_evaluation(store_url, evaluation, "scan")
         attack = None
-        if rank == "paths" or report.fmt == "html":
+        if ranked:
             from kubeward.graph import analyse
 
             attack = analyse(inventories, evaluation.findings, evaluation.rules)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, overload
 
+from kubeward import forked
 from kubeward.rules.model import Finding, Severity, line_in_source, resolve
 from kubeward.sources.loader import LoadIssue, SourceFile
 
@@ -137,8 +138,9 @@ def resolve_locations(findings: list[Finding], jobs: int | None = 1) -> Location
             related_work.setdefault(key, []).append((i, j))
     job = _LineJob(findings, work, related_work, files)
     keys = list({**work, **related_work})
-    workers = _workers(jobs, sum(len(found) for found in work.values()), len(keys))
-    parts = _resolve_parallel(job, keys, workers) if workers > 1 else [job.resolve(keys)]
+    count = sum(len(found) for found in work.values())
+    processes = forked.workers(jobs, len(keys)) if count >= PARALLEL_MIN_LINES else 1
+    parts = _resolve_parallel(job, keys, processes) if processes > 1 else [job.resolve(keys)]
     related: dict[int, list[int | None]] = {}  # finding -> the line of each related place
     for indices, found, related_found in parts:
         for i, line in zip(indices, found):
@@ -149,21 +151,6 @@ def resolve_locations(findings: list[Finding], jobs: int | None = 1) -> Location
                 places = related[i] = [None] * len(findings[i].related)
             places[j] = line
     return Locations(findings, lines, related)
-
-
-def _workers(jobs: int | None, count: int, files: int) -> int:
-    if jobs == 1 or count < PARALLEL_MIN_LINES or files < 2:
-        return 1
-    import multiprocessing
-    import threading
-
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
-        return 1
-    if jobs is None:
-        from kubeward.sources.loader import default_jobs
-
-        jobs = default_jobs()
-    return max(1, min(jobs, files))
 
 
 # findings, their lines, and (finding, related place, its line) for the places in those files
@@ -198,40 +185,16 @@ class _LineJob:
         return indices, lines, related
 
 
-_FORKED: tuple[_LineJob, list[list[int]]] | None = None  # what forked processes read (set before the fork)
-
-
-def _resolve_forked(part: int) -> Part:
-    assert _FORKED is not None, "set before the processes were forked"
-    job, parts = _FORKED
-    return job.resolve(parts[part])
-
-
-def _resolve_parallel(job: _LineJob, keys: list[int], workers: int) -> list[Part]:
-    """The files shared out among `workers` parts of about as many lines each (largest first):
-    this process resolves the first while forked ones resolve the rest; a part whose process
-    failed is resolved here."""
-    global _FORKED
-    import multiprocessing
-
-    load = [0] * workers
-    parts: list[list[int]] = [[] for _ in range(workers)]
+def _resolve_parallel(job: _LineJob, keys: list[int], processes: int) -> list[Part]:
+    """The files shared out among `processes` parts of about as many lines each (largest first);
+    this process resolves the first while forked ones resolve the rest."""
+    load = [0] * processes
+    parts: list[list[int]] = [[] for _ in range(processes)]
     for key in sorted(keys, key=lambda k: -(len(job.work.get(k, ())) + len(job.related_work.get(k, ())))):
         lightest = load.index(min(load))
         parts[lightest].append(key)
         load[lightest] += len(job.work.get(key, ())) + len(job.related_work.get(key, ()))
-    _FORKED = (job, parts)
-    results: list[Part | None] = [None] * workers
-    try:
-        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
-            pending = pool.map_async(_resolve_forked, range(1, workers))
-            results[0] = job.resolve(parts[0])
-            results[1:] = pending.get()
-    except Exception:  # noqa: BLE001 - a process that could not start or failed: its parts are done here
-        pass
-    finally:
-        _FORKED = None
-    return [found if found is not None else job.resolve(parts[n]) for n, found in enumerate(results)]
+    return forked.run_parts(lambda n: job.resolve(parts[n]), processes, processes, here=0)
 
 
 def summary(findings: Iterable[Finding]) -> dict[str, int]:

@@ -259,7 +259,7 @@ class _Details:
     key: str = ""
 
 
-_NO_DETAILS = _Details()
+NO_DETAILS = _Details()
 _DETAILS = ("location", "extra", "identity", "related", "suppressed", "suppression", "key")
 
 
@@ -280,7 +280,7 @@ class Finding:
         self.severity = severity
         if (location is None and extra is None and identity is None and not related and not suppressed
                 and suppression is None and not key):
-            self._details = _NO_DETAILS
+            self._details = NO_DETAILS
         else:
             self._details = _Details(location, extra, identity, related, suppressed, suppression, key)
 
@@ -341,7 +341,7 @@ class Finding:
         self._writable().key = value
 
     def _writable(self) -> _Details:
-        if self._details is _NO_DETAILS:
+        if self._details is NO_DETAILS:
             self._details = _Details()
         return self._details
 

@@ -1,0 +1,65 @@
+"""Independent parts of one step shared out among forked processes (scan's rules, a large report's
+lines). A forked process starts with this process's memory: the inventory and the findings are
+read there, never sent; only each part's result comes back, pickled. Where fork is not available,
+where this process runs other threads (a server's: a lock another thread holds at the fork stays
+locked in the child), or for one job, the parts run here, one after the other. A part whose
+process fails is run here: the result is the same either way."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence, TypeVar
+
+T = TypeVar("T")
+
+_PART: Callable[[int], object] | None = None  # what a forked process runs (set before the fork)
+
+
+def workers(jobs: int | None, parts: int) -> int:
+    """How many processes may share `parts` parts: `jobs` (None: the cores), at most `parts`."""
+    if jobs == 1 or parts < 2:
+        return 1
+    import multiprocessing
+    import threading
+
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return 1
+    if jobs is None:
+        from kubeward.sources.loader import default_jobs
+
+        jobs = default_jobs()
+    return max(1, min(jobs, parts))
+
+
+def _run_part(index: int) -> object:
+    assert _PART is not None, "set before the processes were forked"
+    return _PART(index)
+
+
+def run_parts(part: Callable[[int], T], count: int, processes: int, order: Sequence[int] | None = None,
+              here: int | None = None) -> list[T]:
+    """`part(i)` for i in range(count), in `processes` forked processes, taken in `order` (default:
+    by index) as each process is free; `here`: one part this process runs meanwhile (the others
+    then share processes - 1). The results by index."""
+    global _PART
+    import multiprocessing
+
+    results: list[T | None] = [None] * count
+    done = [False] * count
+    queue = [i for i in (order if order is not None else range(count)) if i != here]
+    _PART = part
+    try:
+        with multiprocessing.get_context("fork").Pool(max(1, processes - (here is not None))) as pool:
+            pending = pool.imap_unordered(_indexed, queue)
+            if here is not None:
+                results[here], done[here] = part(here), True
+            for index, result in pending:
+                results[index], done[index] = result, True  # type: ignore[assignment]  # (a part's T, sent back)
+    except Exception:  # noqa: BLE001 - a process that could not start or failed: its parts are run here
+        pass
+    finally:
+        _PART = None
+    return [result if done[i] else part(i) for i, result in enumerate(results)]  # type: ignore[misc]
+
+
+def _indexed(index: int) -> tuple[int, object]:
+    return index, _run_part(index)
