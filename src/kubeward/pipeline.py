@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from kubeward import forked, reports, suppress
 from kubeward.model.inventory import Inventory
-from kubeward.model.podspec import pod_template
+from kubeward.model.podspec import WORKLOAD_KINDS, pod_template
 from kubeward.model.resource import Resource
 from kubeward.reports.scanned import Scanned
 from kubeward.rules.catalogue import load as load_rules
@@ -111,7 +111,7 @@ def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Seq
     inventory (None: the cores; see _evaluate_forked); the findings are the same in any case."""
     rules = list(rules)
     if jobs != 1 and len(inventory) >= PARALLEL_MIN_OBJECTS:
-        groups = _affinity_groups(rules)
+        groups = _affinity_groups(rules, inventory)
         processes = forked.workers(jobs, len(groups))
         if processes > 1:
             return _evaluate_forked(inventory, rules, groups, processes, node_models, settings)
@@ -142,10 +142,10 @@ def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Seq
 PARALLEL_MIN_OBJECTS = 5_000
 
 
-def _affinity_groups(rules: list[Rule]) -> list[list[Rule]]:
+def _affinity_groups(rules: list[Rule], inventory: Inventory | None = None) -> list[list[Rule]]:
     """The rules in groups that share what they build: the network rules one connectivity
     analysis, the RBAC rules one authorizer state, a package's rules (a workload module's) their
-    per-object memos. Largest first, the order processes take them in."""
+    per-object memos. The longest first, the order processes take them in (see _weight)."""
     groups: dict[str, list[Rule]] = {}
     for rule_ in rules:
         if rule_.target not in (Target.POD_TEMPLATE, Target.OBJECT, Target.NODE, Target.INVENTORY):
@@ -159,7 +159,25 @@ def _affinity_groups(rules: list[Rule]) -> list[list[Rule]]:
             package = module.rpartition(".")[0]
             key = module if package == "kubeward.workload" else package
         groups.setdefault(key, []).append(rule_)
-    return sorted(groups.values(), key=len, reverse=True)
+    if inventory is None:
+        return list(groups.values())
+    return sorted(groups.values(), key=lambda group: _weight(group, inventory), reverse=True)
+
+
+def _weight(group: list[Rule], inventory: Inventory) -> tuple[bool, int]:
+    """About how long a group takes: first whether it builds an analysis of the whole inventory
+    (connectivity, RBAC: the longest groups of a large scan), then the subjects its rules judge."""
+    objects = len(inventory)
+    weight = 0
+    for rule_ in group:
+        if rule_.target == Target.OBJECT:
+            weight += objects if rule_.kinds == ANY_KIND else sum(len(inventory.of_kind(k)) for k in rule_.kinds)
+        elif rule_.target == Target.POD_TEMPLATE:
+            weight += len(inventory.of_kind(*WORKLOAD_KINDS))
+    return any(r.target == Target.INVENTORY or r.context & _ANALYSES for r in group), weight
+
+
+_ANALYSES = frozenset({Context.NETWORK, Context.RBAC})
 
 
 def _evaluate_forked(inventory: Inventory, rules: list[Rule], groups: list[list[Rule]], processes: int,
