@@ -12,24 +12,33 @@ from kubeward.reports.scanned import Scanned, issue_dict, summary
 from kubeward.rules.model import Finding
 
 
-def finding_dict(finding: Finding, location: dict) -> dict:
+def finding_dict(finding: Finding, location: dict, references: dict[str, dict] | None = None) -> dict:
+    """A finding as the report writes it. `references`: rule id -> its references as a dict,
+    shared by the findings of one report (written as they are, never changed)."""
     resource = finding.resource
+    rule_ = finding.rule
     related_locations = location.get("related", ())
-    location = {k: v for k, v in location.items() if k != "related"}
+    if related_locations:
+        location = {k: v for k, v in location.items() if k != "related"}
+    cited = references.get(rule_.id) if references is not None else None
+    if cited is None:
+        cited = rule_.references.as_dict()
+        if references is not None:
+            references[rule_.id] = cited
     entry: dict[str, Any] = {
-        "rule": finding.rule.id,
+        "rule": rule_.id,
         "severity": finding.severity.label,
-        "title": finding.rule.title,
+        "title": rule_.title,
         "message": finding.message,
         "resource": resource.ref() if resource is not None else None,
         "location": location,
-        "references": finding.rule.references.as_dict(),
-        "remediation": finding.rule.fix.prose,
+        "references": cited,
+        "remediation": rule_.fix.prose,
         "suppressed": finding.suppressed,
         "suppression": finding.suppression,
     }
-    if finding.rule.fix.example:
-        entry["example"] = finding.rule.fix.example
+    if rule_.fix.example:
+        entry["example"] = rule_.fix.example
     patch = finding.patch()
     if patch:
         entry["fix"] = {"patch": patch}
@@ -103,8 +112,9 @@ def json_pieces(findings: list[Finding], locations: Sequence[dict], scanned: Sca
     del text  # (its notes can be megabytes: only the tail is kept to the end)
     yield head + _FINDINGS_KEY[:-1] + "\n"
     del head
+    references: dict[str, dict] = {}
     for start in range(0, len(findings), PIECE):
-        chunk = [finding_dict(f, loc) for f, loc in zip(findings[start:start + PIECE], locations[start:start + PIECE])]
+        chunk = [finding_dict(f, loc, references) for f, loc in zip(findings[start:start + PIECE], locations[start:start + PIECE])]
         dumped = orjson.dumps(chunk, option=orjson.OPT_INDENT_2).decode()
         # items of a top-level list sit 2 spaces in; the report's findings sit 4 spaces in
         yield ("" if start == 0 else ",\n") + "  " + dumped[2:-2].replace("\n", "\n  ")

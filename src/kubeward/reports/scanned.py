@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, overload
 
 from kubeward import forked
-from kubeward.rules.model import Finding, Severity, line_in_source, resolve
+from kubeward.rules.model import Finding, Severity, dotted, line_in_source, resolve
 from kubeward.sources.loader import LoadIssue, SourceFile
 
 
@@ -71,6 +71,7 @@ class Locations(Sequence[dict]):
         self._findings = findings
         self._lines = lines  # line of each finding; 0 for none (lines count from 1)
         self._related = related  # finding -> the line of each of its related places
+        self._dotted: dict[tuple, str] = {}  # each path as written: findings share their paths
 
     def __len__(self) -> int:
         return len(self._findings)
@@ -95,10 +96,14 @@ class Locations(Sequence[dict]):
 
     def _one(self, i: int) -> dict:
         finding = self._findings[i]
+        path = finding.path
+        shown = self._dotted.get(path)
+        if shown is None:
+            shown = self._dotted[path] = dotted(path)
         if finding.location is None:
-            location = resolve(finding.resource, finding.path, None, self._lines[i] or None)
+            location = resolve(finding.resource, path, None, self._lines[i] or None, shown)
         else:  # its line is its own
-            location = resolve(finding.resource, finding.path, finding.location)
+            location = resolve(finding.resource, path, finding.location, shown=shown)
         related = self._related.get(i)
         if related:
             location["related"] = [resolve(place.resource, place.path, place.location, line)

@@ -20,11 +20,14 @@ class Severity(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _SEVERITY_LABELS[self]  # (read for every finding a report writes)
 
     @classmethod
     def parse(cls, text: str) -> Severity:
         return cls[text.strip().upper()]
+
+
+_SEVERITY_LABELS = {severity: severity.name.lower() for severity in Severity}
 
 
 class Target(str, Enum):  # noqa: UP042 -- StrEnum would change str() and f-strings from 'Target.X' to the value
@@ -235,14 +238,17 @@ def line_in_source(resource: Resource | None, path: Path, location: Location | N
 _FIND = object()
 
 
-def resolve(resource: Resource | None, path: Path, location: Location | None, line: object = _FIND) -> dict:
+def resolve(resource: Resource | None, path: Path, location: Location | None, line: object = _FIND,
+            shown: str | None = None) -> dict:
     """file, line and dotted field path; the line is computed here (unless given: line_in_source's),
-    only for what is reported."""
+    only for what is reported; `shown`: the path as `dotted` writes it, when known."""
     if line is _FIND:
         line = line_in_source(resource, path, location)
+    if shown is None:
+        shown = dotted(path)
     if location is not None:
-        return {"file": location.file, "line": line, "path": dotted(path)}
-    return {"file": resource.origin.filename if resource is not None else "", "line": line, "path": dotted(path)}
+        return {"file": location.file, "line": line, "path": shown}
+    return {"file": resource.origin.filename if resource is not None else "", "line": line, "path": shown}
 
 
 @dataclass(slots=True)
