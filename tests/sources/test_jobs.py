@@ -89,6 +89,9 @@ def test_a_document_nested_too_deep_is_left_unshared_by_the_workers_and_refused_
     for i in range(6):
         (tmp_path / f"b{i}.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: m{i}}}\ndata: {{k: v}}\n")
     serial, parallel = load_paths([str(tmp_path)], jobs=1), load_paths([str(tmp_path)], jobs=2)
+    # the workers checked each document's depth: the inventory walks only the one they did not pass
+    assert [d.shallow for d in parallel.documents] == [False] + [True] * 6
+    assert not any(d.shallow for d in serial.documents)
     for loaded in (serial, parallel):
         inventory = build_inventory(loaded)
         assert sorted(r.name for r in inventory.resources) == [f"m{i}" for i in range(6)]

@@ -105,6 +105,7 @@ class Document:
     file: SourceFile
     index: int
     line: int
+    shallow: bool = False  # nests no deeper than MAX_DEPTH, its strings shared: checked (_share_within)
 
 
 @dataclass(slots=True)
@@ -516,6 +517,7 @@ def _share_within(result: LoadResult) -> LoadResult:
     for document in result.documents:
         if not too_deep(document.data, strings=strings):
             subtrees.share(document.data)
+            document.shallow = True
     result.subtrees_shared = True
     return result
 
