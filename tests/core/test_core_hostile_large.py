@@ -173,6 +173,10 @@ def test_documents_from_events_equal_composed_ones(documents, flow, data):
     "a: yes\nb: 0o17\nc: 017\nd: =\ne: 2018-01-01\nf: .inf\n", "{[1]: x}\n", "a: &x 1\nb: *x\n",
     "a: !!str 1\n", "<<: {a: 1}\nb: 2\n", "a: 1\na: 2\n", "---\n---\nx: 1\n...\n", "- [a, {b: c}]\n- ''\n",
     "a:\n  b: [1, 2\n", "? complex\n: value\n",
+    # `!` where a tag may start: text (PromQL, shell) read from events; a real tag composed
+    "expr: up{job=\"x\"} != 0\nrun: test ! -f x && echo !done\n", "a: ! x\nb: ! 1\n", "a: !custom x\n",
+    "- !!map {a: 1}\n- x != y\n", "k: !!binary aGk=\n", "a: !!python/name:os.system\n", "- !x\n",
+    "ok: x != y\n---\nlater: !!int '3'\n", "!!str a: b\n",
 ])
 def test_events_and_composition_agree_on_special_forms(text):
     from_events, composed = _both(text)

@@ -575,13 +575,15 @@ def load_bytes(raw: bytes, name: str, keep_text: bool = False) -> LoadResult:
 
 def _parse_yaml(text: str, source: SourceFile, result: LoadResult, events: bool = True) -> None:
     may_alias = _has_token(text, "&", _ANCHOR) and _has_token(text, "*", _ALIAS)
-    if events and not may_alias and not _has_token(text, "!", _TAG):
-        if fastyaml.ENABLED:
+    if events and not may_alias:
+        if fastyaml.ENABLED and not _has_token(text, "!", _TAG):
             # rapidyaml, checked against YAML 1.1 as KubeLoader reads it; None: PyYAML decides
             parsed = fastyaml.parse(text)
             if parsed is not None:
                 result.documents.extend(Document(data, source, index, line) for index, (data, line) in enumerate(parsed))
                 return
+        # (a `!` where a tag may start is most often text: `!=` in a PromQL rule, a shell `!`;
+        # the event builder hands a real tag to the composer below, before keeping anything)
         try:
             _parse_yaml_events(text, source, result)
             return
