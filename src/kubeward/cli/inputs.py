@@ -63,9 +63,9 @@ def input_options(command: Callable) -> Callable:
                      help="Namespace for namespaced objects that name none, as `kubectl apply -n` would set it "
                           "(default: default). In `rbac`, -n is the namespace of the request."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Worker processes that read and parse the files (default: the cores; 1 for inputs under "
-                          "16 MiB), and that find the lines of a large report's findings (20,000 or more). "
-                          "Results are merged in input order: the same whatever N."),
+                     help="Processes that read and parse the files (default: the cores; 1 for inputs under 16 MiB) "
+                          "and find the lines of 20,000 findings or more; in `scan`, also run the rules of "
+                          "5,000 objects or more. Results are merged in order: the same whatever N."),
         click.option("--cluster", is_flag=True,
                      help="Read the live cluster of the current kubeconfig context (in a pod: in-cluster)."),
         click.option("--context", "contexts", multiple=True, metavar="NAME",
