@@ -125,7 +125,7 @@ def images(paths, vulns, vex, epss, kev, epss_threshold, report: ReportOptions, 
     scanned.files += reports.files
     scanned.notes.extend(_unmatched(reports, subjects))
     evaluation = pipeline.run(inventories, rules, config, scanned=scanned, subjects={Target.IMAGE: subjects})
-    finish(evaluation, report, epilogue=lambda _evaluation: join_summary(subjects, reports))
+    finish(evaluation, report, epilogue=lambda _evaluation: join_summary(subjects, reports), jobs=options.jobs)
 
 
 def _unmatched(reports: ReportSet, subjects) -> list[LoadIssue]:

@@ -232,7 +232,7 @@ def risks(paths, with_defaults, report: ReportOptions, **kwargs) -> None:
     options = options_from(kwargs)
     inventories = resolve_inventories(paths, options)  # the pipeline reports input errors
     finish(pipeline.run([add_defaults(i) if with_defaults else i for i in inventories], rules, config,
-                        settings=config.settings(options.kube_version)), report)
+                        settings=config.settings(options.kube_version)), report, jobs=options.jobs)
 
 
 @rbac.command("summary")
