@@ -7,6 +7,7 @@ process fails is run here: the result is the same either way."""
 
 from __future__ import annotations
 
+import threading
 from typing import Callable, Sequence, TypeVar
 
 T = TypeVar("T")
@@ -19,15 +20,19 @@ def workers(jobs: int | None, parts: int) -> int:
     if jobs == 1 or parts < 2:
         return 1
     import multiprocessing
-    import threading
 
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+    if "fork" not in multiprocessing.get_all_start_methods() or other_threads():
         return 1
     if jobs is None:
         from kubeward.sources.loader import default_jobs
 
         jobs = default_jobs()
     return max(1, min(jobs, parts))
+
+
+def other_threads() -> bool:
+    """Whether this process runs threads besides this one (a server's, a watch's): then no fork."""
+    return threading.active_count() > 1
 
 
 def _run_part(index: int) -> object:
