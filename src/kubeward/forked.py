@@ -8,7 +8,7 @@ process fails is run here: the result is the same either way."""
 from __future__ import annotations
 
 import threading
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, TypeVar
 
 T = TypeVar("T")
 
@@ -40,17 +40,16 @@ def _run_part(index: int) -> object:
     return _PART(index)
 
 
-def run_parts(part: Callable[[int], T], count: int, processes: int, order: Sequence[int] | None = None,
-              here: int | None = None) -> list[T]:
-    """`part(i)` for i in range(count), in `processes` forked processes, taken in `order` (default:
-    by index) as each process is free; `here`: one part this process runs meanwhile (the others
-    then share processes - 1). The results by index."""
+def run_parts(part: Callable[[int], T], count: int, processes: int, here: int | None = None) -> list[T]:
+    """`part(i)` for i in range(count), in `processes` forked processes, taken by index as each
+    process is free; `here`: one part this process runs meanwhile (the others then share
+    processes - 1). The results by index."""
     global _PART
     import multiprocessing
 
     results: list[T | None] = [None] * count
     done = [False] * count
-    queue = [i for i in (order if order is not None else range(count)) if i != here]
+    queue = [i for i in range(count) if i != here]
     _PART = part
     try:
         with multiprocessing.get_context("fork").Pool(max(1, processes - (here is not None))) as pool:

@@ -40,9 +40,9 @@ def _splits(monkeypatch) -> list[int]:
     made: list[int] = []
     run_parts = forked.run_parts
 
-    def counted(part, count, processes, order=None, here=None):
+    def counted(part, count, processes, here=None):
         made.append(processes)
-        return run_parts(part, count, processes, order, here)
+        return run_parts(part, count, processes, here)
 
     monkeypatch.setattr(forked, "run_parts", counted)
     return made
