@@ -54,7 +54,8 @@ def scan(paths, report: ReportOptions, rank: str, store_url: str | None = None, 
     # nothing (4 s of a 300,000-object scan).
     ranked = rank == "paths" or report.fmt == "html"
     with collector_paused():
-        # (the attack paths read the RBAC and network analyses the rules build: built here, then)
+        # (ranked: the attack graph reads the RBAC and network analyses the rules build, so the
+        # rules run in this process, not in forked ones that would take their analyses with them)
         evaluation = pipeline.run(inventories, rules, config, scanned=scanned, subjects={Target.DOCKERFILE: parsed},
                                   settings=config.settings(options.kube_version), jobs=1 if ranked else options.jobs)
         if store_url:
