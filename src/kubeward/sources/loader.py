@@ -422,12 +422,17 @@ def load_paths(paths: Iterable[str], stdin=None, progress: Progress | None = Non
     if workers > 1:
         _load_parallel(inputs, named, workers, result, progress, render)
         return result
+    # each file's documents shared as it is read (what a worker does for its part), so that the
+    # parsed copies of all the files are never held at once (at 100,000 objects: 790 -> 480 MiB)
+    strings: dict[str, str] = {}
+    subtrees = SharedSubtrees()
     for done, path in enumerate(inputs):
         if progress is not None:
             progress(done, len(inputs), _label(path))
-        result.extend(_load_one(path, named, stdin, render))
+        result.extend(_share_within(_load_one(path, named, stdin, render), strings, subtrees))
     if progress is not None:
         progress(len(inputs), len(inputs), "")
+    result.subtrees_shared = True
     return result
 
 
@@ -507,13 +512,15 @@ def _load_chunk(paths: list[str], named: set[str]) -> LoadResult:
     return _share_within(result)
 
 
-def _share_within(result: LoadResult) -> LoadResult:
+def _share_within(result: LoadResult, strings: dict[str, str] | None = None,
+                  subtrees: SharedSubtrees | None = None) -> LoadResult:
     """Equal strings, maps and lists of `result`'s documents made one object (too_deep and
-    SharedSubtrees: what the inventory build does otherwise). In a worker, this is also what
-    makes its result cheap to send: pickle sends an object met again as a reference, so less is
-    sent and rebuilt here. A document nested too deep is left as it is (the inventory refuses it)."""
-    strings: dict[str, str] = {}
-    subtrees = SharedSubtrees()
+    SharedSubtrees; `strings` and `subtrees` may be shared with other results). In a worker, this
+    is also what makes its result cheap to send: pickle sends an object met again as a reference,
+    so less is sent and rebuilt here. A document nested too deep is left as it is (the inventory
+    refuses it)."""
+    strings = {} if strings is None else strings
+    subtrees = SharedSubtrees() if subtrees is None else subtrees
     for document in result.documents:
         if not too_deep(document.data, strings=strings):
             subtrees.share(document.data)
