@@ -96,29 +96,30 @@ def _run_part(index: int) -> object:
 
 
 def run_parts(part: Callable[[int], T], count: int, processes: int, here: int | None = None) -> list[T]:
-    """`part(i)` for i in range(count), in `processes` forked processes, taken by index as each
-    process is free; `here`: one part this process runs meanwhile (the others then share
-    processes - 1). The results by index."""
+    """`part(i)` for i in range(count) in `processes` forked processes, each taking the next part
+    by index when it is free; `here`: a part this process runs meanwhile (the others then share
+    processes - 1). The results by index; a part whose process failed or died is run here at
+    the end (a process killed outright breaks the pool: what is not back by then is run here)."""
     global _PART
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     results: list[T | None] = [None] * count
     done = [False] * count
-    queue = [i for i in range(count) if i != here]
     _PART = part
     try:
-        with multiprocessing.get_context("fork").Pool(max(1, processes - (here is not None))) as pool:
-            pending = pool.imap_unordered(_indexed, queue)
+        with ProcessPoolExecutor(max_workers=max(1, processes - (here is not None)),
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {pool.submit(_run_part, index): index for index in range(count) if index != here}
             if here is not None:
                 results[here], done[here] = part(here), True
-            for index, result in pending:
-                results[index], done[index] = result, True  # type: ignore[assignment]  # (a part's T, sent back)
-    except Exception:  # noqa: BLE001 - a process that could not start or failed: its parts are run here
+            for future in as_completed(futures):
+                try:
+                    results[futures[future]], done[futures[future]] = future.result(), True  # type: ignore[assignment]
+                except Exception:  # noqa: BLE001 - this part is run here at the end
+                    pass
+    except Exception:  # noqa: BLE001 - the processes could not start, or one died (the pool is then broken)
         pass
     finally:
         _PART = None
     return [result if done[i] else part(i) for i, result in enumerate(results)]  # type: ignore[misc]
-
-
-def _indexed(index: int) -> tuple[int, object]:
-    return index, _run_part(index)

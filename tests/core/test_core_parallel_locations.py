@@ -125,3 +125,21 @@ def test_a_part_whose_process_fails_is_resolved_here(corpus_findings, monkeypatc
     monkeypatch.setattr(scanned._LineJob, "resolve", failing)
     assert list(reports.resolve_locations(corpus_findings, jobs=3)) == one
     assert len(here) == 3  # its own part, then the two the failed processes had
+
+
+def test_a_process_that_dies_leaves_its_part_to_this_one(corpus_findings, monkeypatch):
+    """A forked process killed outright (out of memory) breaks the pool: no wait for an answer that
+    never comes; the parts not back yet are resolved here."""
+    one = list(reports.resolve_locations(corpus_findings, jobs=1))
+    monkeypatch.setattr(scanned, "PARALLEL_MIN_LINES", 1)
+    parent = os.getpid()
+    resolve = scanned._LineJob.resolve
+
+    def dying(job, keys):
+        if os.getpid() != parent:
+            os._exit(9)
+        return resolve(job, keys)
+
+    monkeypatch.setattr(scanned._LineJob, "resolve", dying)
+    assert list(reports.resolve_locations(corpus_findings, jobs=3)) == one
+
