@@ -3,7 +3,7 @@ lines). A forked process starts with this process's memory: the inventory and th
 read there, never sent; only each part's result comes back, pickled. Where fork is not available,
 where this process runs other threads (a server's: a lock another thread holds at the fork stays
 locked in the child), or for one job, the parts run here, one after the other. A part whose
-process fails is run here: the result is the same either way.
+process fails or dies is run here: the result is the same either way.
 
 Each forked process may come to copy the pages it reads (reading an object writes its reference
 count): no more are started than the free memory holds at this process's resident size each."""
@@ -35,8 +35,8 @@ def workers(jobs: int | None, parts: int) -> int:
 
 def memory_allows(processes: int) -> int:
     """How many of `processes` forked processes the free memory holds, each counted at this
-    process's resident size (at 100,000 objects each took 230-265 MiB of its own beside a parent
-    of 300). Unknown sizes limit nothing."""
+    process's resident size (at 100,000 objects a rule process came to hold 226-265 MiB of its
+    own). Unknown sizes limit nothing."""
     resident, free = resident_kib(), free_kib()
     if not resident or free is None:
         return processes
