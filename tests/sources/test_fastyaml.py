@@ -195,6 +195,7 @@ def test_pyyaml_dumped_data_is_the_same_or_declined(data, style, flow):
     "key: |\n  no final newline",                    # a block scalar at the end of the text
     "- *\n",
     "k: &\n", "- & x\n", "[&]\n", "a: b\nc: &\n",      # an anchor without a name: PyYAML refuses it
+    "l: [!]\n", "l: {a: !}\n", "k: !]\n", "k: [a, !]\n",  # a tag `!` before `]` or `}`: PyYAML refuses it
     "null\n---",                                   # an empty last document, no final line break
 ])
 def test_declined_texts_load_exactly_as_pyyaml(text):

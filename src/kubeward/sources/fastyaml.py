@@ -59,7 +59,9 @@ _BEFORE_INDICATOR = frozenset(" \n[{,")
 
 
 _NODE_PROPERTY = re.compile(r"[&*!][^\s\]},]")  # an anchor, an alias or a tag, where a token may start
-_NAMELESS = re.compile(r"&(?=[\s\]},]|$)")  # an anchor without a name where a token may start (nameless aliases are declined already)
+# An anchor without a name, or a tag `!` before `]`, `}` or `,`, where a token may start: PyYAML
+# (libyaml's scanner) refuses both; rapidyaml reads on. (Nameless aliases are declined already.)
+_NAMELESS = re.compile(r"&(?=[\s\]},]|$)|!(?=[\]},])")
 _TOKEN_BEFORE = frozenset(" \n[{,:-")
 
 
@@ -75,8 +77,9 @@ def _unhandled(text: str) -> bool:
     if ("&" in text or "*" in text or "!" in text) and any(
             m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE for m in _NODE_PROPERTY.finditer(text)):
         return True
-    if "&" in text and any(m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE for m in _NAMELESS.finditer(text)):
-        return True  # `k: &` and `- & x`: PyYAML refuses an anchor without a name, rapidyaml reads on
+    if ("&" in text or "!" in text) and any(
+            m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE for m in _NAMELESS.finditer(text)):
+        return True  # `k: &`, `- & x`, `[!]`, `k: !}` (see _NAMELESS)
     return "?" in text and any(m.start() == 0 or text[m.start() - 1] in _BEFORE_INDICATOR
                                for m in _QUESTION.finditer(text))
 
