@@ -177,10 +177,6 @@ def test_documents_from_events_equal_composed_ones(documents, flow, data):
     "expr: up{job=\"x\"} != 0\nrun: test ! -f x && echo !done\n", "a: ! x\nb: ! 1\n", "a: !custom x\n",
     "- !!map {a: 1}\n- x != y\n", "k: !!binary aGk=\n", "a: !!python/name:os.system\n", "- !x\n",
     "ok: x != y\n---\nlater: !!int '3'\n", "!!str a: b\n",
-    # `&` and `*` where an anchor and an alias may start: text (read by rapidyaml, its tree having
-    # no anchor, alias or tag), or real ones (composed)
-    "cmd: make && make *.o\ndoc: see *this* & &that\n", "run: a &&b\nglob: x *y\n", "a: &x 1\nb: *x\n",
-    "- &a\n  k: v\n- *a\n", "t: a && b\n--- &d\nx: *y\n", "t: a && *b\nk: !!str 1\n", "[&a x, *a]\n",
 ])
 def test_events_and_composition_agree_on_special_forms(text):
     from_events, composed = _both(text)

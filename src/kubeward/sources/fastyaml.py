@@ -71,32 +71,17 @@ _TOKEN_BEFORE = frozenset(" \n[{,:-")
 _OTHER_CHARACTER = re.compile("[^\n\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010FFFF]")
 
 
-def _unhandled(text: str, properties: bool = True) -> bool:
-    """Text the fast path leaves to PyYAML; `properties`: also any `&`, `*` or `!` where a node
-    property may start (else the parsed tree is asked: _has_properties)."""
+def _unhandled(text: str) -> bool:
     if text.startswith("%") or "\n%" in text or _OTHER_CHARACTER.search(text):
         return True
-    if properties and _may_have_properties(text):
+    if ("&" in text or "*" in text or "!" in text) and any(
+            m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE for m in _NODE_PROPERTY.finditer(text)):
         return True
     if ("&" in text or "!" in text) and any(
             m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE for m in _NAMELESS.finditer(text)):
         return True  # `k: &`, `- & x`, `[!]`, `k: !}` (see _NAMELESS)
     return "?" in text and any(m.start() == 0 or text[m.start() - 1] in _BEFORE_INDICATOR
                                for m in _QUESTION.finditer(text))
-
-
-def _may_have_properties(text: str) -> bool:
-    """Whether `text` may hold an anchor, an alias or a tag: `&`, `*` or `!` where a token may
-    start. A superset: a shell's `a && b`, PromQL's `x != 0`, Markdown's `*note*` match too."""
-    return ("&" in text or "*" in text or "!" in text) and any(
-        m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE for m in _NODE_PROPERTY.finditer(text))
-
-
-def _has_properties(tree) -> bool:
-    """Whether a node of the parsed tree carries an anchor, an alias or a tag (rapidyaml keeps
-    them as node flags; its JSON leaves them out)."""
-    node_type = tree.type
-    return any(node_type(node) & _NOT_HANDLED_FLAGS for node in range(tree.size()))
 
 
 _NEEDS_PYYAML = object()  # a plain scalar only PyYAML's composer reads (`<<`, a lone `*`)
@@ -144,21 +129,17 @@ class _NotHandled(Exception):
     pass
 
 
-def parse(text: str, tree_properties: bool = False) -> list[tuple[object, int]] | None:
+def parse(text: str) -> list[tuple[object, int]] | None:
     """Every document of `text` as (data, line of its root), exactly as KubeLoader's event path
-    builds them; None when the fast path does not apply (parse with PyYAML then), which includes
-    any text with an anchor, an alias or a tag: told by a cheap test of the text, which text in
-    scalars also passes (`a && b`), or, with `tree_properties`, by the parsed tree's nodes (for
-    texts that would otherwise be composed, the slowest path)."""
-    if ryml is None or _unhandled(text, properties=not tree_properties):
+    builds them; None when the fast path does not apply (parse with PyYAML then). The caller has
+    already excluded texts with tags, anchors and aliases."""
+    if ryml is None or _unhandled(text):
         return None
     if not text.endswith("\n") and ("|" in text or ">" in text):
         return None  # a block scalar ending the text: rapidyaml adds the line break PyYAML leaves off
     raw = text.encode()
     try:
         tree = _parse_quietly(raw)
-        if tree_properties and _may_have_properties(text) and _has_properties(tree):
-            return None
         root = tree.root_id()
         if tree.is_stream(root):
             doc_ids = list(ryml.children(tree, root))

@@ -582,13 +582,6 @@ def load_bytes(raw: bytes, name: str, keep_text: bool = False) -> LoadResult:
 
 def _parse_yaml(text: str, source: SourceFile, result: LoadResult, events: bool = True) -> None:
     may_alias = _has_token(text, "&", _ANCHOR) and _has_token(text, "*", _ALIAS)
-    if events and may_alias and fastyaml.ENABLED:
-        # (most such texts hold `&&` or `*text*` in scalars, not an alias: rapidyaml's tree says,
-        # instead of PyYAML's composer, the slowest path)
-        parsed = fastyaml.parse(text, tree_properties=True)
-        if parsed is not None:
-            result.documents.extend(Document(data, source, index, line) for index, (data, line) in enumerate(parsed))
-            return
     if events and not may_alias:
         if fastyaml.ENABLED and not _has_token(text, "!", _TAG):
             # rapidyaml, checked against YAML 1.1 as KubeLoader reads it; None: PyYAML decides
