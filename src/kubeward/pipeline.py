@@ -142,7 +142,7 @@ def evaluate_rules(inventory: Inventory, rules: Iterable[Rule], node_models: Seq
 PARALLEL_MIN_OBJECTS = 5_000
 
 
-def _affinity_groups(rules: list[Rule], inventory: Inventory | None = None) -> list[list[Rule]]:
+def _affinity_groups(rules: list[Rule], inventory: Inventory) -> list[list[Rule]]:
     """The rules in groups that share what they build: the network rules one connectivity
     analysis, the RBAC rules one authorizer state, a package's rules (a workload module's) their
     per-object memos. The longest first, the order processes take them in (see _weight)."""
@@ -159,8 +159,6 @@ def _affinity_groups(rules: list[Rule], inventory: Inventory | None = None) -> l
             package = module.rpartition(".")[0]
             key = module if package == "kubeward.workload" else package
         groups.setdefault(key, []).append(rule_)
-    if inventory is None:
-        return list(groups.values())
     return sorted(groups.values(), key=lambda group: _weight(group, inventory), reverse=True)
 
 

@@ -127,8 +127,8 @@ def test_a_group_whose_process_fails_is_run_here(corpus, monkeypatch):
     assert [_whole(f) for f in many] == [_whole(f) for f in one]
 
 
-def test_affinity_groups_keep_shared_analyses_together():
-    groups = pipeline._affinity_groups(list(load_all().values()))
+def test_affinity_groups_keep_shared_analyses_together(corpus):
+    groups = pipeline._affinity_groups(list(load_all().values()), corpus)
     where = {r.id: i for i, group in enumerate(groups) for r in group}
     network = [r.id for r in load_all().values() if "network" in {c.value for c in r.context}
                and r.target in (Target.OBJECT, Target.POD_TEMPLATE, Target.INVENTORY)]

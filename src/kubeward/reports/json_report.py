@@ -12,19 +12,17 @@ from kubeward.reports.scanned import Scanned, issue_dict, summary
 from kubeward.rules.model import Finding
 
 
-def finding_dict(finding: Finding, location: dict, references: dict[str, dict] | None = None) -> dict:
+def finding_dict(finding: Finding, location: dict, references: dict[str, dict]) -> dict:
     """A finding as the report writes it. `references`: rule id -> its references as a dict,
-    shared by the findings of one report (written as they are, never changed)."""
+    filled here and shared by the findings of one report (written as they are, never changed)."""
     resource = finding.resource
     rule_ = finding.rule
     related_locations = location.get("related", ())
     if related_locations:
         location = {k: v for k, v in location.items() if k != "related"}
-    cited = references.get(rule_.id) if references is not None else None
+    cited = references.get(rule_.id)
     if cited is None:
-        cited = rule_.references.as_dict()
-        if references is not None:
-            references[rule_.id] = cited
+        cited = references[rule_.id] = rule_.references.as_dict()
     entry: dict[str, Any] = {
         "rule": rule_.id,
         "severity": finding.severity.label,
@@ -61,6 +59,7 @@ def related_dict(related, location: dict) -> dict:
 
 
 def report_dict(findings, locations, scanned: Scanned) -> dict:
+    references: dict[str, dict] = {}  # (see finding_dict)
     doc: dict[str, Any] = {
         "tool": {"name": "kubeward", "version": __version__},
         "scanned": {
@@ -69,7 +68,7 @@ def report_dict(findings, locations, scanned: Scanned) -> dict:
             "errors": [issue_dict(e) for e in scanned.errors],
             "notes": [issue_dict(n) for n in scanned.notes],
         },
-        "findings": [finding_dict(f, loc) for f, loc in zip(findings, locations)],
+        "findings": [finding_dict(f, loc, references) for f, loc in zip(findings, locations)],
         "summary": summary(findings),
     }
     if scanned.clusters:

@@ -58,10 +58,10 @@ _QUESTION = re.compile(r"\?(?:[ \n]|$)")  # literal first: the regex engine's fa
 _BEFORE_INDICATOR = frozenset(" \n[{,")
 
 
-_NODE_PROPERTY = re.compile(r"[&*!][^\s\]},]")  # an anchor, an alias or a tag, where a token may start
-# An anchor without a name, or a tag `!` before `]`, `}` or `,`, where a token may start: PyYAML
-# (libyaml's scanner) refuses both; rapidyaml reads on. (Nameless aliases are declined already.)
-_NAMELESS = re.compile(r"&(?=[\s\]},]|$)|!(?=[\]},])")
+# Where a token may start (see _TOKEN_BEFORE): an anchor, an alias or a tag; or an anchor without
+# a name, or a tag `!` before `]`, `}` or `,`, which PyYAML (libyaml's scanner) refuses and
+# rapidyaml reads on. (Nameless aliases are declined already.)
+_NODE_PROPERTY = re.compile(r"[&*!][^\s\]},]|&(?=[\s\]},]|$)|!(?=[\]},])")
 _TOKEN_BEFORE = frozenset(" \n[{,:-")
 
 
@@ -76,10 +76,7 @@ def _unhandled(text: str) -> bool:
         return True
     if ("&" in text or "*" in text or "!" in text) and any(
             m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE for m in _NODE_PROPERTY.finditer(text)):
-        return True
-    if ("&" in text or "!" in text) and any(
-            m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE for m in _NAMELESS.finditer(text)):
-        return True  # `k: &`, `- & x`, `[!]`, `k: !}` (see _NAMELESS)
+        return True  # (and `k: &`, `- & x`, `[!]`, `k: !}`: see _NODE_PROPERTY)
     return "?" in text and any(m.start() == 0 or text[m.start() - 1] in _BEFORE_INDICATOR
                                for m in _QUESTION.finditer(text))
 
