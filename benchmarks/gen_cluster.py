@@ -38,6 +38,8 @@ def generate(target: int, out: Path) -> int:
     per_file: dict[str, list] = {}
     for resource in inventory:
         per_file.setdefault(resource.origin.filename, []).append(resource)
+    if not per_file:  # (else the loop below would never reach the target)
+        sys.exit(f"gen_cluster: no Kubernetes objects in {CORPUS}: it is the corpus to copy")
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.yaml"):
         stale.unlink()
