@@ -84,6 +84,8 @@ def report_dict(findings, locations, scanned: Scanned) -> dict:
 # bytes, their text, the indented copy): at 20k objects the report's peak; 100 cost no time.
 PIECE = 100
 _FINDINGS_KEY = '\n  "findings": []'  # a raw newline: only the top-level key (strings escape theirs)
+# A non-empty {"findings": [...]} as OPT_INDENT_2 writes it: its items between these offsets.
+_ITEMS_FROM, _ITEMS_TO = len(b'{\n  "findings": [\n'), -len(b'\n  ]\n}')
 
 
 @register_format("json")
@@ -99,8 +101,8 @@ def render_json(report: ReportInput) -> str | Iterator[str]:
 
 def json_pieces(findings: list[Finding], locations: Sequence[dict], scanned: Scanned) -> Iterator[str]:
     """The text of `orjson.dumps(report_dict(...), option=OPT_INDENT_2)` and a newline, in pieces:
-    the document around an empty findings list, then the findings dumped PIECE at a time and
-    indented to their place (a test proves the pieces equal to the whole)."""
+    the document around an empty findings list, then the findings dumped PIECE at a time at
+    their indentation (a test proves the pieces equal to the whole)."""
     doc = report_dict([], [], scanned)
     doc["summary"] = summary(findings)
     text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
@@ -114,7 +116,8 @@ def json_pieces(findings: list[Finding], locations: Sequence[dict], scanned: Sca
     references: dict[str, dict] = {}
     for start in range(0, len(findings), PIECE):
         chunk = [finding_dict(f, loc, references) for f, loc in zip(findings[start:start + PIECE], locations[start:start + PIECE])]
-        dumped = orjson.dumps(chunk, option=orjson.OPT_INDENT_2).decode()
-        # items of a top-level list sit 2 spaces in; the report's findings sit 4 spaces in
-        yield ("" if start == 0 else ",\n") + "  " + dumped[2:-2].replace("\n", "\n  ")
+        # dumped under a top-level key, the items sit 4 spaces in, where the report's findings
+        # sit: cut out as they are (no second pass over the text to indent it)
+        dumped = orjson.dumps({"findings": chunk}, option=orjson.OPT_INDENT_2)
+        yield ("" if start == 0 else ",\n") + dumped[_ITEMS_FROM:_ITEMS_TO].decode()
     yield "\n  ]" + tail + "\n"
