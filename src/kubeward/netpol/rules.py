@@ -290,16 +290,16 @@ def _exposure(connectivity: Connectivity, index: int) -> list[str]:
         how.append("hostNetwork")
     if workload.host_ports:
         how.append("hostPort " + ",".join(f"{p}/{proto}" for proto, p in workload.host_ports))
-    for service in connectivity.services_in(workload.namespace):
-        spec = service.spec
-        kinds = []
-        if spec.get("type") in ("LoadBalancer", "NodePort"):
-            kinds.append(f"Service {service.name} ({spec['type']})")
-        if as_list(spec.get("externalIPs")):
-            kinds.append(f"Service {service.name} (externalIPs)")
-        if kinds and service_selects(service, workload):
-            how.extend(kinds)
     cache = connectivity.cache
+    published = cache.get(("published", workload.namespace))
+    if published is None:
+        published = cache[("published", workload.namespace)] = _published(connectivity, workload.namespace)
+    if published:
+        # the Services filed under one of the workload's labels, in scan order (see _published)
+        candidates = [entry for pair in workload.labels.items() for entry in published.get(pair, ())]
+        for _, service, kinds in sorted(candidates, key=lambda entry: entry[0]):
+            if service_selects(service, workload):
+                how.extend(kinds)
     routed = cache.get(("routed", workload.namespace))
     if routed is None:
         routed = cache[("routed", workload.namespace)] = routed_ports(connectivity, workload.namespace)
@@ -307,6 +307,26 @@ def _exposure(connectivity: Connectivity, index: int) -> list[str]:
         how.append("Ingress/Route/Gateway route")
     how.extend(_istio_gateways(connectivity).get(index, ()))
     return how
+
+
+def _published(connectivity: Connectivity, namespace: str | None) -> dict[tuple[str, str], list[tuple[int, Resource, list[str]]]]:
+    """The namespace's Services that publish their pods outside the cluster (most are ClusterIP),
+    each with its place in scan order and how, filed under the first label of its selector: a
+    workload is selected only by Services filed under one of its own labels, so that a namespace
+    of many Services and workloads is not compared pair by pair. Found once per namespace."""
+    found: dict[tuple[str, str], list[tuple[int, Resource, list[str]]]] = {}
+    for position, service in enumerate(connectivity.services_in(namespace)):
+        spec = service.spec
+        kinds = []
+        if spec.get("type") in ("LoadBalancer", "NodePort"):
+            kinds.append(f"Service {service.name} ({spec['type']})")
+        if as_list(spec.get("externalIPs")):
+            kinds.append(f"Service {service.name} (externalIPs)")
+        selector = as_dict(spec.get("selector"))
+        if kinds and selector:  # (an empty selector selects nothing: service_selects)
+            key, value = next(iter(selector.items()))
+            found.setdefault((str(key), str(value)), []).append((position, service, kinds))
+    return found
 
 
 def _istio_gateways(connectivity: Connectivity) -> dict[int, list[str]]:

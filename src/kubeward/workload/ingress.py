@@ -85,12 +85,16 @@ def ssh_service(service: Resource) -> Iterator[tuple[Path, str]]:
 
 
 @reads(*WORKLOAD_KINDS)  # kept while Services, policies and namespaces change (kubeward watch)
-def _pod_labels(inventory: Inventory) -> dict[str | None, list[dict]]:
-    """Pod template labels of the scan's workloads, per namespace (an analysis of the inventory)."""
-    out: dict[str | None, list[dict]] = {}
+def _pod_labels(inventory: Inventory) -> dict[str | None, dict[tuple[str, str], list[dict]]]:
+    """Pod template labels of the scan's workloads, per namespace and by each label they hold (an
+    analysis of the inventory): a selector's matches are among the templates holding one of its
+    labels, so that a namespace of many Services and workloads is not compared pair by pair."""
+    out: dict[str | None, dict[tuple[str, str], list[dict]]] = {}
     for template in inventory.pod_templates:
         labels = text_map(template.metadata.get("labels"))
-        out.setdefault(template.resource.namespace, []).append(labels)
+        by_label = out.setdefault(template.resource.namespace, {})
+        for pair in labels.items():
+            by_label.setdefault(pair, []).append(labels)
     return out
 
 
@@ -115,11 +119,13 @@ def service_selects_nothing(inventory: Inventory) -> Iterator[Hit]:
         selector = as_dict(service.spec.get("selector"))
         if not selector or service.spec.get("type") == "ExternalName":
             continue
-        labels = pod_labels.get(service.namespace)
-        if not labels:
+        by_label = pod_labels.get(service.namespace)
+        if by_label is None:
             continue  # no workload of the namespace in the scan: the pods may be elsewhere
         wanted = text_map(selector)
-        if not any(all(pod.get(k) == v for k, v in wanted.items()) for pod in labels):
+        first = next(iter(wanted.items()))
+        holding = by_label.get(first, ())
+        if not any(all(pod.get(k) == v for k, v in wanted.items()) for pod in holding):
             shown = ", ".join(f"{k}={v}" for k, v in wanted.items())
             yield Hit(service, ("spec", "selector"),
                       f"the Service selects {shown}: no pod template of namespace {service.namespace} has these labels")
