@@ -49,8 +49,7 @@ def test_objects_read_the_same_and_equal_subtrees_are_one(objects):
     subtrees = SharedSubtrees()
     strings: dict = {}
     for obj in objects:
-        assert not too_deep(obj, strings=strings)
-        subtrees.share(obj)
+        assert subtrees.share(obj, strings)
     assert [strict(o) for o in objects] == [strict(o) for o in before]
     assert all(obj is root for obj, root in zip(objects, kept))  # each keeps its own root
     by_value: dict = {}
@@ -59,12 +58,32 @@ def test_objects_read_the_same_and_equal_subtrees_are_one(objects):
             assert by_value.setdefault(strict(container), container) is container
 
 
+def strings_of(value, out: list) -> list:
+    for child in (value.values() if type(value) is dict else value if type(value) is list else ()):
+        if type(child) is str:
+            out.append(child)
+        strings_of(child, out)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(roots, min_size=1, max_size=6), st.integers(1, 5))
+def test_the_walk_refuses_what_too_deep_refuses_and_shares_each_string_once(objects, limit):
+    """One walk does the depth check and the sharing: it refuses exactly the objects too_deep
+    refuses (at any limit), and every string value of the objects it takes is one object per value."""
+    expected = [not too_deep(copy.deepcopy(obj), limit) for obj in objects]
+    subtrees, strings = SharedSubtrees(), {}
+    assert [subtrees.share(obj, strings, limit) for obj in objects] == expected
+    taken = [s for obj, ok in zip(objects, expected) if ok for s in strings_of(obj, [])]
+    assert all(strings[s] is s for s in taken)
+
+
 def test_subtrees_equal_only_across_types_stay_apart():
     objects = [{"a": {"v": True}}, {"a": {"v": 1}}, {"a": {"v": 1.0}}, {"a": {"v": -0.0}}, {"a": {"v": 0.0}},
                {"a": {1: "x"}}, {"a": {True: "x"}}, {"a": ["1"]}, {"a": [1]}, {"a": {}}, {"a": []}]
     subtrees = SharedSubtrees()
     for obj in objects:
-        subtrees.share(obj)
+        subtrees.share(obj, {})
     assert len({id(obj["a"]) for obj in objects}) == len(objects)
     assert [type(next(iter(o["a"].values()))) for o in objects[:5]] == [bool, int, float, float, float]
     assert repr(objects[3]["a"]["v"]) == "-0.0"

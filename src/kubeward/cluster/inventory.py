@@ -37,11 +37,10 @@ def inventory_of(collection: Collection, label_resources: bool) -> Inventory:
             given = as_dict(obj.get("metadata")).get("namespace")
             namespace = given if isinstance(given, str) and given else DEFAULT_NAMESPACE
         resource = Resource(obj, namespace, Origin(None, index, 1, (), source), cluster)
-        problem = depth_problem(obj, strings=strings)
+        problem = None if subtrees.share(obj, strings) else depth_problem(obj)
         if problem:
             errors.append(LoadIssue(source, None, f"object {index}, {resource.display()}: {problem}"))
             continue
-        subtrees.share(obj)
         if REDACTED_KEY in obj:
             _recorded_credentials(resource, obj[REDACTED_KEY])
         resources.append(resource)

@@ -311,13 +311,16 @@ def build_inventory(
         # (a document a worker checked already is not walked again: at 100,000 objects the walk
         # took ~0.7 s of this process's time, and sharing strings across the workers' parts saved
         # ~3 MiB of 145)
-        problem = None if doc.shallow else depth_problem(obj, strings=strings)
+        if doc.shallow:
+            problem = None
+        elif loaded.subtrees_shared:  # (a document a worker found too deep)
+            problem = depth_problem(obj, strings=strings)
+        else:
+            problem = None if subtrees.share(obj, strings) else depth_problem(obj)
         if problem:  # refused here, so no rule ever walks it (a recursive walk would fail)
             where = f" (item {prefix[-1]})" if prefix else ""
             errors.append(LoadIssue(doc.file.name, doc.line, f"document {doc.index}{where}, {resource.display()}: {problem}"))
             return
-        if not loaded.subtrees_shared:
-            subtrees.share(obj)
         resources.append(resource)
 
     for doc in loaded.documents:

@@ -262,6 +262,10 @@ def too_deep(data: object, limit: int | None = None, strings: dict[str, str] | N
     return False
 
 
+class _TooDeep(Exception):
+    pass
+
+
 class SharedSubtrees:
     """One copy of each map and list below the objects given to `share` (one instance per
     inventory build, or per worker's part of it): each that equals one met before (the same keys
@@ -272,37 +276,56 @@ class SharedSubtrees:
 
     def __init__(self) -> None:
         self._by_value: dict[tuple, object] = {}
+        self._limit = MAX_DEPTH
+        self._string: Callable[[str, str], str] = dict[str, str]().setdefault
 
-    def share(self, root: object) -> None:
-        """Share what is below `root` (kept itself: each object owns its root). Call it on an
-        object that passed the depth check (this recurses) and whose strings are shared already
-        (too_deep): equal strings are then the same objects, compared at once."""
-        if type(root) is dict or type(root) is list:
-            self._share_children(root)  # (its key is not kept: no other object takes this root)
+    def share(self, root: object, strings: dict[str, str], limit: int | None = None) -> bool:
+        """too_deep and the sharing in one walk: every string value below `root` made the one
+        equal string kept in `strings` (see too_deep), then each map and list below it (kept itself:
+        each object owns its root) made the one equal copy. False when `root` nests deeper than
+        `limit` (default MAX_DEPTH): the walk stops there (recursing no deeper than the limit),
+        and what it shared already stays shared (equal values; the caller refuses the object)."""
+        if type(root) is not dict and type(root) is not list:
+            return True
+        self._limit = MAX_DEPTH if limit is None else limit
+        self._string = strings.setdefault
+        try:
+            self._share_children(root, 1)  # (its key is not kept: no other object takes this root)
+        except _TooDeep:
+            return False
+        return True
 
-    def _shared(self, value: dict | list) -> object:
+    def _shared(self, value: dict | list, depth: int) -> object:
         """The one object equal to `value` (itself, the first time), its own children shared first."""
         try:
-            return self._by_value.setdefault(tuple(self._share_children(value)), value)
+            return self._by_value.setdefault(tuple(self._share_children(value, depth)), value)
         except TypeError:  # a value that cannot be hashed (not from YAML or JSON): kept as it is
             return value
 
-    def _share_children(self, value: dict | list) -> list:
-        """Replace each map or list in `value` by its one copy, and give `value`'s key: its keys
-        and values, a string or an int as it is (neither equals the other, nor a tuple), any other
-        value with its type (True equals 1, 1.0 equals 1, -0.0 equals 0.0), a shared child by its
-        identity (kept alive by the table while ids are compared)."""
+    def _share_children(self, value: dict | list, depth: int) -> list:
+        """Replace each string in `value` by its one copy and each map or list by its one copy
+        (`value` sits `depth` levels down), and give `value`'s key: its keys and values, a string
+        or an int as it is (neither equals the other, nor a tuple), any other value with its type
+        (True equals 1, 1.0 equals 1, -0.0 equals 0.0), a shared child by its identity (kept
+        alive by the table while ids are compared)."""
         is_dict = type(value) is dict
         parts: list = [is_dict]
         append = parts.append
+        below = depth + 1
         for key, child in (value.items() if is_dict else enumerate(value)):  # type: ignore[union-attr]
             kind = type(child)
-            if kind is dict or kind is list:
-                shared = self._shared(child)
+            if kind is str:
+                part: object = self._string(child, child)
+                if part is not child:
+                    value[key] = part  # an equal value in place: the same object, no copy
+            elif kind is dict or kind is list:
+                if below > self._limit:
+                    raise _TooDeep
+                shared = self._shared(child, below)
                 if shared is not child:
                     value[key] = shared
-                part: object = (list, id(shared))
-            elif kind is str or kind is int:
+                part = (list, id(shared))
+            elif kind is int:
                 part = child
             elif kind is float:
                 part = (float, repr(child))
@@ -517,14 +540,12 @@ def _share_within(result: LoadResult, strings: dict[str, str] | None = None,
     """Equal strings, maps and lists of `result`'s documents made one object (too_deep and
     SharedSubtrees; `strings` and `subtrees` may be shared with other results). In a worker, this
     is also what makes its result cheap to send: pickle sends an object met again as a reference,
-    so less is sent and rebuilt here. A document nested too deep is left as it is (the inventory
-    refuses it)."""
+    so less is sent and rebuilt here. A document nested too deep is left partly shared (the
+    inventory refuses it)."""
     strings = {} if strings is None else strings
     subtrees = SharedSubtrees() if subtrees is None else subtrees
     for document in result.documents:
-        if not too_deep(document.data, strings=strings):
-            subtrees.share(document.data)
-            document.shallow = True
+        document.shallow = subtrees.share(document.data, strings)
     result.subtrees_shared = True
     return result
 
