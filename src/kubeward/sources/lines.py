@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from itertools import accumulate
 
 Path = tuple
 _UNSEEN = object()
@@ -57,11 +58,8 @@ class LineIndex:
         joined = self._joined
         if joined is None:
             joined = self._joined = "\n".join(self.lines)
-            starts = self._starts = [0] * (len(self.lines) + 1)
-            at = 0
-            for i, line in enumerate(self.lines):
-                at += len(line) + 1
-                starts[i + 1] = at
+            # each line's length and its "\n", summed (iterators in C: a loop was ~0.1 us a line)
+            self._starts = list(accumulate(map(_PLUS_ONE, map(len, self.lines)), initial=0))
         starts = self._starts
         pattern = _SHALLOW.get(indent)
         if pattern is None:
@@ -85,6 +83,7 @@ class LineIndex:
         return end
 
 
+_PLUS_ONE = (1).__add__
 _SHALLOW: dict[int, re.Pattern] = {}  # indent -> a line indented that much or less, not blank or a comment
 
 # A walk state: (line of the step, first line of its value block, end, indent of the block's
