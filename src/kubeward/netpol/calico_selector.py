@@ -105,7 +105,10 @@ def _unquote(token) -> str:
     return str(token)[1:-1]
 
 
-_PARSER = Lark(GRAMMAR, parser="lalr", transformer=_ToTree(), maybe_placeholders=False)
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    """Built on first use (~17 ms): most scans hold no Calico policy."""
+    return Lark(GRAMMAR, parser="lalr", transformer=_ToTree(), maybe_placeholders=False)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -119,7 +122,7 @@ def parse(text: str) -> tuple:
         raise CalicoSelectorError("longer than 4096 characters")
     try:
         # lark's stub says parse returns a Tree; with a transformer (lalr) it returns the transformer's result
-        tree: tuple = _PARSER.parse(text)  # type: ignore[assignment]  # library stub: see above
+        tree: tuple = _parser().parse(text)  # type: ignore[assignment]  # library stub: see above
     except LarkError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CalicoSelectorError(f"not a Calico selector: {detail}") from None
