@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeward.model.inventory import build_inventory
-from kubeward.model.resource import as_dict, as_list, text_map
+from kubeward.model.resource import as_dict, text_map
 from kubeward.netpol.engine import analyze
 from kubeward.netpol.exposure import service_selects
-from kubeward.netpol.rules import _exposure
+from kubeward.netpol.rules import _exposure, publishing
 from kubeward.rules import load_all
 from kubeward.sources.loader import Document, LoadResult, SourceFile
 
@@ -67,12 +67,7 @@ def _exposure_pairwise(connectivity, index: int) -> list[str]:
     workload = connectivity.workloads[index]
     how = []
     for service in connectivity.services_in(workload.namespace):
-        spec = service.spec
-        kinds = []
-        if spec.get("type") in ("LoadBalancer", "NodePort"):
-            kinds.append(f"Service {service.name} ({spec['type']})")
-        if as_list(spec.get("externalIPs")):
-            kinds.append(f"Service {service.name} (externalIPs)")
+        kinds = publishing(service)
         if kinds and service_selects(service, workload):
             how.extend(kinds)
     return how

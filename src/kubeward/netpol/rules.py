@@ -316,17 +316,23 @@ def _published(connectivity: Connectivity, namespace: str | None) -> dict[tuple[
     of many Services and workloads is not compared pair by pair. Found once per namespace."""
     found: dict[tuple[str, str], list[tuple[int, Resource, list[str]]]] = {}
     for position, service in enumerate(connectivity.services_in(namespace)):
-        spec = service.spec
-        kinds = []
-        if spec.get("type") in ("LoadBalancer", "NodePort"):
-            kinds.append(f"Service {service.name} ({spec['type']})")
-        if as_list(spec.get("externalIPs")):
-            kinds.append(f"Service {service.name} (externalIPs)")
-        selector = as_dict(spec.get("selector"))
+        kinds = publishing(service)
+        selector = as_dict(service.spec.get("selector"))
         if kinds and selector:  # (an empty selector selects nothing: service_selects)
             key, value = next(iter(selector.items()))
             found.setdefault((str(key), str(value)), []).append((position, service, kinds))
     return found
+
+
+def publishing(service: Resource) -> list[str]:
+    """How a Service publishes the pods it selects outside the cluster (nothing: ClusterIP)."""
+    spec = service.spec
+    kinds = []
+    if spec.get("type") in ("LoadBalancer", "NodePort"):
+        kinds.append(f"Service {service.name} ({spec['type']})")
+    if as_list(spec.get("externalIPs")):
+        kinds.append(f"Service {service.name} (externalIPs)")
+    return kinds
 
 
 def _istio_gateways(connectivity: Connectivity) -> dict[int, list[str]]:
