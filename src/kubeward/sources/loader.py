@@ -281,8 +281,8 @@ class SharedSubtrees:
 
     def share(self, root: object, strings: dict[str, str], limit: int | None = None) -> bool:
         """too_deep and the sharing in one walk: every string value below `root` made the one
-        equal string kept in `strings` (see too_deep), then each map and list below it (kept itself:
-        each object owns its root) made the one equal copy. False when `root` nests deeper than
+        equal string kept in `strings` (see too_deep), and each map and list below it (`root` is
+        kept itself: each object owns its root) made the one equal copy. False when `root` nests deeper than
         `limit` (default MAX_DEPTH): the walk stops there (recursing no deeper than the limit),
         and what it shared already stays shared (equal values; the caller refuses the object)."""
         if type(root) is not dict and type(root) is not list:
