@@ -20,6 +20,15 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
 
 
+class _Dumper(yaml.CSafeDumper):
+    """Writes a map or list met twice in full each time: the loader shares equal subtrees (one
+    object), and the dumper would otherwise write them as anchors and aliases, a YAML that real
+    repositories do not hold and that the parsers read another way (and more slowly)."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def _renamed(obj: dict, copy_index: int, namespaced: bool) -> dict:
     obj = copy.deepcopy(obj)
     meta = obj.setdefault("metadata", {}) or {}
@@ -57,7 +66,7 @@ def generate(target: int, out: Path) -> int:
             if docs:
                 stem = os.path.relpath(filename, CORPUS).replace(os.sep, "_").rsplit(".", 1)[0]
                 with open(out / f"{copy_index:03d}-{stem}.yaml", "w") as handle:
-                    yaml.dump_all(docs, handle, Dumper=yaml.CSafeDumper, sort_keys=False)
+                    yaml.dump_all(docs, handle, Dumper=_Dumper, sort_keys=False)
             if written >= target:
                 break
         copy_index += 1
