@@ -7,6 +7,8 @@ import time
 import tracemalloc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubeward.model import build_inventory
 from kubeward.sources import load_paths, load_text
@@ -155,3 +157,46 @@ def test_equal_string_values_are_kept_once_and_the_objects_stay_equal():
     values = [o["data"]["mode"] for o in objects] + [v for o in objects for v in o["data"]["list"]]
     assert len({id(v) for v in values}) == 1
     assert len({id(o["metadata"]["labels"]["team"]) for o in objects}) == 1
+
+
+@st.composite
+def _anchored(draw):
+    """A mapping whose values are flow lists of scalars and aliases of earlier anchored lists, and
+    the expanded size of its node graph, counted from the structure drawn: each list is 1 node
+    plus its items, a scalar 1, an alias the size of what it names, each key 1, the map 1."""
+    sizes: list[int] = []
+    lines = []
+    for index in range(draw(st.integers(1, 8))):
+        items, size = [], 1
+        for _ in range(draw(st.integers(0, 4))):
+            target = draw(st.integers(-1, index - 1)) if index else -1
+            if target < 0:
+                items.append("x")
+                size += 1
+            else:
+                items.append(f"*a{target}")
+                size += sizes[target]
+        sizes.append(size)
+        lines.append(f"d{index}: &a{index} [{', '.join(items)}]")
+    return "\n".join(lines) + "\n", 1 + sum(1 + size for size in sizes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_anchored(), st.integers(1, 120))
+def test_alias_expansion_is_counted_exactly(drawn, limit):
+    """_alias_problem refuses a graph exactly when it expands to more nodes than the limit."""
+    import yaml
+
+    from kubeward.sources import loader
+    from kubeward.sources.yamlio import KubeLoader
+
+    text, expanded = drawn
+    root = yaml.compose(text, Loader=KubeLoader)
+    saved = loader.MAX_EXPANDED_NODES
+    loader.MAX_EXPANDED_NODES = limit
+    try:
+        problem = loader._alias_problem(root)
+    finally:
+        loader.MAX_EXPANDED_NODES = saved
+    assert (problem is not None) == (expanded > limit), (text, expanded, problem)
+    assert problem is None or "alias bomb" in problem

@@ -765,17 +765,22 @@ def _has_token(text: str, mark: str, pattern: re.Pattern) -> bool:
 
 
 def _alias_problem(root: yaml.Node) -> str | None:
-    """Expanded size of a node graph (aliases share nodes), memoised: O(distinct nodes)."""
+    """Expanded size of a node graph (aliases share nodes), memoised: O(distinct nodes). Only
+    maps and lists are walked (most nodes are scalars, each counting 1 where it is met)."""
     sizes: dict[int, int] = {}
     in_progress: set[int] = set()
+    if root.__class__ is yaml.ScalarNode:
+        return None
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    scalar = yaml.ScalarNode
     while stack:
         node, children_done = stack.pop()
         key = id(node)
         if children_done:
             in_progress.discard(key)
-            children = _children(node)
-            total = 1 + sum(sizes[id(c)] for c in children)
+            total = 1
+            for child in _children(node):
+                total += 1 if child.__class__ is scalar else sizes[id(child)]
             if total > MAX_EXPANDED_NODES:
                 return f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (alias bomb)"
             sizes[key] = total
@@ -787,7 +792,7 @@ def _alias_problem(root: yaml.Node) -> str | None:
         in_progress.add(key)
         stack.append((node, True))
         for child in _children(node):
-            if id(child) not in sizes:
+            if child.__class__ is not scalar and id(child) not in sizes:
                 stack.append((child, False))
     return None
 
