@@ -11,7 +11,7 @@ count): no more are started than the free memory holds at this process's residen
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterator, TypeVar, cast
+from typing import Callable, TypeVar
 
 T = TypeVar("T")
 
@@ -96,24 +96,15 @@ def _run_part(index: int) -> object:
 
 
 def run_parts(part: Callable[[int], T], count: int, processes: int, here: int | None = None) -> list[T]:
-    """`part(i)` for i in range(count), as each_part runs them: the results by index."""
-    results: list[T | None] = [None] * count
-    for index, result in each_part(part, count, processes, here):
-        results[index] = result
-    return results  # type: ignore[return-value]
-
-
-def each_part(part: Callable[[int], T], count: int, processes: int,
-              here: int | None = None) -> Iterator[tuple[int, T]]:
-    """(i, `part(i)`) for i in range(count), run in `processes` forked processes, each taking the
-    next part by index when it is free, and yielded as each is back (in no set order: the caller
-    takes each result in while the others run); `here`: a part this process runs first (the
-    others then share processes - 1). A part whose process failed or died is run here at the end
-    (a process killed outright breaks the pool: what is not back by then is run here)."""
+    """`part(i)` for i in range(count) in `processes` forked processes, each taking the next part
+    by index when it is free; `here`: a part this process runs meanwhile (the others then share
+    processes - 1). The results by index; a part whose process failed or died is run here at
+    the end (a process killed outright breaks the pool: what is not back by then is run here)."""
     global _PART
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    results: list[T | None] = [None] * count
     done = [False] * count
     _PART = part
     try:
@@ -121,20 +112,14 @@ def each_part(part: Callable[[int], T], count: int, processes: int,
                                  mp_context=multiprocessing.get_context("fork")) as pool:
             futures = {pool.submit(_run_part, index): index for index in range(count) if index != here}
             if here is not None:
-                mine = part(here)
-                done[here] = True
-                yield here, mine
+                results[here], done[here] = part(here), True
             for future in as_completed(futures):
                 try:
-                    back = cast(T, future.result())  # (what _run_part returned: part's result)
+                    results[futures[future]], done[futures[future]] = future.result(), True  # type: ignore[assignment]
                 except Exception:  # noqa: BLE001 - this part is run here at the end
-                    continue
-                done[futures[future]] = True
-                yield futures[future], back
+                    pass
     except Exception:  # noqa: BLE001 - the processes could not start, or one died (the pool is then broken)
         pass
     finally:
         _PART = None
-    for index in range(count):
-        if not done[index]:
-            yield index, part(index)
+    return [result if done[i] else part(i) for i, result in enumerate(results)]  # type: ignore[misc]

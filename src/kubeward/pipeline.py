@@ -195,12 +195,11 @@ def _evaluate_forked(inventory: Inventory, rules: list[Rule], groups: list[list[
         return out.getvalue()
 
     per_rule: dict[str, tuple[list[Finding], list[LoadIssue]]] = {}
-    shared: dict = {}  # (see _share_values)
-    for _, data in forked.each_part(run_group, len(groups), processes):  # each taken in as it is back
+    for data in forked.run_parts(run_group, len(groups), processes):
         for rule_id, found, failed in _Unpickler(io.BytesIO(data), inventory.resources, by_id, inventory).load():
-            _share_values(found, 0, shared)
             per_rule[rule_id] = (found, failed)
     findings = [finding for rule_ in rules for finding in per_rule.get(rule_.id, ((), ()))[0]]
+    _share_values(findings, 0, {})
     return findings, [issue for rule_ in rules for issue in per_rule.get(rule_.id, ((), ()))[1]]
 
 

@@ -38,13 +38,13 @@ def _whole(finding: Finding) -> tuple:
 def _splits(monkeypatch) -> list[int]:
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_OBJECTS", 1)
     made: list[int] = []
-    each_part = forked.each_part
+    run_parts = forked.run_parts
 
     def counted(part, count, processes, here=None):
         made.append(processes)
-        return each_part(part, count, processes, here)
+        return run_parts(part, count, processes, here)
 
-    monkeypatch.setattr(forked, "each_part", counted)
+    monkeypatch.setattr(forked, "run_parts", counted)
     return made
 
 
@@ -88,8 +88,8 @@ def test_a_finding_without_details_stays_apart_from_the_others(corpus, monkeypat
 
 def test_no_fork_for_one_job_a_small_inventory_or_other_threads(corpus, monkeypatch):
     made: list[int] = []
-    each_part = forked.each_part
-    monkeypatch.setattr(forked, "each_part", lambda *a, **k: made.append(a[2]) or each_part(*a, **k))
+    run_parts = forked.run_parts
+    monkeypatch.setattr(forked, "run_parts", lambda *a, **k: made.append(a[2]) or run_parts(*a, **k))
     rules = list(load_all().values())
     pipeline.evaluate_rules(corpus, rules, jobs=None)  # under PARALLEL_MIN_OBJECTS
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_OBJECTS", 1)
@@ -136,22 +136,3 @@ def test_affinity_groups_keep_shared_analyses_together(corpus):
     assert len({where[i] for i in ("KW-SEC-002", "KW-SEC-003", "KW-SEC-004")}) == 1  # one credential scan
     assert "KW-AUDIT-101" not in where  # audit rules run on event streams, not here
     assert sum(len(g) for g in groups) == len(where)
-
-
-def test_each_part_yields_every_part_once_as_it_is_back():
-    """Every index once, its own result, each computed in a forked process but the one run here;
-    a part whose process fails is run here; the order is the order they came back in."""
-    parent = os.getpid()
-
-    def part(index: int) -> tuple[int, bool]:
-        if index == 3 and os.getpid() != parent:
-            raise MemoryError("a forked process ran out of memory")
-        return index * index, os.getpid() == parent
-
-    got = list(forked.each_part(part, 6, 3, here=1))
-    assert sorted(index for index, _ in got) == list(range(6))
-    assert got[0] == (1, (1, True))  # the part run here comes first
-    assert {index: result for index, result in got} == {
-        0: (0, False), 1: (1, True), 2: (4, False), 3: (9, True), 4: (16, False), 5: (25, False)}
-    assert got[-1][0] == 3  # the failed part, run here at the end
-    assert forked.run_parts(part, 6, 3) == [(0, False), (1, False), (4, False), (9, True), (16, False), (25, False)]
