@@ -24,7 +24,7 @@ def inventory_of(collection: Collection, label_resources: bool) -> Inventory:
     resources = []
     notes = []
     errors = [LoadIssue(source, None, error.describe()) for error in collection.errors]
-    strings: dict[str, str] = {}  # one copy of each string value (see too_deep)
+    strings: dict[str, str] = {}  # one copy of each string value (see SharedSubtrees.share)
     subtrees = SharedSubtrees()  # one copy of each map and list below an object
     for index, obj in enumerate(collection.objects):
         if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str) or not isinstance(obj.get("apiVersion"), str):

@@ -283,7 +283,7 @@ def build_inventory(
     resources: list[Resource] = []
     notes = list(loaded.notes)
     errors = list(loaded.errors)
-    strings: dict[str, str] = {}  # one copy of each string value (see too_deep)
+    strings: dict[str, str] = {}  # one copy of each string value (see SharedSubtrees.share)
     subtrees = SharedSubtrees()  # one copy of each map and list below an object
 
     def namespaced(kind: str) -> bool:
@@ -308,15 +308,9 @@ def build_inventory(
             given = as_dict(obj.get("metadata")).get("namespace")
             namespace = given if isinstance(given, str) and given else (default_namespace or DEFAULT_NAMESPACE)
         resource = Resource(obj, namespace, Origin(doc.file, doc.index, doc.line, prefix), cluster)
-        # (a document a worker checked already is not walked again: at 100,000 objects the walk
-        # took ~0.7 s of this process's time, and sharing strings across the workers' parts saved
-        # ~3 MiB of 145)
-        if doc.shallow:
-            problem = None
-        elif loaded.subtrees_shared:  # (a document a worker found too deep)
-            problem = depth_problem(obj, strings=strings)
-        else:
-            problem = None if subtrees.share(obj, strings) else depth_problem(obj)
+        # (a document the load checked and shared already is not walked again: at 100,000 objects
+        # the walk took ~0.7 s of this process's time; one it found too deep is, item by item)
+        problem = None if doc.shallow or subtrees.share(obj, strings) else depth_problem(obj)
         if problem:  # refused here, so no rule ever walks it (a recursive walk would fail)
             where = f" (item {prefix[-1]})" if prefix else ""
             errors.append(LoadIssue(doc.file.name, doc.line, f"document {doc.index}{where}, {resource.display()}: {problem}"))

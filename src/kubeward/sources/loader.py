@@ -105,7 +105,7 @@ class Document:
     file: SourceFile
     index: int
     line: int
-    shallow: bool = False  # nests no deeper than MAX_DEPTH, its strings shared: checked (_share_within)
+    shallow: bool = False  # nests no deeper than MAX_DEPTH; its strings, maps and lists shared (_share_within)
 
 
 @dataclass(slots=True)
@@ -122,9 +122,6 @@ class LoadResult:
     notes: list[LoadIssue] = field(default_factory=list)
     files: int = 0  # inputs tried (files, stdin), read or not
     read: int = 0  # inputs whose bytes were read (parsed or not)
-    # every document's maps and lists made one object per value already (the parallel path does
-    # it in its workers, see _share_within); otherwise the inventory build does it
-    subtrees_shared: bool = False
 
     def extend(self, other: LoadResult) -> None:
         self.documents.extend(other.documents)
@@ -236,28 +233,21 @@ def read_capped(path: str, limit: int = MAX_FILE_BYTES) -> str:
 
 # --- nesting depth -------------------------------------------------------------------------------
 
-def too_deep(data: object, limit: int | None = None, strings: dict[str, str] | None = None) -> bool:
+def too_deep(data: object, limit: int | None = None) -> bool:
     """Whether `data` nests dicts and lists deeper than `limit` (default MAX_DEPTH) levels.
-    Iterative: a deep input cannot exhaust the stack of the check itself. The walk also makes
-    every string value the one equal string kept in `strings` (shared by the objects of one
-    inventory): the same values (API versions, images, labels, policies) recur across thousands
-    of objects, and a parser makes each its own copy."""
+    Iterative: a deep input cannot exhaust the stack of the check itself."""
     limit = MAX_DEPTH if limit is None else limit
     if type(data) not in (dict, list):
         return False
     stack: list[tuple[Any, int]] = [(data, 1)]
     pop, push = stack.pop, stack.append
-    shared = (strings if strings is not None else {}).setdefault
     while stack:
         value, depth = pop()
         if depth > limit:
             return True
         below = depth + 1
-        for key, child in (value.items() if type(value) is dict else enumerate(value)):
-            kind = type(child)
-            if kind is str:
-                value[key] = shared(child, child)  # an equal value in place: the same object, no copy
-            elif kind is dict or kind is list:
+        for child in (value.values() if type(value) is dict else value):
+            if type(child) is dict or type(child) is list:
                 push((child, below))
     return False
 
@@ -280,11 +270,13 @@ class SharedSubtrees:
         self._string: Callable[[str, str], str] = dict[str, str]().setdefault
 
     def share(self, root: object, strings: dict[str, str], limit: int | None = None) -> bool:
-        """too_deep and the sharing in one walk: every string value below `root` made the one
-        equal string kept in `strings` (see too_deep), and each map and list below it (`root` is
-        kept itself: each object owns its root) made the one equal copy. False when `root` nests deeper than
-        `limit` (default MAX_DEPTH): the walk stops there (recursing no deeper than the limit),
-        and what it shared already stays shared (equal values; the caller refuses the object)."""
+        """The depth check (too_deep) and the sharing in one walk: every string value below `root`
+        made the one equal string kept in `strings` (shared by the objects of one inventory: the
+        same values, such as API versions, images and labels, recur across thousands of objects,
+        and a parser makes each its own copy), and each map and list below it (`root` is kept
+        itself: each object owns its root) made the one equal copy. False when `root` nests deeper
+        than `limit` (default MAX_DEPTH): the walk stops there (recursing no deeper than the
+        limit), and what it shared already stays shared (equal values; the caller refuses it)."""
         if type(root) is not dict and type(root) is not list:
             return True
         self._limit = MAX_DEPTH if limit is None else limit
@@ -337,11 +329,10 @@ class SharedSubtrees:
         return parts
 
 
-def depth_problem(data: object, limit: int | None = None, strings: dict[str, str] | None = None) -> str | None:
-    """Why an object is refused for its depth (with the path where it goes too deep), or None.
-    `strings`: see too_deep."""
+def depth_problem(data: object, limit: int | None = None) -> str | None:
+    """Why an object is refused for its depth (with the path where it goes too deep), or None."""
     limit = MAX_DEPTH if limit is None else limit
-    if type(data) not in (dict, list) or not too_deep(data, limit, strings):
+    if type(data) not in (dict, list) or not too_deep(data, limit):
         return None
     path: list[str] = []
     node: Any = data
@@ -455,7 +446,6 @@ def load_paths(paths: Iterable[str], stdin=None, progress: Progress | None = Non
         result.extend(_share_within(_load_one(path, named, stdin, render), strings, subtrees))
     if progress is not None:
         progress(len(inputs), len(inputs), "")
-    result.subtrees_shared = True
     return result
 
 
@@ -537,8 +527,8 @@ def _load_chunk(paths: list[str], named: set[str]) -> LoadResult:
 
 def _share_within(result: LoadResult, strings: dict[str, str] | None = None,
                   subtrees: SharedSubtrees | None = None) -> LoadResult:
-    """Equal strings, maps and lists of `result`'s documents made one object (too_deep and
-    SharedSubtrees; `strings` and `subtrees` may be shared with other results). In a worker, this
+    """Equal strings, maps and lists of `result`'s documents made one object (SharedSubtrees.share;
+    `strings` and `subtrees` may be shared with other results). In a worker, this
     is also what makes its result cheap to send: pickle sends an object met again as a reference,
     so less is sent and rebuilt here. A document nested too deep is left partly shared (the
     inventory refuses it)."""
@@ -546,7 +536,6 @@ def _share_within(result: LoadResult, strings: dict[str, str] | None = None,
     subtrees = SharedSubtrees() if subtrees is None else subtrees
     for document in result.documents:
         document.shallow = subtrees.share(document.data, strings)
-    result.subtrees_shared = True
     return result
 
 
@@ -567,7 +556,6 @@ def _load_parallel(inputs: list, named: set[str], workers: int, result: LoadResu
             result.extend(_share_within(_load_one(chunk[0], named, render=render)) if future is None
                           else future.result())
             done += len(chunk)
-    result.subtrees_shared = True  # (every part was; what _expand added holds no document)
     if progress is not None:
         progress(len(inputs), len(inputs), "")
 
@@ -767,19 +755,20 @@ def _has_token(text: str, mark: str, pattern: re.Pattern) -> bool:
 def _alias_problem(root: yaml.Node) -> str | None:
     """Expanded size of a node graph (aliases share nodes), memoised: O(distinct nodes). Only
     maps and lists are walked (most nodes are scalars, each counting 1 where it is met)."""
-    sizes: dict[int, int] = {}
-    in_progress: set[int] = set()
     if root.__class__ is yaml.ScalarNode:
         return None
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     scalar = yaml.ScalarNode
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    # (node, None) to visit; (node, its children) to sum once they are done
+    stack: list[tuple[yaml.Node, list | None]] = [(root, None)]
     while stack:
-        node, children_done = stack.pop()
+        node, children = stack.pop()
         key = id(node)
-        if children_done:
+        if children is not None:
             in_progress.discard(key)
             total = 1
-            for child in _children(node):
+            for child in children:
                 total += 1 if child.__class__ is scalar else sizes[id(child)]
             if total > MAX_EXPANDED_NODES:
                 return f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (alias bomb)"
@@ -790,10 +779,11 @@ def _alias_problem(root: yaml.Node) -> str | None:
         if key in in_progress:
             return "recursive YAML alias (a node contains itself)"
         in_progress.add(key)
-        stack.append((node, True))
-        for child in _children(node):
+        children = _children(node)
+        stack.append((node, children))
+        for child in children:
             if child.__class__ is not scalar and id(child) not in sizes:
-                stack.append((child, False))
+                stack.append((child, None))
     return None
 
 
