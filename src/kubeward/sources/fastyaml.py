@@ -52,6 +52,10 @@ _CACHE_LIMIT = 100_000
 # as JSON (a `kubectl get -o yaml` List) is emitted and read child by child, so that the peak
 # stays that of one child.
 MAX_DOCUMENT_JSON = 64 * 1024
+# A tree of at most this many nodes is emitted document by document without measuring the JSON
+# first: each node adds at most its text (escaped: x2) and its indentation (2 per level, at most
+# 2 x nodes), so its JSON is under 2 x its text + 2 MiB. (Most files: a few dozen nodes.)
+SMALL_TREE = 1024
 _resolved: dict[str, object] = {}
 _UNRESOLVED = object()  # a string YAML 1.1 also reads as a string when plain
 # Document start markers (column 0, then a blank or the end of the line).
@@ -201,11 +205,12 @@ def parse(text: str) -> list[tuple[object, int]] | None:
             return float(raw)
 
         decode = msgspec.json.Decoder(float_hook=float_seen).decode
+        small = tree.size() <= SMALL_TREE
         for doc_id, line in zip(doc_ids, lines):
             if tree.type(doc_id) & _NOT_HANDLED_FLAGS:
                 return None
             walk[0] = False
-            doc = _load(tree, doc_id, walk, decode)
+            doc = _load(tree, doc_id, walk, decode, small)
             out.append((_checked(tree, doc_id, doc, walk[0]), line))
         if walk[2] and _begins_with_mark(tree, marks):
             return None
@@ -216,11 +221,12 @@ def parse(text: str) -> list[tuple[object, int]] | None:
         return None
 
 
-def _load(tree, node: int, walk: list, decode) -> object:
-    """The JSON value of `node` (a document or a sequence item), read whole when small, else
-    container by container; walk[0] becomes True when some part needs the YAML 1.1 walk (`decode`
-    sets it on a float), walk[2] when walk[1] and a string begins with a mark."""
-    if not tree.is_container(node) or ryml.compute_json_length(tree, node) <= MAX_DOCUMENT_JSON:
+def _load(tree, node: int, walk: list, decode, small: bool = False) -> object:
+    """The JSON value of `node` (a document or a sequence item), read whole when small (always
+    when the tree is `small`: see SMALL_TREE), else container by container; walk[0] becomes True
+    when some part needs the YAML 1.1 walk (`decode` sets it on a float), walk[2] when walk[1]
+    and a string begins with a mark."""
+    if small or not tree.is_container(node) or ryml.compute_json_length(tree, node) <= MAX_DOCUMENT_JSON:
         emitted = _emit(tree, node, walk)
         if tree.has_key(node):  # a mapping's entry is emitted as `"key": value`
             emitted = "{" + emitted + "}"
