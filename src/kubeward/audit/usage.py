@@ -151,6 +151,10 @@ class UsageCollector:
         self.max_names = max_names
         self.include_denied = include_denied
         self.subjects: dict[str, SubjectUse] = {}
+        # A shape's first name, as a frozenset shared by the shapes that name it (a name is used
+        # by several identities and verbs): no set of its own until a second name comes (names
+        # that are a frozenset are never added to: see _add_name)
+        self._one_name: dict[str, frozenset[str]] = {}
         self.events = 0
         self.unauthenticated = 0
 
@@ -180,7 +184,7 @@ class UsageCollector:
                 return
             use.named += 1
         names = use.names
-        if names.__class__ is frozenset:  # _NO_NAMES or _ONLY_EMPTY, shared: never added to
+        if names.__class__ is frozenset:  # _NO_NAMES, _ONLY_EMPTY or one name, shared: never added to
             use.names = _ONLY_EMPTY if not name and not names else {*names, name}
         else:
             names.add(name)  # type: ignore[union-attr]
@@ -251,6 +255,7 @@ class UsageCollector:
         # request shape is made whole at once (most shapes are seen once or twice).
         subjects, include_denied, observe, max_names = self.subjects, self.include_denied, self.observe, self.max_names
         wire_event, use_type, subject_type, decision_key, only_empty = WireEvent, Use, SubjectUse, DECISION, _ONLY_EMPTY
+        one_name = self._one_name
         bare_wire, authorized = Wire, wire_authorized
         count = unauthenticated = 0
         try:
@@ -315,7 +320,10 @@ class UsageCollector:
                     if not name:
                         shapes[shape] = use_type(1, only_empty)
                     elif max_names > 1:
-                        shapes[shape] = use_type(1, {name}, False, 1)
+                        first = one_name.get(name)
+                        if first is None:
+                            first = one_name[name] = frozenset((name,))
+                        shapes[shape] = use_type(1, first, False, 1)
                     else:  # its first name is already too many (as _add_name does)
                         shapes[shape] = use_type(1, set(), True)
                     continue
@@ -336,7 +344,7 @@ class UsageCollector:
                     names = use.names
                     if name in names:
                         continue
-                if names.__class__ is frozenset:  # _NO_NAMES or _ONLY_EMPTY, shared: never added to
+                if names.__class__ is frozenset:  # _NO_NAMES, _ONLY_EMPTY or one name, shared: never added to
                     use.names = _ONLY_EMPTY if not name and not names else {*names, name}
                 else:
                     names.add(name)  # type: ignore[union-attr]
