@@ -39,8 +39,11 @@ STDIN = "-"
 STDIN_NAME = "<stdin>"
 # A document can only hold aliases if the text has both an anchor (&name) and an alias (*name)
 # token; this cheap test spares the alias walk on the many files that merely contain "&".
-_ANCHOR = re.compile(r"&[^\s\]},]")  # literal first: the regex engine's fast search applies
-_ALIAS = re.compile(r"\*[^\s\]},]")
+# An anchor or alias token: its mark and at least one character of a name (libyaml's scanner
+# takes [0-9A-Za-z_-] and refuses a mark without one). Literal first: the regex engine's fast
+# search applies.
+_ANCHOR = re.compile(r"&[0-9A-Za-z_-]")
+_ALIAS = re.compile(r"\*[0-9A-Za-z_-]")
 _TOKEN_BEFORE = frozenset(" \t\r\n[{,:-")
 _TAG = re.compile(r"![^\s\]},]")
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -590,17 +593,18 @@ def load_bytes(raw: bytes, name: str, keep_text: bool = False) -> LoadResult:
 
 
 def _parse_yaml(text: str, source: SourceFile, result: LoadResult, events: bool = True) -> None:
-    if events and fastyaml.ENABLED and not _has_token(text, "!", _TAG):
+    may_alias = _has_token(text, "&", _ANCHOR) and _has_token(text, "*", _ALIAS)
+    if events and fastyaml.ENABLED and not may_alias and not _has_token(text, "!", _TAG):
         # rapidyaml, checked against YAML 1.1 as KubeLoader reads it (and declining any anchor,
         # alias or tag; `&&` in a shell command, a `*` in a description are text); None: PyYAML
-        # decides. A `!` where a tag may start (`!=` in a PromQL rule) goes to the event builder
-        # below: such texts are mostly long block scalars (PrometheusRules, Grafana dashboards),
-        # which libyaml's scanner reads 2-3x faster than rapidyaml's tree and its JSON round trip
+        # decides. A text with an anchor and an alias goes to PyYAML's composer at once, and one
+        # with a `!` where a tag may start (`!=` in a PromQL rule) to the event builder: such
+        # texts are mostly long block scalars (PrometheusRules, Grafana dashboards), which
+        # libyaml's scanner reads 2-3x faster than rapidyaml's tree and its JSON round trip
         parsed = fastyaml.parse(text)
         if parsed is not None:
             result.documents.extend(Document(data, source, index, line) for index, (data, line) in enumerate(parsed))
             return
-    may_alias = _has_token(text, "&", _ANCHOR) and _has_token(text, "*", _ALIAS)
     if events and not may_alias:
         # (a `!` where a tag may start is most often text: `!=` in a PromQL rule, a shell `!`;
         # the event builder hands a real tag to the composer below, before keeping anything)
