@@ -351,3 +351,23 @@ def test_the_ascii_character_test_is_the_regex(text):
     it finds exactly what _OTHER_CHARACTER finds."""
     found = bool(text.encode().translate(None, fastyaml._ASCII_ALLOWED))
     assert found == (fastyaml._OTHER_CHARACTER.search(text) is not None)
+
+
+def test_the_loader_sends_text_marks_to_the_fast_path_and_real_properties_to_pyyaml(monkeypatch):
+    """`&&` and `**bold**` are no anchor or alias (libyaml's need a name character): the fast
+    path reads the text. A real anchor and alias go to PyYAML's composer at once, and a `!` where
+    a tag may start to the event builder (faster on the long block scalars such texts hold)."""
+    import kubeward.sources.loader as loader
+
+    taken: list[bool] = []
+    parse = fastyaml.parse
+    monkeypatch.setattr(fastyaml, "ENABLED", True)
+    monkeypatch.setattr(fastyaml, "parse", lambda text: taken.append(True) or parse(text))
+    for text, fast_path in [("command: [sh, -c, a && b]\nnote: see **bold** and *emphasis*\n", True),
+                            ("a: &x [1]\nb: *x\n", False), ("expr: up != 0\n", False)]:
+        taken.clear()
+        result = load_text(text, "f.yaml")
+        assert taken == ([True] if fast_path else []), text
+        assert not result.errors and [d.data for d in result.documents] == [data for data, _, _ in reference(text)[0]]
+    assert loader._has_token("a: &x [1]\nb: *x\n", "&", loader._ANCHOR)
+    assert not loader._has_token("a: b && c\n", "&", loader._ANCHOR)
