@@ -302,21 +302,17 @@ def marks_inside_scalars(draw) -> str:
     for index in range(draw(st.integers(1, 4))):
         words = ["v", *draw(st.lists(st.sampled_from(TEXT_WORDS), min_size=1, max_size=4))]
         text = " ".join(words)
-        style = draw(st.sampled_from(["plain", "continued", "single", "double", "block", "comment", "item"]))
-        if style == "plain":
-            lines.append(f"k{index} {draw(st.sampled_from(TEXT_WORDS))}: {text}")
-        elif style == "continued":
-            lines += [f"k{index}: {text}", f"  {' '.join(draw(st.lists(st.sampled_from(TEXT_WORDS), min_size=1, max_size=3)))}"]
-        elif style == "single":
-            lines.append(f"k{index}: '{draw(st.sampled_from(TEXT_WORDS))} {text}'")
-        elif style == "double":
-            lines.append(f'k{index}: "{draw(st.sampled_from(TEXT_WORDS))} {text}"')
-        elif style == "block":
-            lines += [f"k{index}: |", f"  {draw(st.sampled_from(TEXT_WORDS))} {text}"]
-        elif style == "comment":
-            lines.append(f"k{index}: v  # {text}")
-        else:
-            lines += [f"k{index}:", f"- {text}", f"- ['{draw(st.sampled_from(TEXT_WORDS))}', {text.replace(' ', '_')}]"]
+        word = draw(st.sampled_from(TEXT_WORDS))
+        more = " ".join(draw(st.lists(st.sampled_from(TEXT_WORDS), min_size=1, max_size=3)))
+        forms = [
+            [f"k{index} {word}: {text}"],  # plain, in the key too
+            [f"k{index}: {text}", f"  {more}"],  # a continuation line
+            [f"k{index}: '{word} {text}'"], [f'k{index}: "{word} {text}"'],  # quoted
+            [f"k{index}: |", f"  {word} {text}"],  # a block scalar
+            [f"k{index}: v  # {text}"],  # a comment
+            [f"k{index}:", f"- {text}", f"- ['{word}', {text.replace(' ', '_')}]"],  # sequence items
+        ]
+        lines += draw(st.sampled_from(forms))
     return "\n".join(lines) + "\n"
 
 
