@@ -15,7 +15,7 @@ against the YAML 1.1 rules KubeLoader applies:
   that rapidyaml emits unquoted read the same in both.
 
 Anything else returns None and the caller parses with PyYAML, the reference: a text with
-tags, anchors or aliases (found in rapidyaml's tree, see _node_properties), directives, complex
+tags, anchors or aliases (found in rapidyaml's tree, see _PROPERTY_MARK), directives, complex
 keys, tabs, a merge key or a key that would collide once resolved, a document count or line
 that cannot be told from the text, and any error (PyYAML then names the file and line).
 Set KUBEWARD_FASTYAML=0 to parse everything with PyYAML.
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import re
-from itertools import count, repeat
+from itertools import repeat
 from typing import Any
 
 import msgspec
@@ -117,7 +117,8 @@ def _has_node_properties(tree) -> bool:
 def _begins_with_mark(tree, found: frozenset[str]) -> bool:
     """Whether some plain key or value of `tree` begins with one of the marks `found`."""
     key_of, val_of, marks = _ryml.Tree_key, _ryml.Tree_val, frozenset(ord(mark) for mark in found)
-    for node, kind in enumerate(map(_ryml.Tree_type, repeat(tree, tree.size()), count())):
+    size = tree.size()
+    for node, kind in enumerate(map(_ryml.Tree_type, repeat(tree, size), range(size))):
         for plain, text_of in ((_PLAIN_KEY, key_of), (_PLAIN_VAL, val_of)):
             if kind & plain == plain:
                 text = text_of(tree, node)

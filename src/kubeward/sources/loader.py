@@ -594,18 +594,19 @@ def load_bytes(raw: bytes, name: str, keep_text: bool = False) -> LoadResult:
 
 def _parse_yaml(text: str, source: SourceFile, result: LoadResult, events: bool = True) -> None:
     may_alias = _has_token(text, "&", _ANCHOR) and _has_token(text, "*", _ALIAS)
-    if events and fastyaml.ENABLED and not may_alias and not _has_token(text, "!", _TAG):
-        # rapidyaml, checked against YAML 1.1 as KubeLoader reads it (and declining any anchor,
-        # alias or tag; `&&` in a shell command, a `*` in a description are text); None: PyYAML
-        # decides. A text with an anchor and an alias goes to PyYAML's composer at once, and one
-        # with a `!` where a tag may start (`!=` in a PromQL rule) to the event builder: such
-        # texts are mostly long block scalars (PrometheusRules, Grafana dashboards), which
-        # libyaml's scanner reads 2-3x faster than rapidyaml's tree and its JSON round trip
-        parsed = fastyaml.parse(text)
-        if parsed is not None:
-            result.documents.extend(Document(data, source, index, line) for index, (data, line) in enumerate(parsed))
-            return
     if events and not may_alias:
+        if fastyaml.ENABLED and not _has_token(text, "!", _TAG):
+            # rapidyaml, checked against YAML 1.1 as KubeLoader reads it (and declining any
+            # anchor, alias or tag; `&&` in a shell command, a `*` in a description are text);
+            # None: PyYAML decides. A text with an anchor and an alias goes to PyYAML's composer
+            # at once, and one with a `!` where a tag may start (`!=` in a PromQL rule) to the
+            # event builder: such texts are mostly long block scalars (PrometheusRules, Grafana
+            # dashboards), which libyaml's scanner reads 2-3x faster than rapidyaml's tree and
+            # its JSON round trip
+            parsed = fastyaml.parse(text)
+            if parsed is not None:
+                result.documents.extend(Document(data, source, index, line) for index, (data, line) in enumerate(parsed))
+                return
         # (a `!` where a tag may start is most often text: `!=` in a PromQL rule, a shell `!`;
         # the event builder hands a real tag to the composer below, before keeping anything)
         try:
