@@ -79,6 +79,12 @@ _BEFORE_INDICATOR = frozenset(" \n[{,")
 # `\"&` inside a string counts too).
 _PROPERTY_MARK = re.compile(r"[&*!]")
 _TOKEN_BEFORE = frozenset(" \n[{,:-")
+# A mark where a node may start: at a line's start (after its indentation and any block
+# indicators, `- `, `? `, `: `), or after `:`, `[`, `{` or `,` and blanks. Such a text goes to PyYAML before
+# rapidyaml sees it: besides being most likely a real property, rapidyaml 0.15 crashes (SIGSEGV)
+# on some texts that stack properties on one node (`&\n&\n& & & &`, `!\n! ! !`), in its error
+# path. The marks left (after a word: `a && b`, `see *this*`) are inside scalars.
+_NODE_START_MARK = re.compile(r"^[ ]*(?:[-?:][ ]+)*[&*!]|[:\[{,][ ]*[&*!]", re.M)
 _MARK_STRINGS = {frozenset(marks): re.compile('"[' + re.escape(marks) + "]")
                  for marks in ("&", "*", "!", "&*", "&!", "*!", "&*!")}
 
@@ -182,9 +188,11 @@ def parse(text: str) -> list[tuple[object, int]] | None:
         return None
     if not text.endswith("\n") and ("|" in text or ">" in text):
         return None  # a block scalar ending the text: rapidyaml adds the line break PyYAML leaves off
+    marks = _property_marks(text)
+    if marks and _NODE_START_MARK.search(text):
+        return None
     try:
         tree = _parse_quietly(raw)
-        marks = _property_marks(text)
         if marks and _has_node_properties(tree):
             return None
         root = tree.root_id()
