@@ -15,9 +15,9 @@ against the YAML 1.1 rules KubeLoader applies:
   that rapidyaml emits unquoted read the same in both.
 
 Anything else returns None and the caller parses with PyYAML, the reference: a text with
-tags, anchors or aliases (found in rapidyaml's tree, see _PROPERTY_MARK), directives, complex
-keys, tabs, a merge key or a key that would collide once resolved, a document count or line
-that cannot be told from the text, and any error (PyYAML then names the file and line).
+tags, anchors or aliases (see _NODE_START_MARK), directives, complex keys, tabs, a merge key
+or a key that would collide once resolved, a document count or line that cannot be told from
+the text, and any error (PyYAML then names the file and line).
 Set KUBEWARD_FASTYAML=0 to parse everything with PyYAML.
 """
 
@@ -43,8 +43,6 @@ ENABLED = ryml is not None and os.environ.get("KUBEWARD_FASTYAML", "1") != "0"
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _NOT_HANDLED_FLAGS = (ryml.KEYTAG | ryml.VALTAG | ryml.KEYANCH | ryml.VALANCH | ryml.KEYREF | ryml.VALREF) if ryml else 0
-_PLAIN_KEY = (ryml.KEY | ryml.KEY_PLAIN) if ryml else 0  # (both flags set: a key, and plain)
-_PLAIN_VAL = (ryml.VAL | ryml.VAL_PLAIN) if ryml else 0
 _RESOLVERS = KubeLoader.yaml_implicit_resolvers
 _LOADER = KubeLoader("")  # only its constructors are used (they read nothing from the stream)
 _CACHE_LIMIT = 100_000
@@ -67,26 +65,18 @@ _BEFORE_INDICATOR = frozenset(" \n[{,")
 
 
 # A `&`, `*` or `!` where a token may start (at the start of the text, or after a blank, a line
-# break, `[`, `{`, `,`, `:` or `-`): an anchor, alias or tag in libyaml's scanner at the start of a
-# node, and text anywhere else (`&&` in a shell command, `!=` in a PromQL rule, `*` in a
-# description). libyaml reads a mark as a node property only at the start of a node: inside a
-# scalar (plain after its first character, quoted, block) both parsers read it as text. So a text
-# with such a mark is taken only when its tree has no anchor, alias or tag and no plain key or
-# value begins with one of the marks found (where rapidyaml might read as text what libyaml reads
-# as a property; the forms PyYAML refuses, `k: &` or `[!]`, rapidyaml flags). A plain scalar
-# begins where a token may, so one that begins with a mark puts that mark in the set found; the
-# second test runs only when an emitted JSON string begins with one of them (_MARK_STRINGS: a
-# `\"&` inside a string counts too).
+# break, `[`, `{`, `,`, `:` or `-`): an anchor, alias or tag at the start of a node, and text
+# anywhere else (`&&` in a shell command, `!=` in a PromQL rule, `*` in a description).
 _PROPERTY_MARK = re.compile(r"[&*!]")
 _TOKEN_BEFORE = frozenset(" \n[{,:-")
-# A mark where a node may start: at a line's start (after its indentation and any block
-# indicators, `- `, `? `, `: `), or after `:`, `[`, `{` or `,` and blanks. Such a text goes to PyYAML before
-# rapidyaml sees it: besides being most likely a real property, rapidyaml 0.15 crashes (SIGSEGV)
-# on some texts that stack properties on one node (`&\n&\n& & & &`, `!\n! ! !`), in its error
-# path. The marks left (after a word: `a && b`, `see *this*`) are inside scalars.
-_NODE_START_MARK = re.compile(r"^[ ]*(?:[-?:][ ]+)*[&*!]|[:\[{,][ ]*[&*!]", re.M)
-_MARK_STRINGS = {frozenset(marks): re.compile('"[' + re.escape(marks) + "]")
-                 for marks in ("&", "*", "!", "&*", "&!", "*!", "&*!")}
+# Of those, a mark where a node may start: at a line's start (after `---`, its indentation and
+# any block indicators, `- `, `? `, `: `), or after `:`, `[`, `{` or `,` and blanks. Such a text
+# goes to PyYAML before rapidyaml sees it: besides being most likely a real property, rapidyaml
+# 0.15 crashes (SIGSEGV) on some texts that stack properties on one node (`&\n&\n& & & &`,
+# `!\n! ! !`), in its error path. The marks left (after a word: `a && b`, `see *this*`) are inside
+# scalars, where libyaml reads them as text: a text with such a mark is taken only when its tree
+# shows no anchor, alias or tag either (_has_node_properties).
+_NODE_START_MARK = re.compile(r"^(?:---)?[ ]*(?:[-?:][ ]+)*[&*!]|[:\[{,][ ]*[&*!]", re.M)
 
 
 # Characters the two parsers read differently: YAML 1.1's extra line breaks (NEL, LS, PS: PyYAML
@@ -106,31 +96,16 @@ def _unhandled(text: str, raw: bytes) -> bool:
                                for m in _QUESTION.finditer(text))
 
 
-def _property_marks(text: str) -> frozenset[str]:
-    """The marks (`&`, `*`, `!`) that `text` has where a node property may start (_PROPERTY_MARK)."""
-    if "&" not in text and "*" not in text and "!" not in text:
-        return frozenset()
-    return frozenset(m.group() for m in _PROPERTY_MARK.finditer(text)
-                     if m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE)
+def _has_property_mark(text: str) -> bool:
+    """Whether `text` has a `&`, `*` or `!` where a token may start (see _PROPERTY_MARK)."""
+    return ("&" in text or "*" in text or "!" in text) and any(
+        m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE for m in _PROPERTY_MARK.finditer(text))
 
 
 def _has_node_properties(tree) -> bool:
     """Whether some node of `tree` has an anchor, an alias or a tag (one C call per node)."""
     size = tree.size()
     return any(map(_NOT_HANDLED_FLAGS.__and__, map(_ryml.Tree_type, repeat(tree, size), range(size))))
-
-
-def _begins_with_mark(tree, found: frozenset[str]) -> bool:
-    """Whether some plain key or value of `tree` begins with one of the marks `found`."""
-    key_of, val_of, marks = _ryml.Tree_key, _ryml.Tree_val, frozenset(ord(mark) for mark in found)
-    size = tree.size()
-    for node, kind in enumerate(map(_ryml.Tree_type, repeat(tree, size), range(size))):
-        for plain, text_of in ((_PLAIN_KEY, key_of), (_PLAIN_VAL, val_of)):
-            if kind & plain == plain:
-                text = text_of(tree, node)
-                if text is not None and len(text) and text[0] in marks:
-                    return True
-    return False
 
 
 _NEEDS_PYYAML = object()  # a plain scalar only PyYAML's composer reads (`<<`, a lone `*`)
@@ -188,7 +163,7 @@ def parse(text: str) -> list[tuple[object, int]] | None:
         return None
     if not text.endswith("\n") and ("|" in text or ">" in text):
         return None  # a block scalar ending the text: rapidyaml adds the line break PyYAML leaves off
-    marks = _property_marks(text)
+    marks = _has_property_mark(text)
     if marks and _NODE_START_MARK.search(text):
         return None
     try:
@@ -206,8 +181,7 @@ def parse(text: str) -> list[tuple[object, int]] | None:
         if lines is None:
             return None
         out = []
-        # [some part needs the YAML 1.1 walk, the JSON strings' test for marks, one begins with one]
-        walk: list[Any] = [False, _MARK_STRINGS.get(marks), False]
+        walk = [False]
 
         def float_seen(raw: str) -> float:
             walk[0] = True  # YAML 1.1 reads floats by other rules (`1e3` is a string): the walk decides
@@ -221,8 +195,6 @@ def parse(text: str) -> list[tuple[object, int]] | None:
             walk[0] = False
             doc = _load(tree, doc_id, walk, decode, small)
             out.append((_checked(tree, doc_id, doc, walk[0]), line))
-        if walk[2] and _begins_with_mark(tree, marks):
-            return None
         return out
     except _NotHandled:
         return None
@@ -233,8 +205,7 @@ def parse(text: str) -> list[tuple[object, int]] | None:
 def _load(tree, node: int, walk: list, decode, small: bool = False) -> object:
     """The JSON value of `node` (a document or a sequence item), read whole when small (always
     when the tree is `small`: see SMALL_TREE), else container by container; walk[0] becomes True
-    when some part needs the YAML 1.1 walk (`decode` sets it on a float), walk[2] when walk[1]
-    and a string begins with a mark."""
+    when some part needs the YAML 1.1 walk (`decode` sets it on a float)."""
     if small or not tree.is_container(node) or ryml.compute_json_length(tree, node) <= MAX_DOCUMENT_JSON:
         emitted = _emit(tree, node, walk)
         if tree.has_key(node):  # a mapping's entry is emitted as `"key": value`
@@ -272,8 +243,6 @@ def _emit(tree, node: int, walk: list) -> str:
     emitted = ryml.emit_json(tree, node)
     if not walk[0] and _needs_walk(emitted):
         walk[0] = True
-    if walk[1] is not None and not walk[2] and walk[1].search(emitted):
-        walk[2] = True
     return emitted
 
 
