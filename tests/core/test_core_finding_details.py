@@ -43,3 +43,30 @@ def test_details_given_at_creation_are_kept_and_compared():
     made[1].key = "other"
     assert made[0] != made[1] and made[0].key == "k"
     assert "key='k'" in repr(made[0])
+
+
+def test_findings_sent_from_a_process_name_what_this_one_holds_and_copy_the_rest():
+    # pipeline._Pickler / _Unpickler, without a fork: this process's objects, rules, inventory and
+    # the shared empty details come back as themselves; an object it does not hold, details of
+    # one finding's own and another inventory come back as equal copies
+    import io
+
+    from kubeward import pipeline
+    from kubeward.model.inventory import Inventory
+    from kubeward.model.resource import Origin, Resource
+
+    held = Resource({"kind": "Pod", "metadata": {"name": "a"}}, "ns", Origin(None))
+    stranger = Resource({"kind": "Pod", "metadata": {"name": "b"}}, "ns", Origin(None))
+    inventory, other = Inventory(), Inventory()
+    sent = [Finding(RULE, held, ("spec",), "m", Severity.HIGH),
+            Finding(RULE, stranger, ("spec",), "m", Severity.HIGH, extra={"k": [1]}),
+            inventory, other]
+    out = io.BytesIO()
+    pipeline._Pickler(out, {id(held): 0}, inventory).dump(sent)
+    back = pipeline._Unpickler(io.BytesIO(out.getvalue()), [held], {RULE.id: RULE}, inventory).load()
+    first, second, same_inventory, copied_inventory = back
+    assert first.resource is held and first.rule is RULE and first._details is sent[0]._details
+    assert second.rule is RULE and second.resource is not stranger
+    assert (second.resource.kind, second.resource.name, second.extra) == ("Pod", "b", {"k": [1]})
+    assert second._details is not sent[1]._details
+    assert same_inventory is inventory and copied_inventory is not other and isinstance(copied_inventory, Inventory)
