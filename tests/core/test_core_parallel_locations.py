@@ -17,11 +17,11 @@ from kubeward.rules.model import Finding, Related, Severity
 from kubeward.sources.loader import load_paths, load_text
 
 
-# These fork: test_core_forked_fresh.py runs them in a fresh process. Tests before them in a
+# These fork: test_core_fresh_process.py runs them in a fresh process. Tests before them in a
 # whole run leave daemon threads behind (the fake API server's long polls), and a process forked
 # while another thread holds a lock can wait on it forever (kubeward itself never forks then).
-pytestmark = pytest.mark.skipif(os.environ.get("KUBEWARD_FORK_CHECKS") != "1",
-                                reason="forks: run in a fresh process by test_core_forked_fresh.py")
+pytestmark = pytest.mark.skipif(os.environ.get("KUBEWARD_FRESH_CHECKS") != "1",
+                                reason="forks: run in a fresh process by test_core_fresh_process.py")
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,7 @@ from click.testing import CliRunner
 
 from kubeward import pipeline
 from kubeward.cli import scan_cmd
-from kubeward.cli.inputs import inventory_from_paths
 from kubeward.cli.main import cli
-from kubeward.collector import collector_paused
 from kubeward.model.inventory import Inventory, build_inventory
 from kubeward.netpol.engine import Connectivity
 from kubeward.rbac.live import RbacState
@@ -120,34 +118,6 @@ def test_scan_releases_the_analyses_before_its_report(tmp_path, monkeypatch):
                                     catch_exceptions=False)
         assert result.exit_code == 0
         assert [e.split()[0] for e in events] == ["release", "report"] and events[0] != "release 0"
-
-
-def test_the_rules_make_no_reference_cycles_and_the_release_leaves_only_the_policies():
-    """The claim that lets `scan` pause the cyclic collector during the rules: a run over the
-    corpus (830 objects, 3,023 findings) leaves no cycle behind once the one-time caches
-    (grammars, the default roles) are made. Released, the analyses leave only each network
-    policy's model (a Policy and its rules point at each other): bounded by the policies."""
-    rules = pipeline.RuleSelection(None, None, None).select()
-    pipeline.run([inventory_from_paths([CORPUS], jobs=1)], rules)  # the one-time caches
-    inventory = inventory_from_paths([CORPUS], jobs=1)
-    gc.collect()
-    with collector_paused():
-        evaluation = pipeline.run([inventory], rules)
-        assert len(evaluation.findings) > 1000 and gc.collect() == 0
-        inventory.release_analyses()
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        try:
-            gc.collect()
-            left = list(gc.garbage)
-        finally:
-            gc.set_debug(0)
-            gc.garbage.clear()
-    policies = [o for o in left if type(o).__name__ == "Policy" and type(o).__module__ == "kubeward.netpol.model"]
-    assert 0 < len(policies) <= len(inventory.of_kind("NetworkPolicy"))
-    assert {type(o).__module__ for o in left} <= {"builtins", "kubeward.netpol.model", "kubeward.model.selectors",
-                                                 "kubeward.netpol.intervals"}
-    del left, policies
-    gc.collect()
 
 
 def test_scan_pauses_the_collector_for_the_rules_and_the_report(tmp_path, monkeypatch):
