@@ -14,6 +14,7 @@ import fnmatch
 import io
 import pickle
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from kubeward import forked, reports, suppress
@@ -232,30 +233,34 @@ def _by_value(obj: object) -> tuple:
 
 
 def _held(kind: str, key: Any = None) -> Any:
-    """What a pickled finding names that the parent holds (see _Pickler): _Unpickler.held."""
+    """What a pickled finding names that the parent holds (see _Pickler): _Unpickler reads it."""
     raise pickle.UnpicklingError("read by _Unpickler only")
 
 
 class _Unpickler(pickle.Unpickler):
     def __init__(self, data: io.BytesIO, resources: list[Resource], rules: dict[str, Rule], inventory: Inventory):
         super().__init__(data)
-        self.resources, self.rules, self.inventory = resources, rules, inventory
+        # (not a method of this object: the memo keeps what find_class gives, and a bound method
+        # would make a cycle that keeps the memo, every object read, until the collector runs)
+        self.held = partial(_lookup, resources, rules, inventory)
 
     def find_class(self, module: str, name: str) -> Any:
         if module == __name__ and name == "_held":
             return self.held
         return super().find_class(module, name)
 
-    def held(self, kind: str, key: Any = None) -> Any:
-        if kind == "object":
-            return self.resources[key]
-        if kind == "rule":
-            return self.rules[key]
-        if kind == "no details":
-            return NO_DETAILS
-        if kind == "inventory":
-            return self.inventory
-        raise pickle.UnpicklingError(f"unknown reference {kind!r}")
+
+def _lookup(resources: list[Resource], rules: dict[str, Rule], inventory: Inventory, kind: str, key: Any = None) -> Any:
+    """_held as _Unpickler reads it: from this process's objects, rules and inventory."""
+    if kind == "object":
+        return resources[key]
+    if kind == "rule":
+        return rules[key]
+    if kind == "no details":
+        return NO_DETAILS
+    if kind == "inventory":
+        return inventory
+    raise pickle.UnpicklingError(f"unknown reference {kind!r}")
 
 
 def _share_values(findings: list[Finding], start: int, shared: dict) -> None:

@@ -3,7 +3,9 @@ empty set of them, and writing one finding's never shows on another."""
 
 from __future__ import annotations
 
+import gc
 import sys
+import weakref
 
 from kubeward.rules import Severity, get, load_all
 from kubeward.rules.model import Finding, Location, Related
@@ -63,7 +65,17 @@ def test_findings_sent_from_a_process_name_what_this_one_holds_and_copy_the_rest
             inventory, other]
     out = io.BytesIO()
     pipeline._Pickler(out, {id(held): 0}, inventory).dump(sent)
-    back = pipeline._Unpickler(io.BytesIO(out.getvalue()), [held], {RULE.id: RULE}, inventory).load()
+    unpickler = pipeline._Unpickler(io.BytesIO(out.getvalue()), [held], {RULE.id: RULE}, inventory)
+    gc.disable()
+    try:
+        back = unpickler.load()
+        read = weakref.ref(unpickler)
+        del unpickler
+        # freed at once, by reference counting: no cycle through what its memo keeps (every object
+        # read) waits for the collector, which a scan pauses during the rules
+        assert read() is None
+    finally:
+        gc.enable()
     first, second, same_inventory, copied_inventory = back
     assert first.resource is held and first.rule is RULE and first._details is sent[0]._details
     assert second.rule is RULE and second.resource is not stranger
