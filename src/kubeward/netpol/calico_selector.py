@@ -13,10 +13,10 @@ An expression is a hashable tuple tree, e.g. `("and", ("eq", "app", "db"), ("has
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from lark import Lark, Transformer, v_args
-from lark.exceptions import LarkError
+if TYPE_CHECKING:
+    from lark import Lark
 
 GRAMMAR = r"""
 ?start: or_expr
@@ -49,51 +49,6 @@ class CalicoSelectorError(ValueError):
     """A selector Calico would reject; the message names the position."""
 
 
-@v_args(inline=True)
-class _ToTree(Transformer):
-    def or_(self, *items):
-        return _fold("or", items)
-
-    def and_(self, *items):
-        return _fold("and", items)
-
-    def neg(self, item):
-        return ("not", item)
-
-    def all_(self):
-        return ALL
-
-    def global_(self):
-        return ("global",)
-
-    def has(self, key):
-        return ("has", str(key))
-
-    def eq(self, key, value):
-        return ("eq", str(key), _unquote(value))
-
-    def ne(self, key, value):
-        return ("not", ("eq", str(key), _unquote(value)))
-
-    def in_(self, key, values):
-        return ("in", str(key), values)
-
-    def notin(self, key, values):
-        return ("not", ("in", str(key), values))
-
-    def contains(self, key, value):
-        return ("contains", str(key), _unquote(value))
-
-    def starts(self, key, value):
-        return ("starts", str(key), _unquote(value))
-
-    def ends(self, key, value):
-        return ("ends", str(key), _unquote(value))
-
-    def valueset(self, *values):
-        return frozenset(_unquote(v) for v in values if v is not None)
-
-
 def _fold(op: str, items: tuple) -> tuple:
     tree = items[0]
     for item in items[1:]:
@@ -107,8 +62,54 @@ def _unquote(token) -> str:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    """Built on first use (~17 ms): most scans hold no Calico policy."""
-    return Lark(GRAMMAR, parser="lalr", transformer=_ToTree(), maybe_placeholders=False)
+    """Built on first use (~17 ms, and ~13 ms to import lark): most scans hold no Calico policy."""
+    from lark import Lark, Transformer, v_args
+
+    @v_args(inline=True)
+    class ToTree(Transformer):
+        def or_(self, *items):
+            return _fold("or", items)
+
+        def and_(self, *items):
+            return _fold("and", items)
+
+        def neg(self, item):
+            return ("not", item)
+
+        def all_(self):
+            return ALL
+
+        def global_(self):
+            return ("global",)
+
+        def has(self, key):
+            return ("has", str(key))
+
+        def eq(self, key, value):
+            return ("eq", str(key), _unquote(value))
+
+        def ne(self, key, value):
+            return ("not", ("eq", str(key), _unquote(value)))
+
+        def in_(self, key, values):
+            return ("in", str(key), values)
+
+        def notin(self, key, values):
+            return ("not", ("in", str(key), values))
+
+        def contains(self, key, value):
+            return ("contains", str(key), _unquote(value))
+
+        def starts(self, key, value):
+            return ("starts", str(key), _unquote(value))
+
+        def ends(self, key, value):
+            return ("ends", str(key), _unquote(value))
+
+        def valueset(self, *values):
+            return frozenset(_unquote(v) for v in values if v is not None)
+
+    return Lark(GRAMMAR, parser="lalr", transformer=ToTree(), maybe_placeholders=False)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -120,6 +121,8 @@ def parse(text: str) -> tuple:
         return ALL
     if len(text) > 4096:
         raise CalicoSelectorError("longer than 4096 characters")
+    from lark.exceptions import LarkError
+
     try:
         # lark's stub says parse returns a Tree; with a transformer (lalr) it returns the transformer's result
         tree: tuple = _parser().parse(text)  # type: ignore[assignment]  # library stub: see above

@@ -3,8 +3,12 @@ etcd without client certificates, anonymous API servers), each verdict a catalog
 
 from __future__ import annotations
 
-from kubeward.probe.prober import EndpointResult
+from typing import TYPE_CHECKING
+
 from kubeward.probe.rules import REFUSAL_CONTRADICTED_BY
+
+if TYPE_CHECKING:  # (the prober, asyncio and ssl with it, is imported by `kubeward probe` alone)
+    from kubeward.probe.prober import EndpointResult
 
 
 def refusal_contradictions(result: EndpointResult) -> str:

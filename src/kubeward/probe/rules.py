@@ -13,12 +13,15 @@ finding says whether they agree.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from kubeward.probe.prober import EndpointResult
 from kubeward.probe.targets import APISERVER, ETCD, KUBELET, KUBELET_READONLY
 from kubeward.rules import Target, rule
 from kubeward.rules.model import Hit, Location
+
+if TYPE_CHECKING:  # (the catalogue loads these rules for every command: the prober, asyncio and ssl
+    # with it, is imported by `kubeward probe` alone)
+    from kubeward.probe.prober import EndpointResult
 
 DOMAIN = "probe"
 NSA_AUTH = "NSA/CISA Kubernetes Hardening Guide: authentication and authorization"

@@ -10,13 +10,15 @@ from __future__ import annotations
 import io
 import textwrap
 from collections import Counter
-
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from kubeward.reports.registry import ReportInput, register_format
 from kubeward.reports.scanned import summary
 from kubeward.reports.terminal import console, safe
 from kubeward.rules.model import Finding, Severity
+
+if TYPE_CHECKING:  # (rich is imported when a table is made: a JSON or SARIF report needs none of it)
+    from rich.text import Text
 
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
          Severity.LOW: "cyan", Severity.INFO: "dim"}
@@ -60,6 +62,8 @@ def rule_label(finding: Finding) -> str:
 
 
 def _head(finding: Finding, rule_width: int, subject: str, where: str, width: int) -> list[Text]:
+    from rich.text import Text
+
     severity = Text(f"{finding.severity.label.upper():<{SEVERITY_WIDTH}}", style=STYLE[finding.severity])
     label = rule_label(finding)
     first = f"  {label:<{rule_width}}  {subject}"
@@ -72,6 +76,8 @@ def _head(finding: Finding, rule_width: int, subject: str, where: str, width: in
 
 
 def _entry(finding: Finding, location: dict, rule_width: int, width: int) -> list[Text]:
+    from rich.text import Text
+
     lines = _head(finding, rule_width, safe(_subject(finding)), safe(_where(location)), width)
     lines += [Text(line) for line in _wrapped(safe(finding.message), width, INDENT)]
     lines += [Text(line, style="green") for line in _wrapped("fix: " + compact_fix(finding), width, INDENT)]
@@ -92,6 +98,8 @@ def _counts(title: str, counts: Counter, width: int) -> list[str]:
 
 @register_format("table")
 def render_table(report: ReportInput) -> str:
+    from rich.text import Text
+
     if report.attack is not None:  # scan --rank paths
         from kubeward.reports.ranked import render_ranked
 

@@ -10,9 +10,10 @@ import os
 import re
 import shutil
 import sys
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:  # (imported when a console is made: a JSON or SARIF report needs none)
+    from rich.console import Console
 
 # C0 and C1 controls, DEL, and the Unicode bidirectional overrides and isolates (a name could
 # otherwise display reversed).
@@ -52,5 +53,7 @@ def terminal_width(stream: IO | None = None) -> int:
 
 def console(file: IO | None = None, *, width: int | None = None, color: bool = False) -> Console:
     """A console that prints text as given (no markup, no highlighting) at the terminal's width."""
+    from rich.console import Console
+
     return Console(file=file, width=width or terminal_width(file), markup=False, highlight=False,
                    force_terminal=color, no_color=not color, soft_wrap=False)
