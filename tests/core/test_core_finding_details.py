@@ -3,7 +3,6 @@ empty set of them, and writing one finding's never shows on another."""
 
 from __future__ import annotations
 
-import gc
 import sys
 import weakref
 
@@ -54,6 +53,7 @@ def test_findings_sent_from_a_process_name_what_this_one_holds_and_copy_the_rest
     import io
 
     from kubeward import pipeline
+    from kubeward.collector import collector_paused
     from kubeward.model.inventory import Inventory
     from kubeward.model.resource import Origin, Resource
 
@@ -66,16 +66,13 @@ def test_findings_sent_from_a_process_name_what_this_one_holds_and_copy_the_rest
     out = io.BytesIO()
     pipeline._Pickler(out, {id(held): 0}, inventory).dump(sent)
     unpickler = pipeline._Unpickler(io.BytesIO(out.getvalue()), [held], {RULE.id: RULE}, inventory)
-    gc.disable()
-    try:
+    with collector_paused():  # (as a scan runs the rules)
         back = unpickler.load()
         read = weakref.ref(unpickler)
         del unpickler
         # freed at once, by reference counting: no cycle through what its memo keeps (every object
         # read) waits for the collector, which a scan pauses during the rules
         assert read() is None
-    finally:
-        gc.enable()
     first, second, same_inventory, copied_inventory = back
     assert first.resource is held and first.rule is RULE and first._details is sent[0]._details
     assert second.rule is RULE and second.resource is not stranger
