@@ -3,6 +3,7 @@ or hands the text to PyYAML: on the corpus, on generated YAML, and on what it mu
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -347,6 +348,42 @@ def test_the_ascii_character_test_is_the_regex(text):
     it finds exactly what _OTHER_CHARACTER finds."""
     found = bool(text.encode().translate(None, fastyaml._ASCII_ALLOWED))
     assert found == (fastyaml._OTHER_CHARACTER.search(text) is not None)
+
+
+MARK_TEXT = st.text(st.sampled_from(list(" -?:&*!\n[{,a#.'\"")), max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(MARK_TEXT)
+def test_the_node_start_walk_is_the_regex(text):
+    """The gate walks back from each mark; it finds exactly what _NODE_START_MARK, the
+    definition, finds."""
+    assert fastyaml._has_node_start_mark(text) == (fastyaml._NODE_START_MARK.search(text) is not None)
+
+
+@pytest.mark.parametrize("text", ["&a", "x: &a", "---&a", "--- &a", "  - - &a", "? &a", ": &a", "-  ? : *b",
+                                  "[x, &y]", "{a: *b}", "a:\n  !t", "k:    &a", "x\n &a"])
+def test_the_node_start_walk_finds_marks_where_a_node_may_start(text):
+    assert fastyaml._has_node_start_mark(text) and fastyaml._NODE_START_MARK.search(text)
+
+
+@pytest.mark.parametrize("text", ["a && b", "x: a && b", "- see *this*", "if [ x ] !", "-&a", "k:x &a", "?-&a",
+                                  "a - &b", "a: b - &c"])
+def test_the_node_start_walk_leaves_marks_inside_text(text):
+    assert not fastyaml._has_node_start_mark(text) and not fastyaml._NODE_START_MARK.search(text)
+
+
+# The candidate expression before its look at the next character (the same alternatives).
+_CANDIDATE_ALTERNATIVES = re.compile(
+    r'"(?:(?:[-+.0-9][-+.0-9_:a-zA-Z]*|[yY](?:es|ES)?|[nN](?:o|O|ull|ULL)?|[tT](?:rue|RUE)'
+    r'|[fF](?:alse|ALSE)|[oO](?:n|N|ff|FF)|~|<<|=|!|&|\*)"|":)')
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from(list('"":yesnoYNtrufalTF~<=!&*+-.019_xOf ')), max_size=30))
+def test_the_candidates_look_ahead_without_changing_what_they_find(text):
+    assert ([m.span() for m in fastyaml._CANDIDATE.finditer(text)]
+            == [m.span() for m in _CANDIDATE_ALTERNATIVES.finditer(text)])
 
 
 def test_the_loader_sends_text_marks_to_the_fast_path_and_real_properties_to_pyyaml(monkeypatch):

@@ -77,6 +77,11 @@ _TOKEN_BEFORE = frozenset(" \n[{,:-")
 # scalars, where libyaml reads them as text: a text with such a mark is taken only when its tree
 # shows no anchor, alias or tag either (_has_node_properties).
 _NODE_START_MARK = re.compile(r"^(?:---)?[ ]*(?:[-?:][ ]+)*[&*!]|[:\[{,][ ]*[&*!]", re.M)
+# (_NODE_START_MARK is the definition; _has_node_start_mark finds the same, from the marks alone: the
+# expression has no literal to search for, so the engine tried it at every character, ~25 ns a
+# byte; a test compares the two.)
+_LINE_START_PREFIX = re.compile(r"(?:---)?[ ]*(?:[-?:][ ]+)*\Z")  # before a mark, from its line's start
+_LINE_START_CHARACTERS = frozenset(" -?:")
 
 
 # Characters the two parsers read differently: YAML 1.1's extra line breaks (NEL, LS, PS: PyYAML
@@ -100,6 +105,31 @@ def _has_property_mark(text: str) -> bool:
     """Whether `text` has a `&`, `*` or `!` where a token may start (see _PROPERTY_MARK)."""
     return ("&" in text or "*" in text or "!" in text) and any(
         m.start() == 0 or text[m.start() - 1] in _TOKEN_BEFORE for m in _PROPERTY_MARK.finditer(text))
+
+
+def _has_node_start_mark(text: str) -> bool:
+    """Whether _NODE_START_MARK matches `text`: a mark after `:`, `[`, `{` or `,` and blanks, or
+    one whose line holds only `---`, blanks and block indicators before it. Each mark walks back
+    over the blanks and indicators before it only: two marks never walk the same characters."""
+    for match in _PROPERTY_MARK.finditer(text):
+        at = match.start()
+        if at == 0:
+            return True
+        before = text[at - 1]
+        if before not in _TOKEN_BEFORE:
+            continue  # (after a word: text)
+        if before in ":[{,\n":
+            return True
+        back = at - 1
+        while back >= 0 and text[back] == " ":
+            back -= 1
+        if back >= 0 and text[back] in ":[{,":
+            return True
+        while back >= 0 and text[back] in _LINE_START_CHARACTERS:
+            back -= 1
+        if (back < 0 or text[back] == "\n") and _LINE_START_PREFIX.match(text, back + 1, at):
+            return True
+    return False
 
 
 def _has_node_properties(tree) -> bool:
@@ -135,8 +165,9 @@ def plain_value(value: str) -> object:
 # Candidates, in the emitted JSON, for strings YAML 1.1 may read as something else when plain
 # (a superset: each is then checked with the resolvers) and an empty key. Strings that YAML 1.1
 # resolves consist of [-+.0-9_:a-zA-Z~<=!&*] only, so they appear between quotes unescaped.
-# Literal first: the regex engine's fast search.
-_CANDIDATE = re.compile(r'"(?:(?:[-+.0-9][-+.0-9_:a-zA-Z]*|[yY](?:es|ES)?|[nN](?:o|O|ull|ULL)?|[tT](?:rue|RUE)'
+# Literal first: the regex engine's fast search; then a look at the next character, which rules
+# out most strings at once (the alternatives alone were tried one by one at every `"`).
+_CANDIDATE = re.compile(r'"(?=[-+.0-9yYnNtTfFoO~<=!&*"])(?:(?:[-+.0-9][-+.0-9_:a-zA-Z]*|[yY](?:es|ES)?|[nN](?:o|O|ull|ULL)?|[tT](?:rue|RUE)'
                         r'|[fF](?:alse|ALSE)|[oO](?:n|N|ff|FF)|~|<<|=|!|&|\*)"|":)')
 
 
@@ -164,7 +195,7 @@ def parse(text: str) -> list[tuple[object, int]] | None:
     if not text.endswith("\n") and ("|" in text or ">" in text):
         return None  # a block scalar ending the text: rapidyaml adds the line break PyYAML leaves off
     marks = _has_property_mark(text)
-    if marks and _NODE_START_MARK.search(text):
+    if marks and _has_node_start_mark(text):
         return None
     try:
         tree = _parse_quietly(raw)
