@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubeward.audit import stream as stream_module
+from kubeward.audit import usage as usage_module
 from kubeward.audit.event import RawEvent, WireEvent
 from kubeward.audit.stream import EventStream
 from kubeward.audit.usage import UsageCollector
@@ -205,13 +206,27 @@ def test_analyze_and_usage_give_the_same_reports(shared, tmp_path, monkeypatch):
     assert "kind: ClusterRole" in typed[1] or "kind: Role" in typed[1]
 
 
-@pytest.mark.parametrize(("max_names", "include_denied", "bare"), [(3, True, False), (1, False, True), (2, True, True)])
-def test_observe_all_is_observe(tmp_path, max_names, include_denied, bare):
+@pytest.mark.parametrize(("max_names", "include_denied", "bare", "pending"),
+                         [(3, True, False, None), (1, False, True, None), (2, True, True, None),
+                          (3, True, False, 1), (2, False, False, 3), (3, True, True, 64)])
+def test_observe_all_is_observe(tmp_path, monkeypatch, max_names, include_denied, bare, pending):
     # observe_all's inline loop (new shapes made whole, names added inline; a bare stream's
-    # Wires) against observe's steps, also where a shape's first name is already too many
+    # Wires; the requests counted in batches by identity, `pending` at a time) against
+    # observe's steps, also where a shape's first name is already too many; each identity's
+    # shapes in the order first seen
+    if pending is not None:
+        monkeypatch.setattr(usage_module, "PENDING_REQUESTS", pending)
     log = tmp_path / "generated.log"
     events = generated(2000, seed=9)
     events[7]["impersonatedUser"] = {"username": "system:serviceaccount:a:b", "groups": ["g"]}
+    # the impersonator's request just before, of a shape of its own: still pending when the
+    # impersonation is counted, unless what is pending is counted first
+    events[6] = base(auditID="before-impersonating", user=events[7]["user"], verb="list", requestURI="/apis/x/v1/widgets",
+                     objectRef={"resource": "widgets", "apiGroup": "x", "apiVersion": "v1"})
+    # a request of the typed schema, then one it leaves to orjson (a null userAgent), counted at once
+    events[10] = base(auditID="typed-before-untyped", verb="list", requestURI="/apis/x/v1/gadgets",
+                      objectRef={"resource": "gadgets", "apiGroup": "x", "apiVersion": "v1"})
+    events[11] = base(auditID="untyped", userAgent=None)
     for number in (8, 9):  # authorized from the answer, not the decision: a 403 of the authorizer, one of admission
         events[number]["annotations"] = {}
         events[number]["responseStatus"] = {"metadata": {}, "code": 403,
@@ -224,6 +239,9 @@ def test_observe_all_is_observe(tmp_path, max_names, include_denied, bare):
         plain.observe(event)
     assert wired.events == plain.events == 2000 and wired.unauthenticated == plain.unauthenticated
     assert wired.subjects == plain.subjects
+    assert [(name, list(s.shapes)) for name, s in wired.subjects.items()] == \
+        [(name, list(s.shapes)) for name, s in plain.subjects.items()]
+    assert all(s._pending is None for s in wired.subjects.values())
 
 
 # --- random events: each field present, absent, null, or of another type --------------------
