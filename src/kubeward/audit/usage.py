@@ -11,7 +11,8 @@ saw them), joined with what the RBAC engine says it is granted.
 - not granted: used requests the RBAC input does not allow (the input is not what the cluster ran,
   or another authorizer allowed them).
 
-Memory: per identity and distinct request, at most `max_names` names (beyond, "any name").
+Memory: per identity and distinct request, at most `max_names` names (beyond, "any name"); while
+observing, at most PENDING_REQUESTS requests held before they are counted.
 """
 
 from __future__ import annotations
