@@ -172,3 +172,45 @@ def test_hostile_report_runs_no_injected_code(browser, tmp_path):
     assert browser.execute_script("return document.querySelectorAll('img, b').length") == 0
     text = browser.execute_script("return document.getElementById('findings-table').textContent")
     assert "<script>alert(1)</script>" in text
+
+
+HOSTILE_AUDIT_EVENT = {
+    "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": "<script>alert(9)</script>",
+    "stage": "ResponseComplete", "verb": "create", "requestURI": "/api/v1/namespaces/a/pods/p/exec?command=sh",
+    "user": {"username": "<img src=x onerror=alert(1)>", "groups": ["system:authenticated"]},
+    "sourceIPs": ["10.0.0.1"],
+    "objectRef": {"resource": "pods", "namespace": "a<script>", "name": "p</script><script>alert(2)</script>",
+                  "subresource": "exec", "apiVersion": "v1"},
+    "responseStatus": {"metadata": {}, "code": 101},
+    "requestReceivedTimestamp": "2024-05-01T10:00:00.000001Z", "stageTimestamp": "2024-05-01T10:00:00.000002Z",
+}
+
+
+def test_audit_report_in_a_real_browser(browser, tmp_path):
+    """`audit analyze -o html` is the same page as scan's: an exec detection whose user, pod and
+    auditID hold markup shows them as text and runs none of it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    log = tmp_path / "audit.log"
+    log.write_text(json.dumps(HOSTILE_AUDIT_EVENT) + "\n")
+    page_text = render("audit", "analyze", log, "-o", "html", "--fail-on", "none")
+    # only the page's own two elements (no attack graph: no Cytoscape)
+    assert page_text.count("<script") == page_text.count("</script") == 2
+    for raw in ("<script>alert", "<img src=x"):
+        assert raw not in page_text
+    report = json.loads(render("audit", "analyze", log, "-o", "json", "--fail-on", "none"))
+    assert [f["rule"] for f in report["findings"]] == ["KW-AUDIT-105"]
+    page = tmp_path / "audit.html"
+    page.write_text(page_text)
+    browser.get(page.as_uri())
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script("return !!window.kubeward"))
+    assert _severe(browser) == []
+    assert browser.execute_script("return window.kubeward.cy") is None
+    assert browser.execute_script("return document.querySelectorAll('img, b').length") == 0
+    assert browser.find_element(By.ID, "finding-count").text == "1"
+    assert browser.find_element(By.ID, "count-medium").text == "1"
+    assert _visible_rows(browser) == 1
+    text = browser.execute_script("return document.getElementById('findings-table').textContent")
+    assert "KW-AUDIT-105" in text and "<img src=x onerror=alert(1)>" in text
+    assert "p</script><script>alert(2)</script>" in text
