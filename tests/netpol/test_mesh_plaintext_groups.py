@@ -9,16 +9,19 @@ policies do not govern and every ingress judges alike)."""
 
 from __future__ import annotations
 
+import heapq
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubeward.model.inventory import Inventory
 from kubeward.model.resource import Origin, Resource
 from kubeward.netpol import intervals as iv
 from kubeward.netpol.engine import EGRESS, INGRESS, Connectivity
 from kubeward.netpol.mesh import Source
-from kubeward.netpol.mesh_rules import _plaintext_ports, plaintext_sources
+from kubeward.netpol.mesh_rules import Heard, NameSets, _plaintext_ports, plaintext_sources
 
 NS = ["a", "b", "c", "d", "e"]
 
@@ -138,7 +141,10 @@ def test_groups_find_what_the_pairs_find(seed):
         pytest.skip("no mesh in this draw")
     given = list(plaintext_sources(connectivity))
     assert len({index for index, _ in given}) == len(given)  # each workload once, complete
-    assert dict(given) == _pair_by_pair(connectivity)
+    assert {index: heard.names() for index, heard in given} == _pair_by_pair(connectivity)
+    for _, heard in given:
+        assert heard.count == len(heard.names()) > 0
+        assert heard.first(5) == heapq.nsmallest(5, heard.names())
 
 
 def test_the_draws_exercise_groups_and_singled_sources():
@@ -192,3 +198,34 @@ def test_reachable_from_every_namespace_by_group_equals_the_definition(seed):
     for index, workload in enumerate(connectivity.workloads):
         if workload is not None:
             assert connectivity.reachable_from_every_namespace(index) == _reachable_pair_by_pair(connectivity, index)
+
+
+NAMES = [f"ns-{n:03d}" for n in range(120)]
+NAME_SETS = st.lists(st.frozensets(st.sampled_from(NAMES), max_size=80), min_size=1, max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(NAME_SETS, min_size=1, max_size=4), st.sampled_from(NAMES))
+def test_heard_counts_and_orders_as_the_set_of_names(draws, own):
+    """Heard (KW-MESH-001's per-workload summary) joins the sets of more than NameSets.LARGE names
+    once per combination: the count and the first names are those of the union less the
+    workload's own namespace, whichever sets are large or small, shared or repeated."""
+    shared = NameSets()  # shared by the workloads drawn, as in one analysis
+    for sets in draws:
+        sets = [*sets, sets[0]]  # a set heard again (dropped by identity in plaintext_sources)
+        names = set().union(*sets) - {own}
+        heard = Heard({id(s): s for s in sets}.values(), own, shared)
+        assert heard.names() == names
+        assert heard.count == len(names)
+        for k in (1, 5):
+            assert heard.first(k) == heapq.nsmallest(k, names)
+
+
+def test_heard_joins_large_sets_once():
+    shared = NameSets()
+    large = [frozenset(NAMES[:60]), frozenset(NAMES[40:100])]
+    first = Heard(large, "ns-000", shared)
+    again = Heard(list(reversed(large)), "ns-050", shared)
+    assert first._large is again._large  # one union for both workloads
+    assert (first.count, again.count) == (99, 99)
+    assert first.first(3) == ["ns-001", "ns-002", "ns-003"] and again.first(2) == ["ns-000", "ns-001"]

@@ -1318,14 +1318,26 @@ class Connectivity:
 
     def reachable_from_every_namespace(self, index: int) -> bool:
         """Each other namespace with workloads has one whose egress and this workload's ingress
-        let some traffic through."""
+        let some traffic through.
+
+        The namespaces open to it are kept as the union of its groups' namespaces (`base`: a
+        group's own set, or one union per distinct combination, shared by the workloads of this
+        analysis state) and the few names its singled-out classes add (`extra`). Every name of
+        either holds workloads, so "every other namespace" is a count: building a set of all the
+        others per workload made KW-NET-010 quadratic (workloads x namespaces)."""
         target = self.class_of[index]
         i_default, i_except = self._vector(target, INGRESS)
         m_default, m_except = self._mesh_vector(target) if self.mesh is not None else (iv.ALL_CONN, {})
-        workloads = self.workloads
-        open_from: set[str] = set()
+        own = self.workloads[index].namespace
+        base: frozenset[str] = frozenset()
+        extra: set[str] = set()
         class_namespaces = self._class_namespaces()
-        others = self._all_namespaces() - {workloads[index].namespace}
+        everyone = self._all_namespaces()
+        others = len(everyone) - (own in everyone)
+
+        def everywhere() -> bool:
+            return len(base) + len(extra) - (own in base or own in extra) == others
+
         open_classes, into = self._egress_sources()
         candidates: Iterable[int]
         if i_default == iv.NO_CONN:  # only the classes its ingress makes an exception for may reach it
@@ -1341,23 +1353,39 @@ class Connectivity:
             live = self._live_classes()
             candidates = list({c for c in (*i_except, *m_except, *groups.listing.get(target, ()), *into.get(target, ()))
                                if c >= 0 and c in live})
-            base = iv.conn_intersect(i_default, m_default)
+            admitted = iv.conn_intersect(i_default, m_default)
             left_out = groups.left_out(candidates)
-            for group in groups.classes:
-                if iv.conn_intersect(base, cast(iv.Conn, group)) != iv.NO_CONN:
-                    open_from |= groups.namespaces_without(group, left_out.get(group, []), class_namespaces)
-            if others <= open_from:
+            base = self._namespace_union([groups.namespaces_without(group, left_out.get(group, []), class_namespaces)
+                                          for group in groups.classes
+                                          if iv.conn_intersect(admitted, cast(iv.Conn, group)) != iv.NO_CONN],
+                                         shared=not left_out)
+            if everywhere():
                 return True
         for c in candidates:
             names = class_namespaces[c]
-            if names <= open_from:
+            if all(name in base or name in extra for name in names):
                 continue  # its namespaces are open already: its verdict adds nothing
             conn = iv.conn_intersect(i_except.get(c, i_default), self._egress_to(c, target))
             if iv.conn_intersect(conn, m_except.get(c, m_default)) != iv.NO_CONN:
-                open_from |= names
-                if others <= open_from:
+                extra.update(name for name in names if name not in base)
+                if everywhere():
                     return True
-        return others <= open_from
+        return everywhere()
+
+    def _namespace_union(self, sets: list[frozenset[str]], shared: bool) -> frozenset[str]:
+        """The union of `sets`: one set as it is; several, when `shared` (each is a group's own
+        set, kept by the analysis), joined once per combination and kept in `cache` (holding the
+        sets, so that their identities, the key, are not reused meanwhile)."""
+        if len(sets) < 2:
+            return sets[0] if sets else frozenset()
+        if not shared:
+            return frozenset().union(*sets)
+        unions = self.cache.setdefault("namespace_unions", {})
+        key = frozenset(map(id, sets))
+        found = unions.get(key)
+        if found is None:
+            found = unions[key] = (frozenset().union(*sets), sets)
+        return found[0]
 
     def _class_namespaces(self) -> list[frozenset[str]]:
         """The namespaces of each class's workloads (empty for an id left by a class gone), computed

@@ -73,7 +73,7 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
         return
     # each workload's namespaces are summed up as soon as they are known: where most namespaces
     # may reach most workloads, holding them all at once took 1.1 GiB at 300,000 objects
-    found = {index: (len(names), heapq.nsmallest(5, names)) for index, names in plaintext_sources(connectivity)}
+    found = {index: (heard.count, heard.first(5)) for index, heard in plaintext_sources(connectivity)}
     for index in sorted(found):
         workload = connectivity.workloads[index]
         count, first = found[index]
@@ -82,10 +82,72 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
                   f"{', '.join(first)}{', ...' if count > 5 else ''}")
 
 
-def plaintext_sources(connectivity: Connectivity) -> Iterator[tuple[int, set[str]]]:
+class NameSets:
+    """What the workloads of one analysis share about the name sets they are reached from: the
+    union of each distinct combination of large sets, and each large set's first names in order.
+    Keyed by the sets' identities, and holding the sets, so that no identity is reused meanwhile."""
+
+    LARGE = 32  # a set of more names than this is joined and sorted once, not per workload
+
+    def __init__(self) -> None:
+        self._unions: dict[frozenset[int], tuple[frozenset[str], list]] = {}
+        self._firsts: dict[tuple[int, int], tuple[frozenset[str] | set[str], list[str]]] = {}
+
+    def union(self, sets: list) -> frozenset[str] | set[str]:
+        if len(sets) == 1:
+            return sets[0]
+        key = frozenset(map(id, sets))
+        found = self._unions.get(key)
+        if found is None:
+            found = self._unions[key] = (frozenset().union(*sets), sets)
+        return found[0]
+
+    def first(self, names: frozenset[str] | set[str], k: int) -> list[str]:
+        found = self._firsts.get((id(names), k))
+        if found is None:
+            found = self._firsts[(id(names), k)] = (names, heapq.nsmallest(k, names))
+        return found[1]
+
+
+class Heard:
+    """The other namespaces one workload is reached from in plaintext (`names()`), kept as the
+    name sets they came in: a group's namespaces, a class's, shared by many workloads. Where most
+    namespaces may reach most workloads, a set of its own per workload made KW-MESH-001 quadratic
+    (workloads x namespaces: 2.7 s at 300,000 objects); the large sets are joined and sorted once
+    (NameSets), and only the few names of the small ones are handled per workload. `count` and
+    `first(k)` are len(names()) and heapq.nsmallest(k, names())."""
+
+    __slots__ = ("count", "_large", "_small", "_own", "_shared")
+
+    def __init__(self, sets: Iterable[frozenset[str] | set[str]], own: str, shared: NameSets):
+        large: list = []
+        small: set[str] = set()
+        for names in sets:
+            if len(names) > NameSets.LARGE:
+                large.append(names)
+            else:
+                small.update(names)
+        self._large: frozenset[str] | set[str] = shared.union(large) if large else frozenset()
+        small.difference_update(self._large)
+        small.discard(own)
+        self._small = small
+        self._own = own
+        self._shared = shared
+        self.count = len(self._large) - (own in self._large) + len(small)
+
+    def first(self, k: int) -> list[str]:
+        from_large = self._shared.first(self._large, k + 1) if self._large else []
+        return heapq.nsmallest(k, [n for n in (*from_large, *self._small) if n != self._own])
+
+    def names(self) -> set[str]:
+        return (set(self._large) | self._small) - {self._own}
+
+
+def plaintext_sources(connectivity: Connectivity) -> Iterator[tuple[int, Heard]]:
     """For each workload that some other namespace may reach over plaintext TCP (the policies and
     the mesh's rules admit TCP, and the destination's mTLS settings accept plaintext from that
-    source on some of those ports): those namespaces, given once a workload's class is judged.
+    source on some of those ports): those namespaces (Heard), given once a workload's class is
+    judged.
 
     Destination class by destination class: a destination whose ingress admits no TCP by default
     is reached only by its exceptions; otherwise the open sources are judged by group (SourceGroups:
@@ -112,12 +174,13 @@ def plaintext_sources(connectivity: Connectivity) -> Iterator[tuple[int, set[str
     by_namespace: dict[str, list[int]] = {}  # a class's namespace as its mesh client (its first workload's)
     for s in classes:
         by_namespace.setdefault(workloads[members[s][0]].namespace, []).append(s)
-    found: dict[int, set[str]] = {}
+    # per workload, the name sets it heard from, by identity (the same set is often heard again)
+    found: dict[int, dict[int, frozenset[str] | set[str]]] = {}
+    shared = NameSets()
 
     def hear(b: int, names: frozenset[str] | set[str]) -> None:
-        others = names - {workloads[b].namespace}
-        if others:
-            found.setdefault(b, set()).update(others)
+        if names and (len(names) > 1 or workloads[b].namespace not in names):
+            found.setdefault(b, {})[id(names)] = names
 
     for d in classes:
         # the TCP ports on which some source could reach each workload without mTLS: a workload
@@ -171,7 +234,7 @@ def plaintext_sources(connectivity: Connectivity) -> Iterator[tuple[int, set[str
                     hear(b, class_namespaces[s])
         for b in bounds:  # only d's own workloads are heard while d is judged: theirs are complete
             if b in found:
-                yield b, found.pop(b)
+                yield b, Heard(found.pop(b).values(), workloads[b].namespace, shared)
 
 
 def _disabling_namespaces(mesh: Mesh, index: int) -> set[str]:
