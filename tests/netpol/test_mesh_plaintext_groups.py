@@ -229,3 +229,18 @@ def test_heard_joins_large_sets_once():
     assert first._large is again._large  # one union for both workloads
     assert (first.count, again.count) == (99, 99)
     assert first.first(3) == ["ns-001", "ns-002", "ns-003"] and again.first(2) == ["ns-000", "ns-001"]
+
+
+def test_name_sets_remember_only_what_the_analysis_keeps():
+    """A union of kept sets (a group's, a class's) lasts the whole pass; one of a set made for
+    one destination is forgotten once that destination is judged (else a set of names per
+    destination would be held to the end)."""
+    kept = [frozenset(NAMES[:50]), frozenset(NAMES[50:100])]
+    shared = NameSets(kept)
+    made_for_one = frozenset(NAMES[10:90])
+    union = Heard(kept, "x", shared)._large
+    passing = Heard([kept[0], made_for_one], "x", shared)._large
+    shared.forget()
+    assert Heard(list(reversed(kept)), "y", shared)._large is union
+    assert Heard([kept[0], made_for_one], "y", shared)._large is not passing
+    assert len(shared._unions) == 1 and len(shared._for_now[0]) == 1  # the kept union; the new one, until forgotten

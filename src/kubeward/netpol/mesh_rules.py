@@ -84,29 +84,42 @@ def plaintext_between_namespaces(connectivity: Connectivity, _subject: str) -> I
 
 class NameSets:
     """What the workloads of one analysis share about the name sets they are reached from: the
-    union of each distinct combination of large sets, and each large set's first names in order.
-    Keyed by the sets' identities, and holding the sets, so that no identity is reused meanwhile."""
+    union of each distinct combination of large sets, and each large set's first names in order,
+    keyed by the sets' identities and holding the sets (so that no identity is reused meanwhile).
+    Sets the analysis keeps (`kept`: a group's namespaces, a class's) are remembered for the whole
+    pass; others (a group's namespaces less some classes, made for one destination) only until
+    `forget`, once that destination's workloads are judged: remembering those for the whole pass
+    would hold a set of names per destination."""
 
     LARGE = 32  # a set of more names than this is joined and sorted once, not per workload
 
-    def __init__(self) -> None:
+    def __init__(self, kept: Iterable[frozenset[str]] = ()) -> None:
+        self._kept = {id(names) for names in kept}
         self._unions: dict[frozenset[int], tuple[frozenset[str], list]] = {}
         self._firsts: dict[tuple[int, int], tuple[frozenset[str] | set[str], list[str]]] = {}
+        self._for_now: tuple[dict, dict] = ({}, {})  # the same two, until `forget`
 
     def union(self, sets: list) -> frozenset[str] | set[str]:
         if len(sets) == 1:
             return sets[0]
         key = frozenset(map(id, sets))
-        found = self._unions.get(key)
+        unions = self._unions if key <= self._kept else self._for_now[0]
+        found = unions.get(key)
         if found is None:
-            found = self._unions[key] = (frozenset().union(*sets), sets)
+            found = unions[key] = (frozenset().union(*sets), sets)
+            if unions is self._unions:
+                self._kept.add(id(found[0]))
         return found[0]
 
     def first(self, names: frozenset[str] | set[str], k: int) -> list[str]:
-        found = self._firsts.get((id(names), k))
+        firsts = self._firsts if id(names) in self._kept else self._for_now[1]
+        found = firsts.get((id(names), k))
         if found is None:
-            found = self._firsts[(id(names), k)] = (names, heapq.nsmallest(k, names))
+            found = firsts[(id(names), k)] = (names, heapq.nsmallest(k, names))
         return found[1]
+
+    def forget(self) -> None:
+        self._for_now = ({}, {})
 
 
 class Heard:
@@ -176,7 +189,7 @@ def plaintext_sources(connectivity: Connectivity) -> Iterator[tuple[int, Heard]]
         by_namespace.setdefault(workloads[members[s][0]].namespace, []).append(s)
     # per workload, the name sets it heard from, by identity (the same set is often heard again)
     found: dict[int, dict[int, frozenset[str] | set[str]]] = {}
-    shared = NameSets()
+    shared = NameSets((*groups.namespaces.values(), *class_namespaces))
 
     def hear(b: int, names: frozenset[str] | set[str]) -> None:
         if names and (len(names) > 1 or workloads[b].namespace not in names):
@@ -235,6 +248,7 @@ def plaintext_sources(connectivity: Connectivity) -> Iterator[tuple[int, Heard]]
         for b in bounds:  # only d's own workloads are heard while d is judged: theirs are complete
             if b in found:
                 yield b, Heard(found.pop(b).values(), workloads[b].namespace, shared)
+        shared.forget()
 
 
 def _disabling_namespaces(mesh: Mesh, index: int) -> set[str]:
