@@ -155,6 +155,21 @@ def test_410_gone_relists_and_a_dropped_connection_resumes(watching):
     assert_equal_to_full_scans(live, kubeconfig, "a dropped connection")
 
 
+def test_a_kind_that_failed_is_no_longer_in_error_once_read_again(watching):
+    """While the API server is down, each kind's reconnection fails and is reported; once it is
+    back, each kind is read again and the report clears, on a cluster where nothing changed (no
+    event would come to clear it)."""
+    live, server, _ = watching()
+    settle(live, server)
+    server.cluster.drop_watches(down_for=1.0)
+    stop = time.monotonic() + 20
+    while not live.kind_errors and time.monotonic() < stop:
+        live.step(0.05)
+    assert live.kind_errors  # the failures are reported
+    quiet(live, seconds=30)
+    assert not live.kind_errors and live.watch.stats.errors >= 1
+
+
 def test_an_api_server_restart_is_ridden_out(watching):
     live, server, kubeconfig = watching()
     cluster = server.cluster

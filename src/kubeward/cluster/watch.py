@@ -157,8 +157,11 @@ class ClusterWatch:
                     return
                 wait = FORBIDDEN_RETRY if error.status in (401, 403) else backoff
                 backoff = min(backoff * 2, RETRY_MAX)
-                if error.status not in (0, 429, 500, 502, 503, 504) and error.status != 200:
-                    version = ""  # not a transient failure: start again from a list
+                # Start again from a list, whatever the failure: the kind was reported failed, and
+                # only an event of the kind tells the evaluator it is read again; a watch resumed
+                # on an idle kind sends none, so the kind stayed "in error" while watched. (A
+                # stream that merely ends is resumed without a list, above.)
+                version = ""
                 if self._wait(wait):
                     return
 
