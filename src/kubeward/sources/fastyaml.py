@@ -15,7 +15,7 @@ against the YAML 1.1 rules KubeLoader applies:
   that rapidyaml emits unquoted read the same in both.
 
 Anything else returns None and the caller parses with PyYAML, the reference: a text with
-tags, anchors or aliases (see _NODE_START_MARK), directives, complex keys, tabs, a merge key
+tags, anchors or aliases (see _has_node_start_mark), directives, complex keys, tabs, a merge key
 or a key that would collide once resolved, a document count or line that cannot be told from
 the text, and any error (PyYAML then names the file and line).
 Set KUBEWARD_FASTYAML=0 to parse everything with PyYAML.
@@ -76,10 +76,9 @@ _TOKEN_BEFORE = frozenset(" \n[{,:-")
 # `!\n! ! !`), in its error path. The marks left (after a word: `a && b`, `see *this*`) are inside
 # scalars, where libyaml reads them as text: a text with such a mark is taken only when its tree
 # shows no anchor, alias or tag either (_has_node_properties).
-_NODE_START_MARK = re.compile(r"^(?:---)?[ ]*(?:[-?:][ ]+)*[&*!]|[:\[{,][ ]*[&*!]", re.M)
-# (_NODE_START_MARK is the definition; _has_node_start_mark finds the same, from the marks alone: the
-# expression has no literal to search for, so the engine tried it at every character, ~25 ns a
-# byte; a test compares the two.)
+# (As one expression: `^(?:---)?[ ]*(?:[-?:][ ]+)*[&*!]|[:\[{,][ ]*[&*!]` with re.M, which has no
+# literal to search for, so the engine tried it at every character, ~25 ns a byte;
+# _has_node_start_mark finds the same from the marks alone, and a test compares the two.)
 _LINE_START_PREFIX = re.compile(r"(?:---)?[ ]*(?:[-?:][ ]+)*\Z")  # before a mark, from its line's start
 _LINE_START_CHARACTERS = frozenset(" -?:")
 
@@ -108,7 +107,7 @@ def _has_property_mark(text: str) -> bool:
 
 
 def _has_node_start_mark(text: str) -> bool:
-    """Whether _NODE_START_MARK matches `text`: a mark after `:`, `[`, `{` or `,` and blanks, or
+    """Whether `text` has a mark where a node may start: a mark after `:`, `[`, `{` or `,` and blanks, or
     one whose line holds only `---`, blanks and block indicators before it. Each mark walks back
     over the blanks and indicators before it only: two marks never walk the same characters."""
     for match in _PROPERTY_MARK.finditer(text):
