@@ -279,6 +279,21 @@ class _VectorState:
         return tuple(j for j, rule in enumerate(self.ordered) if matches(rule, node))
 
 
+def union_of(sets: list, memo: dict | None = None) -> frozenset[str]:
+    """The union of the name `sets`: one set as it is; several joined, once per combination when
+    `memo` is given (keyed by the sets' identities; the entry holds the sets, so that no identity
+    is reused while the memo lives)."""
+    if len(sets) < 2:
+        return sets[0] if sets else frozenset()
+    if memo is None:
+        return frozenset().union(*sets)
+    key = frozenset(map(id, sets))
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = (frozenset().union(*sets), sets)
+    return found[0]
+
+
 class SourceGroups:
     """The classes whose egress admits something by default, grouped by what decides their traffic
     to a destination when nothing singles them out there (`key`: their egress default, a mesh
@@ -1373,19 +1388,9 @@ class Connectivity:
         return everywhere()
 
     def _namespace_union(self, sets: list[frozenset[str]], shared: bool) -> frozenset[str]:
-        """The union of `sets`: one set as it is; several, when `shared` (each is a group's own
-        set, kept by the analysis), joined once per combination and kept in `cache` (holding the
-        sets, so that their identities, the key, are not reused meanwhile)."""
-        if len(sets) < 2:
-            return sets[0] if sets else frozenset()
-        if not shared:
-            return frozenset().union(*sets)
-        unions = self.cache.setdefault("namespace_unions", {})
-        key = frozenset(map(id, sets))
-        found = unions.get(key)
-        if found is None:
-            found = unions[key] = (frozenset().union(*sets), sets)
-        return found[0]
+        """The union of `sets`; when `shared` (each is a group's own set, kept by the analysis),
+        joined once per combination for this analysis state (in `cache`)."""
+        return union_of(sets, self.cache.setdefault("namespace_unions", {}) if shared else None)
 
     def _class_namespaces(self) -> list[frozenset[str]]:
         """The namespaces of each class's workloads (empty for an id left by a class gone), computed

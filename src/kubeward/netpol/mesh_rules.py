@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, cast
 from kubeward.model.resource import Resource, as_dict, as_list
 from kubeward.netpol import intervals as iv
 from kubeward.netpol import parts
-from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, NetDelta, SourceGroups
+from kubeward.netpol.engine import EGRESS, INGRESS, INGRESS_CONTROLLER, Connectivity, NetDelta, SourceGroups, union_of
 from kubeward.netpol.mesh import DISABLE, PERMISSIVE, UNSET, Mesh, Source
 from kubeward.rules import Context, Hit, Target, rule
 
@@ -99,17 +99,12 @@ class NameSets:
         self._firsts: dict[tuple[int, int], tuple[frozenset[str] | set[str], list[str]]] = {}
         self._for_now: tuple[dict, dict] = ({}, {})  # the same two, until `forget`
 
-    def union(self, sets: list) -> frozenset[str] | set[str]:
-        if len(sets) == 1:
-            return sets[0]
-        key = frozenset(map(id, sets))
-        unions = self._unions if key <= self._kept else self._for_now[0]
-        found = unions.get(key)
-        if found is None:
-            found = unions[key] = (frozenset().union(*sets), sets)
-            if unions is self._unions:
-                self._kept.add(id(found[0]))
-        return found[0]
+    def union(self, sets: list) -> frozenset[str]:
+        kept = all(id(names) in self._kept for names in sets)
+        joined = union_of(sets, self._unions if kept else self._for_now[0])
+        if kept:
+            self._kept.add(id(joined))  # (its first names are kept for the pass too)
+        return joined
 
     def first(self, names: frozenset[str] | set[str], k: int) -> list[str]:
         firsts = self._firsts if id(names) in self._kept else self._for_now[1]
