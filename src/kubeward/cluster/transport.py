@@ -289,7 +289,8 @@ class Transport:
         """The lines of a streaming answer (a watch), as they come. The stream ends by itself after
         `seconds` (the watchdog shuts it: a server that never closes cannot hold it longer); a
         line longer than `max_line` bytes, an error status or a failed connection is an ApiError,
-        as for get(). Not retried: the caller resumes from what it has read."""
+        as for get(). Not retried: the caller resumes from what it has read. The first line is
+        empty, once the server has answered with success: the stream is open."""
         try:
             _, url, header_params, _, _ = self.api.param_serialize(
                 "GET", path, query_params=list(query), header_params={"Accept": accept},
@@ -308,6 +309,7 @@ class Transport:
                                             retries=False, redirect=False)
                     if not 200 <= response.status < 300:
                         _parse(response, self._read(response, path), path)
+                    yield b""
                     buffer = bytearray()
                     while True:
                         chunk = response.read1(READ_CHUNK) if hasattr(response, "read1") else response.read(READ_CHUNK)

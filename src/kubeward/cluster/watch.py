@@ -39,14 +39,16 @@ METADATA_ONLY_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v
 EVENT_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"})
 
 # What a kind's thread reports.
-RESET, UPSERT, DELETE, FAILED = "reset", "upsert", "delete", "failed"
+RESET, UPSERT, DELETE, FAILED, READ_AGAIN = "reset", "upsert", "delete", "failed", "read again"
 
 
 @dataclass
 class KindEvent:
     kind: CollectedKind
     served: ServedResource
-    type: str  # RESET (objects: the whole kind, from a list), UPSERT / DELETE (obj), FAILED (error)
+    # RESET (objects: the whole kind, from a list), UPSERT / DELETE (obj), FAILED (error),
+    # READ_AGAIN (after a FAILED: its watch is open again, nothing changed by that)
+    type: str
     obj: dict | None = None
     objects: list[dict] = field(default_factory=list)
     error: CollectionError | None = None
@@ -132,6 +134,7 @@ class ClusterWatch:
         version = ""  # "" : list first
         backoff = RETRY_FIRST
         listed_once = False
+        reported = False  # a failure was reported and nothing of the kind came since
         while not self.stopping.is_set():
             try:
                 if not version:
@@ -141,9 +144,11 @@ class ClusterWatch:
                     listed_once = True
                     if not self._put(KindEvent(kind, served, RESET, objects=objects)):
                         return
+                    reported = False
                     if not version:
                         raise shape_error(served.list_path, "the list has no metadata.resourceVersion to watch from")
-                version = self._stream(kind, served, version)
+                version = self._stream(kind, served, version, reported)
+                reported = False
                 backoff = RETRY_FIRST
                 if version:
                     self._count(resumed=1)
@@ -155,18 +160,18 @@ class ClusterWatch:
                 if not self._put(KindEvent(kind, served, FAILED, error=CollectionError(
                         kind.group_resource, error.status, error.message, kind.domains))):
                     return
+                reported = True
                 wait = FORBIDDEN_RETRY if error.status in (401, 403) else backoff
                 backoff = min(backoff * 2, RETRY_MAX)
-                # Start again from a list, whatever the failure: the kind was reported failed, and
-                # only an event of the kind tells the evaluator it is read again; a watch resumed
-                # on an idle kind sends none, so the kind stayed "in error" while watched. (A
-                # stream that merely ends is resumed without a list, above.)
-                version = ""
+                if error.status not in (0, 429, 500, 502, 503, 504) and error.status != 200:
+                    version = ""  # not a transient failure: start again from a list
                 if self._wait(wait):
                     return
 
-    def _stream(self, kind: CollectedKind, served: ServedResource, version: str) -> str:
-        """Watch from `version` until the stream ends; returns the last version seen ("" to list again)."""
+    def _stream(self, kind: CollectedKind, served: ServedResource, version: str, reported: bool = False) -> str:
+        """Watch from `version` until the stream ends; returns the last version seen ("" to list again).
+        `reported`: a failure of the kind was reported; once the watch is open again, READ_AGAIN
+        says so (an idle kind sends no event that would, and stayed "in error" while watched)."""
         path = served.list_path
         query = [("watch", "1"), ("resourceVersion", version), ("allowWatchBookmarks", "true"),
                  ("timeoutSeconds", str(self.watch_seconds))]
@@ -174,6 +179,12 @@ class ClusterWatch:
         for line in self.transport.stream(path, query, self.watch_seconds + 15, EVENT_MAX_BYTES, accept):
             if self.stopping.is_set():
                 return version
+            if not line:  # the server answered: the watch is open
+                if reported:
+                    reported = False
+                    if not self._put(KindEvent(kind, served, READ_AGAIN)):
+                        return version
+                continue
             kind_, obj = parse_event(line, path)
             if kind_ == "ERROR":
                 code = obj.get("code")
